@@ -1,0 +1,37 @@
+# Duetto: `make demo` runs the bot on the shipped model; `make test` runs every test. Both set up what
+# they need on a fresh machine: a virtual environment in .venv, and (for the tests) Debian's jackd2.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test jack clean
+
+# the runtime alone: numpy, mido, python-rtmidi, pretty_midi and the CPU build of ONNX Runtime
+$(VENV)/.runtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[cpu]'
+	touch $@
+
+# everything: runtime, training (torch 2.13.0 CPU, onnx, music21) and the test tools
+$(VENV)/.dev: pyproject.toml $(VENV)/.runtime
+	$(BIN)/pip install --quiet -e '.[cpu,train,test]'
+	touch $@
+
+demo: $(VENV)/.runtime
+	$(BIN)/duetto demo --out out/demo.mid
+
+# JACK with the dummy driver needs no sound card; the tests start their own private server with it
+jack:
+	@command -v jackd >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends jackd2 >/dev/null; }
+	@command -v jackd >/dev/null 2>&1 || { echo "jackd2 could not be installed" >&2; exit 1; }
+
+test: $(VENV)/.dev jack
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -1,0 +1,236 @@
+"""`duetto`: the command line. Thin on purpose: parse, then call into the modules that do the work.
+
+Runtime commands (jam, generate, ports, demo, panic) need only the runtime. The producer commands (data,
+train, export) import the training side, which needs the `train` extra; without it they say so in one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from live.improviser import Limits
+from live.model import ModelError
+from live.notes import MidiFileError
+from live.ports import PortError
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
+
+
+PRODUCERS = {"data": "build a training dataset (needs the train extra)",
+             "train": "train a model (needs the train extra)",
+             "export": "export a checkpoint to ONNX (needs the train extra)"}
+
+
+class UsageError(Exception):
+    """Bad input from the user, reported in one line."""
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=str(DEFAULT_MODEL), help="ONNX model (default: the shipped one)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="where ONNX Runtime runs the model (auto: CUDA when usable)")
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
+    parser.add_argument("--temperature", type=float, default=None, help="sampling temperature (0 = greedy)")
+    parser.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass (default 0.95)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed for repeatable answers")
+    parser.add_argument("--lowest", type=int, default=21, help="lowest note the bot may play (MIDI number)")
+    parser.add_argument("--highest", type=int, default=108, help="highest note the bot may play")
+    parser.add_argument("--max-polyphony", type=int, default=6, help="most notes the bot holds at once")
+
+
+def add_live_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default="auto",
+                        help="MIDI system: auto, alsa, jack, coremidi, windows (or loopback for the demo)")
+    parser.add_argument("--phrase-gap", type=float, default=600, metavar="MS",
+                        help="silence that ends the player's phrase, in milliseconds (default 600)")
+    parser.add_argument("--response-seconds", type=float, default=4.0, metavar="S",
+                        help="length of each answer in seconds (default 4)")
+    parser.add_argument("--channel", type=int, default=1, help="MIDI channel the bot plays on, 1-16")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="duetto", description="A real-time MIDI improvisation partner.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    jam = commands.add_parser("jam", help="play call and response on MIDI ports")
+    jam.add_argument("--in", dest="input", default=None,
+                     help="connect to this MIDI input instead of opening a virtual 'Duetto In'")
+    jam.add_argument("--out", dest="output", default=None,
+                     help="connect to this MIDI output instead of opening a virtual 'Duetto Out'")
+    add_live_options(jam)
+    add_model_options(jam)
+
+    generate = commands.add_parser("generate", help="continue a MIDI file offline")
+    generate.add_argument("--prompt", required=True, help="MIDI file to continue")
+    generate.add_argument("--seconds", type=float, default=30.0, help="length of the continuation")
+    generate.add_argument("--out", required=True, help="MIDI file to write (prompt + continuation)")
+    add_model_options(generate)
+
+    ports = commands.add_parser("ports", help="list MIDI inputs and outputs")
+    ports.add_argument("--backend", default="auto", help="auto, alsa, jack, coremidi or windows")
+
+    demo = commands.add_parser("demo", help="run the live engine on a bundled phrase, headless")
+    demo.add_argument("--out", default="out/demo.mid", help="where to write the duet (default out/demo.mid)")
+    demo.add_argument("--rounds", type=int, default=2, help="how many times the phrase is played")
+    add_live_options(demo)
+    add_model_options(demo)
+
+    panic = commands.add_parser("panic", help="silence a MIDI output: note-offs and All Notes Off everywhere")
+    panic.add_argument("--out", dest="output", required=True,
+                       help="the synth or DAW port the bot was playing into")
+    panic.add_argument("--backend", default="auto")
+
+    for name, help_text in PRODUCERS.items():  # listed for --help; their arguments are parsed in train.cli
+        commands.add_parser(name, help=help_text)
+    return parser
+
+
+def load_model(args: argparse.Namespace):
+    from live.model import StepModel
+
+    model = StepModel(args.model, device=args.device, threads=args.threads)
+    print(f"duetto: {model.describe()}", file=sys.stderr)
+    return model
+
+
+def make_limits(args: argparse.Namespace) -> Limits:
+    if not 0 <= args.lowest <= args.highest <= 127:
+        raise UsageError(f"--lowest {args.lowest} / --highest {args.highest}: need 0 <= lowest <= highest <= 127")
+    return Limits(lowest=args.lowest, highest=args.highest, max_polyphony=args.max_polyphony)
+
+
+def jam_settings(args: argparse.Namespace, model):
+    from live.engine import JamSettings
+
+    if not 1 <= args.channel <= 16:
+        raise UsageError(f"--channel {args.channel}: MIDI channels are 1 to 16")
+    defaults = model.info.defaults
+    return JamSettings(
+        phrase_gap=args.phrase_gap / 1000.0,
+        response_seconds=args.response_seconds,
+        temperature=defaults.get("temperature", 1.0) if args.temperature is None else args.temperature,
+        top_p=defaults.get("top_p", 0.95) if args.top_p is None else args.top_p,
+        seed=args.seed,
+        channel=args.channel - 1,
+        limits=make_limits(args),
+    )
+
+
+def run_jam(args: argparse.Namespace) -> int:
+    from live.engine import Engine
+    from live.ports import open_backend
+
+    model = load_model(args)
+    settings = jam_settings(args, model)
+    backend = open_backend(args.backend)
+    output = backend.open_output(args.output or "Duetto Out", virtual=args.output is None)
+    engine = None
+    source = None
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        engine = Engine(model, output, settings)
+        source = backend.open_input(args.input or "Duetto In", engine.receive, virtual=args.input is None)
+        engine.start()
+        print(f"duetto: listening on {source.name!r}, answering on {output.name!r} ({backend.name}); "
+              f"Ctrl-C to stop", file=sys.stderr)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        if source is not None:
+            source.close()
+        if engine is not None:
+            engine.stop()
+        output.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    stats = engine.stats
+    print(f"duetto: stopped; {stats.notes_in} notes heard, {stats.answers} answers, "
+          f"{stats.notes_out} notes played, {stats.barge_ins} barge-ins", file=sys.stderr)
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from live.generate import continue_midi
+
+    model = load_model(args)
+    defaults = model.info.defaults
+    summary = continue_midi(
+        model, args.prompt, args.out, args.seconds,
+        temperature=defaults.get("temperature", 1.0) if args.temperature is None else args.temperature,
+        top_p=defaults.get("top_p", 0.95) if args.top_p is None else args.top_p,
+        seed=args.seed, limits=make_limits(args))
+    print(summary)
+    return 0
+
+
+def run_ports(args: argparse.Namespace) -> int:
+    from live.ports import open_backend
+
+    backend = open_backend(args.backend)
+    print(f"backend: {backend.name}")
+    print("inputs (Duetto can listen to):")
+    for name in backend.input_names():
+        print(f"  {name}")
+    print("outputs (Duetto can play into):")
+    for name in backend.output_names():
+        print(f"  {name}")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from live.demo import run_demo as demo
+
+    model = load_model(args)
+    print(demo(model, jam_settings(args, model), args.backend, args.out, args.rounds))
+    return 0
+
+
+def run_panic(args: argparse.Namespace) -> int:
+    from live.ports import open_backend
+
+    backend = open_backend(args.backend)
+    output = backend.open_output(args.output)
+    try:
+        for channel in range(16):
+            for pitch in range(128):
+                output.send([0x80 | channel, pitch, 0])
+            output.send([0xB0 | channel, 64, 0])  # sustain pedal up
+            output.send([0xB0 | channel, 123, 0])  # All Notes Off
+    finally:
+        output.close()
+    print(f"duetto: sent note-offs and All Notes Off on all 16 channels of {output.name!r}")
+    return 0
+
+
+def run_producer(command: str, rest: list[str]) -> int:
+    try:
+        from train.cli import main as producer_main
+    except ImportError as error:
+        raise UsageError(f"`duetto {command}` needs the training extra ({error.name} is missing): "
+                         "pip install 'duetto[train]'") from None
+    return producer_main(command, rest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    runners = {"jam": run_jam, "generate": run_generate, "ports": run_ports, "demo": run_demo,
+               "panic": run_panic}
+    try:
+        if argv and argv[0] in PRODUCERS:
+            return run_producer(argv[0], argv[1:])
+        args = build_parser().parse_args(argv)
+        return runners[args.command](args)
+    except (ModelError, PortError, MidiFileError, UsageError, FileNotFoundError, ValueError) as error:
+        print(f"duetto: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

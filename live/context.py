@@ -1,0 +1,52 @@
+"""The rolling context: what has been played so far, as tokens, and the model state after hearing it.
+
+Every note heard (the player's and the bot's own, as they actually sounded) is written as tokens and fed
+to the model the moment it arrives, so when a phrase ends the state is already current: no window is
+recomputed on the critical path. The last `window_tokens` tokens are kept; once the model has run much
+longer than that since its last fresh start, it is re-primed from the window while nobody is waiting, so
+the recurrent state stays within the span it was trained on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from live import encoding
+from live.encoding import EventWriter
+from live.model import StepModel
+
+
+class Context:
+    def __init__(self, model: StepModel, window_tokens: int = 512) -> None:
+        self.model = model
+        self.window: deque[int] = deque(maxlen=window_tokens)
+        self.writer = EventWriter()
+        self.state = model.initial_state()
+        self.logits, self.state = model.step(encoding.START, self.state)
+        self.tokens_since_prime = 0
+
+    def hear(self, seconds: float, pitch: int, velocity: int) -> None:
+        """A key went down (velocity > 0) or up (velocity 0) at `seconds` on the session clock."""
+        if velocity > 0:
+            tokens = self.writer.note_on(seconds, pitch, velocity)
+        else:
+            tokens = self.writer.note_off(seconds, pitch)
+        for token in tokens:
+            self.logits, self.state = self.model.step(token, self.state)
+        self.window.extend(tokens)
+        self.tokens_since_prime += len(tokens)
+
+    def snapshot(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The logits and state to continue from; copies, so generating never disturbs the context."""
+        return self.logits.copy(), [part.copy() for part in self.state]
+
+    def reprime_if_due(self) -> bool:
+        """Restart the model from the window when it has run past twice the window since the last start."""
+        if self.tokens_since_prime < 2 * (self.window.maxlen or 0):
+            return False
+        state = self.model.initial_state()
+        self.logits, self.state = self.model.feed(list(self.window), state)
+        self.tokens_since_prime = len(self.window)
+        return True

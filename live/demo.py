@@ -1,0 +1,89 @@
+"""`duetto demo`: the whole live engine, headless, on a bundled phrase.
+
+A stand-in player performs `assets/call.mid` into the engine's input; an independent recorder listens to
+its output; the duet is written to a two-track MIDI file and summarised on one screen. Real virtual ports
+are used when a MIDI system is there (ALSA, JACK, CoreMIDI); otherwise an in-process loopback carries the
+same messages through the same engine code.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from live.duet_client import Player, Recorder
+from live.engine import Engine, JamSettings
+from live.model import StepModel
+from live.notes import Note, read_midi, write_midi
+from live.ports import Backend, PortError, open_backend
+
+CALL = Path(__file__).resolve().parent / "assets" / "call.mid"
+SETTLE_SECONDS = 0.3  # let new ports' connections settle before playing
+TRANSPOSITIONS = (0, 5, -2, 7)
+
+
+def pick_backend(name: str) -> Backend:
+    if name != "auto":
+        return open_backend(name)
+    try:
+        return open_backend("auto")
+    except PortError as error:
+        print(f"duetto: {error}; using the in-process loopback", file=sys.stderr)
+        return open_backend("loopback")
+
+
+def wait_for_answer(engine: Engine, answers_before: int, timeout: float) -> None:
+    """Until the engine has answered and finished playing (or the timeout passes)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if engine.stats.answers > answers_before and not engine.scheduler.busy:
+            return
+        time.sleep(0.01)
+
+
+def run_demo(model: StepModel, settings: JamSettings, backend_name: str, out: str, rounds: int) -> str:
+    call = read_midi(CALL)
+    backend = pick_backend(backend_name)
+    output = backend.open_output("Duetto Demo Out", virtual=True)
+    engine = Engine(model, output, settings)
+    engine_input = backend.open_input("Duetto Demo In", engine.receive, virtual=True)
+    recorder = Recorder()
+    listener = backend.open_input("Duetto Demo Out", recorder, virtual=False)
+    player_port = backend.open_output("Duetto Demo In", virtual=False)
+    player = Player(player_port)
+    engine.start()
+    time.sleep(SETTLE_SECONDS)
+    origin = time.perf_counter()
+    played: list[Note] = []
+    gap_ends = []
+    try:
+        for round_index in range(rounds):
+            shift = TRANSPOSITIONS[round_index % len(TRANSPOSITIONS)]
+            phrase = [Note(n.start, n.end, n.pitch + shift, n.velocity) for n in call]
+            start = time.perf_counter()
+            played += [Note(n.start + start - origin, n.end + start - origin, n.pitch, n.velocity) for n in phrase]
+            answers_before = engine.stats.answers
+            last_release = player.play(phrase, start=start)
+            gap_ends.append(last_release + settings.phrase_gap)
+            wait_for_answer(engine, answers_before, settings.phrase_gap + settings.response_seconds + 5.0)
+    finally:
+        engine.stop()
+        time.sleep(0.05)  # the last note-offs travel
+        for port in (player_port, listener, engine_input, output):
+            port.close()
+    answer_notes = recorder.notes(origin=origin)
+    write_midi(out, {"Player": played, "Duetto": answer_notes})
+    delays = [first - gap_end for gap_end in gap_ends
+              if (first := recorder.first_note_on(since=gap_end - 0.05)) is not None]
+    delay_text = (f"{statistics.median(delays) * 1000:.2f} ms median, {max(delays) * 1000:.2f} ms max"
+                  if delays else "no answer arrived")
+    return "\n".join([
+        f"duetto demo on {backend.name} ports: {rounds} phrases played, {engine.stats.answers} answers",
+        f"  model: {model.describe()}",
+        f"  player notes: {len(played)}   bot notes: {len(answer_notes)}   "
+        f"unmatched bot note-ons: {recorder.unmatched_note_ons()}",
+        f"  first answer note after the phrase gap ended (at the recorder): {delay_text}",
+        f"  duet written to {out}",
+    ])

@@ -1,0 +1,131 @@
+"""The other side of the duet: a player that performs notes into Duetto, and a recorder that listens.
+
+The demo, the integration tests and the benchmarks all stand in for a musician the same way: a `Player`
+sends a phrase into "Duetto In" at its written times and a `Recorder`, an independent client on "Duetto
+Out", stamps what arrives. The recorder can say whether every note-on it heard was released.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from live.encoding import KeyEvent, key_events, notes_from_events
+from live.notes import Note
+from live.ports import OutputPort
+
+SPIN_SECONDS = 0.002
+
+
+def sleep_until(deadline: float) -> None:
+    """Sleep most of the way, then spin: sleeping alone wakes up to a millisecond or more late."""
+    while True:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            return
+        if remaining > SPIN_SECONDS:
+            time.sleep(remaining - SPIN_SECONDS)
+        else:
+            time.sleep(0)
+
+
+class Player:
+    def __init__(self, port: OutputPort, channel: int = 0) -> None:
+        self.port = port
+        self.channel = channel
+
+    def play(self, notes: Sequence[Note], start: float | None = None,
+             stop: threading.Event | None = None) -> float:
+        """Perform notes in real time from `start` (perf_counter; default now). Returns the last release time.
+
+        If `stop` is set midway, everything held is released at once.
+        """
+        start = time.perf_counter() if start is None else start
+        held: set[int] = set()
+        last_release = start
+        try:
+            for event in key_events(notes):
+                if stop is not None and stop.is_set():
+                    break
+                sleep_until(start + event.seconds)
+                if event.velocity > 0:
+                    self.port.send([0x90 | self.channel, event.pitch, event.velocity])
+                    held.add(event.pitch)
+                else:
+                    self.port.send([0x80 | self.channel, event.pitch, 0])
+                    held.discard(event.pitch)
+                    last_release = time.perf_counter()
+        finally:
+            for pitch in sorted(held):
+                self.port.send([0x80 | self.channel, pitch, 0])
+        return last_release
+
+
+@dataclass(frozen=True)
+class Heard:
+    stamp: float
+    message: tuple[int, ...]
+
+
+class Recorder:
+    """Collects everything arriving on a port, stamped on arrival; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._heard: list[Heard] = []
+
+    def __call__(self, message: list[int], stamp: float) -> None:
+        with self._lock:
+            self._heard.append(Heard(stamp, tuple(message)))
+
+    @property
+    def heard(self) -> list[Heard]:
+        with self._lock:
+            return list(self._heard)
+
+    def key_events(self, since: float = 0.0, origin: float = 0.0) -> list[KeyEvent]:
+        """Note messages after `since`, as key events timed from `origin`."""
+        events = []
+        for item in self.heard:
+            if item.stamp < since or len(item.message) < 3:
+                continue
+            kind = item.message[0] & 0xF0
+            if kind == 0x90 and item.message[2] > 0:
+                events.append(KeyEvent(item.stamp - origin, item.message[1], item.message[2]))
+            elif kind in (0x80, 0x90):
+                events.append(KeyEvent(item.stamp - origin, item.message[1], 0))
+        return events
+
+    def notes(self, since: float = 0.0, origin: float = 0.0) -> list[Note]:
+        return sorted(notes_from_events(self.key_events(since, origin)))
+
+    def first_note_on(self, since: float) -> float | None:
+        for event in self.key_events(since):
+            if event.velocity > 0:
+                return event.seconds
+        return None
+
+    def unmatched_note_ons(self) -> int:
+        """Note-ons never followed by a note-off (or All Notes Off on their channel)."""
+        sounding: dict[tuple[int, int], int] = {}
+        for item in self.heard:
+            message = item.message
+            if len(message) < 3:
+                continue
+            kind, channel = message[0] & 0xF0, message[0] & 0x0F
+            if kind == 0x90 and message[2] > 0:
+                sounding[(channel, message[1])] = sounding.get((channel, message[1]), 0) + 1
+            elif kind in (0x80, 0x90) and (channel, message[1]) in sounding:
+                sounding[(channel, message[1])] -= 1
+                if not sounding[(channel, message[1])]:
+                    del sounding[(channel, message[1])]
+            elif kind == 0xB0 and message[1] == 123:
+                for key in [key for key in sounding if key[0] == channel]:
+                    del sounding[key]
+        return sum(sounding.values())
+
+    def count(self, status: int, data1: int | None = None) -> int:
+        return sum(1 for item in self.heard if item.message[0] == status
+                   and (data1 is None or item.message[1] == data1))

@@ -1,0 +1,92 @@
+"""Continuing the music: sample tokens from a model state and read them back as timed key events.
+
+Used by both the live engine and offline `duetto generate`, so a continuation sounds the same either way.
+Sampling is masked to what can make sense at each moment: no release of a silent key, no strike of a
+sounding one, nothing outside the register, no more than `max_polyphony` keys at once. A note held past
+`max_note_seconds` is released by feeding the model its note-off, so the model knows it happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from live import encoding
+from live.encoding import EventReader, KeyEvent
+from live.model import StepModel
+from live.sampler import Sampler
+
+
+@dataclass
+class Limits:
+    lowest: int = 21
+    highest: int = 108
+    max_polyphony: int = 6
+    max_note_seconds: float = 3.0
+
+
+class Improviser:
+    def __init__(self, model: StepModel, sampler: Sampler, limits: Limits | None = None) -> None:
+        self.model = model
+        self.sampler = sampler
+        self.limits = limits or Limits()
+        self._base_mask = np.ones(encoding.VOCAB_SIZE, dtype=bool)
+        self._base_mask[[encoding.PAD, encoding.START]] = False
+        outside = [p for p in range(encoding.PITCHES) if not self.limits.lowest <= p <= self.limits.highest]
+        self._base_mask[[encoding.NOTE_ON + p for p in outside]] = False
+
+    def allowed(self, sounding: dict[int, int], may_wait: bool = True) -> np.ndarray:
+        mask = self._base_mask.copy()
+        if not may_wait:
+            mask[encoding.TIME_SHIFT:encoding.VELOCITY] = False
+        mask[encoding.NOTE_OFF:encoding.TIME_SHIFT] = False
+        held = list(sounding)
+        mask[[encoding.NOTE_OFF + p for p in held]] = True
+        mask[[encoding.NOTE_ON + p for p in held]] = False
+        if len(held) >= self.limits.max_polyphony:
+            mask[encoding.NOTE_ON:encoding.NOTE_OFF] = False
+        return mask
+
+    def _overdue(self, reader: EventReader) -> int | None:
+        limit = encoding.to_step(self.limits.max_note_seconds)
+        for pitch, onset in reader.sounding.items():
+            if reader.step - onset >= limit:
+                return encoding.NOTE_OFF + pitch
+        return None
+
+    def continue_from(
+        self,
+        logits: np.ndarray,
+        state: list[np.ndarray],
+        seconds: float,
+        trim_leading_silence: bool = True,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> Iterator[KeyEvent]:
+        """Key events of a continuation, timed from its start (or from its first note when trimming).
+
+        After `seconds` of music whatever still sounds is released, so every key-down has its key-up.
+        When `should_stop()` says so it returns at once, and the caller releases what it scheduled.
+        """
+        reader = EventReader()
+        origin = None if trim_leading_silence else 0.0
+        max_tokens = int(seconds / encoding.STEP_SECONDS) * 4 + 64
+        for _ in range(max_tokens):
+            if should_stop():
+                return  # the caller is abandoning the answer and releases what it scheduled
+            token = self._overdue(reader)
+            if token is None:
+                # leading silence would be trimmed anyway: ask for the first note straight away
+                token = self.sampler.sample(logits, self.allowed(reader.sounding, may_wait=origin is not None))
+            for event in reader.read(token):
+                if origin is None:
+                    origin = event.seconds
+                yield KeyEvent(event.seconds - origin, event.pitch, event.velocity)
+            if origin is not None and reader.seconds - origin > seconds:
+                break
+            logits, state = self.model.step(token, state)
+        if origin is not None:
+            release_at = min(seconds, reader.seconds - origin)
+            for event in reader.release_all():
+                yield KeyEvent(release_at, event.pitch, 0)

@@ -1,0 +1,170 @@
+"""Real MIDI ports through python-rtmidi: ALSA and JACK on Linux, CoreMIDI on macOS, MM on Windows.
+
+Each rtmidi port is its own client on the MIDI system. Virtual ports are named as asked ("Duetto In"), and
+ports to connect to are found by exact name or by a unique case-insensitive part of the name, so
+`--in keystation` finds "Keystation 49 MK3:Keystation 49 MK3 MIDI 1 20:0".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from typing import Iterator
+
+import rtmidi
+
+from live.ports import PortError, Receive
+
+APIS = {
+    "alsa": rtmidi.API_LINUX_ALSA,
+    "jack": rtmidi.API_UNIX_JACK,
+    "coremidi": rtmidi.API_MACOSX_CORE,
+    "windows": rtmidi.API_WINDOWS_MM,
+}
+AUTO_ORDER = {"linux": ("alsa", "jack"), "darwin": ("coremidi",), "win32": ("windows",)}
+HELP = {
+    "alsa": "the ALSA sequencer is missing (no /dev/snd/seq: load snd-seq, or run JACK)",
+    "jack": "no JACK server is running (start one, e.g. `jackd -d dummy`, or use PipeWire's JACK)",
+    "coremidi": "CoreMIDI is only on macOS",
+    "windows": "Windows MIDI is only on Windows",
+}
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence what C libraries print while probing (libjack complains loudly when no server runs)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            sys.stderr.flush()
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _probe(api_name: str) -> str | None:
+    """None if the API works here, else the reason it does not."""
+    api = APIS[api_name]
+    if api not in rtmidi.get_compiled_api():
+        return HELP[api_name]
+    try:
+        with _quiet_stderr():
+            probe = rtmidi.MidiOut(api, name="Duetto probe")
+            del probe
+    except (rtmidi.SystemError, RuntimeError):
+        return HELP[api_name]
+    return None
+
+
+def _match(name: str, available: list[str], direction: str) -> str:
+    if name in available:
+        return name
+    matches = [port for port in available if name.lower() in port.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    listing = ", ".join(repr(port) for port in available) or "none"
+    problem = "matches several" if matches else "matches none"
+    raise PortError(f"MIDI {direction} {name!r} {problem} of the available ports: {listing}")
+
+
+class RtMidiInput:
+    def __init__(self, api: int, name: str, callback: Receive, virtual: bool, available: list[str]) -> None:
+        self._midi = rtmidi.MidiIn(api, name=name)
+        self._midi.ignore_types(sysex=True, timing=True, active_sense=True)
+        self._midi.set_callback(lambda event, _data: callback(event[0], time.perf_counter()))
+        if virtual:
+            self._midi.open_virtual_port(name)
+            self.name = name
+        else:
+            self.name = _match(name, available, "input")
+            self._midi.open_port(available.index(self.name), name=name)
+
+    def close(self) -> None:
+        self._midi.cancel_callback()
+        self._midi.close_port()
+
+
+class RtMidiOutput:
+    def __init__(self, api: int, name: str, virtual: bool, available: list[str]) -> None:
+        self._midi = rtmidi.MidiOut(api, name=name)
+        if virtual:
+            self._midi.open_virtual_port(name)
+            self.name = name
+        else:
+            self.name = _match(name, available, "output")
+            self._midi.open_port(available.index(self.name), name=name)
+
+    def send(self, message: list[int]) -> None:
+        self._midi.send_message(message)
+
+    def close(self) -> None:
+        self._midi.close_port()
+
+
+class RtMidiBackend:
+    def __init__(self, api_name: str) -> None:
+        self.name = api_name
+        self.api = APIS[api_name]
+
+    @classmethod
+    def select(cls, name: str = "auto") -> "RtMidiBackend":
+        """The named backend if it works here, or the first that works for `auto`; else a PortError."""
+        if name != "auto" and name not in APIS:
+            raise PortError(f"unknown MIDI backend {name!r}: use auto, {', '.join(APIS)} or loopback")
+        candidates = AUTO_ORDER.get(sys.platform, ("alsa", "jack")) if name == "auto" else (name,)
+        reasons = []
+        for candidate in candidates:
+            reason = _probe(candidate)
+            if reason is None:
+                return cls(candidate)
+            reasons.append(reason)
+        raise PortError("no usable MIDI system: " + "; ".join(reasons))
+
+    @property
+    def supports_virtual_ports(self) -> bool:
+        return self.name != "windows"
+
+    def _list(self, midi_class) -> list[str]:
+        with _quiet_stderr():
+            probe = midi_class(self.api, name="Duetto list")
+            try:
+                return list(probe.get_ports())
+            finally:
+                del probe
+
+    def input_names(self) -> list[str]:
+        """Ports Duetto can listen to (other programs' outputs and hardware inputs)."""
+        return self._list(rtmidi.MidiIn)
+
+    def output_names(self) -> list[str]:
+        """Ports Duetto can play into (synths, DAW tracks, hardware outputs)."""
+        return self._list(rtmidi.MidiOut)
+
+    def _check_virtual(self, virtual: bool) -> None:
+        if virtual and not self.supports_virtual_ports:
+            raise PortError("Windows has no virtual MIDI ports: create one with loopMIDI and pass its "
+                            "name with --in/--out")
+
+    def open_input(self, name: str, callback: Receive, virtual: bool = False) -> RtMidiInput:
+        self._check_virtual(virtual)
+        available = [] if virtual else self.input_names()
+        try:
+            return RtMidiInput(self.api, name, callback, virtual, available)
+        except (rtmidi.SystemError, rtmidi.InvalidPortError, RuntimeError) as error:
+            raise PortError(f"cannot open MIDI input {name!r} on {self.name}: {error}") from None
+
+    def open_output(self, name: str, virtual: bool = False) -> RtMidiOutput:
+        self._check_virtual(virtual)
+        available = [] if virtual else self.output_names()
+        try:
+            return RtMidiOutput(self.api, name, virtual, available)
+        except (rtmidi.SystemError, rtmidi.InvalidPortError, RuntimeError) as error:
+            raise PortError(f"cannot open MIDI output {name!r} on {self.name}: {error}") from None

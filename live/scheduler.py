@@ -1,0 +1,157 @@
+"""The output scheduler: sends the bot's notes at their intended times, and never leaves one hanging.
+
+One thread owns the output port. It sleeps until just before the next event, then spins for the last
+stretch, because a sleeping thread wakes late by up to a millisecond or more. It remembers every note it
+has sounded; `cancel` releases them at once (barge-in), `close` also sends All Notes Off on every channel
+it used (exit). A safety release is queued with every note-on, so even if whoever scheduled the note dies
+before asking for its note-off, the note still ends after `max_note_seconds`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+NOTE_ON_STATUS = 0x90
+NOTE_OFF_STATUS = 0x80
+CONTROL_CHANGE_STATUS = 0xB0
+ALL_NOTES_OFF = 123
+SPIN_SECONDS = 0.002
+
+Send = Callable[[list[int]], None]
+SentListener = Callable[[float, int, int, int], None]  # (seconds, channel, pitch, velocity; 0 = release)
+
+
+@dataclass(order=True)
+class _Event:
+    at: float
+    is_note_on: bool  # at equal times, releases go first
+    sequence: int
+    channel: int = field(compare=False)
+    pitch: int = field(compare=False)
+    velocity: int = field(compare=False)
+    safety_for: int | None = field(compare=False, default=None)  # a safety release names its note-on
+
+
+class Scheduler:
+    def __init__(self, send: Send, clock: Callable[[], float] = time.perf_counter,
+                 on_sent: SentListener | None = None, max_note_seconds: float = 8.0) -> None:
+        self._send = send
+        self._clock = clock
+        self._on_sent = on_sent
+        self._max_note_seconds = max_note_seconds
+        self._heap: list[_Event] = []
+        self._sounding: dict[tuple[int, int], int] = {}  # (channel, pitch) -> sequence of its note-on
+        self._channels_used: set[int] = set()
+        self._sequence = itertools.count()
+        self._condition = threading.Condition()
+        self._closed = False
+        self.lateness = deque(maxlen=10_000)
+        self.send_errors = 0
+        self.last_error = ""  # seconds each event left after its intended time
+        self._thread = threading.Thread(target=self._run, name="duetto-scheduler", daemon=True)
+        self._thread.start()
+
+    def note_on(self, at: float, channel: int, pitch: int, velocity: int) -> None:
+        self._push(_Event(at, True, next(self._sequence), channel, pitch, velocity))
+
+    def note_off(self, at: float, channel: int, pitch: int) -> None:
+        self._push(_Event(at, False, next(self._sequence), channel, pitch, 0))
+
+    def _push(self, event: _Event) -> None:
+        with self._condition:
+            if self._closed:
+                return
+            heapq.heappush(self._heap, event)
+            self._condition.notify()
+
+    @property
+    def busy(self) -> bool:
+        """True while notes sound or wait to be played."""
+        with self._condition:
+            return bool(self._sounding) or any(event.safety_for is None for event in self._heap)
+
+    def cancel(self) -> int:
+        """Drop everything pending and release every sounding note now. Returns how many were released."""
+        with self._condition:
+            self._heap.clear()
+            released = self._release_all()
+            self._condition.notify()
+            return released
+
+    def close(self) -> None:
+        """Release everything, send All Notes Off on the channels used, and stop the thread. Idempotent."""
+        with self._condition:
+            if self._closed:
+                return
+            self._heap.clear()
+            self._release_all()
+            for channel in sorted(self._channels_used):
+                self._transmit([CONTROL_CHANGE_STATUS | channel, ALL_NOTES_OFF, 0])
+            self._closed = True
+            self._condition.notify()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=1.0)
+
+    def _release_all(self) -> int:
+        now = self._clock()
+        sounding = sorted(self._sounding)
+        for channel, pitch in sounding:
+            self._emit(now, channel, pitch, 0)
+        return len(sounding)
+
+    def _emit(self, now: float, channel: int, pitch: int, velocity: int) -> None:
+        """Send one note message and keep the books. Called with the lock held."""
+        key = (channel, pitch)
+        if velocity > 0:
+            if key in self._sounding:
+                self._emit(now, channel, pitch, 0)
+            self._transmit([NOTE_ON_STATUS | channel, pitch, velocity])
+            self._channels_used.add(channel)
+        else:
+            self._transmit([NOTE_OFF_STATUS | channel, pitch, 0])
+            self._sounding.pop(key, None)
+        if self._on_sent is not None:
+            self._on_sent(now, channel, pitch, velocity)
+
+    def _transmit(self, message: list[int]) -> None:
+        """Send, surviving a port that has gone away: the books stay right and the thread stays alive."""
+        try:
+            self._send(message)
+        except Exception as error:  # noqa: BLE001 - any backend failure must not kill the scheduler
+            self.send_errors += 1
+            self.last_error = f"{type(error).__name__}: {error}"
+
+    def _play(self, event: _Event, now: float) -> None:
+        key = (event.channel, event.pitch)
+        if event.velocity > 0:
+            self._emit(now, event.channel, event.pitch, event.velocity)
+            self._sounding[key] = event.sequence
+            safety = _Event(now + self._max_note_seconds, False, next(self._sequence), event.channel,
+                            event.pitch, 0, safety_for=event.sequence)
+            heapq.heappush(self._heap, safety)
+        elif key in self._sounding and event.safety_for in (None, self._sounding[key]):
+            self._emit(now, event.channel, event.pitch, 0)
+        if event.safety_for is None:
+            self.lateness.append(now - event.at)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._closed and (not self._heap or self._heap[0].at - self._clock() > SPIN_SECONDS):
+                    timeout = self._heap[0].at - self._clock() - SPIN_SECONDS if self._heap else None
+                    self._condition.wait(timeout)
+                if self._closed:
+                    return
+                due = self._heap[0].at
+            while self._clock() < due:
+                time.sleep(0)  # spin, but let other threads take the interpreter
+            with self._condition:
+                now = self._clock()
+                while self._heap and self._heap[0].at <= now:
+                    self._play(heapq.heappop(self._heap), now)

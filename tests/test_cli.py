@@ -1,0 +1,77 @@
+"""The command line as a user meets it: clear one-line errors, and a runtime that needs no torch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from conftest import REPO, SHIPPED_MODEL
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=120, cwd=REPO, env={**os.environ, **env})
+
+
+BLOCK_TORCH = """
+    import sys
+    sys.modules["torch"] = None  # any `import torch` now raises ImportError, as on a runtime-only install
+"""
+
+
+def test_runtime_imports_and_plays_without_torch(tmp_path):
+    out = tmp_path / "demo.mid"
+    result = run_python(BLOCK_TORCH + f"""
+    import live.cli, live.engine, live.model, live.context, live.scheduler, live.ports.rtmidi
+    code = live.cli.main(["demo", "--backend", "loopback", "--rounds", "1", "--seed", "2",
+                          "--model", {str(SHIPPED_MODEL)!r}, "--out", {str(out)!r}])
+    assert "torch" not in sys.modules or sys.modules["torch"] is None
+    sys.exit(code)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "on loopback ports: 1 phrases played, 1 answers" in result.stdout
+    assert out.is_file()
+
+
+def test_training_commands_without_torch_say_what_to_install():
+    result = run_python(BLOCK_TORCH + """
+    import live.cli
+    sys.exit(live.cli.main(["train", "--data", "x", "--out", "y"]))
+    """)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("duetto: error: `duetto train` needs the training extra (torch is "
+                                     "missing): pip install 'duetto[train]'")
+
+
+def test_no_midi_system_is_one_line_and_nonzero():
+    result = subprocess.run([sys.executable, "-m", "live.cli", "ports", "--backend", "jack"],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "JACK_DEFAULT_SERVER": "duetto-no-such-server"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "duetto: error: no usable MIDI system: no JACK server is running (start one, e.g. `jackd -d dummy`, "
+        "or use PipeWire's JACK)"]
+
+
+def test_unknown_backend_is_refused():
+    result = subprocess.run([sys.executable, "-m", "live.cli", "ports", "--backend", "midiman"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "unknown MIDI backend 'midiman'" in result.stderr
+
+
+def test_data_build_reports_skipped_files(tmp_path):
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    from live.notes import Note, write_midi
+
+    write_midi(folder / "good.mid", {"t": [Note(0.0, 0.5, 60, 80), Note(0.5, 1.0, 62, 80)]})
+    (folder / "empty.mid").write_bytes(b"")
+    result = subprocess.run([sys.executable, "-m", "live.cli", "data", "build", str(folder), "--out",
+                             str(tmp_path / "data"), "--augment", "0"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "skipped 1 unreadable files:" in result.stdout
+    assert "empty.mid" in result.stdout

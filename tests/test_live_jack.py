@@ -1,0 +1,160 @@
+"""The live bot over real virtual MIDI ports on a private JACK server (dummy driver).
+
+A second rtmidi client plays a phrase into the bot's input and an independent one records its output.
+The engine runs in-process for the answer and barge-in tests, and as a real `duetto jam` process for the
+signal tests, which stop it mid-answer and count every note-on against its note-off.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mido
+import pytest
+from conftest import SHIPPED_MODEL, wait_until
+
+from live.duet_client import Player, Recorder
+from live.engine import Engine, JamSettings
+from live.notes import Note, read_midi
+
+GAP = 0.3
+PHRASE = [Note(0.0, 0.2, 60, 90), Note(0.25, 0.45, 62, 80), Note(0.5, 0.7, 64, 85), Note(0.75, 1.2, 67, 95)]
+_names = itertools.count()
+
+
+class Rig:
+    """An in-process engine on virtual JACK ports, with a player and a recorder wired to it."""
+
+    def __init__(self, jack, model, settings: JamSettings) -> None:
+        suffix = next(_names)
+        self.output = jack.open_output(f"Bot Out {suffix}", virtual=True)
+        self.engine = Engine(model, self.output, settings)
+        self.input = jack.open_input(f"Bot In {suffix}", self.engine.receive, virtual=True)
+        self.recorder = Recorder()
+        self.listener = jack.open_input(f"Bot Out {suffix}", self.recorder)
+        self.player_port = jack.open_output(f"Bot In {suffix}")
+        self.player = Player(self.player_port)
+        self.engine.start()
+        time.sleep(0.2)  # let JACK finish the connections
+
+    def close(self) -> None:
+        self.engine.stop()
+        time.sleep(0.05)
+        for port in (self.player_port, self.listener, self.input, self.output):
+            port.close()
+
+
+@pytest.fixture
+def rig(jack, shipped_model):
+    rigs = []
+
+    def make(**overrides) -> Rig:
+        settings = JamSettings(phrase_gap=GAP, response_seconds=2.0, seed=7, **overrides)
+        rigs.append(Rig(jack, shipped_model, settings))
+        return rigs[-1]
+
+    yield make
+    for made in rigs:
+        made.close()
+
+
+def test_answer_arrives_after_the_phrase_gap_and_every_note_is_released(rig):
+    bench = rig()
+    last_release = bench.player.play(PHRASE)
+    gap_end = last_release + GAP
+    assert wait_until(lambda: bench.engine.stats.answers == 1 and not bench.engine.scheduler.busy, 10)
+    first = bench.recorder.first_note_on(since=last_release)
+    assert first is not None, "no answer arrived"
+    # not before the phrase gap has ended (one JACK period of transport jitter allowed), and promptly after
+    assert first >= gap_end - 0.002
+    assert first - gap_end < 0.05, f"first answer note {1000 * (first - gap_end):.1f} ms after the gap"
+    answer = bench.recorder.notes(since=last_release)
+    assert len(answer) >= 2
+    assert bench.recorder.unmatched_note_ons() == 0
+    assert all(note.end - gap_end <= 2.0 + 0.05 for note in answer)
+
+
+def test_playing_again_before_the_gap_ends_withdraws_the_answer(rig):
+    bench = rig()
+    last_release = bench.player.play(PHRASE)
+    time.sleep(GAP / 2)
+    bench.player.play([Note(0.0, 0.1, 72, 90)])
+    time.sleep(GAP / 2 + 0.05)
+    assert bench.recorder.first_note_on(since=last_release) is None, "answered in the middle of a phrase"
+    assert wait_until(lambda: bench.engine.stats.answers == 1, 5), "no answer after the phrase really ended"
+
+
+def test_barge_in_stops_the_answer_and_releases_its_notes(rig):
+    bench = rig()
+    last_release = bench.player.play(PHRASE)
+    assert wait_until(lambda: bench.recorder.first_note_on(since=last_release) is not None, 5)
+    time.sleep(0.3)
+    barge_in = time.perf_counter()
+    bench.player.play([Note(0.0, 0.3, 48, 100)])
+    time.sleep(0.1)
+    assert bench.engine.stats.barge_ins == 1
+    assert bench.recorder.unmatched_note_ons() == 0, "a bot note was left sounding after barge-in"
+    late_onsets = [event for event in bench.recorder.key_events(since=barge_in + 0.01) if event.velocity > 0]
+    assert late_onsets == [], "the bot kept playing after the player came in"
+
+
+def _duetto(*args: str, **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "live.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ), **popen)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_jam_stopped_mid_answer_releases_every_note(jack, stop_signal):
+    jam = _duetto("jam", "--backend", "jack", "--model", str(SHIPPED_MODEL), "--phrase-gap", "300",
+                  "--response-seconds", "6", "--seed", "3", "--channel", "3")
+    try:
+        assert wait_until(lambda: any("Duetto Out" in name for name in jack.input_names()), 20), \
+            jam.stderr.read() if jam.poll() is not None else "jam never opened its ports"
+        assert wait_until(lambda: any("Duetto In" in name for name in jack.output_names()), 5)
+        recorder = Recorder()
+        listener = jack.open_input("Duetto Out", recorder)
+        player_port = jack.open_output("Duetto In")
+        time.sleep(0.2)
+        last_release = Player(player_port).play(PHRASE)
+        assert wait_until(lambda: len(recorder.notes(since=last_release)) >= 1, 5), "no answer to interrupt"
+        jam.send_signal(stop_signal)
+        _, errors = jam.communicate(timeout=10)
+        time.sleep(0.05)
+        listener.close()
+        player_port.close()
+    finally:
+        if jam.poll() is None:
+            jam.kill()
+    assert jam.returncode == 0, errors
+    assert recorder.unmatched_note_ons() == 0
+    assert recorder.count(0xB0 | 2, 123) == 1, "no All Notes Off on the bot's channel"
+    assert "stopped" in errors
+
+
+def test_ports_lists_virtual_ports_on_jack(jack):
+    port = jack.open_output("Listed Port", virtual=True)
+    try:
+        listing = subprocess.run([sys.executable, "-m", "live.cli", "ports", "--backend", "jack"],
+                                 capture_output=True, text=True, timeout=20)
+    finally:
+        port.close()
+    assert listing.returncode == 0, listing.stderr
+    assert "backend: jack" in listing.stdout
+    assert "Listed Port" in listing.stdout
+
+
+def test_demo_runs_over_jack_and_writes_the_duet(jack, tmp_path):
+    out = tmp_path / "duet.mid"
+    demo = subprocess.run([sys.executable, "-m", "live.cli", "demo", "--backend", "jack", "--rounds", "1",
+                           "--model", str(SHIPPED_MODEL), "--seed", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert demo.returncode == 0, demo.stderr
+    assert "on jack ports" in demo.stdout
+    assert "unmatched bot note-ons: 0" in demo.stdout
+    assert [track.name for track in mido.MidiFile(out).tracks[1:]] == ["Player", "Duetto"]
+    assert len(read_midi(out)) > 11

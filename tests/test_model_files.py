@@ -1,0 +1,89 @@
+"""Model files Duetto must refuse: each gets one line naming the file and the problem, and exit code 1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import onnx
+import pytest
+from conftest import SHIPPED_MODEL
+
+from live.model import METADATA_KEY, ModelError, StepModel
+
+
+def refuse(path) -> str:
+    """Run `duetto generate` on the model; assert a clean refusal and return its one line."""
+    result = subprocess.run([sys.executable, "-m", "live.cli", "generate", "--model", str(path), "--prompt",
+                             "live/assets/call.mid", "--out", "unused.mid"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert str(path) in lines[0]
+    return lines[0]
+
+
+def with_metadata(tmp_path, change) -> str:
+    proto = onnx.load(str(SHIPPED_MODEL))
+    props = {p.key: p.value for p in proto.metadata_props}
+    del proto.metadata_props[:]
+    info = json.loads(props[METADATA_KEY])
+    change(info)
+    if info is not None:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = METADATA_KEY, json.dumps(info)
+    path = tmp_path / "changed.onnx"
+    onnx.save(proto, str(path))
+    return path
+
+
+def test_truncated_model_is_refused(tmp_path):
+    data = SHIPPED_MODEL.read_bytes()
+    path = tmp_path / "truncated.onnx"
+    path.write_bytes(data[: len(data) // 2])
+    assert "not a loadable ONNX model" in refuse(path)
+
+
+def test_a_file_that_is_not_onnx_is_refused(tmp_path):
+    path = tmp_path / "notes.onnx"
+    path.write_text("these are not the weights you are looking for")
+    assert "not a loadable ONNX model" in refuse(path)
+
+
+def test_missing_model_is_refused(tmp_path):
+    assert "no such model file" in refuse(tmp_path / "absent.onnx")
+
+
+def test_onnx_without_duetto_metadata_is_refused(tmp_path):
+    proto = onnx.load(str(SHIPPED_MODEL))
+    del proto.metadata_props[:]
+    path = tmp_path / "plain.onnx"
+    onnx.save(proto, str(path))
+    assert "not a Duetto model" in refuse(path)
+
+
+def test_other_encoding_version_is_refused(tmp_path):
+    path = with_metadata(tmp_path, lambda info: info.update(encoding_version=99))
+    assert "v99 does not match" in refuse(path)
+
+
+def test_vocabulary_mismatch_is_refused(tmp_path):
+    path = with_metadata(tmp_path, lambda info: info.update(vocab_size=500))
+    assert "vocabulary of 500 tokens" in refuse(path)
+
+
+def test_inputs_that_do_not_match_the_metadata_are_refused(tmp_path):
+    def rename_state(info):
+        info["state"][0]["input"] = "hidden"
+
+    path = with_metadata(tmp_path, rename_state)
+    assert "do not match its metadata" in refuse(path)
+
+
+def test_garbled_metadata_is_refused(tmp_path):
+    path = with_metadata(tmp_path, lambda info: info.pop("state"))
+    with pytest.raises(ModelError, match="unreadable Duetto metadata"):
+        StepModel(path, device="cpu")

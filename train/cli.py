@@ -1,0 +1,89 @@
+"""The producer half of `duetto`: `data build`, `train` and `export` (needs the `train` extra).
+
+`live.cli` hands these commands over with their remaining arguments, so the runtime never imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+import torch  # noqa: F401 - imported first so a runtime-only install fails here, with one clear line
+
+
+def data_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="duetto data")
+    actions = parser.add_subparsers(dest="action", required=True)
+    build = actions.add_parser("build", help="read sources, split, augment, encode, write shards")
+    build.add_argument("sources", nargs="+", help="MIDI folders and/or music21:bach")
+    build.add_argument("--out", required=True, help="dataset folder to write")
+    build.add_argument("--augment", type=int, default=4, help="augmented copies per training piece")
+    build.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    from train.dataset import build_dataset
+
+    manifest = build_dataset(args.sources, args.out, augment_copies=args.augment, seed=args.seed)
+    for split, counts in manifest["splits"].items():
+        print(f"{split:5s}: {counts['pieces']:5d} pieces, {counts['sequences']:6d} sequences, "
+              f"{counts['tokens']:9d} tokens, {counts['seconds'] / 60:7.1f} minutes")
+    skipped = manifest["skipped"]
+    print(f"skipped {len(skipped)} unreadable files" + (":" if skipped else ""))
+    for item in skipped:
+        print(f"  {item['name']}: {item['reason']}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def train_main(argv: list[str]) -> int:
+    from train.loop import TrainSettings, train
+
+    parser = argparse.ArgumentParser(prog="duetto train")
+    parser.add_argument("--data", required=True, help="dataset folder from `duetto data build`")
+    parser.add_argument("--out", required=True, help="run folder for checkpoints and metrics")
+    parser.add_argument("--family", default="events")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--max-minutes", type=float, default=None)
+    parser.add_argument("--steps-per-epoch", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seq-len", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--model-config", default="{}",
+                        help='JSON overrides of the family config, e.g. \'{"hidden_size": 512}\'')
+    args = parser.parse_args(argv)
+    settings = TrainSettings(
+        data=args.data, out=args.out, family=args.family, epochs=args.epochs, max_steps=args.max_steps,
+        max_minutes=args.max_minutes, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+        seq_len=args.seq_len, learning_rate=args.lr, seed=args.seed, resume=args.resume,
+        threads=args.threads, model=json.loads(args.model_config),
+        command="duetto train " + shlex.join(argv),
+    )
+    summary = train(settings)
+    print(json.dumps(summary))
+    return 0
+
+
+def export_main(argv: list[str]) -> int:
+    from export.onnx import ParityError, export
+
+    parser = argparse.ArgumentParser(prog="duetto export")
+    parser.add_argument("checkpoint", help="a best.pt from `duetto train`")
+    parser.add_argument("--out", required=True, help="ONNX file to write")
+    parser.add_argument("--parity-steps", type=int, default=500)
+    args = parser.parse_args(argv)
+    try:
+        export(args.checkpoint, args.out, parity_steps=args.parity_steps)
+    except ParityError as error:
+        print(f"duetto: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(command: str, argv: list[str]) -> int:
+    handlers = {"data": data_main, "train": train_main, "export": export_main}
+    return handlers[command](argv)

@@ -1,0 +1,195 @@
+"""The training loop, read top to bottom.
+
+Random windows from the train split, AdamW with warmup and cosine decay, gradient clipping, validation NLL
+once per epoch, the best checkpoint kept as `best.pt`, everything needed to resume in `last.pt`, and a
+`metrics.csv` of the run. With the same seed and data a run is repeatable, including across a resume.
+Checkpoints hold only tensors and plain Python values, so they load with `weights_only=True`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from live import encoding
+from live.notes import write_atomically
+from train.dataset import TokenWindows
+from train.families import load_family
+
+
+@dataclass
+class TrainSettings:
+    data: str
+    out: str
+    family: str = "events"
+    epochs: int = 20
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    steps_per_epoch: int | None = None  # default: one pass worth of tokens over the train split
+    batch_size: int = 32
+    seq_len: int = 256
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    seed: int = 0
+    resume: bool = False
+    threads: int | None = None
+    model: dict = field(default_factory=dict)  # family config overrides
+    command: str = ""
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """torch.save through a temporary file, so a crash never leaves half a checkpoint."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomically(path, lambda handle: handle.write(buffer.getvalue()))
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint without unpickling arbitrary objects."""
+    return torch.load(str(path), map_location="cpu", weights_only=True)
+
+
+def evaluate_nll(model: torch.nn.Module, windows: TokenWindows, batch_size: int = 32) -> float:
+    """Mean negative log-likelihood in nats per predicted token (PAD targets ignored)."""
+    model.eval()
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for batch in windows.eval_batches(batch_size):
+            batch = torch.from_numpy(batch)
+            logits, _ = model(batch[:, :-1])
+            targets = batch[:, 1:]
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                                   ignore_index=encoding.PAD, reduction="sum")
+            total += loss.item()
+            count += int((targets != encoding.PAD).sum())
+    model.train()
+    return total / max(count, 1)
+
+
+def learning_rate_at(step: int, settings: TrainSettings, total_steps: int) -> float:
+    if step < settings.warmup_steps:
+        return settings.learning_rate * (step + 1) / settings.warmup_steps
+    progress = min(1.0, (step - settings.warmup_steps) / max(1, total_steps - settings.warmup_steps))
+    return settings.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def train(settings: TrainSettings) -> dict:
+    """Train one model; returns the summary also stored in best.pt."""
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    family = load_family(settings.family)
+    train_windows = TokenWindows(settings.data, "train", settings.seq_len, transpose=True)
+    valid_windows = TokenWindows(settings.data, "valid", settings.seq_len, transpose=False)
+    steps_per_epoch = settings.steps_per_epoch or max(
+        1, train_windows.num_tokens // (settings.batch_size * settings.seq_len))
+    total_steps = settings.epochs * steps_per_epoch
+    if settings.max_steps is not None:
+        total_steps = min(total_steps, settings.max_steps)
+
+    torch.manual_seed(settings.seed)
+    model = family.build(settings.model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate,
+                                  weight_decay=settings.weight_decay)
+    rng = np.random.default_rng(settings.seed)
+    step, best_nll, elapsed_before = 0, math.inf, 0.0
+    history: list[dict] = []
+    if settings.resume and (out / "last.pt").exists():
+        state = load_checkpoint(out / "last.pt")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        step, best_nll = state["step"], state["best_nll"]
+        elapsed_before, history = state["elapsed_seconds"], state["history"]
+        print(f"resuming {out / 'last.pt'} at step {step}", file=sys.stderr)
+
+    started = time.monotonic() - elapsed_before
+    deadline = started + settings.max_minutes * 60 if settings.max_minutes else math.inf
+    model.train()
+    progress = tqdm(total=total_steps, initial=step, desc=f"train {settings.family}", unit="step",
+                    dynamic_ncols=True, disable=None)
+    running_loss = None
+    while step < total_steps and time.monotonic() < deadline:
+        batch = torch.from_numpy(train_windows.sample_batch(rng, settings.batch_size))
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(step, settings, total_steps)
+        logits, _ = model(batch[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1),
+                               ignore_index=encoding.PAD)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        optimizer.step()
+        step += 1
+        running_loss = loss.item() if running_loss is None else 0.95 * running_loss + 0.05 * loss.item()
+        progress.update(1)
+        progress.set_postfix(loss=f"{running_loss:.3f}")
+        epoch_done = step % steps_per_epoch == 0
+        stopping = step >= total_steps or time.monotonic() >= deadline
+        if epoch_done or stopping:
+            valid_nll = evaluate_nll(model, valid_windows) if valid_windows.num_tokens else math.nan
+            history.append({"step": step, "epoch": step / steps_per_epoch, "train_loss": running_loss,
+                            "valid_nll": valid_nll, "seconds": time.monotonic() - started})
+            progress.write(f"step {step}  epoch {step / steps_per_epoch:.2f}  train {running_loss:.4f}  "
+                           f"valid {valid_nll:.4f} nats/token")
+            if not valid_windows.num_tokens or valid_nll < best_nll:
+                best_nll = valid_nll
+                save_checkpoint(out / "best.pt", {
+                    "family": settings.family, "config": model.config.to_dict(), "model": model.state_dict(),
+                    "step": step, "valid_nll": valid_nll, "settings": asdict(settings),
+                    "encoding": {"name": encoding.ENCODING_NAME, "version": encoding.ENCODING_VERSION},
+                })
+            save_checkpoint(out / "last.pt", {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "step": step, "best_nll": best_nll, "elapsed_seconds": time.monotonic() - started,
+                "history": history,
+            })
+            write_metrics(out / "metrics.csv", history)
+    progress.close()
+    return finish(out, settings)
+
+
+def write_metrics(path: Path, history: list[dict]) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=["step", "epoch", "train_loss", "valid_nll", "seconds"])
+    writer.writeheader()
+    writer.writerows(history)
+    write_atomically(path, lambda handle: handle.write(text.getvalue()), mode="w")
+
+
+def data_summary(data_dir: str) -> str:
+    """One line about the training data, for the model's metadata."""
+    manifest = json.loads((Path(data_dir) / "manifest.json").read_text())
+    counts = ", ".join(f"{split} {info['pieces']} pieces" for split, info in manifest["splits"].items())
+    return f"{' + '.join(manifest['sources'])}: {counts}"
+
+
+def finish(out: Path, settings: TrainSettings) -> dict:
+    """Score the best checkpoint on the test split and record it inside best.pt."""
+    best = load_checkpoint(out / "best.pt")
+    model = load_family(best["family"]).build(best["config"])
+    model.load_state_dict(best["model"])
+    test_windows = TokenWindows(settings.data, "test", settings.seq_len, transpose=False)
+    best["test_nll"] = evaluate_nll(model, test_windows) if test_windows.num_tokens else math.nan
+    best["data_summary"] = data_summary(settings.data)
+    save_checkpoint(out / "best.pt", best)
+    summary = {"valid_nll": best["valid_nll"], "test_nll": best["test_nll"], "step": best["step"]}
+    print(f"best checkpoint {out / 'best.pt'}: step {best['step']}, valid {best['valid_nll']:.4f}, "
+          f"test {best['test_nll']:.4f} nats/token", file=sys.stderr)
+    return summary
