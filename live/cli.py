@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
 def load_model(args: argparse.Namespace):
     from live.model import StepModel
 
+    # Python hands the interpreter between threads every 5 ms by default; the scheduler cannot wait that long
+    sys.setswitchinterval(0.0005)
     model = StepModel(args.model, device=args.device, threads=args.threads)
     print(f"duetto: {model.describe()}", file=sys.stderr)
     return model

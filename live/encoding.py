@@ -102,7 +102,7 @@ class EventWriter:
     def __init__(self, start_seconds: float = 0.0) -> None:
         self.step = to_step(start_seconds)
         self.velocity_bin: int | None = None
-        self.sounding: set[int] = set()
+        self.sounding: dict[int, int] = {}  # pitch -> onset step
 
     def advance_to(self, seconds: float) -> list[int]:
         """Time-shift tokens that bring the clock to `seconds` (never backwards)."""
@@ -123,15 +123,16 @@ class EventWriter:
             tokens.append(VELOCITY + velocity_bin)
             self.velocity_bin = velocity_bin
         tokens.append(NOTE_ON + pitch)
-        self.sounding.add(pitch)
+        self.sounding[pitch] = self.step
         return tokens
 
     def note_off(self, seconds: float, pitch: int) -> list[int]:
         if pitch not in self.sounding:
             return []  # a release with no press says nothing musical
-        tokens = self.advance_to(seconds)
+        # a tap shorter than one step still lasts one, as in `quantize`
+        tokens = self.advance_to(max(seconds, (self.sounding[pitch] + 1) * STEP_SECONDS))
         tokens.append(NOTE_OFF + pitch)
-        self.sounding.discard(pitch)
+        del self.sounding[pitch]
         return tokens
 
 

@@ -76,6 +76,7 @@ class Engine:
         self._player_struck = threading.Event()
         self._player_down: set[tuple[int, int]] = set()
         self._answer_starts = 0.0
+        self._phrase_has_notes = False  # a stray key-up (say, of a key held before we started) is no phrase
         self._answer_sounded = True  # no answer pending yet
         self.context = Context(model, settings.window_tokens)
         self.improviser = Improviser(model, Sampler(settings.temperature, settings.top_p, settings.seed),
@@ -120,7 +121,12 @@ class Engine:
             item = self._inbox.get()
             if item is None:
                 return
-            self._hear(*item)
+            try:
+                self._hear(*item)
+            except Exception as error:  # noqa: BLE001 - a failing model must not stop the bot or hang notes
+                self.scheduler.cancel()
+                self.stats.errors += 1
+                self._log(f"duetto: {type(error).__name__}: {error}; answer abandoned, still listening")
 
     def _hear(self, source: str, stamp: float, channel: int, pitch: int, velocity: int) -> None:
         if source == PLAYER:
@@ -128,10 +134,11 @@ class Engine:
             if velocity > 0:
                 self._withdraw_or_barge_in()
                 self._player_down.add((channel, pitch))
+                self._phrase_has_notes = True
             elif (channel, pitch) in self._player_down:
                 self._player_down.discard((channel, pitch))
             self.context.hear(stamp - self._origin, pitch, velocity)
-            if velocity == 0 and not self._player_down:
+            if velocity == 0 and not self._player_down and self._phrase_has_notes:
                 self._answer(stamp + self.settings.phrase_gap)
         else:
             if velocity > 0:
@@ -156,19 +163,15 @@ class Engine:
         scheduler and nothing stands between the silence and the answer.
         """
         self._player_struck.clear()
+        self._phrase_has_notes = False
         self._answer_starts = gap_end
         self._answer_sounded = False
         logits, state = self.context.snapshot()
-        try:
-            for event in self.improviser.continue_from(
-                    logits, state, self.settings.response_seconds, should_stop=self._player_struck.is_set):
-                at = gap_end + event.seconds
-                if event.velocity > 0:
-                    self.scheduler.note_on(at, self.settings.channel, event.pitch, event.velocity)
-                else:
-                    self.scheduler.note_off(at, self.settings.channel, event.pitch)
-        except Exception as error:  # noqa: BLE001 - a failing model must not leave notes hanging
-            self.scheduler.cancel()
-            self.stats.errors += 1
-            self._log(f"duetto: answer abandoned: {type(error).__name__}: {error}")
+        for event in self.improviser.continue_from(
+                logits, state, self.settings.response_seconds, should_stop=self._player_struck.is_set):
+            at = gap_end + event.seconds
+            if event.velocity > 0:
+                self.scheduler.note_on(at, self.settings.channel, event.pitch, event.velocity)
+            else:
+                self.scheduler.note_off(at, self.settings.channel, event.pitch)
         self.context.reprime_if_due()

@@ -37,16 +37,20 @@ class Improviser:
         outside = [p for p in range(encoding.PITCHES) if not self.limits.lowest <= p <= self.limits.highest]
         self._base_mask[[encoding.NOTE_ON + p for p in outside]] = False
 
-    def allowed(self, sounding: dict[int, int], may_wait: bool = True) -> np.ndarray:
+    def allowed(self, sounding: dict[int, int], step: int, may_wait: bool = True) -> np.ndarray:
+        """Tokens that make sense now. `sounding` maps held pitches to their onset step; `step` is now."""
         mask = self._base_mask.copy()
+        mask[encoding.NOTE_OFF:encoding.TIME_SHIFT] = False
+        # a key struck this step stays down at least one step, as every note in the training data does
+        mask[[encoding.NOTE_OFF + p for p, onset in sounding.items() if onset < step]] = True
+        mask[[encoding.NOTE_ON + p for p in sounding]] = False
+        if len(sounding) >= self.limits.max_polyphony:
+            mask[encoding.NOTE_ON:encoding.NOTE_OFF] = False
         if not may_wait:
             mask[encoding.TIME_SHIFT:encoding.VELOCITY] = False
-        mask[encoding.NOTE_OFF:encoding.TIME_SHIFT] = False
-        held = list(sounding)
-        mask[[encoding.NOTE_OFF + p for p in held]] = True
-        mask[[encoding.NOTE_ON + p for p in held]] = False
-        if len(held) >= self.limits.max_polyphony:
-            mask[encoding.NOTE_ON:encoding.NOTE_OFF] = False
+        elif sounding:  # wait no longer than the longest-held key may still sound
+            remaining = encoding.to_step(self.limits.max_note_seconds) - (step - min(sounding.values()))
+            mask[encoding.TIME_SHIFT + max(1, remaining):encoding.VELOCITY] = False
         return mask
 
     def _overdue(self, reader: EventReader) -> int | None:
@@ -78,15 +82,16 @@ class Improviser:
             token = self._overdue(reader)
             if token is None:
                 # leading silence would be trimmed anyway: ask for the first note straight away
-                token = self.sampler.sample(logits, self.allowed(reader.sounding, may_wait=origin is not None))
+                allowed = self.allowed(reader.sounding, reader.step, may_wait=origin is not None)
+                token = self.sampler.sample(logits, allowed)
             for event in reader.read(token):
                 if origin is None:
                     origin = event.seconds
                 yield KeyEvent(event.seconds - origin, event.pitch, event.velocity)
-            if origin is not None and reader.seconds - origin > seconds:
+            if origin is not None and reader.seconds - origin >= seconds:
                 break
             logits, state = self.model.step(token, state)
         if origin is not None:
-            release_at = min(seconds, reader.seconds - origin)
+            release_at = min(seconds, reader.seconds - origin + encoding.STEP_SECONDS)
             for event in reader.release_all():
                 yield KeyEvent(release_at, event.pitch, 0)

@@ -104,6 +104,7 @@ def read_midi(path: str | os.PathLike) -> list[Note]:
     notes: list[Note] = []
     pedals: dict[int, list[tuple[float, int]]] = {}
     sounding: dict[tuple[int, int], tuple[float, int]] = {}
+    restruck: dict[tuple[int, int], float] = {}  # when a press last cut a sounding note of that key short
     now = 0.0
     try:
         messages = list(midi)  # merged tracks, delta times already in seconds (tempo map applied)
@@ -120,11 +121,16 @@ def read_midi(path: str | os.PathLike) -> list[Note]:
                 pedals.setdefault(message.channel, []).append((now, message.value))
             continue
         key = (message.channel, message.note)
+        is_press = message.type == "note_on" and message.velocity > 0
+        if not is_press and restruck.get(key) == now and key in sounding and sounding[key][0] == now:
+            continue  # the release of a note another track re-struck at this instant, not of the new one
         if key in sounding:
             start, velocity = sounding.pop(key)
             if now > start:
                 notes.append(Note(start, now, message.note, velocity, message.channel))
-        if message.type == "note_on" and message.velocity > 0:
+                if is_press:
+                    restruck[key] = now
+        if is_press:
             sounding[key] = (now, message.velocity)
     for (channel, pitch), (start, velocity) in sounding.items():
         if now > start:

@@ -9,8 +9,8 @@ class Sampler:
     """Draws tokens from logits. The same seed and the same logits give the same tokens."""
 
     def __init__(self, temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None) -> None:
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        if not 0 <= temperature < float("inf"):  # also refuses NaN, which would poison every draw
+            raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
         if not 0 < top_p <= 1:
             raise ValueError(f"top-p must be in (0, 1], got {top_p}")
         self.temperature = temperature

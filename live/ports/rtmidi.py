@@ -75,17 +75,22 @@ def _match(name: str, available: list[str], direction: str) -> str:
     raise PortError(f"MIDI {direction} {name!r} {problem} of the available ports: {listing}")
 
 
+def _open(midi, name: str, virtual: bool, available: list[str], direction: str) -> str:
+    """Open a virtual port called `name`, or connect to the available port it names; returns its name."""
+    if virtual:
+        midi.open_virtual_port(name)
+        return name
+    match = _match(name, available, direction)
+    midi.open_port(available.index(match), name=name)
+    return match
+
+
 class RtMidiInput:
     def __init__(self, api: int, name: str, callback: Receive, virtual: bool, available: list[str]) -> None:
         self._midi = rtmidi.MidiIn(api, name=name)
         self._midi.ignore_types(sysex=True, timing=True, active_sense=True)
         self._midi.set_callback(lambda event, _data: callback(event[0], time.perf_counter()))
-        if virtual:
-            self._midi.open_virtual_port(name)
-            self.name = name
-        else:
-            self.name = _match(name, available, "input")
-            self._midi.open_port(available.index(self.name), name=name)
+        self.name = _open(self._midi, name, virtual, available, "input")
 
     def close(self) -> None:
         self._midi.cancel_callback()
@@ -95,12 +100,7 @@ class RtMidiInput:
 class RtMidiOutput:
     def __init__(self, api: int, name: str, virtual: bool, available: list[str]) -> None:
         self._midi = rtmidi.MidiOut(api, name=name)
-        if virtual:
-            self._midi.open_virtual_port(name)
-            self.name = name
-        else:
-            self.name = _match(name, available, "output")
-            self._midi.open_port(available.index(self.name), name=name)
+        self.name = _open(self._midi, name, virtual, available, "output")
 
     def send(self, message: list[int]) -> None:
         self._midi.send_message(message)

@@ -1,0 +1,86 @@
+"""The engine's phrase logic through the in-process loopback ports (the same engine code as on JACK)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import wait_until
+
+from live.duet_client import Player, Recorder
+from live.engine import Engine, JamSettings
+from live.notes import Note
+from live.ports import open_backend
+
+PHRASE = [Note(0.0, 0.15, 60, 90), Note(0.2, 0.35, 64, 80), Note(0.4, 0.6, 67, 85)]
+
+
+class FailingModel:
+    """The shipped model, made to raise after a number of steps: a model failing in the middle of an answer."""
+
+    def __init__(self, model, fail_after: int) -> None:
+        self._model = model
+        self.remaining = fail_after
+        self.info = model.info
+
+    def initial_state(self):
+        return self._model.initial_state()
+
+    def feed(self, tokens, state):
+        logits = None
+        for token in tokens:
+            logits, state = self.step(token, state)
+        return logits, state
+
+    def step(self, token, state):
+        self.remaining -= 1
+        if self.remaining < 0:
+            raise RuntimeError("injected failure")
+        return self._model.step(token, state)
+
+
+def rig(model, **settings):
+    backend = open_backend("loopback")
+    output = backend.open_output("Out", virtual=True)
+    engine = Engine(model, output, JamSettings(seed=1, **settings), log=lambda line: None)
+    backend.open_input("In", engine.receive, virtual=True)
+    recorder = Recorder()
+    backend.open_input("Out", recorder)
+    engine.start()
+    return engine, Player(backend.open_output("In")), recorder
+
+
+@pytest.fixture
+def stop_later():
+    engines = []
+    yield engines.append
+    for engine in engines:
+        engine.stop()
+
+
+def test_a_stray_key_up_is_not_a_phrase(shipped_model, stop_later):
+    engine, player, recorder = rig(shipped_model, phrase_gap=0.1, response_seconds=1.0)
+    stop_later(engine)
+    player.port.send([0x80, 60, 0])  # released a key pressed before Duetto was listening
+    time.sleep(0.3)
+    assert recorder.heard == []
+    player.play(PHRASE)
+    assert wait_until(lambda: engine.stats.answers == 1, 3)
+
+
+def test_a_model_failing_mid_answer_leaves_nothing_hanging_and_the_engine_goes_on(shipped_model, stop_later):
+    failing = FailingModel(shipped_model, fail_after=10_000)
+    engine, player, recorder = rig(failing, phrase_gap=0.1, response_seconds=3.0)
+    stop_later(engine)
+    player.play(PHRASE)
+    assert wait_until(lambda: engine.stats.answers == 1, 3)
+    failing.remaining = 40  # the next answer breaks after 40 more steps, with notes already queued
+    time.sleep(0.1)
+    player.play(PHRASE)
+    assert wait_until(lambda: engine.stats.errors >= 1, 3)
+    time.sleep(0.3)
+    assert recorder.unmatched_note_ons() == 0
+    assert not engine.scheduler.busy
+    failing.remaining = 10_000
+    player.play(PHRASE)
+    assert wait_until(lambda: engine.stats.answers == 2, 3), "the engine stopped answering after a failure"
