@@ -69,13 +69,21 @@ def _finite_or_none(value):
 
 
 def to_onnx_bytes(graph, info: ModelInfo) -> bytes:
-    """Export with the dynamo exporter into one self-contained ONNX file, metadata attached."""
+    """Export with the dynamo exporter into one self-contained ONNX file, metadata attached.
+
+    The batch axis stays dynamic, so offline generation can step many sequences at once; live use
+    steps a batch of one.
+    """
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    dynamic_shapes = {info.token_input: {0: batch}}
+    dynamic_shapes.update({spec.input: {spec.batch_axis: batch} for spec in info.state})
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         path = Path(folder) / "step.onnx"
         torch.onnx.export(graph, graph.example_inputs(), str(path), input_names=graph.input_names,
-                          output_names=graph.output_names, external_data=False, dynamo=True, verbose=False)
+                          output_names=graph.output_names, external_data=False, dynamo=True, verbose=False,
+                          dynamic_shapes=dynamic_shapes)
         proto = onnx.load(str(path))
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, info.to_json()
@@ -88,7 +96,7 @@ def check_parity(graph, onnx_path: Path, steps: int = PARITY_STEPS, seed: int = 
     """Closed-loop comparison of PyTorch and ONNX Runtime; returns the largest logit difference."""
     runtime = StepModel(onnx_path, device="cpu")
     rng = np.random.default_rng(seed)
-    token, *torch_state = graph.example_inputs()
+    token, *torch_state = graph.example_inputs(batch_size=1)
     ort_state = runtime.initial_state()
     worst = 0.0
     with torch.inference_mode():

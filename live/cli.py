@@ -7,6 +7,7 @@ train, export) import the training side, which needs the `train` extra; without 
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 import threading
@@ -84,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the synth or DAW port the bot was playing into")
     panic.add_argument("--backend", default="auto")
 
+    bench = commands.add_parser("bench", help="measure latency (see docs/benchmarks.md)")
+    bench.add_argument("what", choices=["latency"])
+    bench.add_argument("--model", default=str(DEFAULT_MODEL))
+    bench.add_argument("--checkpoint", default=str(DEFAULT_MODEL.with_suffix(".pt")),
+                       help="the model's PyTorch checkpoint, for the PyTorch baselines")
+    bench.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    bench.add_argument("--steps", type=int, default=2000, help="model steps timed")
+    bench.add_argument("--phrases", type=int, default=200, help="phrases answered over JACK")
+    bench.add_argument("--period", type=int, default=64, help="JACK period in frames at 48 kHz")
+    bench.add_argument("--quick", action="store_true", help="a short smoke run (CI): few steps and phrases")
+    bench.add_argument("--json", default=None, help="also write the figures to this JSON file")
+
     for name, help_text in PRODUCERS.items():  # listed for --help; their arguments are parsed in train.cli
         commands.add_parser(name, help=help_text)
     return parser
@@ -96,6 +109,9 @@ def load_model(args: argparse.Namespace):
     sys.setswitchinterval(0.0005)
     model = StepModel(args.model, device=args.device, threads=args.threads)
     print(f"duetto: {model.describe()}", file=sys.stderr)
+    # what exists now lives for the whole session: keep the collector from walking it mid-phrase
+    gc.collect()
+    gc.freeze()
     return model
 
 
@@ -209,6 +225,20 @@ def run_panic(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_bench(args: argparse.Namespace) -> int:
+    from live.bench import BenchSettings, format_report, run_latency_bench, write_json
+
+    settings = BenchSettings(model=args.model, checkpoint=args.checkpoint, steps=args.steps,
+                             phrases=args.phrases, period=args.period, device=args.device)
+    if args.quick:
+        settings.steps, settings.phrases, settings.recompute_repeats = 200, 10, 5
+    report = run_latency_bench(settings, command="duetto " + " ".join(sys.argv[1:]))
+    print(format_report(report))
+    if args.json:
+        write_json(args.json, report)
+    return 0
+
+
 def run_producer(command: str, rest: list[str]) -> int:
     try:
         from train.cli import main as producer_main
@@ -221,7 +251,7 @@ def run_producer(command: str, rest: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     runners = {"jam": run_jam, "generate": run_generate, "ports": run_ports, "demo": run_demo,
-               "panic": run_panic}
+               "panic": run_panic, "bench": run_bench}
     try:
         if argv and argv[0] in PRODUCERS:
             return run_producer(argv[0], argv[1:])

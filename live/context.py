@@ -17,6 +17,8 @@ from live import encoding
 from live.encoding import EventWriter
 from live.model import StepModel
 
+LONGEST_REST_SECONDS = 4.0  # longer silences are heard as this long (a few tokens, not one per second)
+
 
 class Context:
     def __init__(self, model: StepModel, window_tokens: int = 512) -> None:
@@ -29,6 +31,7 @@ class Context:
 
     def hear(self, seconds: float, pitch: int, velocity: int) -> None:
         """A key went down (velocity > 0) or up (velocity 0) at `seconds` on the session clock."""
+        self.writer.shorten_rest(seconds, LONGEST_REST_SECONDS)
         if velocity > 0:
             tokens = self.writer.note_on(seconds, pitch, velocity)
         else:

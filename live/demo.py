@@ -13,14 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-from live.duet_client import Player, Recorder
-from live.engine import Engine, JamSettings
+from live.duet_client import DuetRig
+from live.engine import JamSettings
 from live.model import StepModel
 from live.notes import Note, read_midi, write_midi
 from live.ports import Backend, PortError, open_backend
 
 CALL = Path(__file__).resolve().parent / "assets" / "call.mid"
-SETTLE_SECONDS = 0.3  # let new ports' connections settle before playing
 TRANSPOSITIONS = (0, 5, -2, 7)
 
 
@@ -34,27 +33,10 @@ def pick_backend(name: str) -> Backend:
         return open_backend("loopback")
 
 
-def wait_for_answer(engine: Engine, answers_before: int, timeout: float) -> None:
-    """Until the engine has answered and finished playing (or the timeout passes)."""
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if engine.stats.answers > answers_before and not engine.scheduler.busy:
-            return
-        time.sleep(0.01)
-
-
 def run_demo(model: StepModel, settings: JamSettings, backend_name: str, out: str, rounds: int) -> str:
     call = read_midi(CALL)
     backend = pick_backend(backend_name)
-    output = backend.open_output("Duetto Demo Out", virtual=True)
-    engine = Engine(model, output, settings)
-    engine_input = backend.open_input("Duetto Demo In", engine.receive, virtual=True)
-    recorder = Recorder()
-    listener = backend.open_input("Duetto Demo Out", recorder, virtual=False)
-    player_port = backend.open_output("Duetto Demo In", virtual=False)
-    player = Player(player_port)
-    engine.start()
-    time.sleep(SETTLE_SECONDS)
+    rig = DuetRig(backend, model, settings, name="Duetto Demo")
     origin = time.perf_counter()
     played: list[Note] = []
     gap_ends = []
@@ -64,15 +46,13 @@ def run_demo(model: StepModel, settings: JamSettings, backend_name: str, out: st
             phrase = [Note(n.start, n.end, n.pitch + shift, n.velocity) for n in call]
             start = time.perf_counter()
             played += [Note(n.start + start - origin, n.end + start - origin, n.pitch, n.velocity) for n in phrase]
-            answers_before = engine.stats.answers
-            last_release = player.play(phrase, start=start)
+            answers_before = rig.engine.stats.answers
+            last_release = rig.player.play(phrase, start=start)
             gap_ends.append(last_release + settings.phrase_gap)
-            wait_for_answer(engine, answers_before, settings.phrase_gap + settings.response_seconds + 5.0)
+            rig.wait_until_answered(answers_before, settings.phrase_gap + settings.response_seconds + 5.0)
     finally:
-        engine.stop()
-        time.sleep(0.05)  # the last note-offs travel
-        for port in (player_port, listener, engine_input, output):
-            port.close()
+        rig.close()
+    recorder, engine = rig.recorder, rig.engine
     answer_notes = recorder.notes(origin=origin)
     write_midi(out, {"Player": played, "Duetto": answer_notes})
     delays = [first - gap_end for gap_end in gap_ends

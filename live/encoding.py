@@ -114,6 +114,12 @@ class EventWriter:
             self.step += shift
         return tokens
 
+    def shorten_rest(self, seconds: float, longest: float) -> None:
+        """Let a silence up to `seconds` count as at most `longest` seconds: the clock jumps ahead with no
+        tokens. A player back after an hour away is simply after a long rest, not 3,600 time shifts later."""
+        if not self.sounding:
+            self.step = max(self.step, to_step(seconds - longest))
+
     def note_on(self, seconds: float, pitch: int, velocity: int) -> list[int]:
         tokens = self.advance_to(seconds)
         if pitch in self.sounding:

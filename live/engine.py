@@ -12,6 +12,7 @@ A player's key-down while the bot is answering stops the answer and releases its
 
 from __future__ import annotations
 
+import math
 import queue
 import sys
 import threading
@@ -27,7 +28,10 @@ from live.sampler import Sampler
 from live.scheduler import Scheduler
 
 PLAYER, BOT = "player", "bot"
-INBOX_LIMIT = 10_000
+# Key-downs waiting to be heard. Each costs a few model steps (about a millisecond), so a full inbox keeps
+# the engine at most about a second behind the player; no human fills it, only a flood of messages does.
+INBOX_LIMIT = 1_000
+ALL_NOTES_OFF_CONTROLS = (120, 123)  # All Sound Off, All Notes Off
 
 
 @dataclass
@@ -48,13 +52,14 @@ class JamStats:
     notes_out: int = 0
     answers: int = 0  # answers that began to sound
     barge_ins: int = 0
-    dropped_messages: int = 0
+    dropped_messages: int = 0  # key-downs dropped because the inbox was full (their key-ups go with them)
     errors: int = 0
 
 
 def parse_note(message: list[int]) -> tuple[int, int, int] | None:
-    """(channel, pitch, velocity) for note messages, velocity 0 meaning release; None for the rest."""
-    if len(message) < 3:
+    """(channel, pitch, velocity) for note messages, velocity 0 meaning release; None for the rest,
+    including malformed notes (data bytes must be below 128, or a pitch would become another token)."""
+    if len(message) != 3 or message[1] > 127 or message[2] > 127:
         return None
     kind, channel = message[0] & 0xF0, message[0] & 0x0F
     if kind == 0x90:
@@ -72,8 +77,10 @@ class Engine:
         self._clock = clock
         self._origin = clock()
         self._log = log or (lambda line: print(line, file=sys.stderr))
-        self._inbox: queue.Queue = queue.Queue(maxsize=INBOX_LIMIT)
-        self._player_struck = threading.Event()
+        self._inbox: queue.Queue = queue.Queue()  # bounded by `_admit`, not by the queue
+        self._admitted_down: dict[str, set[tuple[int, int]]] = {PLAYER: set(), BOT: set()}
+        self._latest_strike = -math.inf  # stamp of the player's latest key-down let into the inbox
+        self._stopping = threading.Event()
         self._player_down: set[tuple[int, int]] = set()
         self._answer_starts = 0.0
         self._phrase_has_notes = False  # a stray key-up (say, of a key held before we started) is no phrase
@@ -86,31 +93,62 @@ class Engine:
 
     # -- the port's thread -------------------------------------------------------------------------
     def receive(self, message: list[int], stamp: float) -> None:
-        """Port callback: parse and enqueue, nothing more. When the inbox is full, new input is dropped."""
-        note = parse_note(message)
-        if note is None:
+        """Port callback: parse and enqueue, nothing more.
+
+        All Notes Off (or All Sound Off) from the player releases every key it holds on that channel: the
+        way back when a note-off was lost on the way in (a MIDI system drops input under overload), which
+        would otherwise leave the engine waiting for a key-up that never comes.
+        """
+        if len(message) == 3 and message[0] & 0xF0 == 0xB0 and message[1] in ALL_NOTES_OFF_CONTROLS:
+            channel = message[0] & 0x0F
+            for _, pitch in sorted(key for key in self._admitted_down[PLAYER] if key[0] == channel):
+                self.receive([0x80 | channel, pitch, 0], stamp)
             return
-        if note[2] > 0:
-            self._player_struck.set()
-        self._enqueue((PLAYER, stamp, *note))
+        note = parse_note(message)
+        if note is not None and self._admit(PLAYER, *note):
+            if note[2] > 0:
+                self._latest_strike = stamp
+            self._inbox.put((PLAYER, stamp, *note))
 
     def _bot_sent(self, stamp: float, channel: int, pitch: int, velocity: int) -> None:
-        self._enqueue((BOT, stamp, channel, pitch, velocity))
+        if self._admit(BOT, channel, pitch, velocity):
+            self._inbox.put((BOT, stamp, channel, pitch, velocity))
 
-    def _enqueue(self, item: tuple) -> None:
-        try:
-            self._inbox.put_nowait(item)
-        except queue.Full:
+    def _admit(self, source: str, channel: int, pitch: int, velocity: int) -> bool:
+        """Whether a note may enter the inbox; each source is admitted on its own single thread.
+
+        When the inbox holds INBOX_LIMIT items, a key-down is dropped, and later so is its key-up. The
+        key-up of an admitted key-down always gets in, so the engine never believes a key is held that
+        was let go (it would never answer again); a key-up of a key never admitted says nothing and is
+        dropped. The inbox thus never holds more than INBOX_LIMIT + 2 x 16 x 128 items.
+        """
+        down, key = self._admitted_down[source], (channel, pitch)
+        if velocity == 0:
+            if key not in down:
+                return False
+            down.discard(key)
+            return True
+        if self._inbox.qsize() >= INBOX_LIMIT:
             self.stats.dropped_messages += 1
+            return False
+        down.add(key)
+        return True
+
+    @property
+    def backlog(self) -> int:
+        """Notes heard but not yet taken in by the engine thread (bounded, see `_admit`)."""
+        return self._inbox.qsize()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop listening and answering; every sounding note is released, then All Notes Off."""
+        """Stop listening and answering, without first working through a backlog or finishing an answer;
+        every sounding note is released, then All Notes Off."""
         try:
-            self._inbox.put(None, timeout=1.0)
+            self._stopping.set()
+            self._inbox.put(None)
             self._thread.join(timeout=2.0)
         finally:
             self.scheduler.close()
@@ -119,7 +157,7 @@ class Engine:
     def _run(self) -> None:
         while True:
             item = self._inbox.get()
-            if item is None:
+            if item is None or self._stopping.is_set():
                 return
             try:
                 self._hear(*item)
@@ -139,7 +177,7 @@ class Engine:
                 self._player_down.discard((channel, pitch))
             self.context.hear(stamp - self._origin, pitch, velocity)
             if velocity == 0 and not self._player_down and self._phrase_has_notes:
-                self._answer(stamp + self.settings.phrase_gap)
+                self._answer(stamp)
         else:
             if velocity > 0:
                 self.stats.notes_out += 1
@@ -155,20 +193,26 @@ class Engine:
                 self.stats.barge_ins += 1
             self.scheduler.cancel()
 
-    def _answer(self, gap_end: float) -> None:
-        """Prepare the answer the moment the player's keys are all up, timed to start at `gap_end`.
+    def _answer(self, released: float) -> None:
+        """Prepare the answer the moment the player's keys are all up (at `released`), timed to start
+        when the phrase gap ends.
 
-        The phrase is over only if no key goes down before `gap_end`; if one does, the answer is
+        The phrase is over only if no key goes down before the gap ends; if one does, the answer is
         withdrawn before it sounds. So when the gap does end, the first note is already waiting in the
-        scheduler and nothing stands between the silence and the answer.
+        scheduler and nothing stands between the silence and the answer. A key-down stamped after
+        `released` (perhaps already waiting in the inbox) stops the answer from being composed at all.
         """
-        self._player_struck.clear()
+        gap_end = released + self.settings.phrase_gap
         self._phrase_has_notes = False
         self._answer_starts = gap_end
         self._answer_sounded = False
+
+        def abandon() -> bool:
+            return self._stopping.is_set() or self._latest_strike > released
+
         logits, state = self.context.snapshot()
         for event in self.improviser.continue_from(
-                logits, state, self.settings.response_seconds, should_stop=self._player_struck.is_set):
+                logits, state, self.settings.response_seconds, should_stop=abandon):
             at = gap_end + event.seconds
             if event.velocity > 0:
                 self.scheduler.note_on(at, self.settings.channel, event.pitch, event.velocity)

@@ -25,6 +25,7 @@ class Limits:
     highest: int = 108
     max_polyphony: int = 6
     max_note_seconds: float = 3.0
+    min_note_seconds: float = 0.06  # shorter notes are clicks, not music: the model may not release sooner
 
 
 class Improviser:
@@ -41,8 +42,9 @@ class Improviser:
         """Tokens that make sense now. `sounding` maps held pitches to their onset step; `step` is now."""
         mask = self._base_mask.copy()
         mask[encoding.NOTE_OFF:encoding.TIME_SHIFT] = False
-        # a key struck this step stays down at least one step, as every note in the training data does
-        mask[[encoding.NOTE_OFF + p for p, onset in sounding.items() if onset < step]] = True
+        # a key stays down at least `min_note_seconds` (and always at least one step, as in training data)
+        shortest = max(1, encoding.to_step(self.limits.min_note_seconds))
+        mask[[encoding.NOTE_OFF + p for p, onset in sounding.items() if step - onset >= shortest]] = True
         mask[[encoding.NOTE_ON + p for p in sounding]] = False
         if len(sounding) >= self.limits.max_polyphony:
             mask[encoding.NOTE_ON:encoding.NOTE_OFF] = False

@@ -147,16 +147,26 @@ class StepModel:
                              f"{self.info.vocab_size}")
         self._output_names = [self.info.logits_output] + [spec.output for spec in self.info.state]
 
-    def initial_state(self) -> list[np.ndarray]:
-        return [np.zeros(spec.shape, dtype=spec.dtype) for spec in self.info.state]
+    def initial_state(self, batch_size: int = 1) -> list[np.ndarray]:
+        states = []
+        for spec in self.info.state:
+            shape = list(spec.shape)
+            shape[spec.batch_axis] = batch_size
+            states.append(np.zeros(shape, dtype=spec.dtype))
+        return states
 
     def step(self, token: int, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Advance one token: returns the next-token logits [vocab] and the new state."""
-        feeds = {self.info.token_input: np.array([token], dtype=np.int64)}
+        logits, new_state = self.step_batch(np.array([token], dtype=np.int64), state)
+        return logits[0], new_state
+
+    def step_batch(self, tokens: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Advance several independent sequences one token each: logits [batch, vocab] and the new state."""
+        feeds = {self.info.token_input: tokens.astype(np.int64, copy=False)}
         for spec, value in zip(self.info.state, state):
             feeds[spec.input] = value
         logits, *new_state = self.session.run(self._output_names, feeds)
-        return logits[0], new_state
+        return logits, new_state
 
     def feed(self, tokens, state: list[np.ndarray]) -> tuple[np.ndarray | None, list[np.ndarray]]:
         """Advance through several tokens; returns the logits after the last one."""

@@ -51,7 +51,8 @@ class Scheduler:
         self._sequence = itertools.count()
         self._condition = threading.Condition()
         self._closed = False
-        self.lateness = deque(maxlen=10_000)
+        # (intended time, time sent, message or None if it had nothing left to release) per scheduled event
+        self.timeline: deque[tuple[float, float, tuple[int, ...] | None]] = deque(maxlen=10_000)
         self.send_errors = 0
         self.last_error = ""  # seconds each event left after its intended time
         self._thread = threading.Thread(target=self._run, name="duetto-scheduler", daemon=True)
@@ -135,10 +136,19 @@ class Scheduler:
             safety = _Event(now + self._max_note_seconds, False, next(self._sequence), event.channel,
                             event.pitch, 0, safety_for=event.sequence)
             heapq.heappush(self._heap, safety)
+            sent = (NOTE_ON_STATUS | event.channel, event.pitch, event.velocity)
         elif key in self._sounding and event.safety_for in (None, self._sounding[key]):
             self._emit(now, event.channel, event.pitch, 0)
+            sent = (NOTE_OFF_STATUS | event.channel, event.pitch, 0)
+        else:
+            sent = None
         if event.safety_for is None:
-            self.lateness.append(now - event.at)
+            self.timeline.append((event.at, now, sent))
+
+    @property
+    def lateness(self) -> list[float]:
+        """Seconds each scheduled event left after its intended time (the most recent 10,000)."""
+        return [sent_at - intended for intended, sent_at, _ in list(self.timeline)]
 
     def _run(self) -> None:
         while True:

@@ -55,7 +55,7 @@ def midi_folder(tmp_path_factory) -> Path:
     return folder
 
 
-BAD_FILES = {"truncated.mid", "empty.mid", "text.mid", "silent.mid", "format2.mid"}
+BAD_FILES = {"truncated.mid", "empty.mid", "text.mid", "silent.mid", "format2.mid", "notes.txt"}
 
 
 @pytest.fixture(scope="module")

@@ -280,3 +280,21 @@ def test_reader_applies_velocity_tokens_to_later_notes():
     assert reader.read(NOTE_ON + 60)[0].velocity == bin_to_velocity(velocity_to_bin(30))
     reader.read(VELOCITY + 31)
     assert reader.read(NOTE_ON + 61)[0].velocity == 126
+
+
+def test_a_long_silence_is_heard_as_a_bounded_rest():
+    writer = EventWriter()
+    writer.note_on(0.0, 60, 80)
+    writer.note_off(0.5, 60)
+    writer.shorten_rest(3600.5, longest=4.0)
+    tokens = writer.note_on(3600.5, 62, 80)
+    shifts = [token for token in tokens if TIME_SHIFT <= token < VELOCITY]
+    assert sum(token - TIME_SHIFT + 1 for token in shifts) == 400  # 4 s of rest, in four tokens
+    assert len(shifts) == 4
+
+
+def test_a_rest_is_not_shortened_while_a_key_is_held():
+    writer = EventWriter()
+    writer.note_on(0.0, 60, 80)
+    writer.shorten_rest(10.0, longest=4.0)
+    assert writer.note_off(10.0, 60)[:-1] == [TIME_SHIFT + 99] * 10

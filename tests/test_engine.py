@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import wait_until
+from conftest import FailingModel, wait_until
 
 from live.duet_client import Player, Recorder
 from live.engine import Engine, JamSettings
@@ -13,30 +13,6 @@ from live.notes import Note
 from live.ports import open_backend
 
 PHRASE = [Note(0.0, 0.15, 60, 90), Note(0.2, 0.35, 64, 80), Note(0.4, 0.6, 67, 85)]
-
-
-class FailingModel:
-    """The shipped model, made to raise after a number of steps: a model failing in the middle of an answer."""
-
-    def __init__(self, model, fail_after: int) -> None:
-        self._model = model
-        self.remaining = fail_after
-        self.info = model.info
-
-    def initial_state(self):
-        return self._model.initial_state()
-
-    def feed(self, tokens, state):
-        logits = None
-        for token in tokens:
-            logits, state = self.step(token, state)
-        return logits, state
-
-    def step(self, token, state):
-        self.remaining -= 1
-        if self.remaining < 0:
-            raise RuntimeError("injected failure")
-        return self._model.step(token, state)
 
 
 def rig(model, **settings):

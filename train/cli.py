@@ -29,7 +29,7 @@ def data_main(argv: list[str]) -> int:
         print(f"{split:5s}: {counts['pieces']:5d} pieces, {counts['sequences']:6d} sequences, "
               f"{counts['tokens']:9d} tokens, {counts['seconds'] / 60:7.1f} minutes")
     skipped = manifest["skipped"]
-    print(f"skipped {len(skipped)} unreadable files" + (":" if skipped else ""))
+    print(f"skipped {len(skipped)} files" + (":" if skipped else ""))
     for item in skipped:
         print(f"  {item['name']}: {item['reason']}")
     print(f"wrote {args.out}")

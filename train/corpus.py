@@ -80,7 +80,8 @@ def read_sources(
 def midi_files(folder: str | os.PathLike) -> tuple[list[Path], list[Skipped]]:
     """Every *.mid / *.midi file under `folder` (any letter case), sorted by path for a stable order.
 
-    Unlistable subfolders are reported rather than raised; symlinked folders are not followed, so a link
+    Other files are reported as skipped, so a summary accounts for every file; unlistable subfolders are
+    reported rather than raised; symlinked folders are not followed, so a link
     loop cannot hang the build.
     """
     root = Path(folder)
@@ -92,7 +93,12 @@ def midi_files(folder: str | os.PathLike) -> tuple[list[Path], list[Skipped]]:
         skipped.append(Skipped(name, f"cannot list folder ({error.strerror or error})"))
 
     for directory, _, names in os.walk(root, onerror=report):
-        files.extend(Path(directory, name) for name in names if name.lower().endswith(MIDI_EXTENSIONS))
+        for name in sorted(names):
+            path = Path(directory, name)
+            if name.lower().endswith(MIDI_EXTENSIONS):
+                files.append(path)
+            else:
+                skipped.append(Skipped(path.relative_to(root).as_posix(), "not named .mid or .midi"))
     return sorted(files), skipped
 
 

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import pickle
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -57,9 +58,22 @@ def save_checkpoint(path: Path, payload: dict) -> None:
     write_atomically(path, lambda handle: handle.write(buffer.getvalue()))
 
 
+class CheckpointError(ValueError):
+    """A checkpoint Duetto refuses to load; the message is one line naming the file and the problem."""
+
+
 def load_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint without unpickling arbitrary objects."""
-    return torch.load(str(path), map_location="cpu", weights_only=True)
+    """Load a checkpoint without unpickling arbitrary objects (`weights_only=True`): a file that holds
+    anything but tensors and plain values, or is damaged, is refused with one line, never executed."""
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{path}: refused: it holds Python objects, which Duetto never unpickles") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        reason = " ".join(str(error).split()).split(". ")[0][:160] or type(error).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
 
 
 def evaluate_nll(model: torch.nn.Module, windows: TokenWindows, batch_size: int = 32) -> float:
@@ -106,7 +120,7 @@ def train(settings: TrainSettings) -> dict:
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate,
                                   weight_decay=settings.weight_decay)
     rng = np.random.default_rng(settings.seed)
-    step, best_nll, elapsed_before = 0, math.inf, 0.0
+    step, best_nll, elapsed_before, running_loss = 0, math.inf, 0.0, None
     history: list[dict] = []
     if settings.resume and (out / "last.pt").exists():
         state = load_checkpoint(out / "last.pt")
@@ -116,6 +130,7 @@ def train(settings: TrainSettings) -> dict:
         torch.set_rng_state(state["torch_rng"])
         step, best_nll = state["step"], state["best_nll"]
         elapsed_before, history = state["elapsed_seconds"], state["history"]
+        running_loss = state.get("running_loss")  # so metrics after a resume match an unbroken run's
         print(f"resuming {out / 'last.pt'} at step {step}", file=sys.stderr)
 
     started = time.monotonic() - elapsed_before
@@ -123,7 +138,6 @@ def train(settings: TrainSettings) -> dict:
     model.train()
     progress = tqdm(total=total_steps, initial=step, desc=f"train {settings.family}", unit="step",
                     dynamic_ncols=True, disable=None)
-    running_loss = None
     while step < total_steps and time.monotonic() < deadline:
         batch = torch.from_numpy(train_windows.sample_batch(rng, settings.batch_size))
         for group in optimizer.param_groups:
@@ -158,7 +172,7 @@ def train(settings: TrainSettings) -> dict:
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                 "step": step, "best_nll": best_nll, "elapsed_seconds": time.monotonic() - started,
-                "history": history,
+                "history": history, "running_loss": running_loss,
             })
             write_metrics(out / "metrics.csv", history)
     progress.close()

@@ -57,8 +57,7 @@ def _probe(api_name: str) -> str | None:
         return HELP[api_name]
     try:
         with _quiet_stderr():
-            probe = rtmidi.MidiOut(api, name="Duetto probe")
-            del probe
+            rtmidi.MidiOut(api, name="Duetto probe").delete()
     except (rtmidi.SystemError, RuntimeError):
         return HELP[api_name]
     return None
@@ -93,8 +92,11 @@ class RtMidiInput:
         self.name = _open(self._midi, name, virtual, available, "input")
 
     def close(self) -> None:
-        self._midi.cancel_callback()
-        self._midi.close_port()
+        if self._midi is not None:
+            self._midi.cancel_callback()
+            self._midi.close_port()
+            self._midi.delete()  # ends its client on the MIDI system now, not whenever it is collected
+            self._midi = None
 
 
 class RtMidiOutput:
@@ -106,7 +108,10 @@ class RtMidiOutput:
         self._midi.send_message(message)
 
     def close(self) -> None:
-        self._midi.close_port()
+        if self._midi is not None:
+            self._midi.close_port()
+            self._midi.delete()  # ends its client on the MIDI system now, not whenever it is collected
+            self._midi = None
 
 
 class RtMidiBackend:
@@ -138,7 +143,7 @@ class RtMidiBackend:
             try:
                 return list(probe.get_ports())
             finally:
-                del probe
+                probe.delete()
 
     def input_names(self) -> list[str]:
         """Ports Duetto can listen to (other programs' outputs and hardware inputs)."""

@@ -71,9 +71,10 @@ class StepGraph(nn.Module):
         logits, (h_out, c_out) = self.model(token.unsqueeze(1), (h, c))
         return logits.squeeze(1), h_out, c_out
 
-    def example_inputs(self) -> tuple[torch.Tensor, ...]:
-        h, c = self.model.initial_state(1)
-        return torch.tensor([encoding.START], dtype=torch.int64), h, c
+    def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
+        """Inputs to trace with; a batch of 2, since the exporter would fix a batch of 1 as a constant."""
+        h, c = self.model.initial_state(batch_size)
+        return torch.full((batch_size,), encoding.START, dtype=torch.int64), h, c
 
     def state_layout(self) -> list[dict]:
         """How the runtime should build and thread the state: names, shapes (batch on axis 1)."""

@@ -1,0 +1,46 @@
+"""The same model in PyTorch, for the latency benchmark's baselines.
+
+Two ways of running the shipped model without ONNX Runtime, both in eager mode under `inference_mode`:
+stepping one token at a time with the state carried (what a careful PyTorch runtime would do), and
+recomputing the whole context window for every new token (the classic `model.predict(window)` recipe).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import torch
+
+from export.onnx import build_step_graph
+from train.loop import load_checkpoint
+
+
+class TorchReference:
+    def __init__(self, checkpoint_path: str, threads: int = 1) -> None:
+        torch.set_num_threads(threads)
+        self.graph = build_step_graph(load_checkpoint(checkpoint_path))
+
+    def step_seconds(self, tokens: Sequence[int]) -> list[float]:
+        """Time each single step with the state carried from the previous one."""
+        token, *state = self.graph.example_inputs(batch_size=1)
+        times = []
+        with torch.inference_mode():
+            for value in tokens:
+                token = torch.tensor([value], dtype=torch.int64)
+                started = time.perf_counter()
+                _, *state = self.graph(token, *state)
+                times.append(time.perf_counter() - started)
+        return times
+
+    def recompute_seconds(self, tokens: Sequence[int], window: int, repeats: int) -> list[float]:
+        """Time predicting the next token by running the whole last `window` tokens from a zero state."""
+        model = self.graph.model
+        context = torch.tensor([list(tokens[-window:])], dtype=torch.int64)
+        times = []
+        with torch.inference_mode():
+            for _ in range(repeats):
+                started = time.perf_counter()
+                model(context)
+                times.append(time.perf_counter() - started)
+        return times

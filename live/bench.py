@@ -1,0 +1,364 @@
+"""`duetto bench latency`: where the time goes, measured, with baselines run in the same process.
+
+1. Model step: one token through ONNX Runtime, against the same model in PyTorch eager, and against
+   recomputing the whole context window per token (the classic recipe). The PyTorch figures need the
+   `train` extra and the model's checkpoint; without them they are reported as unavailable.
+2. Response latency over real virtual ports on a private JACK server (dummy driver): from the end of the
+   phrase gap (the player's last note-off plus the gap) to the bot's first note-on arriving at an
+   independent client, beside the transport's own one-way latency measured on the same server.
+3. Timing jitter: how late the bot's notes leave the scheduler and arrive at the client, compared with
+   their intended times, while a second model session runs inference flat out on another thread.
+4. Throughput of offline generation, one sequence and a batch.
+5. Peak memory (VmHWM) of a real `duetto jam` process answering phrases.
+
+Figures are medians, 99th percentiles and maxima. Timed assertions never appear in tests; this is where
+speed is judged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from live.duet_client import DuetRig, Player
+from live.engine import JamSettings
+from live.jack_server import PrivateJackServer
+from live.model import StepModel
+from live.notes import Note, write_atomically
+from live.ports import Backend, PortError, open_backend
+from live.sampler import Sampler
+
+BENCH_GAP = 0.1
+BENCH_RESPONSE_SECONDS = 0.3
+
+
+@dataclass
+class BenchSettings:
+    model: str
+    checkpoint: str | None
+    steps: int = 2000
+    window: int = 256
+    recompute_repeats: int = 50
+    phrases: int = 200
+    period: int = 64
+    batch: int = 32
+    device: str = "cpu"
+    seed: int = 0
+
+
+def summarize(seconds) -> dict:
+    values = np.asarray(list(seconds), dtype=float) * 1000.0
+    if values.size == 0:
+        return {"n": 0}
+    return {"n": int(values.size), "median_ms": float(np.median(values)),
+            "p99_ms": float(np.percentile(values, 99)), "max_ms": float(values.max())}
+
+
+def ratio(numerator: dict, denominator: dict) -> float | None:
+    if numerator.get("n") and denominator.get("n") and denominator["median_ms"] > 0:
+        return numerator["median_ms"] / denominator["median_ms"]
+    return None
+
+
+# -- 1. model step -------------------------------------------------------------------------------------
+def closed_loop_step_times(model: StepModel, steps: int, seed: int) -> tuple[list[int], list[float]]:
+    """Step the model on its own samples; returns the tokens fed and the time of each step."""
+    sampler = Sampler(seed=seed)
+    state = model.initial_state()
+    token, tokens, times = 1, [], []
+    for _ in range(steps):
+        started = time.perf_counter()
+        logits, state = model.step(token, state)
+        times.append(time.perf_counter() - started)
+        tokens.append(token)
+        token = sampler.sample(logits)
+    return tokens, times
+
+
+def bench_step(model: StepModel, settings: BenchSettings) -> dict:
+    tokens, ort_times = closed_loop_step_times(model, settings.steps, settings.seed)
+    result = {"family": model.info.family, "provider": model.provider, "onnxruntime": summarize(ort_times)}
+    reference = torch_reference(settings.checkpoint)
+    if isinstance(reference, str):
+        result["torch_unavailable"] = reference
+        return result
+    result["torch_eager"] = summarize(reference.step_seconds(tokens))
+    window_tokens = (tokens * (settings.window // max(1, len(tokens)) + 1))[: settings.window]
+    result["recompute_window"] = summarize(
+        reference.recompute_seconds(window_tokens, settings.window, settings.recompute_repeats))
+    result["recompute_window"]["window_tokens"] = settings.window
+    result["torch_over_onnxruntime"] = ratio(result["torch_eager"], result["onnxruntime"])
+    result["recompute_over_onnxruntime"] = ratio(result["recompute_window"], result["onnxruntime"])
+    return result
+
+
+def torch_reference(checkpoint: str | None):
+    """The PyTorch baseline, or a one-line reason why it cannot run here."""
+    if checkpoint is None or not Path(checkpoint).is_file():
+        return f"no checkpoint at {checkpoint} (pass --checkpoint best.pt)"
+    try:
+        from export.torch_reference import TorchReference
+    except ImportError as error:
+        return f"PyTorch baseline needs the train extra ({error.name} missing)"
+    return TorchReference(checkpoint)
+
+
+# -- 2 and 3. response latency and jitter over JACK -------------------------------------------------------
+def one_way_transport(backend: Backend, count: int) -> list[float]:
+    """Send notes straight from one client to another: the transport's own latency, no Duetto in between."""
+    arrivals: dict[int, float] = {}
+    probe = backend.open_input("Bench Probe", lambda message, stamp: arrivals.setdefault(message[1], stamp),
+                               virtual=True)
+    sender = backend.open_output("Bench Probe")
+    time.sleep(DuetRig.SETTLE_SECONDS)
+    rng = np.random.default_rng(0)
+    latencies = []
+    try:
+        for index in range(count):
+            arrivals.clear()
+            pitch = index % 128
+            sent = time.perf_counter()
+            sender.send([0x90, pitch, 64])
+            deadline = sent + 0.05
+            while pitch not in arrivals and time.perf_counter() < deadline:
+                time.sleep(0)
+            if pitch in arrivals:
+                latencies.append(arrivals[pitch] - sent)
+            sender.send([0x80, pitch, 0])
+            time.sleep(rng.uniform(0.001, 0.004))  # land at different points of the JACK period
+    finally:
+        sender.close()
+        probe.close()
+    return latencies
+
+
+class InferenceLoad:
+    """A second model session stepping flat out on its own thread, as speculative generation would."""
+
+    def __init__(self, model_path: str, device: str) -> None:
+        self._model = StepModel(model_path, device=device)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-load", daemon=True)
+        self.steps = 0
+
+    def _run(self) -> None:
+        state = self._model.initial_state()
+        token = 1
+        while not self._stop.is_set():
+            logits, state = self._model.step(token, state)
+            token = int(np.argmax(logits))
+            self.steps += 1
+
+    def __enter__(self) -> "InferenceLoad":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def arrival_lateness(timeline, heard) -> list[float]:
+    """For each message the scheduler sent, its arrival at the client minus its intended time."""
+    arrivals = defaultdict(deque)
+    for item in heard:
+        arrivals[item.message].append(item.stamp)
+    lateness = []
+    for intended, sent_at, message in timeline:
+        if message is None:
+            continue
+        pending = arrivals[message]
+        while pending and pending[0] < sent_at:
+            pending.popleft()
+        if pending:
+            lateness.append(pending.popleft() - intended)
+    return lateness
+
+
+def bench_response(model: StepModel, settings: BenchSettings, backend: Backend) -> dict:
+    jam_settings = JamSettings(phrase_gap=BENCH_GAP, response_seconds=BENCH_RESPONSE_SECONDS,
+                               seed=settings.seed)
+    rig = DuetRig(backend, model, jam_settings, name="Bench")
+    latencies, missed = [], 0
+    try:
+        with InferenceLoad(settings.model, settings.device) as load:
+            for index in range(settings.phrases):
+                root = 55 + index % 12
+                phrase = [Note(0.0, 0.04, root, 90), Note(0.05, 0.09, root + 4, 80)]
+                answers_before = rig.engine.stats.answers
+                last_release = rig.player.play(phrase)
+                rig.wait_until_answered(answers_before, timeout=BENCH_GAP + BENCH_RESPONSE_SECONDS + 2.0)
+                first = rig.recorder.first_note_on(since=last_release)
+                if first is None:
+                    missed += 1
+                else:
+                    latencies.append(first - (last_release + BENCH_GAP))
+                time.sleep(0.02)
+            load_steps = load.steps
+    finally:
+        rig.close()
+    timeline = list(rig.engine.scheduler.timeline)
+    return {
+        "phrases": settings.phrases,
+        "unanswered": missed,
+        "phrase_gap_ms": BENCH_GAP * 1000,
+        "response_latency": summarize(latencies),
+        "sender_lateness": summarize(intended_lateness(timeline)),
+        "arrival_lateness": summarize(arrival_lateness(timeline, rig.recorder.heard)),
+        "concurrent_inference_steps": load_steps,
+    }
+
+
+def intended_lateness(timeline) -> list[float]:
+    return [sent_at - intended for intended, sent_at, message in timeline if message is not None]
+
+
+# -- 4. throughput --------------------------------------------------------------------------------------
+def bench_throughput(model: StepModel, settings: BenchSettings) -> dict:
+    steps = max(50, settings.steps // 4)
+    _, single = closed_loop_step_times(model, steps, settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    state = model.initial_state(settings.batch)
+    tokens = np.ones(settings.batch, dtype=np.int64)
+    started = time.perf_counter()
+    for _ in range(steps):
+        logits, state = model.step_batch(tokens, state)
+        tokens = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)  # a sample from each row
+    batched_seconds = time.perf_counter() - started
+    return {"device": model.provider, "batch_1_tokens_per_second": steps / sum(single),
+            "batch": settings.batch,
+            "batched_tokens_per_second": steps * settings.batch / batched_seconds}
+
+
+# -- 5. memory ------------------------------------------------------------------------------------------
+def peak_rss_of_jam(backend: Backend, settings: BenchSettings) -> dict:
+    """Run a real `duetto jam`, let it answer three phrases, and read its peak resident memory."""
+    jam = subprocess.Popen([sys.executable, "-m", "live.cli", "jam", "--backend", "jack", "--model",
+                            settings.model, "--phrase-gap", "100", "--response-seconds", "0.5",
+                            "--device", settings.device], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.perf_counter() + 30
+        while not any("Duetto In" in name for name in backend.output_names()):
+            if jam.poll() is not None or time.perf_counter() > deadline:
+                raise PortError(f"duetto jam did not open its ports: {jam.stderr.read()[-300:]}")
+            time.sleep(0.1)
+        port = backend.open_output("Duetto In")
+        time.sleep(DuetRig.SETTLE_SECONDS)
+        player = Player(port)
+        for root in (60, 62, 65):
+            player.play([Note(0.0, 0.1, root, 90), Note(0.15, 0.3, root + 3, 90)])
+            time.sleep(0.8)
+        port.close()
+        peak_kb = read_status_kb(jam.pid, "VmHWM")
+    finally:
+        jam.send_signal(signal.SIGINT)
+        try:
+            jam.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            jam.kill()
+    return {"peak_rss_mb": peak_kb / 1024}
+
+
+def read_status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise PortError(f"/proc/{pid}/status has no {field}")
+
+
+# -- the whole run ----------------------------------------------------------------------------------------
+def machine() -> dict:
+    cpu = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "onnxruntime": _version("onnxruntime") or _version("onnxruntime-gpu")}
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def run_latency_bench(settings: BenchSettings, command: str) -> dict:
+    model = StepModel(settings.model, device=settings.device)
+    report = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
+              "model": model.describe(), "step": bench_step(model, settings),
+              "throughput": bench_throughput(model, settings)}
+    try:
+        with PrivateJackServer(period=settings.period) as server:
+            backend = open_backend("jack")
+            transport = summarize(one_way_transport(backend, max(20, settings.phrases)))
+            report["jack"] = {"rate": server.rate, "period_frames": server.period,
+                              "period_ms": server.period_seconds * 1000, "one_way_transport": transport}
+            report["response"] = bench_response(model, settings, backend)
+            report["response"]["beyond_transport_p99_ms"] = (
+                report["response"]["response_latency"].get("p99_ms", float("nan")) - transport["median_ms"])
+            report["response"]["over_transport"] = ratio(report["response"]["response_latency"], transport)
+            report["memory"] = peak_rss_of_jam(backend, settings)
+    except PortError as error:
+        report["jack_unavailable"] = str(error)
+    return report
+
+
+def write_json(path: str, report: dict) -> None:
+    write_atomically(path, lambda handle: json.dump(report, handle, indent=1), mode="w")
+
+
+def format_report(report: dict) -> str:
+    lines = [f"duetto bench latency — {report['date']}, {report['machine']['cpu']} "
+             f"({report['machine']['cores']} cores), onnxruntime {report['machine']['onnxruntime']}",
+             f"model: {report['model']}", "",
+             "| measure | n | median ms | p99 ms | max ms | ratio |", "|---|---|---|---|---|---|"]
+
+    def row(name: str, stats: dict, ratio_text: str = "") -> None:
+        if stats.get("n"):
+            lines.append(f"| {name} | {stats['n']} | {stats['median_ms']:.3f} | {stats['p99_ms']:.3f} | "
+                         f"{stats['max_ms']:.3f} | {ratio_text} |")
+
+    step = report["step"]
+    row(f"step, ONNX Runtime ({step['provider']})", step["onnxruntime"], "1.0 (baseline)")
+    if "torch_eager" in step:
+        row("step, PyTorch eager", step["torch_eager"], f"{step['torch_over_onnxruntime']:.1f}x ORT")
+        row(f"recompute {step['recompute_window']['window_tokens']}-token window, PyTorch",
+            step["recompute_window"], f"{step['recompute_over_onnxruntime']:.0f}x ORT")
+    if "jack" in report:
+        jack, response = report["jack"], report["response"]
+        row(f"JACK one-way transport (period {jack['period_frames']} @ {jack['rate']} Hz = "
+            f"{jack['period_ms']:.2f} ms)", jack["one_way_transport"], "1.0 (baseline)")
+        row(f"response latency, gap end -> first note at client ({response['phrases']} phrases)",
+            response["response_latency"], f"{response['over_transport']:.1f}x transport")
+        row("note lateness at the sender (with inference load)", response["sender_lateness"])
+        row("note lateness at the receiving client (with inference load)", response["arrival_lateness"])
+    throughput = report["throughput"]
+    lines += ["", f"throughput ({throughput['device']}): {throughput['batch_1_tokens_per_second']:,.0f} "
+                  f"tokens/s at batch 1, {throughput['batched_tokens_per_second']:,.0f} tokens/s at batch "
+                  f"{throughput['batch']}"]
+    if "torch_unavailable" in step:
+        lines.append(f"PyTorch baselines: unavailable ({step['torch_unavailable']})")
+    if "jack" in report:
+        response = report["response"]
+        lines.append(f"response p99 beyond the transport's median one-way latency: "
+                     f"{response['beyond_transport_p99_ms']:.3f} ms; unanswered phrases: {response['unanswered']}")
+        lines.append(f"peak RSS of `duetto jam`: {report['memory']['peak_rss_mb']:.0f} MB")
+    else:
+        lines.append(f"real-port figures: unavailable ({report['jack_unavailable']})")
+    return "\n".join(lines)

@@ -1,0 +1,206 @@
+"""Files: bad training data is skipped and counted, bad checkpoints are refused, a crash mid-write leaves
+the old file whole, and training killed with SIGKILL mid-run resumes to the very weights of a run never
+interrupted. (Bad model files: tests/test_model_files.py.)"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import mido
+import pytest
+import torch
+from conftest import REPO, wait_until
+from test_train_export import TINY, write_tunes
+
+from live.notes import Note, write_midi
+from train.dataset import build_dataset
+from train.loop import CheckpointError, load_checkpoint, save_checkpoint
+
+
+def duetto(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "live.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+
+
+# --- training data ------------------------------------------------------------------------------------
+
+def bad_folder(folder: Path) -> dict[str, str]:
+    """Three good files and one of every kind of bad one; returns bad name -> a word of its reason."""
+    for index in range(3):
+        write_midi(folder / f"good{index}.mid", {"t": [Note(0.5 * i, 0.5 * i + 0.4, 60 + index + i, 80)
+                                                       for i in range(8)]})
+    whole = (folder / "good0.mid").read_bytes()
+    (folder / "truncated.mid").write_bytes(whole[: len(whole) // 2])
+    (folder / "empty.mid").write_bytes(b"")
+    zero = mido.MidiFile(type=0)
+    zero.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=80),
+                                       mido.Message("note_off", note=60, time=0)]))
+    zero.save(folder / "zero-length.mid")
+    with open(folder / "huge.mid", "wb") as handle:
+        handle.truncate(65 * 1024 * 1024)  # sparse: costs no disk, and is never read past its size
+    two = mido.MidiFile(type=2)
+    two.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=64),
+                                      mido.Message("note_off", note=60, time=480)]))
+    two.save(folder / "format2.mid")
+    (folder / "tune.txt").write_bytes(whole)  # a MIDI file under the wrong extension
+    (folder / "photo.mid").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(4000))  # a JPEG in disguise
+    (folder / "gone.mid").symlink_to(folder / "nowhere.mid")  # unreadable: a dangling link
+    return {"truncated.mid": "", "empty.mid": "empty", "zero-length.mid": "no notes", "huge.mid": "limit",
+            "format2.mid": "format 2", "tune.txt": ".mid", "photo.mid": "MIDI", "gone.mid": "cannot read"}
+
+
+def test_every_bad_training_file_is_skipped_with_a_reason_and_counted(tmp_path):
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    bad = bad_folder(folder)
+    result = duetto("data", "build", str(folder), "--out", str(tmp_path / "data"), "--augment", "0")
+    assert result.returncode == 0, result.stderr
+    assert f"skipped {len(bad)} files:" in result.stdout
+    reasons = {line.strip().split(":", 1)[0]: line.split(":", 1)[1] for line in result.stdout.splitlines()
+               if line.startswith("  ")}
+    assert set(reasons) == set(bad)
+    for name, word in bad.items():
+        assert word in reasons[name] and reasons[name].strip(), (name, reasons[name])
+    assert (tmp_path / "data" / "manifest.json").is_file()
+
+
+# --- checkpoints --------------------------------------------------------------------------------------
+
+class Payload:
+    """Unpickling this would create a file: proof that a checkpoint ran code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_checkpoint_holding_a_pickled_object_is_refused_and_never_run(tmp_path):
+    marker, evil = tmp_path / "code-ran", tmp_path / "evil.pt"
+    torch.save({"model": {"weight": torch.zeros(2)}, "extra": Payload(marker)}, evil)
+    with pytest.raises(CheckpointError, match="holds Python objects"):
+        load_checkpoint(evil)
+    result = duetto("export", str(evil), "--out", str(tmp_path / "x.onnx"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [f"duetto: error: {evil}: refused: it holds Python objects, "
+                                                  "which Duetto never unpickles"]
+    assert not marker.exists(), "loading the checkpoint ran its code"
+    assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "text", "missing"])
+def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, damage):
+    path = tmp_path / "best.pt"
+    save_checkpoint(path, {"model": {"weight": torch.arange(1000.0)}})
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:700])
+    elif damage == "text":
+        path.write_text("not a checkpoint")
+    else:
+        path.unlink()
+    result = duetto("export", str(path), "--out", str(tmp_path / "x.onnx"))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in result.stderr, result.stderr
+
+
+# --- atomic writes ------------------------------------------------------------------------------------
+
+DIE_MID_WRITE = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {repo!r})
+    real_fdopen = os.fdopen
+
+    class DyingFile:
+        '''The temporary file of write_atomically, on a machine that dies halfway through a write.'''
+        def __init__(self, handle):
+            self.handle = handle
+        def write(self, data):
+            self.handle.write(data[: max(1, len(data) // 2)])
+            self.handle.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+        def __enter__(self):
+            return self
+        def __exit__(self, *exc):
+            return self.handle.__exit__(*exc)
+
+    os.fdopen = lambda fd, mode: DyingFile(real_fdopen(fd, mode))
+    target = {target!r}
+""")
+
+WRITERS = {
+    "recording (MIDI)": "from live.notes import Note, write_midi\n"
+                        "write_midi(target, {'Duetto': [Note(0.0, 1.0, 62, 90)] * 50})",
+    "checkpoint": "import torch; from train.loop import save_checkpoint\n"
+                  "save_checkpoint(target, {'model': {'w': torch.ones(5000)}})",
+    "dataset shard": "import numpy as np; from train.dataset import _write_npz\n"
+                     "_write_npz(target, tokens=np.ones(5000, dtype=np.int16), offsets=np.arange(3))",
+    "metrics": "from train.loop import write_metrics\n"
+               "write_metrics(target, [dict(step=i, epoch=i, train_loss=1.0, valid_nll=2.0, seconds=3.0) "
+               "for i in range(500)])",
+    "model (ONNX bytes, as export writes them)": "from live.notes import write_atomically\n"
+                                                 "write_atomically(target, lambda handle: handle.write(b'x' * 100000))",
+}
+
+
+@pytest.mark.parametrize("kind", list(WRITERS))
+def test_a_process_killed_mid_write_leaves_the_old_file_whole(tmp_path, kind):
+    target = tmp_path / "file"
+    target.write_bytes(b"the good old file\n" * 100)
+    script = DIE_MID_WRITE.format(repo=str(REPO), target=str(target)) + WRITERS[kind]
+    died = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert died.returncode == -signal.SIGKILL, died.stderr
+    assert target.read_bytes() == b"the good old file\n" * 100
+    leftovers = [path for path in tmp_path.iterdir() if path.name.startswith(".file.")]
+    assert len(leftovers) == 1 and leftovers[0].stat().st_size > 0, "the kill did not land mid-write"
+
+
+# --- training killed mid-run --------------------------------------------------------------------------
+
+TRAIN_ARGS = ["--epochs", "12", "--steps-per-epoch", "8", "--batch-size", "4", "--seq-len", "32", "--seed", "3",
+              "--threads", "1", "--model-config", '{"embed_dim": 16, "hidden_size": 32, "num_layers": 2, '
+              '"dropout": 0.1}']
+TOTAL_STEPS = 12 * 8
+
+
+def train_command(data: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "live.cli", "train", "--data", str(data), "--out", str(out), *TRAIN_ARGS, *extra]
+
+
+def test_training_killed_mid_run_resumes_to_the_same_weights(tmp_path):
+    assert TINY == {"embed_dim": 16, "hidden_size": 32, "num_layers": 2, "dropout": 0.1}
+    folder, data = tmp_path / "midi", tmp_path / "data"
+    folder.mkdir()
+    write_tunes(folder)
+    build_dataset([str(folder)], data, augment_copies=2, seed=0)
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run(train_command(data, whole), check=True, capture_output=True, timeout=300, cwd=REPO)
+
+    run = subprocess.Popen(train_command(data, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           cwd=REPO)
+    assert wait_until(lambda: (killed / "last.pt").exists() or run.poll() is not None, 120)
+    time.sleep(random.Random().uniform(0.0, 0.3))  # somewhere in a later epoch, or mid-checkpoint
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    killed_at = load_checkpoint(killed / "last.pt")["step"]
+    assert run.returncode == -signal.SIGKILL and killed_at < TOTAL_STEPS, "the run finished before the kill"
+
+    resumed = subprocess.run(train_command(data, killed, "--resume"), capture_output=True, text=True,
+                             timeout=300, cwd=REPO)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {killed / 'last.pt'} at step {killed_at}" in resumed.stderr
+    first, second = load_checkpoint(whole / "last.pt"), load_checkpoint(killed / "last.pt")
+    assert first["step"] == second["step"] == TOTAL_STEPS
+    for name, tensor in first["model"].items():
+        assert torch.equal(tensor, second["model"][name]), name
+    assert [row["train_loss"] for row in first["history"]] == [row["train_loss"] for row in second["history"]]

@@ -1,0 +1,167 @@
+"""No stuck notes, whatever stops Duetto: randomized stops, a vanishing synth, a failing model, kill -9.
+
+An independent recorder on the bot's output counts note-ons against note-offs (All Notes Off, which
+Duetto sends after releasing every note on exit, counts as a release: on an overloaded machine the JACK
+transport itself sometimes duplicates or drops a message to a late client, so a strict pairing at the
+recorder would measure JACK, not Duetto). In-process cases run an engine on real JACK ports and stop it
+at a random moment, close the output's peer, make the model raise, or barge in; process cases start
+`duetto jam --backend jack` and send SIGINT or SIGTERM at a random moment. SIGKILL cannot be handled by any
+program: after it, `duetto panic` clears the synth, and that procedure is tested too.
+Short form by default; `--long` (or DUETTO_LONG=1) runs hundreds of cases.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SHIPPED_MODEL, FailingModel, wait_until
+
+from live.duet_client import DuetRig, Player, Recorder
+from live.engine import JamSettings
+from live.notes import Note
+
+PHRASE = [Note(0.0, 0.12, 60, 90), Note(0.15, 0.27, 64, 80), Note(0.3, 0.5, 67, 85)]
+GAP, RESPONSE = 0.12, 1.0
+FAULTS = ("stop", "peer", "model", "barge")
+_names = itertools.count()
+
+
+@pytest.fixture
+def fast_switching():
+    """Switch threads every 0.5 ms, as `duetto jam` does, so port callbacks keep up with JACK."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    yield
+    sys.setswitchinterval(previous)
+
+
+def run_in_process_case(jack, model, rng: random.Random) -> tuple[str, int]:
+    """One randomized case; returns (fault, unmatched note-ons heard by the independent recorder)."""
+    fault = rng.choice(FAULTS)
+    failing = FailingModel(model, fail_after=10**9)
+    bench = DuetRig(jack, failing, JamSettings(phrase_gap=GAP, response_seconds=RESPONSE, seed=rng.randrange(1000)),
+                    name=f"Stuck {next(_names)}")
+    synth = Recorder()  # the output's peer, which may go away mid-answer
+    synth_port = jack.open_input(bench.output.name, synth)
+    try:
+        bench.player.play(PHRASE)
+        time.sleep(rng.uniform(0.0, GAP + RESPONSE))  # a random moment: before, at or during the answer
+        if fault == "peer":
+            synth_port.close()
+            time.sleep(rng.uniform(0.0, RESPONSE))
+        elif fault == "model":
+            failing.remaining = rng.randrange(0, 30)
+            time.sleep(rng.uniform(0.0, RESPONSE))
+        elif fault == "barge":
+            bench.player.play([Note(0.0, 0.1, 48, 100)])
+        if fault != "stop":
+            assert bench.engine._thread.is_alive(), f"{fault}: the engine thread died"
+    finally:
+        bench.close()
+        if fault != "peer":
+            synth_port.close()
+    time.sleep(0.05)
+    return fault, bench.recorder.unmatched_note_ons()
+
+
+def test_randomized_in_process_faults_leave_no_note_sounding(jack, shipped_model, long_form, fast_switching):
+    cases = 300 if long_form else 8
+    rng = random.Random(2024)
+    outcomes = [run_in_process_case(jack, shipped_model, rng) for _ in range(cases)]
+    print(f"{cases} cases: " + ", ".join(f"{fault} {sum(f == fault for f, _ in outcomes)}" for fault in FAULTS))
+    assert [outcome for outcome in outcomes if outcome[1]] == []
+
+
+def start_jam(*extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "live.cli", "jam", "--backend", "jack", "--model",
+                             str(SHIPPED_MODEL), "--phrase-gap", str(int(GAP * 1000)), "--response-seconds",
+                             str(RESPONSE), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_ports(jack, jam: subprocess.Popen, output: str = "Duetto Out") -> None:
+    assert wait_until(lambda: any(output in name for name in jack.input_names()) or jam.poll() is not None, 30)
+    assert wait_until(lambda: any("Duetto In" in name for name in jack.output_names()) or jam.poll() is not None, 5)
+    assert jam.poll() is None, jam.stderr.read()
+
+
+def inet_sockets(pid: int) -> list[str]:
+    """Lines of /proc/net/{tcp,udp,raw}{,6} for sockets the process holds: network endpoints of any kind."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    found = []
+    for table in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            if line.split()[9] in inodes:
+                found.append(f"{table}: {line.strip()}")
+    return found
+
+
+def test_jam_stopped_by_signal_at_random_moments_leaves_no_note_sounding(jack, long_form):
+    cases = 100 if long_form else 3
+    rng = random.Random(7)
+    for case in range(cases):
+        stop_signal = rng.choice([signal.SIGINT, signal.SIGTERM])
+        jam = start_jam("--seed", str(case))
+        try:
+            wait_for_ports(jack, jam)
+            if case == 0:
+                assert inet_sockets(jam.pid) == [], "duetto jam holds a network socket"
+            recorder = Recorder()
+            listener = jack.open_input("Duetto Out", recorder)
+            player_port = jack.open_output("Duetto In")
+            time.sleep(0.2)
+            Player(player_port).play(PHRASE)
+            time.sleep(rng.uniform(0.0, GAP + RESPONSE))
+            jam.send_signal(stop_signal)
+            _, errors = jam.communicate(timeout=15)
+            time.sleep(0.05)
+            listener.close()
+            player_port.close()
+        finally:
+            if jam.poll() is None:
+                jam.kill()
+                jam.wait()
+        assert jam.returncode == 0, f"case {case} ({stop_signal.name}): {errors[-500:]}"
+        assert recorder.unmatched_note_ons() == 0, f"case {case} ({stop_signal.name})"
+    print(f"{cases} duetto jam processes stopped by SIGINT/SIGTERM at random moments")
+
+
+def test_after_kill_9_duetto_panic_silences_the_synth(jack):
+    synth = Recorder()
+    synth_port = jack.open_input("Panic Synth", synth, virtual=True)
+    jam = start_jam("--out", "Panic Synth", "--seed", "5", "--response-seconds", "4")
+    try:
+        wait_for_ports(jack, jam, output="Panic Synth")
+        player_port = jack.open_output("Duetto In")
+        time.sleep(0.2)
+        Player(player_port).play(PHRASE)
+        assert wait_until(lambda: synth.unmatched_note_ons() > 0, 10), "the bot never sounded a note"
+        jam.kill()  # SIGKILL: no program can release its notes after this
+        jam.wait(timeout=10)
+        time.sleep(0.1)
+        stuck = synth.unmatched_note_ons()
+        panic = subprocess.run([sys.executable, "-m", "live.cli", "panic", "--backend", "jack", "--out",
+                                "Panic Synth"], capture_output=True, text=True, timeout=30)
+        time.sleep(0.2)
+        player_port.close()
+    finally:
+        if jam.poll() is None:
+            jam.kill()
+        synth_port.close()
+    assert stuck > 0, "nothing was left sounding, so the panic proves nothing"
+    assert panic.returncode == 0, panic.stderr
+    assert synth.unmatched_note_ons() == 0
