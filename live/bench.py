@@ -42,6 +42,7 @@ from live.sampler import Sampler
 
 BENCH_GAP = 0.1
 BENCH_RESPONSE_SECONDS = 0.3
+ARRIVAL_WINDOW = 0.5  # a message not at the client half a second after it was sent counts as lost
 
 
 @dataclass
@@ -170,21 +171,24 @@ class InferenceLoad:
         self._thread.join()
 
 
-def arrival_lateness(timeline, heard) -> list[float]:
-    """For each message the scheduler sent, its arrival at the client minus its intended time."""
+def arrival_lateness(timeline, heard) -> tuple[list[float], int]:
+    """For each message the scheduler sent, its arrival at the client minus its intended time; and how
+    many never arrived within ARRIVAL_WINDOW of being sent."""
     arrivals = defaultdict(deque)
     for item in heard:
         arrivals[item.message].append(item.stamp)
-    lateness = []
+    lateness, lost = [], 0
     for intended, sent_at, message in timeline:
         if message is None:
             continue
         pending = arrivals[message]
         while pending and pending[0] < sent_at:
             pending.popleft()
-        if pending:
+        if pending and pending[0] - sent_at < ARRIVAL_WINDOW:
             lateness.append(pending.popleft() - intended)
-    return lateness
+        else:
+            lost += 1
+    return lateness, lost
 
 
 def bench_response(model: StepModel, settings: BenchSettings, backend: Backend) -> dict:
@@ -210,13 +214,15 @@ def bench_response(model: StepModel, settings: BenchSettings, backend: Backend) 
     finally:
         rig.close()
     timeline = list(rig.engine.scheduler.timeline)
+    arrived, lost = arrival_lateness(timeline, rig.recorder.heard)
     return {
         "phrases": settings.phrases,
         "unanswered": missed,
         "phrase_gap_ms": BENCH_GAP * 1000,
         "response_latency": summarize(latencies),
         "sender_lateness": summarize(intended_lateness(timeline)),
-        "arrival_lateness": summarize(arrival_lateness(timeline, rig.recorder.heard)),
+        "arrival_lateness": summarize(arrived),
+        "messages_lost_in_transport": lost,
         "concurrent_inference_steps": load_steps,
     }
 
@@ -307,7 +313,7 @@ def run_latency_bench(settings: BenchSettings, command: str) -> dict:
         with PrivateJackServer(period=settings.period) as server:
             backend = open_backend("jack")
             transport = summarize(one_way_transport(backend, max(20, settings.phrases)))
-            report["jack"] = {"rate": server.rate, "period_frames": server.period,
+            report["jack"] = {"rate": server.rate, "period_frames": server.period, "realtime": server.realtime,
                               "period_ms": server.period_seconds * 1000, "one_way_transport": transport}
             report["response"] = bench_response(model, settings, backend)
             report["response"]["beyond_transport_p99_ms"] = (
@@ -342,8 +348,9 @@ def format_report(report: dict) -> str:
             step["recompute_window"], f"{step['recompute_over_onnxruntime']:.0f}x ORT")
     if "jack" in report:
         jack, response = report["jack"], report["response"]
+        scheduling = "real-time" if jack["realtime"] else "NOT real-time: expect losses under load"
         row(f"JACK one-way transport (period {jack['period_frames']} @ {jack['rate']} Hz = "
-            f"{jack['period_ms']:.2f} ms)", jack["one_way_transport"], "1.0 (baseline)")
+            f"{jack['period_ms']:.2f} ms, {scheduling})", jack["one_way_transport"], "1.0 (baseline)")
         row(f"response latency, gap end -> first note at client ({response['phrases']} phrases)",
             response["response_latency"], f"{response['over_transport']:.1f}x transport")
         row("note lateness at the sender (with inference load)", response["sender_lateness"])
@@ -357,7 +364,8 @@ def format_report(report: dict) -> str:
     if "jack" in report:
         response = report["response"]
         lines.append(f"response p99 beyond the transport's median one-way latency: "
-                     f"{response['beyond_transport_p99_ms']:.3f} ms; unanswered phrases: {response['unanswered']}")
+                     f"{response['beyond_transport_p99_ms']:.3f} ms; unanswered phrases: {response['unanswered']}; "
+                     f"bot messages lost in transport: {response['messages_lost_in_transport']}")
         lines.append(f"peak RSS of `duetto jam`: {report['memory']['peak_rss_mb']:.0f} MB")
     else:
         lines.append(f"real-port figures: unavailable ({report['jack_unavailable']})")

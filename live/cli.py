@@ -105,8 +105,6 @@ def build_parser() -> argparse.ArgumentParser:
 def load_model(args: argparse.Namespace):
     from live.model import StepModel
 
-    # Python hands the interpreter between threads every 5 ms by default; the scheduler cannot wait that long
-    sys.setswitchinterval(0.0005)
     model = StepModel(args.model, device=args.device, threads=args.threads)
     print(f"duetto: {model.describe()}", file=sys.stderr)
     # what exists now lives for the whole session: keep the collector from walking it mid-phrase
@@ -250,6 +248,8 @@ def run_producer(command: str, rest: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # Python hands the interpreter between threads every 5 ms by default; the scheduler cannot wait that long
+    sys.setswitchinterval(0.0005)
     runners = {"jam": run_jam, "generate": run_generate, "ports": run_ports, "demo": run_demo,
                "panic": run_panic, "bench": run_bench}
     try:

@@ -3,8 +3,9 @@
 Every note heard (the player's and the bot's own, as they actually sounded) is written as tokens and fed
 to the model the moment it arrives, so when a phrase ends the state is already current: no window is
 recomputed on the critical path. The last `window_tokens` tokens are kept; once the model has run much
-longer than that since its last fresh start, it is re-primed from the window while nobody is waiting, so
-the recurrent state stays within the span it was trained on.
+longer than that since its last fresh start, a fresh state is primed from the window in small slices
+while nobody is waiting, and takes over once it has caught up, so the recurrent state stays within the
+span it was trained on.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class Context:
         self.state = model.initial_state()
         self.logits, self.state = model.step(encoding.START, self.state)
         self.tokens_since_prime = 0
+        # a fresh state being primed from the window, a slice at a time, and the tokens it has yet to hear
+        self._fresh: tuple[np.ndarray | None, list[np.ndarray]] | None = None
+        self._fresh_pending: deque[int] = deque()
 
     def hear(self, seconds: float, pitch: int, velocity: int) -> None:
         """A key went down (velocity > 0) or up (velocity 0) at `seconds` on the session clock."""
@@ -40,16 +44,34 @@ class Context:
             self.logits, self.state = self.model.step(token, self.state)
         self.window.extend(tokens)
         self.tokens_since_prime += len(tokens)
+        if self._fresh is not None:
+            self._fresh_pending.extend(tokens)
+        elif self.tokens_since_prime >= 2 * (self.window.maxlen or 0):
+            self._fresh = (None, self.model.initial_state())
+            self._fresh_pending = deque(self.window)
 
     def snapshot(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """The logits and state to continue from; copies, so generating never disturbs the context."""
         return self.logits.copy(), [part.copy() for part in self.state]
 
-    def reprime_if_due(self) -> bool:
-        """Restart the model from the window when it has run past twice the window since the last start."""
-        if self.tokens_since_prime < 2 * (self.window.maxlen or 0):
-            return False
-        state = self.model.initial_state()
-        self.logits, self.state = self.model.feed(list(self.window), state)
-        self.tokens_since_prime = len(self.window)
-        return True
+    @property
+    def priming(self) -> bool:
+        """Whether a fresh state is being primed and wants `prime_some` calls when there is time."""
+        return self._fresh is not None
+
+    def prime_some(self, budget: int) -> None:
+        """Feed the fresh state up to `budget` tokens; once it has heard everything, it takes over.
+
+        Priming a whole window at once would cost a few hundred model steps in one go, enough to delay
+        the next answer; in slices it fits in the moments when nothing else is waiting.
+        """
+        if self._fresh is None:
+            return
+        logits, state = self._fresh
+        for _ in range(min(budget, len(self._fresh_pending))):
+            logits, state = self.model.step(self._fresh_pending.popleft(), state)
+        self._fresh = (logits, state)
+        if not self._fresh_pending:
+            self.logits, self.state = logits, state
+            self.tokens_since_prime = len(self.window)
+            self._fresh = None

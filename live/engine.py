@@ -28,6 +28,7 @@ from live.sampler import Sampler
 from live.scheduler import Scheduler
 
 PLAYER, BOT = "player", "bot"
+PRIME_SLICE_TOKENS = 8  # model steps taken for context priming between looks at the inbox (~2 ms)
 # Key-downs waiting to be heard. Each costs a few model steps (about a millisecond), so a full inbox keeps
 # the engine at most about a second behind the player; no human fills it, only a flood of messages does.
 INBOX_LIMIT = 1_000
@@ -155,16 +156,23 @@ class Engine:
 
     # -- the engine thread -------------------------------------------------------------------------
     def _run(self) -> None:
-        while True:
-            item = self._inbox.get()
-            if item is None or self._stopping.is_set():
-                return
+        while not self._stopping.is_set():
             try:
-                self._hear(*item)
+                self._next()
             except Exception as error:  # noqa: BLE001 - a failing model must not stop the bot or hang notes
                 self.scheduler.cancel()
                 self.stats.errors += 1
                 self._log(f"duetto: {type(error).__name__}: {error}; answer abandoned, still listening")
+
+    def _next(self) -> None:
+        """Hear the next note; while the context primes a fresh state and nothing waits, prime a slice."""
+        try:
+            item = self._inbox.get(block=not self.context.priming)
+        except queue.Empty:
+            self.context.prime_some(PRIME_SLICE_TOKENS)
+            return
+        if item is not None:  # None only wakes the thread to stop
+            self._hear(*item)
 
     def _hear(self, source: str, stamp: float, channel: int, pitch: int, velocity: int) -> None:
         if source == PLAYER:
@@ -218,4 +226,3 @@ class Engine:
                 self.scheduler.note_on(at, self.settings.channel, event.pitch, event.velocity)
             else:
                 self.scheduler.note_off(at, self.settings.channel, event.pitch)
-        self.context.reprime_if_due()

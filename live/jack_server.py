@@ -14,11 +14,22 @@ import tempfile
 from live.ports import PortError
 
 
+def may_use_realtime() -> bool:
+    """Whether this user may run threads with real-time (SCHED_FIFO) priority."""
+    if shutil.which("chrt") is None:
+        return False
+    return subprocess.run(["chrt", "-f", "10", "true"], capture_output=True).returncode == 0
+
+
 class PrivateJackServer:
     """`with PrivateJackServer(period=64) as server:` starts jackd, waits until it answers, stops it after."""
 
-    def __init__(self, name: str | None = None, rate: int = 48_000, period: int = 64) -> None:
+    def __init__(self, name: str | None = None, rate: int = 48_000, period: int = 64,
+                 realtime: bool | None = None) -> None:
         self.name = name or f"duetto-private-{os.getpid()}"
+        # Without real-time scheduling a busy machine makes JACK clients miss cycles, and MIDI events
+        # are then lost or late in transport; so use it whenever this user may (None: find out).
+        self.realtime = may_use_realtime() if realtime is None else realtime
         self.rate = rate
         self.period = period
         self._process: subprocess.Popen | None = None
@@ -33,8 +44,9 @@ class PrivateJackServer:
         if shutil.which("jackd") is None:
             raise PortError("jackd is not installed (Debian/Ubuntu: apt-get install jackd2)")
         self._process = subprocess.Popen(
-            ["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", str(self.rate),
-             "-p", str(self.period)], stdout=self._log, stderr=subprocess.STDOUT)
+            ["jackd", *(["--realtime", "-P", "70"] if self.realtime else ["--no-realtime"]), "-n", self.name,
+             "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)],
+            stdout=self._log, stderr=subprocess.STDOUT)
         ready = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "10"], capture_output=True)
         if ready.returncode != 0 or self._process.poll() is not None:
             self._stop()
