@@ -1,9 +1,9 @@
 """No stuck notes, whatever stops Duetto: randomized stops, a vanishing synth, a failing model, kill -9.
 
-An independent recorder on the bot's output counts note-ons against note-offs (All Notes Off, which
-Duetto sends after releasing every note on exit, counts as a release: on an overloaded machine the JACK
-transport itself sometimes duplicates or drops a message to a late client, so a strict pairing at the
-recorder would measure JACK, not Duetto). In-process cases run an engine on real JACK ports and stop it
+An independent recorder on the bot's output counts note-ons against note-offs (in the randomized cases
+All Notes Off, which Duetto sends after releasing every note on exit, counts as a release: a JACK server
+without real-time scheduling drops or duplicates messages to clients that miss their period, and a strict
+pairing would then measure JACK, not Duetto; the mid-answer signal test pairs strictly). In-process cases run an engine on real JACK ports and stop it
 at a random moment, close the output's peer, make the model raise, or barge in; process cases start
 `duetto jam --backend jack` and send SIGINT or SIGTERM at a random moment. SIGKILL cannot be handled by any
 program: after it, `duetto panic` clears the synth, and that procedure is tested too.
@@ -120,17 +120,8 @@ def test_jam_stopped_by_signal_at_random_moments_leaves_no_note_sounding(jack, l
             wait_for_ports(jack, jam)
             if case == 0:
                 assert inet_sockets(jam.pid) == [], "duetto jam holds a network socket"
-            recorder = Recorder()
-            listener = jack.open_input("Duetto Out", recorder)
-            player_port = jack.open_output("Duetto In")
-            time.sleep(0.2)
-            Player(player_port).play(PHRASE)
-            time.sleep(rng.uniform(0.0, GAP + RESPONSE))
-            jam.send_signal(stop_signal)
-            _, errors = jam.communicate(timeout=15)
-            time.sleep(0.05)
-            listener.close()
-            player_port.close()
+            pause = rng.uniform(0.0, GAP + RESPONSE)
+            recorder, errors = play_and_stop(jack, jam, stop_signal, lambda *_: time.sleep(pause))
         finally:
             if jam.poll() is None:
                 jam.kill()
@@ -138,6 +129,47 @@ def test_jam_stopped_by_signal_at_random_moments_leaves_no_note_sounding(jack, l
         assert jam.returncode == 0, f"case {case} ({stop_signal.name}): {errors[-500:]}"
         assert recorder.unmatched_note_ons() == 0, f"case {case} ({stop_signal.name})"
     print(f"{cases} duetto jam processes stopped by SIGINT/SIGTERM at random moments")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_jam_stopped_mid_answer_releases_every_note_then_sends_all_notes_off(jack, stop_signal):
+    jam = start_jam("--seed", "3", "--channel", "3")
+    try:
+        wait_for_ports(jack, jam)
+
+        def until_the_answer_sounds(recorder: Recorder, last_release: float) -> None:
+            assert wait_until(lambda: recorder.first_note_on(since=last_release) is not None, 5), "no answer"
+
+        recorder, errors = play_and_stop(jack, jam, stop_signal, until_the_answer_sounds)
+    finally:
+        if jam.poll() is None:
+            jam.kill()
+            jam.wait()
+    assert jam.returncode == 0, errors
+    assert recorder.unmatched_note_ons(all_notes_off_releases=False) == 0, "a note-on without its note-off"
+    assert recorder.count(0xB0 | 2, 123) == 1, "no All Notes Off on the bot's channel"
+    assert "stopped" in errors
+
+
+def play_and_stop(jack, jam: subprocess.Popen, stop_signal, pause) -> tuple[Recorder, str]:
+    """Play PHRASE into a running jam, wait with `pause(recorder, last_release)`, then send the signal.
+
+    Returns the independent recorder on "Duetto Out" and what the jam wrote to stderr.
+    """
+    recorder = Recorder()
+    listener = jack.open_input("Duetto Out", recorder)
+    player_port = jack.open_output("Duetto In")
+    try:
+        time.sleep(0.2)
+        last_release = Player(player_port).play(PHRASE)
+        pause(recorder, last_release)
+        jam.send_signal(stop_signal)
+        _, errors = jam.communicate(timeout=15)
+        time.sleep(0.05)
+    finally:
+        listener.close()
+        player_port.close()
+    return recorder, errors
 
 
 def test_after_kill_9_duetto_panic_silences_the_synth(jack):
