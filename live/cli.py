@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="connect to this MIDI input instead of opening a virtual 'Duetto In'")
     jam.add_argument("--out", dest="output", default=None,
                      help="connect to this MIDI output instead of opening a virtual 'Duetto Out'")
+    jam.add_argument("--record", default=None, metavar="FILE.mid",
+                     help="write both parts of the session to a two-track MIDI file when it ends")
     add_live_options(jam)
     add_model_options(jam)
 
@@ -139,6 +141,7 @@ def jam_settings(args: argparse.Namespace, model):
 def run_jam(args: argparse.Namespace) -> int:
     from live.engine import Engine
     from live.ports import open_backend
+    from live.recording import SessionRecording
 
     model = load_model(args)
     settings = jam_settings(args, model)
@@ -148,8 +151,9 @@ def run_jam(args: argparse.Namespace) -> int:
     source = None
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    recording = SessionRecording() if args.record else None
     try:
-        engine = Engine(model, output, settings)
+        engine = Engine(model, output, settings, recording=recording)
         source = backend.open_input(args.input or "Duetto In", engine.receive, virtual=args.input is None)
         engine.start()
         print(f"duetto: listening on {source.name!r}, answering on {output.name!r} ({backend.name}); "
@@ -161,6 +165,9 @@ def run_jam(args: argparse.Namespace) -> int:
             source.close()
         if engine is not None:
             engine.stop()
+            if recording is not None:
+                notes = recording.write(args.record, engine.session_seconds)
+                print(f"duetto: recorded {notes} notes to {args.record}", file=sys.stderr)
         output.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -24,6 +24,7 @@ from live.context import Context
 from live.improviser import Improviser, Limits
 from live.model import StepModel
 from live.ports import OutputPort
+from live.recording import SessionRecording
 from live.sampler import Sampler
 from live.scheduler import Scheduler
 
@@ -72,8 +73,10 @@ def parse_note(message: list[int]) -> tuple[int, int, int] | None:
 
 class Engine:
     def __init__(self, model: StepModel, output: OutputPort, settings: JamSettings,
-                 clock: Callable[[], float] = time.perf_counter, log: Callable[[str], None] | None = None) -> None:
+                 clock: Callable[[], float] = time.perf_counter, log: Callable[[str], None] | None = None,
+                 recording: SessionRecording | None = None) -> None:
         self.settings = settings
+        self.recording = recording
         self.stats = JamStats()
         self._clock = clock
         self._origin = clock()
@@ -144,6 +147,11 @@ class Engine:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def session_seconds(self) -> float:
+        """Seconds since the engine was made: the clock of its context and recording."""
+        return self._clock() - self._origin
+
     def stop(self) -> None:
         """Stop listening and answering, without first working through a backlog or finishing an answer;
         every sounding note is released, then All Notes Off."""
@@ -175,6 +183,8 @@ class Engine:
             self._hear(*item)
 
     def _hear(self, source: str, stamp: float, channel: int, pitch: int, velocity: int) -> None:
+        if self.recording is not None:
+            self.recording.add(source, stamp - self._origin, pitch, velocity)
         if source == PLAYER:
             self.stats.notes_in += velocity > 0
             if velocity > 0:

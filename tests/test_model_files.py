@@ -87,3 +87,22 @@ def test_garbled_metadata_is_refused(tmp_path):
     path = with_metadata(tmp_path, lambda info: info.pop("state"))
     with pytest.raises(ModelError, match="unreadable Duetto metadata"):
         StepModel(path, device="cpu")
+
+
+@pytest.mark.parametrize("installed, message", [
+    ((), "ONNX Runtime is not installed"),
+    (("onnxruntime", "onnxruntime-gpu"), "both onnxruntime and onnxruntime-gpu are installed"),
+])
+def test_onnxruntime_builds_neither_or_both_are_explained(monkeypatch, installed, message):
+    from importlib import metadata
+
+    import live.model
+
+    def version(distribution: str) -> str:
+        if distribution in installed:
+            return "1.0"
+        raise metadata.PackageNotFoundError(distribution)
+
+    monkeypatch.setattr(live.model.metadata, "version", version)
+    with pytest.raises(ModelError, match=message):
+        live.model.onnxruntime_module()

@@ -21,12 +21,13 @@ import sys
 import time
 from pathlib import Path
 
+import mido
 import pytest
 from conftest import SHIPPED_MODEL, FailingModel, wait_until
 
 from live.duet_client import DuetRig, Player, Recorder
 from live.engine import JamSettings
-from live.notes import Note
+from live.notes import Note, read_midi
 
 PHRASE = [Note(0.0, 0.12, 60, 90), Note(0.15, 0.27, 64, 80), Note(0.3, 0.5, 67, 85)]
 GAP, RESPONSE = 0.12, 1.0
@@ -132,8 +133,9 @@ def test_jam_stopped_by_signal_at_random_moments_leaves_no_note_sounding(jack, l
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_jam_stopped_mid_answer_releases_every_note_then_sends_all_notes_off(jack, stop_signal):
-    jam = start_jam("--seed", "3", "--channel", "3")
+def test_jam_stopped_mid_answer_releases_every_note_then_sends_all_notes_off(jack, stop_signal, tmp_path):
+    record = tmp_path / "session.mid"
+    jam = start_jam("--seed", "3", "--channel", "3", "--record", str(record))
     try:
         wait_for_ports(jack, jam)
 
@@ -149,6 +151,19 @@ def test_jam_stopped_mid_answer_releases_every_note_then_sends_all_notes_off(jac
     assert recorder.unmatched_note_ons(all_notes_off_releases=False) == 0, "a note-on without its note-off"
     assert recorder.count(0xB0 | 2, 123) == 1, "no All Notes Off on the bot's channel"
     assert "stopped" in errors
+    # the session was recorded, stopped mid-answer or not: both parts, the player's notes all there
+    assert [track.name for track in mido.MidiFile(record).tracks[1:]] == ["Player", "Duetto"]
+    player_part = notes_of_track(record, 1)
+    assert [note.pitch for note in player_part] == [note.pitch for note in PHRASE]
+    assert len(notes_of_track(record, 2)) >= 1
+
+
+def notes_of_track(path, index: int) -> list:
+    """The notes of one track of a MIDI file, read through Duetto's own reader."""
+    midi = mido.MidiFile(path)
+    single = mido.MidiFile(type=1, ticks_per_beat=midi.ticks_per_beat, tracks=[midi.tracks[0], midi.tracks[index]])
+    single.save(path.with_suffix(f".{index}.mid"))
+    return read_midi(path.with_suffix(f".{index}.mid"))
 
 
 def play_and_stop(jack, jam: subprocess.Popen, stop_signal, pause) -> tuple[Recorder, str]:
