@@ -80,6 +80,8 @@ class Scheduler:
     def cancel(self) -> int:
         """Drop everything pending and release every sounding note now. Returns how many were released."""
         with self._condition:
+            if self._closed:
+                return 0  # close() released everything already, and the port may be gone
             self._heap.clear()
             released = self._release_all()
             self._condition.notify()

@@ -282,3 +282,15 @@ def test_on_sent_hears_every_note_as_sent(make_scheduler):
     assert heard[3][1:] == (2, 64, 0)
     assert heard[3][0] >= heard[2][0]
     assert len(port.sent) == 4
+
+
+def test_cancel_after_close_sends_nothing():
+    """An engine thread that barges in late must not touch a port closed after the scheduler."""
+    sent = []
+    scheduler = Scheduler(sent.append)
+    scheduler.note_on(time.perf_counter(), 0, 60, 100)
+    time.sleep(0.05)
+    scheduler.close()
+    closed_with = list(sent)
+    assert scheduler.cancel() == 0
+    assert sent == closed_with

@@ -105,6 +105,8 @@ class RtMidiOutput:
         self.name = _open(self._midi, name, virtual, available, "output")
 
     def send(self, message: list[int]) -> None:
+        if self._midi is None:  # after close() the C++ object is freed: touching it would crash
+            raise PortError(f"MIDI output {self.name!r} is closed")
         self._midi.send_message(message)
 
     def close(self) -> None:
