@@ -122,3 +122,18 @@ def test_generate_continues_a_prompt(exported, tmp_path):
     continuation = [note for note in notes if note.start >= 1.5 - 1e-6]
     assert continuation, "nothing was generated after the prompt"
     assert max(note.end for note in notes) <= 1.5 + 5.0 + 0.02
+
+
+def test_int8_variant_loads_describes_itself_and_costs_little(exported, dataset, tmp_path):
+    from export.quantize import heldout_nll, quantize_int8
+
+    path, _ = exported
+    data, _ = dataset
+    int8_path = tmp_path / "tiny-int8.onnx"
+    quantize_int8(str(path), str(int8_path))
+    full, small = StepModel(path, device="cpu"), StepModel(int8_path, device="cpu")
+    assert "int8" in small.info.training["variant"]
+    ops = {node.op_type for node in onnx.load(str(int8_path)).graph.node}
+    assert "DynamicQuantizeLSTM" in ops, "the LSTMs were not quantized"
+    full_nll, small_nll = heldout_nll(full, str(data), "valid"), heldout_nll(small, str(data), "valid")
+    assert abs(small_nll - full_nll) < 0.05 * full_nll

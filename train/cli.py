@@ -70,17 +70,30 @@ def train_main(argv: list[str]) -> int:
 
 def export_main(argv: list[str]) -> int:
     from export.onnx import ParityError, export
+    from export.quantize import heldout_nll, quantize_int8
+    from live.model import StepModel
 
     parser = argparse.ArgumentParser(prog="duetto export")
     parser.add_argument("checkpoint", help="a best.pt from `duetto train`")
     parser.add_argument("--out", required=True, help="ONNX file to write")
     parser.add_argument("--parity-steps", type=int, default=500)
+    parser.add_argument("--int8", default=None, metavar="PATH",
+                        help="also write an int8 variant (faster on CPU) to PATH")
+    parser.add_argument("--data", default=None,
+                        help="dataset folder: report the test-split NLL of the export (and of the int8 variant)")
     args = parser.parse_args(argv)
     try:
         export(args.checkpoint, args.out, parity_steps=args.parity_steps)
     except ParityError as error:
         print(f"duetto: error: {error}", file=sys.stderr)
         return 1
+    if args.int8:
+        quantize_int8(args.out, args.int8)
+        print(f"wrote {args.int8} (int8 variant)", file=sys.stderr)
+    if args.data:
+        for path in filter(None, (args.out, args.int8)):
+            nll = heldout_nll(StepModel(path, device="cpu"), args.data)
+            print(f"{path}: test NLL {nll:.4f} nats/token (whole sequences, one step at a time)")
     return 0
 
 
