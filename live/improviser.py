@@ -37,28 +37,28 @@ class Improviser:
         self._base_mask[[encoding.PAD, encoding.START]] = False
         outside = [p for p in range(encoding.PITCHES) if not self.limits.lowest <= p <= self.limits.highest]
         self._base_mask[[encoding.NOTE_ON + p for p in outside]] = False
+        # a key stays down at least `min_note_seconds` (and always at least one step, as in training data)
+        self._shortest = max(1, encoding.to_step(self.limits.min_note_seconds))
+        self._longest = encoding.to_step(self.limits.max_note_seconds)
 
     def allowed(self, sounding: dict[int, int], step: int, may_wait: bool = True) -> np.ndarray:
         """Tokens that make sense now. `sounding` maps held pitches to their onset step; `step` is now."""
         mask = self._base_mask.copy()
         mask[encoding.NOTE_OFF:encoding.TIME_SHIFT] = False
-        # a key stays down at least `min_note_seconds` (and always at least one step, as in training data)
-        shortest = max(1, encoding.to_step(self.limits.min_note_seconds))
-        mask[[encoding.NOTE_OFF + p for p, onset in sounding.items() if step - onset >= shortest]] = True
+        mask[[encoding.NOTE_OFF + p for p, onset in sounding.items() if step - onset >= self._shortest]] = True
         mask[[encoding.NOTE_ON + p for p in sounding]] = False
         if len(sounding) >= self.limits.max_polyphony:
             mask[encoding.NOTE_ON:encoding.NOTE_OFF] = False
         if not may_wait:
             mask[encoding.TIME_SHIFT:encoding.VELOCITY] = False
         elif sounding:  # wait no longer than the longest-held key may still sound
-            remaining = encoding.to_step(self.limits.max_note_seconds) - (step - min(sounding.values()))
+            remaining = self._longest - (step - min(sounding.values()))
             mask[encoding.TIME_SHIFT + max(1, remaining):encoding.VELOCITY] = False
         return mask
 
     def _overdue(self, reader: EventReader) -> int | None:
-        limit = encoding.to_step(self.limits.max_note_seconds)
         for pitch, onset in reader.sounding.items():
-            if reader.step - onset >= limit:
+            if reader.step - onset >= self._longest:
                 return encoding.NOTE_OFF + pitch
         return None
 

@@ -54,7 +54,7 @@ class Scheduler:
         # (intended time, time sent, message or None if it had nothing left to release) per scheduled event
         self.timeline: deque[tuple[float, float, tuple[int, ...] | None]] = deque(maxlen=10_000)
         self.send_errors = 0
-        self.last_error = ""  # seconds each event left after its intended time
+        self.last_error = ""
         self._thread = threading.Thread(target=self._run, name="duetto-scheduler", daemon=True)
         self._thread.start()
 

@@ -79,12 +79,6 @@ class FailingModel:
     def initial_state(self):
         return self._model.initial_state()
 
-    def feed(self, tokens, state):
-        logits = None
-        for token in tokens:
-            logits, state = self.step(token, state)
-        return logits, state
-
     def step(self, token, state):
         self.remaining -= 1
         if self.remaining < 0:
