@@ -58,8 +58,9 @@ def model_info(checkpoint: dict, graph) -> ModelInfo:
         vocab_size=checkpoint["config"]["vocab_size"],
         step_seconds=encoding.STEP_SECONDS,
         state=[StateSpec(**spec) for spec in graph.state_layout()],
-        token_input=graph.input_names[0],
-        logits_output=graph.output_names[0],
+        inputs=graph.input_names[:len(graph.input_names) - len(graph.state_layout())],
+        outputs=graph.output_names[:len(graph.output_names) - len(graph.state_layout())],
+        max_steps=getattr(graph, "max_steps", None),
         training=training,
     )
 
@@ -75,7 +76,7 @@ def to_onnx_bytes(graph, info: ModelInfo) -> bytes:
     steps a batch of one.
     """
     batch = torch.export.Dim("batch", min=1, max=4096)
-    dynamic_shapes = {info.token_input: {0: batch}}
+    dynamic_shapes = {name: {0: batch} for name in info.inputs}
     dynamic_shapes.update({spec.input: {spec.batch_axis: batch} for spec in info.state})
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -5,7 +5,8 @@ to the model the moment it arrives, so when a phrase ends the state is already c
 recomputed on the critical path. The last `window_tokens` tokens are kept; once the model has run much
 longer than that since its last fresh start, a fresh state is primed from the window in small slices
 while nobody is waiting, and takes over once it has caught up, so the recurrent state stays within the
-span it was trained on.
+span it was trained on. A model whose state holds a bounded number of steps (a transformer's key/value
+cache) is re-primed the same way well before its cache fills, leaving room for an answer.
 """
 
 from __future__ import annotations
@@ -24,11 +25,16 @@ LONGEST_REST_SECONDS = 4.0  # longer silences are heard as this long (a few toke
 class Context:
     def __init__(self, model: StepModel, window_tokens: int = 512) -> None:
         self.model = model
+        self.capacity = model.info.max_steps
+        if self.capacity is not None:  # the window must fit in half the cache: the rest is for answers
+            window_tokens = min(window_tokens, self.capacity // 2)
         self.window: deque[int] = deque(maxlen=window_tokens)
+        # when a fresh state starts priming: for a bounded state, once three quarters of it are used
+        self._refresh_at = 2 * window_tokens if self.capacity is None else self.capacity * 3 // 4
         self.writer = EventWriter()
         self.state = model.initial_state()
         self.logits, self.state = model.step(encoding.START, self.state)
-        self.tokens_since_prime = 0
+        self.steps_in_state = 1
         # a fresh state being primed from the window, a slice at a time, and the tokens it has yet to hear
         self._fresh: tuple[np.ndarray | None, list[np.ndarray]] | None = None
         self._fresh_pending: deque[int] = deque()
@@ -40,19 +46,28 @@ class Context:
             tokens = self.writer.note_on(seconds, pitch, velocity)
         else:
             tokens = self.writer.note_off(seconds, pitch)
+        if self.capacity is not None and self.steps_in_state + len(tokens) > self.capacity:
+            self._start_fresh()  # the cache is full: no time left to prime in slices
+            self.prime_some(len(self._fresh_pending))
         for token in tokens:
             self.logits, self.state = self.model.step(token, self.state)
         self.window.extend(tokens)
-        self.tokens_since_prime += len(tokens)
+        self.steps_in_state += len(tokens)
         if self._fresh is not None:
             self._fresh_pending.extend(tokens)
-        elif self.tokens_since_prime >= 2 * (self.window.maxlen or 0):
+        elif self.steps_in_state >= self._refresh_at:
+            self._start_fresh()
+
+    def _start_fresh(self) -> None:
+        if self._fresh is None:
             self._fresh = (None, self.model.initial_state())
             self._fresh_pending = deque(self.window)
 
-    def snapshot(self) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The logits and state to continue from; copies, so generating never disturbs the context."""
-        return self.logits.copy(), [part.copy() for part in self.state]
+    def snapshot(self) -> tuple[np.ndarray, list[np.ndarray], int | None]:
+        """The logits and state to continue from (copies, so generating never disturbs the context), and
+        how many more steps the state can take (None: no bound)."""
+        room = None if self.capacity is None else self.capacity - self.steps_in_state
+        return self.logits.copy(), [part.copy() for part in self.state], room
 
     @property
     def priming(self) -> bool:
@@ -73,5 +88,5 @@ class Context:
         self._fresh = (logits, state)
         if not self._fresh_pending:
             self.logits, self.state = logits, state
-            self.tokens_since_prime = len(self.window)
+            self.steps_in_state = len(self.window)
             self._fresh = None

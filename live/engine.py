@@ -2,7 +2,7 @@
 
 Threads and what each owns:
   * the port's callback thread only parses note messages and puts them in the inbox (`receive`);
-  * the engine thread owns the context, the model and the phrase logic: it feeds every note heard to the
+  * the engine thread owns the voice (the model and what it heard) and the phrase logic: it feeds every note heard to the
     model as it arrives and, the moment all the player's keys are up, streams a sampled answer into the
     scheduler timed to begin when the phrase gap ends (withdrawn unheard if the player goes on);
   * the scheduler thread owns the output port and the sounding notes.
@@ -20,13 +20,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from live.context import Context
-from live.improviser import Improviser, Limits
+from live.improviser import Limits
 from live.model import StepModel
 from live.ports import OutputPort
 from live.recording import SessionRecording
 from live.sampler import Sampler
 from live.scheduler import Scheduler
+from live.voice import make_voice
 
 PLAYER, BOT = "player", "bot"
 PRIME_SLICE_TOKENS = 8  # model steps taken for context priming between looks at the inbox (~2 ms)
@@ -89,9 +89,8 @@ class Engine:
         self._answer_starts = 0.0
         self._phrase_has_notes = False  # a stray key-up (say, of a key held before we started) is no phrase
         self._answer_sounded = True  # no answer pending yet
-        self.context = Context(model, settings.window_tokens)
-        self.improviser = Improviser(model, Sampler(settings.temperature, settings.top_p, settings.seed),
-                                     settings.limits)
+        self.voice = make_voice(model, Sampler(settings.temperature, settings.top_p, settings.seed),
+                                settings.limits, settings.window_tokens)
         self.scheduler = Scheduler(output.send, clock, on_sent=self._bot_sent)
         self._thread = threading.Thread(target=self._run, name="duetto-engine", daemon=True)
 
@@ -175,9 +174,9 @@ class Engine:
     def _next(self) -> None:
         """Hear the next note; while the context primes a fresh state and nothing waits, prime a slice."""
         try:
-            item = self._inbox.get(block=not self.context.priming)
+            item = self._inbox.get(block=not self.voice.priming)
         except queue.Empty:
-            self.context.prime_some(PRIME_SLICE_TOKENS)
+            self.voice.prime_some(PRIME_SLICE_TOKENS)
             return
         if item is not None:  # None only wakes the thread to stop
             self._hear(*item)
@@ -193,7 +192,7 @@ class Engine:
                 self._phrase_has_notes = True
             elif (channel, pitch) in self._player_down:
                 self._player_down.discard((channel, pitch))
-            self.context.hear(stamp - self._origin, pitch, velocity)
+            self.voice.hear(stamp - self._origin, pitch, velocity)
             if velocity == 0 and not self._player_down and self._phrase_has_notes:
                 self._answer(stamp)
         else:
@@ -202,7 +201,7 @@ class Engine:
                 if not self._answer_sounded:
                     self._answer_sounded = True
                     self.stats.answers += 1
-            self.context.hear(stamp - self._origin, pitch, velocity)
+            self.voice.hear(stamp - self._origin, pitch, velocity)
 
     def _withdraw_or_barge_in(self) -> None:
         """The player strikes a key: an answer not yet begun is withdrawn, one sounding is cut off."""
@@ -228,9 +227,7 @@ class Engine:
         def abandon() -> bool:
             return self._stopping.is_set() or self._latest_strike > released
 
-        logits, state = self.context.snapshot()
-        for event in self.improviser.continue_from(
-                logits, state, self.settings.response_seconds, should_stop=abandon):
+        for event in self.voice.answer(self.settings.response_seconds, should_stop=abandon):
             at = gap_end + event.seconds
             if event.velocity > 0:
                 self.scheduler.note_on(at, self.settings.channel, event.pitch, event.velocity)

@@ -69,15 +69,19 @@ class Improviser:
         seconds: float,
         trim_leading_silence: bool = True,
         should_stop: Callable[[], bool] = lambda: False,
+        room: int | None = None,
     ) -> Iterator[KeyEvent]:
         """Key events of a continuation, timed from its start (or from its first note when trimming).
 
-        After `seconds` of music whatever still sounds is released, so every key-down has its key-up.
-        When `should_stop()` says so it returns at once, and the caller releases what it scheduled.
+        After `seconds` of music, or once the state has no `room` for more steps, whatever still sounds
+        is released, so every key-down has its key-up. When `should_stop()` says so it returns at once,
+        and the caller releases what it scheduled.
         """
         reader = EventReader()
         origin = None if trim_leading_silence else 0.0
         max_tokens = int(seconds / encoding.STEP_SECONDS) * 4 + 64
+        if room is not None:
+            max_tokens = min(max_tokens, room)
         for _ in range(max_tokens):
             if should_stop():
                 return  # the caller is abandoning the answer and releases what it scheduled

@@ -19,6 +19,8 @@ import numpy as np
 from live import encoding
 
 METADATA_KEY = "duetto"
+# encodings this runtime speaks: name -> (version, vocabulary size)
+ENCODINGS = {encoding.ENCODING_NAME: (encoding.ENCODING_VERSION, encoding.VOCAB_SIZE)}
 
 
 class ModelError(Exception):
@@ -44,9 +46,11 @@ class ModelInfo:
     vocab_size: int
     step_seconds: float
     state: list[StateSpec]
-    token_input: str = "token"
-    logits_output: str = "logits"
+    inputs: list[str] = field(default_factory=lambda: ["token"])  # graph inputs besides the state
+    outputs: list[str] = field(default_factory=lambda: ["logits"])  # graph outputs besides the state
+    max_steps: int | None = None  # steps one state can hold (a transformer's cache); None: unbounded
     defaults: dict = field(default_factory=lambda: {"temperature": 1.0, "top_p": 0.95})
+    extra: dict = field(default_factory=dict)  # what a family's voice needs beyond the above
     training: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -125,27 +129,28 @@ class StepModel:
             info = ModelInfo.from_json(props[METADATA_KEY])
         except (ValueError, TypeError, KeyError) as error:
             raise ModelError(f"{self.path}: unreadable Duetto metadata ({error})") from None
-        if info.encoding != encoding.ENCODING_NAME or info.encoding_version != encoding.ENCODING_VERSION:
-            raise ModelError(f"{self.path}: encoding {info.encoding} v{info.encoding_version} does not match "
-                             f"this Duetto's {encoding.ENCODING_NAME} v{encoding.ENCODING_VERSION}")
-        if info.vocab_size != encoding.VOCAB_SIZE:
-            raise ModelError(f"{self.path}: vocabulary of {info.vocab_size} tokens, expected "
-                             f"{encoding.VOCAB_SIZE}")
+        if (info.encoding, info.encoding_version) not in {(name, v) for name, (v, _) in ENCODINGS.items()}:
+            known = ", ".join(f"{name} v{version}" for name, (version, _) in ENCODINGS.items())
+            raise ModelError(f"{self.path}: encoding {info.encoding} v{info.encoding_version} is not one this "
+                             f"Duetto speaks ({known})")
+        vocab_size = ENCODINGS[info.encoding][1]
+        if info.vocab_size != vocab_size:
+            raise ModelError(f"{self.path}: vocabulary of {info.vocab_size} tokens, expected {vocab_size}")
         return info
 
     def _check_signature(self) -> None:
         inputs = {item.name: item for item in self.session.get_inputs()}
         outputs = {item.name: item for item in self.session.get_outputs()}
-        expected_inputs = {self.info.token_input} | {spec.input for spec in self.info.state}
-        expected_outputs = {self.info.logits_output} | {spec.output for spec in self.info.state}
+        expected_inputs = set(self.info.inputs) | {spec.input for spec in self.info.state}
+        expected_outputs = set(self.info.outputs) | {spec.output for spec in self.info.state}
         if set(inputs) != expected_inputs or not expected_outputs <= set(outputs):
             raise ModelError(f"{self.path}: graph inputs {sorted(inputs)} / outputs {sorted(outputs)} do not "
                              f"match its metadata ({sorted(expected_inputs)} -> {sorted(expected_outputs)})")
-        logits_shape = outputs[self.info.logits_output].shape
+        logits_shape = outputs[self.info.outputs[0]].shape
         if logits_shape and isinstance(logits_shape[-1], int) and logits_shape[-1] != self.info.vocab_size:
             raise ModelError(f"{self.path}: logits have {logits_shape[-1]} entries, metadata says "
                              f"{self.info.vocab_size}")
-        self._output_names = [self.info.logits_output] + [spec.output for spec in self.info.state]
+        self._output_names = list(self.info.outputs) + [spec.output for spec in self.info.state]
 
     def initial_state(self, batch_size: int = 1) -> list[np.ndarray]:
         states = []
@@ -162,11 +167,18 @@ class StepModel:
 
     def step_batch(self, tokens: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Advance several independent sequences one token each: logits [batch, vocab] and the new state."""
-        feeds = {self.info.token_input: tokens.astype(np.int64, copy=False)}
+        (logits,), new_state = self.run({self.info.inputs[0]: tokens.astype(np.int64, copy=False)}, state)
+        return logits, new_state
+
+    def run(self, feeds: dict[str, np.ndarray], state: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """One step with named inputs, for families whose step takes more than a token: the outputs
+        named in the metadata, in order, and the new state."""
+        feeds = dict(feeds)
         for spec, value in zip(self.info.state, state):
             feeds[spec.input] = value
-        logits, *new_state = self.session.run(self._output_names, feeds)
-        return logits, new_state
+        results = self.session.run(self._output_names, feeds)
+        count = len(self.info.outputs)
+        return results[:count], results[count:]
 
     def feed(self, tokens, state: list[np.ndarray]) -> tuple[np.ndarray | None, list[np.ndarray]]:
         """Advance through several tokens; returns the logits after the last one."""

@@ -29,12 +29,12 @@ def test_a_fresh_state_is_primed_in_slices_and_takes_over_with_everything_heard(
     now = 0.0
     while not context.priming:  # play until the model has run past twice the window
         now = play_scale(context, 1, start=now)
-    assert context.tokens_since_prime >= 32
+    assert context.steps_in_state >= 32
     primed_from = list(context.window)  # the window the fresh state starts from
     context.prime_some(5)
-    heard_before = context.tokens_since_prime
+    heard_before = context.steps_in_state
     play_scale(context, 2, start=now)  # notes heard mid-priming must reach the fresh state too
-    heard_since = list(context.window)[-(context.tokens_since_prime - heard_before):]
+    heard_since = list(context.window)[-(context.steps_in_state - heard_before):]
     slices = 1
     while context.priming:
         context.prime_some(5)
@@ -42,7 +42,7 @@ def test_a_fresh_state_is_primed_in_slices_and_takes_over_with_everything_heard(
     expected, _ = shipped_model.feed(primed_from + heard_since, shipped_model.initial_state())
     assert slices == -(-(len(primed_from) + len(heard_since)) // 5)  # in slices of 5, never more at once
     assert np.allclose(context.logits, expected, atol=1e-5)
-    assert context.tokens_since_prime == len(context.window)
+    assert context.steps_in_state == len(context.window)
 
 
 def test_priming_costs_nothing_until_the_window_has_been_outrun(shipped_model):

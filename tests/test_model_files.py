@@ -67,7 +67,7 @@ def test_onnx_without_duetto_metadata_is_refused(tmp_path):
 
 def test_other_encoding_version_is_refused(tmp_path):
     path = with_metadata(tmp_path, lambda info: info.update(encoding_version=99))
-    assert "v99 does not match" in refuse(path)
+    assert "v99 is not one this Duetto speaks" in refuse(path)
 
 
 def test_vocabulary_mismatch_is_refused(tmp_path):
