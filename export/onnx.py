@@ -1,8 +1,10 @@
 """Checkpoint -> single-file ONNX single-step graph, with Duetto metadata, checked against PyTorch.
 
-The graph is (token, state...) -> (logits, state...). Before the file is put in place, the exported graph
-and the PyTorch model are driven side by side in a closed loop (each next token sampled from PyTorch's
-logits and fed to both) and must agree to within `tolerance`; a model that fails the check never lands.
+The graph is (inputs..., state...) -> (outputs..., state...); for the event-stream families the input is a
+token and the output its next-token logits. Before the file is put in place, the exported graph and the
+PyTorch model are driven side by side in a closed loop (each next input drawn from PyTorch's outputs by
+the family's `feedback`, and fed to both) and must agree to within `tolerance`; a model that fails the
+check never lands.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ import numpy as np
 import onnx
 import torch
 
-from live import encoding
-from live.model import METADATA_KEY, ModelInfo, StateSpec, StepModel
+from live.model import METADATA_KEY, ModelInfo, StateSpec, StepModel, next_state
 from live.notes import write_atomically
 from train.families import load_family
 from train.loop import load_checkpoint
@@ -45,22 +46,26 @@ def model_info(checkpoint: dict, graph) -> ModelInfo:
     training = {
         "valid_nll": _finite_or_none(checkpoint.get("valid_nll")),
         "test_nll": _finite_or_none(checkpoint.get("test_nll")),
-        "nll_unit": "nats/token",
+        "nll_unit": f"nats/{checkpoint.get('unit', 'token')}",
+        "test_bits_per_note": _finite_or_none(checkpoint.get("test_bits_per_note")),
+        "train_seconds": checkpoint.get("seconds"),
         "step": checkpoint.get("step"),
         "data": checkpoint.get("data_summary", settings.get("data", "")),
         "command": settings.get("command", ""),
         "config": checkpoint["config"],
     }
+    name, version, step_seconds = graph.encoding
     return ModelInfo(
         family=checkpoint["family"],
-        encoding=encoding.ENCODING_NAME,
-        encoding_version=encoding.ENCODING_VERSION,
+        encoding=name,
+        encoding_version=version,
         vocab_size=checkpoint["config"]["vocab_size"],
-        step_seconds=encoding.STEP_SECONDS,
+        step_seconds=step_seconds,
         state=[StateSpec(**spec) for spec in graph.state_layout()],
         inputs=graph.input_names[:len(graph.input_names) - len(graph.state_layout())],
         outputs=graph.output_names[:len(graph.output_names) - len(graph.state_layout())],
-        max_steps=getattr(graph, "max_steps", None),
+        max_steps=graph.max_steps,
+        extra=graph.extra(),
         training=training,
     )
 
@@ -93,23 +98,29 @@ def to_onnx_bytes(graph, info: ModelInfo) -> bytes:
     return proto.SerializeToString()
 
 
-def check_parity(graph, onnx_path: Path, steps: int = PARITY_STEPS, seed: int = 0) -> float:
-    """Closed-loop comparison of PyTorch and ONNX Runtime; returns the largest logit difference."""
+def check_parity(graph, onnx_path: Path, steps: int = PARITY_STEPS, seed: int = 0) -> tuple[float, int]:
+    """Closed-loop comparison of PyTorch and ONNX Runtime over `steps` steps (no more than a bounded
+    state holds); returns the largest output difference and the steps compared."""
     runtime = StepModel(onnx_path, device="cpu")
+    steps = min(steps, runtime.info.max_steps or steps)
     rng = np.random.default_rng(seed)
-    token, *torch_state = graph.example_inputs(batch_size=1)
+    inputs = graph.example_inputs(batch_size=1)
+    input_count = len(runtime.info.inputs)
+    output_count = len(runtime.info.outputs)
     ort_state = runtime.initial_state()
+    torch_state = [value.numpy().copy() for value in inputs[input_count:]]
     worst = 0.0
     with torch.inference_mode():
         for _ in range(steps):
-            torch_logits, *torch_state = graph(token, *torch_state)
-            ort_logits, ort_state = runtime.step(int(token[0]), ort_state)
-            reference = torch_logits[0].numpy()
-            worst = max(worst, float(np.max(np.abs(reference - ort_logits))))
-            probabilities = np.exp(reference - reference.max())
-            probabilities /= probabilities.sum()
-            token = torch.tensor([rng.choice(len(probabilities), p=probabilities)], dtype=torch.int64)
-    return worst
+            torch_outputs = graph(*inputs[:input_count], *map(torch.from_numpy, torch_state))
+            feeds = {name: value.numpy() for name, value in zip(runtime.info.inputs, inputs[:input_count])}
+            ort_outputs, ort_state = runtime.run(feeds, ort_state)
+            for reference, ours in zip(torch_outputs[:output_count], ort_outputs):
+                worst = max(worst, float(np.max(np.abs(reference.numpy() - ours))))
+            torch_state = next_state(runtime.info.state, torch_state,
+                                     [value.numpy() for value in torch_outputs[output_count:]])
+            inputs = graph.feedback(torch_outputs[:output_count], rng)
+    return worst, steps
 
 
 def export(checkpoint_path: str, out_path: str, tolerance: float = PARITY_TOLERANCE,
@@ -122,7 +133,7 @@ def export(checkpoint_path: str, out_path: str, tolerance: float = PARITY_TOLERA
     with tempfile.TemporaryDirectory() as folder:
         candidate = Path(folder) / "candidate.onnx"
         candidate.write_bytes(payload)
-        worst = check_parity(graph, candidate, steps=parity_steps)
+        worst, parity_steps = check_parity(graph, candidate, steps=parity_steps)
     if not worst < tolerance:
         raise ParityError(f"{checkpoint_path}: ONNX and PyTorch disagree by {worst:.2e} "
                           f"(tolerance {tolerance:.0e}); nothing written")

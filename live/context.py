@@ -35,8 +35,9 @@ class Context:
         self.state = model.initial_state()
         self.logits, self.state = model.step(encoding.START, self.state)
         self.steps_in_state = 1
-        # a fresh state being primed from the window, a slice at a time, and the tokens it has yet to hear
-        self._fresh: tuple[np.ndarray | None, list[np.ndarray]] | None = None
+        # a fresh state being primed from the window, a slice at a time: (logits, state, steps taken), and
+        # the tokens it has yet to hear
+        self._fresh: tuple[np.ndarray | None, list[np.ndarray], int] | None = None
         self._fresh_pending: deque[int] = deque()
 
     def hear(self, seconds: float, pitch: int, velocity: int) -> None:
@@ -60,7 +61,7 @@ class Context:
 
     def _start_fresh(self) -> None:
         if self._fresh is None:
-            self._fresh = (None, self.model.initial_state())
+            self._fresh = (None, self.model.initial_state(), 0)
             self._fresh_pending = deque(self.window)
 
     def snapshot(self) -> tuple[np.ndarray, list[np.ndarray], int | None]:
@@ -82,11 +83,11 @@ class Context:
         """
         if self._fresh is None:
             return
-        logits, state = self._fresh
+        logits, state, steps = self._fresh
         for _ in range(min(budget, len(self._fresh_pending))):
             logits, state = self.model.step(self._fresh_pending.popleft(), state)
-        self._fresh = (logits, state)
+            steps += 1
+        self._fresh = (logits, state, steps)
         if not self._fresh_pending:
-            self.logits, self.state = logits, state
-            self.steps_in_state = len(self.window)
+            self.logits, self.state, self.steps_in_state = logits, state, steps
             self._fresh = None

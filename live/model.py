@@ -29,11 +29,35 @@ class ModelError(Exception):
 
 @dataclass
 class StateSpec:
+    """One part of a model's state. Normally the graph returns the whole new part (`output`). A part
+    with `written_at` is a cache: the graph returns only the entry for one slot, and the caller writes
+    it in place at the slot that the state part named `written_at` held before the step."""
+
     input: str
     output: str
     shape: list[int]
     dtype: str = "float32"
     batch_axis: int = 1
+    written_at: str | None = None
+    slot_axis: int | None = None
+
+
+def next_state(specs: list[StateSpec], state: list[np.ndarray], outputs: list[np.ndarray]) -> list[np.ndarray]:
+    """The state after a step, from the state before it and the graph's state outputs. Cache parts are
+    updated in place (their slot's entry written), so a step never copies a whole cache."""
+    before = {spec.input: value for spec, value in zip(specs, state)}
+    after = []
+    for spec, value, output in zip(specs, state, outputs):
+        if spec.written_at is None:
+            after.append(output)
+            continue
+        slots = before[spec.written_at].reshape(-1)
+        cache = np.moveaxis(value, (spec.batch_axis, spec.slot_axis), (0, 1))
+        entries = np.moveaxis(output, (spec.batch_axis, spec.slot_axis), (0, 1))
+        for sequence, slot in enumerate(slots):
+            cache[sequence, slot] = entries[sequence, 0]
+        after.append(value)
+    return after
 
 
 @dataclass
@@ -172,13 +196,13 @@ class StepModel:
 
     def run(self, feeds: dict[str, np.ndarray], state: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """One step with named inputs, for families whose step takes more than a token: the outputs
-        named in the metadata, in order, and the new state."""
+        named in the metadata, in order, and the new state (cache parts of `state` change in place)."""
         feeds = dict(feeds)
         for spec, value in zip(self.info.state, state):
             feeds[spec.input] = value
         results = self.session.run(self._output_names, feeds)
         count = len(self.info.outputs)
-        return results[:count], results[count:]
+        return results[:count], next_state(self.info.state, state, results[count:])
 
     def feed(self, tokens, state: list[np.ndarray]) -> tuple[np.ndarray | None, list[np.ndarray]]:
         """Advance through several tokens; returns the logits after the last one."""

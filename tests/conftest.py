@@ -84,3 +84,28 @@ class FailingModel:
         if self.remaining < 0:
             raise RuntimeError("injected failure")
         return self._model.step(token, state)
+
+
+def write_tunes(folder: Path, count: int = 24) -> None:
+    """Short tunes in different keys: arpeggios with a held bass, enough variety for a split."""
+    from live.notes import Note, write_midi
+
+    for index in range(count):
+        root = 48 + index
+        notes = [Note(0.0, 2.0, root - 12, 70)]
+        for step, interval in enumerate([0, 4, 7, 12, 7, 4, 0, 7] * 2):
+            notes.append(Note(step * 0.25, step * 0.25 + 0.2, root + interval, 60 + (step * 7) % 40))
+        write_midi(folder / f"tune{index:02d}.mid", {"tune": notes})
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """A dataset built for real from 24 small tunes and one broken file: (folder, manifest)."""
+    from train.dataset import build_dataset
+
+    folder = tmp_path_factory.mktemp("midi")
+    write_tunes(folder)
+    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01")
+    out = tmp_path_factory.mktemp("data")
+    manifest = build_dataset([str(folder)], out, augment_copies=2, seed=0)
+    return out, manifest

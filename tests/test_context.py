@@ -42,7 +42,7 @@ def test_a_fresh_state_is_primed_in_slices_and_takes_over_with_everything_heard(
     expected, _ = shipped_model.feed(primed_from + heard_since, shipped_model.initial_state())
     assert slices == -(-(len(primed_from) + len(heard_since)) // 5)  # in slices of 5, never more at once
     assert np.allclose(context.logits, expected, atol=1e-5)
-    assert context.steps_in_state == len(context.window)
+    assert context.steps_in_state == len(primed_from) + len(heard_since)  # what the new state has heard
 
 
 def test_priming_costs_nothing_until_the_window_has_been_outrun(shipped_model):

@@ -19,30 +19,14 @@ import torch
 from export.onnx import PARITY_TOLERANCE, export
 from live.model import METADATA_KEY, ModelInfo, StepModel
 from live.notes import Note, read_midi, write_midi
-from train.dataset import build_dataset
 from train.loop import TrainSettings, load_checkpoint, train
 
 TINY = {"embed_dim": 16, "hidden_size": 32, "num_layers": 2, "dropout": 0.1}
 
 
-def write_tunes(folder, count: int = 24) -> None:
-    """Short tunes in different keys: arpeggios with a held bass, enough variety for a split."""
-    for index in range(count):
-        root = 48 + index
-        notes = [Note(0.0, 2.0, root - 12, 70)]
-        for step, interval in enumerate([0, 4, 7, 12, 7, 4, 0, 7] * 2):
-            notes.append(Note(step * 0.25, step * 0.25 + 0.2, root + interval, 60 + (step * 7) % 40))
-        write_midi(folder / f"tune{index:02d}.mid", {"tune": notes})
-
-
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("midi")
-    write_tunes(folder)
-    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01")
-    out = tmp_path_factory.mktemp("data")
-    manifest = build_dataset([str(folder)], out, augment_copies=2, seed=0)
-    return out, manifest
+def dataset(tiny_dataset):
+    return tiny_dataset
 
 
 def settings_for(data, out, **overrides) -> TrainSettings:

@@ -20,12 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 from tqdm import tqdm
 
 from live import encoding
 from live.notes import write_atomically
-from train.dataset import TokenWindows
 from train.families import load_family
 
 
@@ -76,21 +74,18 @@ def load_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
 
 
-def evaluate_nll(model: torch.nn.Module, windows: TokenWindows, batch_size: int = 32) -> float:
-    """Mean negative log-likelihood in nats per predicted token (PAD targets ignored)."""
+def evaluate(family, model: torch.nn.Module, windows, batch_size: int = 32) -> dict:
+    """Held-out negative log-likelihood: nats per target in the family's own unit, and bits per note,
+    the one unit every family shares. NaN for an empty split."""
     model.eval()
-    total, count = 0.0, 0
+    total, targets, notes = 0.0, 0, 0
     with torch.inference_mode():
         for batch in windows.eval_batches(batch_size):
-            batch = torch.from_numpy(batch)
-            logits, _ = model(batch[:, :-1])
-            targets = batch[:, 1:]
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                                   ignore_index=encoding.PAD, reduction="sum")
-            total += loss.item()
-            count += int((targets != encoding.PAD).sum())
+            nats, batch_targets, batch_notes = family.loss(model, batch)
+            total, targets, notes = total + nats.item(), targets + batch_targets, notes + batch_notes
     model.train()
-    return total / max(count, 1)
+    return {"nll": total / targets if targets else math.nan,
+            "bits_per_note": total / notes / math.log(2) if notes else math.nan}
 
 
 def learning_rate_at(step: int, settings: TrainSettings, total_steps: int) -> float:
@@ -107,8 +102,8 @@ def train(settings: TrainSettings) -> dict:
     if settings.threads:
         torch.set_num_threads(settings.threads)
     family = load_family(settings.family)
-    train_windows = TokenWindows(settings.data, "train", settings.seq_len, transpose=True)
-    valid_windows = TokenWindows(settings.data, "valid", settings.seq_len, transpose=False)
+    train_windows = family.windows(settings.data, "train", settings.seq_len, train=True)
+    valid_windows = family.windows(settings.data, "valid", settings.seq_len, train=False)
     steps_per_epoch = settings.steps_per_epoch or max(
         1, train_windows.num_tokens // (settings.batch_size * settings.seq_len))
     total_steps = settings.epochs * steps_per_epoch
@@ -139,12 +134,11 @@ def train(settings: TrainSettings) -> dict:
     progress = tqdm(total=total_steps, initial=step, desc=f"train {settings.family}", unit="step",
                     dynamic_ncols=True, disable=None)
     while step < total_steps and time.monotonic() < deadline:
-        batch = torch.from_numpy(train_windows.sample_batch(rng, settings.batch_size))
+        batch = train_windows.sample_batch(rng, settings.batch_size)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, settings, total_steps)
-        logits, _ = model(batch[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1),
-                               ignore_index=encoding.PAD)
+        nats, targets, _ = family.loss(model, batch)
+        loss = nats / max(targets, 1)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
@@ -156,16 +150,19 @@ def train(settings: TrainSettings) -> dict:
         epoch_done = step % steps_per_epoch == 0
         stopping = step >= total_steps or time.monotonic() >= deadline
         if epoch_done or stopping:
-            valid_nll = evaluate_nll(model, valid_windows) if valid_windows.num_tokens else math.nan
+            valid = evaluate(family, model, valid_windows)
+            valid_nll = valid["nll"]
             history.append({"step": step, "epoch": step / steps_per_epoch, "train_loss": running_loss,
-                            "valid_nll": valid_nll, "seconds": time.monotonic() - started})
+                            "valid_nll": valid_nll, "valid_bits_per_note": valid["bits_per_note"],
+                            "seconds": time.monotonic() - started})
             progress.write(f"step {step}  epoch {step / steps_per_epoch:.2f}  train {running_loss:.4f}  "
-                           f"valid {valid_nll:.4f} nats/token")
+                           f"valid {valid_nll:.4f} nats/{family.UNIT}, {valid['bits_per_note']:.3f} bits/note")
             if not valid_windows.num_tokens or valid_nll < best_nll:
                 best_nll = valid_nll
                 save_checkpoint(out / "best.pt", {
                     "family": settings.family, "config": model.config.to_dict(), "model": model.state_dict(),
-                    "step": step, "valid_nll": valid_nll, "settings": asdict(settings),
+                    "step": step, "valid_nll": valid_nll, "valid_bits_per_note": valid["bits_per_note"],
+                    "unit": family.UNIT, "seconds": time.monotonic() - started, "settings": asdict(settings),
                     "encoding": {"name": encoding.ENCODING_NAME, "version": encoding.ENCODING_VERSION},
                 })
             save_checkpoint(out / "last.pt", {
@@ -181,7 +178,8 @@ def train(settings: TrainSettings) -> dict:
 
 def write_metrics(path: Path, history: list[dict]) -> None:
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=["step", "epoch", "train_loss", "valid_nll", "seconds"])
+    writer = csv.DictWriter(text, fieldnames=["step", "epoch", "train_loss", "valid_nll", "valid_bits_per_note",
+                                              "seconds"])
     writer.writeheader()
     writer.writerows(history)
     write_atomically(path, lambda handle: handle.write(text.getvalue()), mode="w")
@@ -197,13 +195,16 @@ def data_summary(data_dir: str) -> str:
 def finish(out: Path, settings: TrainSettings) -> dict:
     """Score the best checkpoint on the test split and record it inside best.pt."""
     best = load_checkpoint(out / "best.pt")
-    model = load_family(best["family"]).build(best["config"])
+    family = load_family(best["family"])
+    model = family.build(best["config"])
     model.load_state_dict(best["model"])
-    test_windows = TokenWindows(settings.data, "test", settings.seq_len, transpose=False)
-    best["test_nll"] = evaluate_nll(model, test_windows) if test_windows.num_tokens else math.nan
+    test = evaluate(family, model, family.windows(settings.data, "test", settings.seq_len, train=False))
+    best["test_nll"], best["test_bits_per_note"] = test["nll"], test["bits_per_note"]
     best["data_summary"] = data_summary(settings.data)
     save_checkpoint(out / "best.pt", best)
-    summary = {"valid_nll": best["valid_nll"], "test_nll": best["test_nll"], "step": best["step"]}
+    summary = {"valid_nll": best["valid_nll"], "test_nll": best["test_nll"],
+               "test_bits_per_note": best["test_bits_per_note"], "step": best["step"]}
     print(f"best checkpoint {out / 'best.pt'}: step {best['step']}, valid {best['valid_nll']:.4f}, "
-          f"test {best['test_nll']:.4f} nats/token", file=sys.stderr)
+          f"test {best['test_nll']:.4f} nats/{family.UNIT} ({best['test_bits_per_note']:.3f} bits/note)",
+          file=sys.stderr)
     return summary

@@ -1,11 +1,26 @@
-"""Model families: one module each, with `Config`, `build(config_dict)` and a `StepGraph` for export."""
+"""Model families: one module each, all behind the same training loop, export path and live interface.
+
+A family module provides:
+
+    FAMILY          its name
+    UNIT            what one prediction target is ("token", "note", ...), for reports in nats per UNIT
+    Config          a dataclass of hyperparameters with `to_dict()`
+    build(config)   the `nn.Module` (its `.config` is the Config) from a dict of overrides
+    windows(data_dir, split, seq_len, train)
+                    one split of a built dataset as training examples: `sample_batch(rng, n)`,
+                    `eval_batches(n)` (every target exactly once) and `num_tokens` (targets in the split)
+    loss(model, batch) -> (nats, targets, notes)
+                    the summed negative log-likelihood of a batch, how many targets it covers and how many
+                    notes those targets hold, so every family can also be read in bits per note
+    StepGraph       the single-step module exported to ONNX (state in, state out)
+"""
 
 from __future__ import annotations
 
 from importlib import import_module
 from types import ModuleType
 
-FAMILIES = ("events",)
+FAMILIES = ("events", "transformer")
 
 
 def load_family(name: str) -> ModuleType:

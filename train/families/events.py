@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from live import encoding
+from train.families.token_stream import UNIT, TokenStepGraph, loss, windows  # noqa: F401 - shared parts
 
 FAMILY = "events"
 
@@ -57,7 +58,7 @@ class EventLSTM(nn.Module):
         return torch.zeros(shape), torch.zeros(shape)
 
 
-class StepGraph(nn.Module):
+class StepGraph(TokenStepGraph):
     """One step with the state in and out: the shape the runtime drives and ONNX exports."""
 
     input_names = ["token", "h", "c"]
