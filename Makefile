@@ -1,12 +1,13 @@
 # Duetto: `make demo` runs the bot on the shipped model; `make test` runs every test. Both set up what
-# they need on a fresh machine: a virtual environment in .venv, and (for the tests) Debian's jackd2.
+# they need on a fresh machine: a virtual environment in .venv, and (for the tests) Debian's jackd2, and
+# FluidSynth with a General MIDI soundfont (the test of `duetto generate --wav` renders real audio).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test jack clean
+.PHONY: demo test jack fluidsynth clean
 
 # the runtime alone: numpy, mido, python-rtmidi, pretty_midi and the CPU build of ONNX Runtime
 $(VENV)/.runtime: pyproject.toml
@@ -30,7 +31,13 @@ jack:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends jackd2 >/dev/null; }
 	@command -v jackd >/dev/null 2>&1 || { echo "jackd2 could not be installed" >&2; exit 1; }
 
-test: $(VENV)/.dev jack
+fluidsynth:
+	@{ command -v fluidsynth >/dev/null 2>&1 && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; } || { \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	  --no-install-recommends fluidsynth fluid-soundfont-gm >/dev/null; }
+	@command -v fluidsynth >/dev/null 2>&1 || { echo "fluidsynth could not be installed" >&2; exit 1; }
+
+test: $(VENV)/.dev jack fluidsynth
 	$(BIN)/python -m pytest -q
 
 clean:

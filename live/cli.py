@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+from live.audio import AudioError
 from live.improviser import Limits
 from live.model import ModelError
 from live.notes import MidiFileError
@@ -71,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--prompt", required=True, help="MIDI file to continue")
     generate.add_argument("--seconds", type=float, default=30.0, help="length of the continuation")
     generate.add_argument("--out", required=True, help="MIDI file to write (prompt + continuation)")
+    generate.add_argument("--plot", default=None, metavar="FILE.png",
+                          help="also draw both tracks as a piano roll (prompt blue, continuation red)")
+    generate.add_argument("--wav", default=None, metavar="FILE.wav",
+                          help="also render the result to audio (needs FluidSynth and a GM soundfont)")
+    generate.add_argument("--soundfont", default=None, help="soundfont for --wav (default: the system's GM one)")
     add_model_options(generate)
 
     ports = commands.add_parser("ports", help="list MIDI inputs and outputs")
@@ -178,16 +184,26 @@ def run_jam(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from live.audio import find_renderer, render_wav
     from live.generate import continue_midi
+    from live.plots import piano_roll, write_png
 
+    if args.wav:
+        find_renderer(args.soundfont)  # say what is missing before generating, not after
     model = load_model(args)
     defaults = model.info.defaults
-    summary = continue_midi(
+    summary, tracks = continue_midi(
         model, args.prompt, args.out, args.seconds,
         temperature=defaults.get("temperature", 1.0) if args.temperature is None else args.temperature,
         top_p=defaults.get("top_p", 0.95) if args.top_p is None else args.top_p,
         seed=args.seed, limits=make_limits(args))
     print(summary)
+    if args.plot:
+        write_png(args.plot, piano_roll(tracks))
+        print(f"wrote {args.plot}")
+    if args.wav:
+        render_wav(args.out, args.wav, args.soundfont)
+        print(f"wrote {args.wav}")
     return 0
 
 
@@ -264,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_producer(argv[0], argv[1:])
         args = build_parser().parse_args(argv)
         return runners[args.command](args)
-    except (ModelError, PortError, MidiFileError, UsageError, FileNotFoundError, ValueError) as error:
+    except (ModelError, PortError, MidiFileError, UsageError, AudioError, FileNotFoundError, ValueError) as error:
         print(f"duetto: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -63,6 +63,7 @@ def test_training_writes_best_checkpoint_metrics_and_test_nll(trained):
     best = load_checkpoint(run / "best.pt")  # weights_only=True: no pickle
     assert best["family"] == "events" and best["config"]["hidden_size"] == 32
     assert summary["test_nll"] == best["test_nll"] and summary["test_nll"] > 0
+    assert (run / "loss.png").read_bytes().startswith(b"\x89PNG")
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert [int(row["step"]) for row in rows] == [3, 6, 9, 12]
     assert float(rows[-1]["train_loss"]) < 5.97  # below a uniform guess over 390 tokens: it learned

@@ -1,8 +1,8 @@
 """The training loop, read top to bottom.
 
 Random windows from the train split, AdamW with warmup and cosine decay, gradient clipping, validation NLL
-once per epoch, the best checkpoint kept as `best.pt`, everything needed to resume in `last.pt`, and a
-`metrics.csv` of the run. With the same seed and data a run is repeatable, including across a resume.
+once per epoch, the best checkpoint kept as `best.pt`, everything needed to resume in `last.pt`, and the
+loss curves of the run as `metrics.csv` and `loss.png`. With the same seed and data a run is repeatable, including across a resume.
 Checkpoints hold only tensors and plain Python values, so they load with `weights_only=True`.
 """
 
@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from live import encoding
 from live.notes import write_atomically
+from live.plots import line_chart, write_png
 from train.families import load_family
 
 
@@ -171,18 +172,24 @@ def train(settings: TrainSettings) -> dict:
                 "step": step, "best_nll": best_nll, "elapsed_seconds": time.monotonic() - started,
                 "history": history, "running_loss": running_loss,
             })
-            write_metrics(out / "metrics.csv", history)
+            write_metrics(out, history)
     progress.close()
     return finish(out, settings)
 
 
-def write_metrics(path: Path, history: list[dict]) -> None:
+def write_metrics(out: Path, history: list[dict]) -> None:
+    """The loss curves as numbers (metrics.csv) and as a picture (loss.png: training loss in blue,
+    validation NLL in red, against steps)."""
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=["step", "epoch", "train_loss", "valid_nll", "valid_bits_per_note",
                                               "seconds"])
     writer.writeheader()
     writer.writerows(history)
-    write_atomically(path, lambda handle: handle.write(text.getvalue()), mode="w")
+    write_atomically(out / "metrics.csv", lambda handle: handle.write(text.getvalue()), mode="w")
+    write_png(out / "loss.png", line_chart({
+        "train_loss": [(row["step"], row["train_loss"]) for row in history],
+        "valid_nll": [(row["step"], row["valid_nll"]) for row in history],
+    }))
 
 
 def data_summary(data_dir: str) -> str:
