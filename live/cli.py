@@ -93,17 +93,29 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the synth or DAW port the bot was playing into")
     panic.add_argument("--backend", default="auto")
 
-    bench = commands.add_parser("bench", help="measure latency (see docs/benchmarks.md)")
-    bench.add_argument("what", choices=["latency"])
-    bench.add_argument("--model", default=str(DEFAULT_MODEL))
-    bench.add_argument("--checkpoint", default=str(DEFAULT_MODEL.with_suffix(".pt")),
-                       help="the model's PyTorch checkpoint, for the PyTorch baselines")
-    bench.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    bench.add_argument("--steps", type=int, default=2000, help="model steps timed")
-    bench.add_argument("--phrases", type=int, default=200, help="phrases answered over JACK")
-    bench.add_argument("--period", type=int, default=64, help="JACK period in frames at 48 kHz")
-    bench.add_argument("--quick", action="store_true", help="a short smoke run (CI): few steps and phrases")
-    bench.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    bench = commands.add_parser("bench", help="measure latency or quality (see docs/benchmarks.md)")
+    kinds = bench.add_subparsers(dest="what", required=True)
+    latency = kinds.add_parser("latency", help="model step, response latency, jitter, throughput, memory")
+    latency.add_argument("--model", default=str(DEFAULT_MODEL))
+    latency.add_argument("--checkpoint", default=str(DEFAULT_MODEL.with_suffix(".pt")),
+                         help="the model's PyTorch checkpoint, for the PyTorch baselines")
+    latency.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    latency.add_argument("--steps", type=int, default=2000, help="model steps timed")
+    latency.add_argument("--phrases", type=int, default=200, help="phrases answered over JACK")
+    latency.add_argument("--period", type=int, default=64, help="JACK period in frames at 48 kHz")
+    latency.add_argument("--quick", action="store_true", help="a short smoke run (CI): few steps and phrases")
+    latency.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    quality = kinds.add_parser("quality", help="the model families compared on held-out music")
+    quality.add_argument("--models", nargs="+", default=None,
+                         help="ONNX models (default: models/default.onnx and models/families/*.onnx)")
+    quality.add_argument("--data", default="data/bach",
+                         help="dataset folder whose test split is held out (default data/bach)")
+    quality.add_argument("--pieces", type=int, default=38, help="held-out pieces to continue (at most)")
+    quality.add_argument("--prompt-seconds", type=float, default=10.0)
+    quality.add_argument("--seconds", type=float, default=10.0, help="length of each continuation")
+    quality.add_argument("--seed", type=int, default=0)
+    quality.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    quality.add_argument("--markdown", default=None, help="also write the table to this markdown file")
 
     for name, help_text in PRODUCERS.items():  # listed for --help; their arguments are parsed in train.cli
         commands.add_parser(name, help=help_text)
@@ -247,6 +259,8 @@ def run_panic(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    if args.what == "quality":
+        return run_quality_bench(args)
     from live.bench import BenchSettings, format_report, run_latency_bench, write_json
 
     settings = BenchSettings(model=args.model, checkpoint=args.checkpoint, steps=args.steps,
@@ -257,6 +271,18 @@ def run_bench(args: argparse.Namespace) -> int:
     print(format_report(report))
     if args.json:
         write_json(args.json, report)
+    return 0
+
+
+def run_quality_bench(args: argparse.Namespace) -> int:
+    from live.quality import QualitySettings, format_quality, run_quality_bench as bench, write_quality
+
+    models = args.models or [str(DEFAULT_MODEL)] + sorted(str(p) for p in (DEFAULT_MODEL.parent / "families").glob("*.onnx"))
+    settings = QualitySettings(models=models, data=args.data, pieces=args.pieces,
+                               prompt_seconds=args.prompt_seconds, seconds=args.seconds, seed=args.seed)
+    report = bench(settings, command="duetto " + " ".join(sys.argv[1:]))
+    print(format_quality(report))
+    write_quality(report, args.json, args.markdown)
     return 0
 
 

@@ -1,0 +1,60 @@
+"""The quality benchmark's measures on music whose answers are known, and one real run of the command."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+
+from live.notes import Note
+from live.quality import (TrainingRuns, histogram_overlap, inter_onset_intervals, pitch_class_entropy,
+                          polyphony, scale_consistency)
+from tests.conftest import SHIPPED_MODEL
+
+
+def line(pitches, step=0.5, length=0.4, start=0.0):
+    return [Note(start + i * step, start + i * step + length, p, 80) for i, p in enumerate(pitches)]
+
+
+def test_pitch_class_entropy_spans_one_class_to_all_twelve():
+    assert pitch_class_entropy(line([60, 72, 48])) == 0.0
+    assert math.isclose(pitch_class_entropy(line(range(60, 72))), math.log2(12))
+
+
+def test_scale_consistency_of_a_scale_and_of_a_chromatic_run():
+    assert scale_consistency(line([62, 64, 66, 67, 69, 71, 73, 74])) == 1.0  # D major
+    assert math.isclose(scale_consistency(line(range(60, 72))), 7 / 12)
+
+
+def test_polyphony_counts_only_sounding_moments():
+    chord = [Note(0.0, 1.0, p, 80) for p in (60, 64, 67)]
+    assert math.isclose(polyphony(chord + [Note(5.0, 6.0, 72, 80)]), 2.0, rel_tol=0.02)  # 3 for 1 s, 1 for 1 s
+
+
+def test_interval_histograms_overlap_fully_when_alike_and_not_at_all_when_apart():
+    even, fast = inter_onset_intervals(line(range(60, 70))), inter_onset_intervals(line(range(60, 70), step=0.05))
+    assert np.allclose(even, 0.5)
+    assert histogram_overlap(even, even) == 1.0 and histogram_overlap(even, fast) == 0.0
+
+
+def test_the_longest_verbatim_copy_is_found_and_nothing_longer():
+    runs = TrainingRuns([line([60, 62, 64, 65, 67, 69, 71, 72]), line([50, 52])])
+    assert runs.longest_copy(line([40, 62, 64, 65, 67, 41, 50, 52])) == 4
+    assert runs.longest_copy(line([30, 31])) == 0
+
+
+def test_bench_quality_runs_on_held_out_pieces_and_writes_its_table(tiny_dataset, tmp_path):
+    data, _ = tiny_dataset
+    result = subprocess.run([sys.executable, "-m", "live.cli", "bench", "quality", "--models", str(SHIPPED_MODEL),
+                             "--data", str(data), "--prompt-seconds", "1", "--seconds", "2",
+                             "--json", str(tmp_path / "q.json"), "--markdown", str(tmp_path / "q.md")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "q.json").read_text())
+    assert report["pieces"] >= 1 and report["models"][0]["family"] == "events"
+    generated = report["models"][0]["generation"]
+    assert 0 < generated["notes_per_second"] and 0 <= generated["ioi_overlap"] <= 1
+    assert "| default.onnx | events |" in (tmp_path / "q.md").read_text()
