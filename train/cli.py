@@ -52,6 +52,8 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="where to train (auto: CUDA when PyTorch sees a GPU); under torchrun, one GPU a process")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.add_argument("--model-config", default="{}",
                         help='JSON overrides of the family config, e.g. \'{"hidden_size": 512}\'')
@@ -60,11 +62,12 @@ def train_main(argv: list[str]) -> int:
         data=args.data, out=args.out, family=args.family, epochs=args.epochs, max_steps=args.max_steps,
         max_minutes=args.max_minutes, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         seq_len=args.seq_len, learning_rate=args.lr, seed=args.seed, resume=args.resume,
-        threads=args.threads, model=json.loads(args.model_config),
+        threads=args.threads, device=args.device, model=json.loads(args.model_config),
         command="duetto train " + shlex.join(argv),
     )
     summary = train(settings)
-    print(json.dumps(summary))
+    if summary:  # under torchrun only rank 0 reports
+        print(json.dumps(summary))
     return 0
 
 

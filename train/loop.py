@@ -25,6 +25,7 @@ from tqdm import tqdm
 from live import encoding
 from live.notes import write_atomically
 from live.plots import line_chart, write_png
+from train.distributed import Cluster
 from train.families import load_family
 
 
@@ -46,6 +47,7 @@ class TrainSettings:
     seed: int = 0
     resume: bool = False
     threads: int | None = None
+    device: str = "auto"  # auto: CUDA when PyTorch sees a GPU
     model: dict = field(default_factory=dict)  # family config overrides
     command: str = ""
 
@@ -97,44 +99,58 @@ def learning_rate_at(step: int, settings: TrainSettings, total_steps: int) -> fl
 
 
 def train(settings: TrainSettings) -> dict:
-    """Train one model; returns the summary also stored in best.pt."""
+    """Train one model; returns the summary also stored in best.pt. Under torchrun, every process runs
+    this and rank 0 alone validates and writes (see train/distributed.py)."""
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
     if settings.threads:
         torch.set_num_threads(settings.threads)
+    cluster = Cluster(settings.device)
+    try:
+        train_on(cluster, settings, out)
+        cluster.barrier()
+    finally:
+        cluster.close()
+    return finish(out, settings) if cluster.is_main else {}
+
+
+def train_on(cluster: Cluster, settings: TrainSettings, out: Path) -> None:
     family = load_family(settings.family)
     train_windows = family.windows(settings.data, "train", settings.seq_len, train=True)
     valid_windows = family.windows(settings.data, "valid", settings.seq_len, train=False)
     steps_per_epoch = settings.steps_per_epoch or max(
-        1, train_windows.num_tokens // (settings.batch_size * settings.seq_len))
+        1, train_windows.num_tokens // (settings.batch_size * cluster.world_size * settings.seq_len))
     total_steps = settings.epochs * steps_per_epoch
     if settings.max_steps is not None:
         total_steps = min(total_steps, settings.max_steps)
 
-    torch.manual_seed(settings.seed)
-    model = family.build(settings.model)
+    torch.manual_seed(settings.seed)  # the same initial weights in every process
+    core = family.build(settings.model)
+    model = cluster.wrap(core)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate,
                                   weight_decay=settings.weight_decay)
-    rng = np.random.default_rng(settings.seed)
+    rng = np.random.default_rng([settings.seed, cluster.rank] if cluster.rank else settings.seed)
+    torch.manual_seed(settings.seed + cluster.rank)  # each process its own dropout
     step, best_nll, elapsed_before, running_loss = 0, math.inf, 0.0, None
     history: list[dict] = []
     if settings.resume and (out / "last.pt").exists():
         state = load_checkpoint(out / "last.pt")
-        model.load_state_dict(state["model"])
+        core.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = state["numpy_rng"]
-        torch.set_rng_state(state["torch_rng"])
+        rng.bit_generator.state = state["numpy_rngs"][cluster.rank]
+        torch.set_rng_state(state["torch_rngs"][cluster.rank])
         step, best_nll = state["step"], state["best_nll"]
         elapsed_before, history = state["elapsed_seconds"], state["history"]
         running_loss = state.get("running_loss")  # so metrics after a resume match an unbroken run's
-        print(f"resuming {out / 'last.pt'} at step {step}", file=sys.stderr)
+        if cluster.is_main:
+            print(f"resuming {out / 'last.pt'} at step {step}", file=sys.stderr)
 
     started = time.monotonic() - elapsed_before
     deadline = started + settings.max_minutes * 60 if settings.max_minutes else math.inf
     model.train()
     progress = tqdm(total=total_steps, initial=step, desc=f"train {settings.family}", unit="step",
-                    dynamic_ncols=True, disable=None)
-    while step < total_steps and time.monotonic() < deadline:
+                    dynamic_ncols=True, disable=None if cluster.is_main else True)
+    while step < total_steps and not cluster.any(time.monotonic() >= deadline):
         batch = train_windows.sample_batch(rng, settings.batch_size)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, settings, total_steps)
@@ -150,8 +166,12 @@ def train(settings: TrainSettings) -> dict:
         progress.set_postfix(loss=f"{running_loss:.3f}")
         epoch_done = step % steps_per_epoch == 0
         stopping = step >= total_steps or time.monotonic() >= deadline
-        if epoch_done or stopping:
-            valid = evaluate(family, model, valid_windows)
+        if not cluster.any(epoch_done or stopping):
+            continue
+        # every process takes part in gathering its random streams; rank 0 validates and writes
+        numpy_rngs, torch_rngs = cluster.gather(rng.bit_generator.state), cluster.gather(torch.get_rng_state())
+        if cluster.is_main:
+            valid = evaluate(family, core, valid_windows)
             valid_nll = valid["nll"]
             history.append({"step": step, "epoch": step / steps_per_epoch, "train_loss": running_loss,
                             "valid_nll": valid_nll, "valid_bits_per_note": valid["bits_per_note"],
@@ -161,20 +181,22 @@ def train(settings: TrainSettings) -> dict:
             if not valid_windows.num_tokens or valid_nll < best_nll:
                 best_nll = valid_nll
                 save_checkpoint(out / "best.pt", {
-                    "family": settings.family, "config": model.config.to_dict(), "model": model.state_dict(),
+                    "family": settings.family, "config": core.config.to_dict(), "model": core.state_dict(),
                     "step": step, "valid_nll": valid_nll, "valid_bits_per_note": valid["bits_per_note"],
                     "unit": family.UNIT, "seconds": time.monotonic() - started, "settings": asdict(settings),
+                    "world_size": cluster.world_size,
                     "encoding": {"name": encoding.ENCODING_NAME, "version": encoding.ENCODING_VERSION},
                 })
             save_checkpoint(out / "last.pt", {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "model": core.state_dict(), "optimizer": optimizer.state_dict(),
+                "numpy_rngs": numpy_rngs, "torch_rngs": torch_rngs,
                 "step": step, "best_nll": best_nll, "elapsed_seconds": time.monotonic() - started,
                 "history": history, "running_loss": running_loss,
             })
             write_metrics(out, history)
+        cluster.barrier()
     progress.close()
-    return finish(out, settings)
+    cluster.check_replicas_agree(core)
 
 
 def write_metrics(out: Path, history: list[dict]) -> None:

@@ -25,7 +25,7 @@ def windows(data_dir: str | os.PathLike, split: str, seq_len: int, train: bool) 
 
 def loss(model: nn.Module, batch: np.ndarray) -> tuple[torch.Tensor, int, int]:
     """Summed next-token cross-entropy over non-PAD targets, the number of targets and of notes."""
-    batch = torch.from_numpy(batch)
+    batch = torch.from_numpy(batch).to(next(model.parameters()).device)
     logits, _ = model(batch[:, :-1])
     targets = batch[:, 1:]
     nats = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
