@@ -78,11 +78,16 @@ def to_onnx_bytes(graph, info: ModelInfo) -> bytes:
     """Export with the dynamo exporter into one self-contained ONNX file, metadata attached.
 
     The batch axis stays dynamic, so offline generation can step many sequences at once; live use
-    steps a batch of one.
+    steps a batch of one. So does a cache's slot axis, so a cache may hold fewer steps than trained.
     """
     batch = torch.export.Dim("batch", min=1, max=4096)
+    slots = torch.export.Dim("slots", min=2, max=1 << 16)  # a cache may be made smaller than trained
     dynamic_shapes = {name: {0: batch} for name in info.inputs}
-    dynamic_shapes.update({spec.input: {spec.batch_axis: batch} for spec in info.state})
+    for spec in info.state:
+        axes = {spec.batch_axis: batch}
+        if spec.slot_axis is not None:
+            axes[spec.slot_axis] = slots
+        dynamic_shapes[spec.input] = axes
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)

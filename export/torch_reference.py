@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
+import numpy as np
 import torch
 
 from export.onnx import build_step_graph
+from live.model import StateSpec, next_state
 from train.loop import load_checkpoint
 
 
@@ -21,15 +23,18 @@ class TorchReference:
         torch.set_num_threads(threads)
         self.graph = build_step_graph(load_checkpoint(checkpoint_path))
 
-    def step_seconds(self, tokens: Sequence[int]) -> list[float]:
-        """Time each single step with the state carried from the previous one."""
-        token, *state = self.graph.example_inputs(batch_size=1)
+    def step_seconds(self, tokens: Sequence[int], state: list[np.ndarray], specs: list[StateSpec]) -> list[float]:
+        """Time each single step with the state carried from the previous one, starting from `state`
+        (the runtime's own initial state, so a cache has the same size on both sides)."""
+        state = [torch.from_numpy(part.copy()) for part in state]
         times = []
         with torch.inference_mode():
             for value in tokens:
                 token = torch.tensor([value], dtype=torch.int64)
                 started = time.perf_counter()
-                _, *state = self.graph(token, *state)
+                _, *outputs = self.graph(token, *state)
+                state = [torch.from_numpy(part) for part in
+                         next_state(specs, [part.numpy() for part in state], [out.numpy() for out in outputs])]
                 times.append(time.perf_counter() - started)
         return times
 

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -43,6 +43,7 @@ from live.sampler import Sampler
 BENCH_GAP = 0.1
 BENCH_RESPONSE_SECONDS = 0.3
 ARRIVAL_WINDOW = 0.5  # a message not at the client half a second after it was sent counts as lost
+CONTEXTS = (128, 256, 512)  # cache sizes at which a transformer's step is timed
 
 
 @dataclass
@@ -57,6 +58,7 @@ class BenchSettings:
     batch: int = 32
     device: str = "cpu"
     seed: int = 0
+    step_models: list[str] = field(default_factory=list)  # models whose step is timed (the main one first)
 
 
 def summarize(seconds) -> dict:
@@ -74,35 +76,64 @@ def ratio(numerator: dict, denominator: dict) -> float | None:
 
 
 # -- 1. model step -------------------------------------------------------------------------------------
-def closed_loop_step_times(model: StepModel, steps: int, seed: int) -> tuple[list[int], list[float]]:
-    """Step the model on its own samples; returns the tokens fed and the time of each step."""
+def closed_loop_step_times(model: StepModel, steps: int, seed: int, slots: int | None = None,
+                           ) -> tuple[list[int], list[float]]:
+    """Step the model on its own samples; returns the tokens fed and the time of each step. A cache of
+    `slots` steps is re-started when full, as the live context re-primes it."""
     sampler = Sampler(seed=seed)
-    state = model.initial_state()
+    capacity = slots or model.info.max_steps
+    state, used = model.initial_state(slots=slots), 0
     token, tokens, times = 1, [], []
     for _ in range(steps):
+        if capacity is not None and used == capacity:
+            state, used = model.initial_state(slots=slots), 0
         started = time.perf_counter()
         logits, state = model.step(token, state)
         times.append(time.perf_counter() - started)
+        used += 1
         tokens.append(token)
         token = sampler.sample(logits)
     return tokens, times
 
 
-def bench_step(model: StepModel, settings: BenchSettings) -> dict:
-    tokens, ort_times = closed_loop_step_times(model, settings.steps, settings.seed)
-    result = {"family": model.info.family, "provider": model.provider, "onnxruntime": summarize(ort_times)}
-    reference = torch_reference(settings.checkpoint)
+def bench_step(model: StepModel, checkpoint: str | None, settings: BenchSettings, slots: int | None = None) -> dict:
+    """One model's step, in ONNX Runtime and (given its checkpoint) in PyTorch, stepped and recomputed.
+    `slots`: the size of a transformer's cache, which is also the window it recomputes."""
+    steps = min(settings.steps, slots - 1) if slots else settings.steps
+    tokens, ort_times = closed_loop_step_times(model, steps, settings.seed, slots)
+    result = {"family": model.info.family, "model": model.path.name, "context": slots,
+              "provider": model.provider, "onnxruntime": summarize(ort_times)}
+    reference = torch_reference(checkpoint)
     if isinstance(reference, str):
         result["torch_unavailable"] = reference
         return result
-    result["torch_eager"] = summarize(reference.step_seconds(tokens))
-    window_tokens = (tokens * (settings.window // max(1, len(tokens)) + 1))[: settings.window]
-    result["recompute_window"] = summarize(
-        reference.recompute_seconds(window_tokens, settings.window, settings.recompute_repeats))
-    result["recompute_window"]["window_tokens"] = settings.window
+    result["torch_eager"] = summarize(reference.step_seconds(tokens, model.initial_state(slots=slots),
+                                                             model.info.state))
+    window = slots or settings.window
+    window_tokens = (tokens * (window // max(1, len(tokens)) + 1))[:window]
+    result["recompute_window"] = summarize(reference.recompute_seconds(window_tokens, window,
+                                                                       settings.recompute_repeats))
+    result["recompute_window"]["window_tokens"] = window
     result["torch_over_onnxruntime"] = ratio(result["torch_eager"], result["onnxruntime"])
     result["recompute_over_onnxruntime"] = ratio(result["recompute_window"], result["onnxruntime"])
     return result
+
+
+def bench_steps(settings: BenchSettings) -> list[dict]:
+    """The step of every model asked for: a bounded-state model at each context size it can hold."""
+    results = []
+    for path in settings.step_models:
+        model = StepModel(path, device=settings.device)
+        if model.info.inputs != ["token"]:
+            results.append({"family": model.info.family, "model": model.path.name,
+                            "skipped": "the step benchmark drives event-token models"})
+            continue
+        # the main model's checkpoint may be named; the others' lie beside them
+        checkpoint = settings.checkpoint if path == settings.model else str(Path(path).with_suffix(".pt"))
+        capacity = model.info.max_steps
+        for slots in [None] if capacity is None else [c for c in CONTEXTS if c <= capacity]:
+            results.append(bench_step(model, checkpoint, settings, slots))
+    return results
 
 
 def torch_reference(checkpoint: str | None):
@@ -307,7 +338,7 @@ def _version(distribution: str) -> str | None:
 def run_latency_bench(settings: BenchSettings, command: str) -> dict:
     model = StepModel(settings.model, device=settings.device)
     report = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
-              "model": model.describe(), "step": bench_step(model, settings),
+              "model": model.describe(), "steps": bench_steps(settings),
               "throughput": bench_throughput(model, settings)}
     try:
         with PrivateJackServer(period=settings.period) as server:
@@ -340,12 +371,16 @@ def format_report(report: dict) -> str:
             lines.append(f"| {name} | {stats['n']} | {stats['median_ms']:.3f} | {stats['p99_ms']:.3f} | "
                          f"{stats['max_ms']:.3f} | {ratio_text} |")
 
-    step = report["step"]
-    row(f"step, ONNX Runtime ({step['provider']})", step["onnxruntime"], "1.0 (baseline)")
-    if "torch_eager" in step:
-        row("step, PyTorch eager", step["torch_eager"], f"{step['torch_over_onnxruntime']:.1f}x ORT")
-        row(f"recompute {step['recompute_window']['window_tokens']}-token window, PyTorch",
-            step["recompute_window"], f"{step['recompute_over_onnxruntime']:.0f}x ORT")
+    for step in report["steps"]:
+        if "skipped" in step:
+            lines.append(f"| step, {step['model']} ({step['family']}): {step['skipped']} | | | | | |")
+            continue
+        name = f"{step['model']} ({step['family']}" + (f", context {step['context']})" if step["context"] else ")")
+        row(f"step {name}, ONNX Runtime ({step['provider']})", step["onnxruntime"], "1.0 (baseline)")
+        if "torch_eager" in step:
+            row(f"step {name}, PyTorch eager", step["torch_eager"], f"{step['torch_over_onnxruntime']:.1f}x ORT")
+            row(f"recompute {step['recompute_window']['window_tokens']}-token window {name}, PyTorch",
+                step["recompute_window"], f"{step['recompute_over_onnxruntime']:.0f}x ORT")
     if "jack" in report:
         jack, response = report["jack"], report["response"]
         scheduling = "real-time" if jack["realtime"] else "NOT real-time: expect losses under load"
@@ -359,8 +394,9 @@ def format_report(report: dict) -> str:
     lines += ["", f"throughput ({throughput['device']}): {throughput['batch_1_tokens_per_second']:,.0f} "
                   f"tokens/s at batch 1, {throughput['batched_tokens_per_second']:,.0f} tokens/s at batch "
                   f"{throughput['batch']}"]
-    if "torch_unavailable" in step:
-        lines.append(f"PyTorch baselines: unavailable ({step['torch_unavailable']})")
+    for step in report["steps"]:
+        if "torch_unavailable" in step:
+            lines.append(f"PyTorch baselines for {step['model']}: unavailable ({step['torch_unavailable']})")
     if "jack" in report:
         response = report["response"]
         lines.append(f"response p99 beyond the transport's median one-way latency: "

@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--phrases", type=int, default=200, help="phrases answered over JACK")
     latency.add_argument("--period", type=int, default=64, help="JACK period in frames at 48 kHz")
     latency.add_argument("--quick", action="store_true", help="a short smoke run (CI): few steps and phrases")
+    latency.add_argument("--also", nargs="*", default=None, metavar="MODEL",
+                         help="more models whose step to time (default: models/families/*.onnx); "
+                              "each one's PyTorch baseline needs its .pt beside it")
     latency.add_argument("--json", default=None, help="also write the figures to this JSON file")
     quality = kinds.add_parser("quality", help="the model families compared on held-out music")
     quality.add_argument("--models", nargs="+", default=None,
@@ -263,8 +266,10 @@ def run_bench(args: argparse.Namespace) -> int:
         return run_quality_bench(args)
     from live.bench import BenchSettings, format_report, run_latency_bench, write_json
 
+    also = family_models() if args.also is None else args.also
     settings = BenchSettings(model=args.model, checkpoint=args.checkpoint, steps=args.steps,
-                             phrases=args.phrases, period=args.period, device=args.device)
+                             phrases=args.phrases, period=args.period, device=args.device,
+                             step_models=[args.model] + also)
     if args.quick:
         settings.steps, settings.phrases, settings.recompute_repeats = 200, 10, 5
     report = run_latency_bench(settings, command="duetto " + " ".join(sys.argv[1:]))
@@ -274,10 +279,15 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def family_models() -> list[str]:
+    """The shipped models of the other families, beside the default one."""
+    return sorted(str(path) for path in (DEFAULT_MODEL.parent / "families").glob("*.onnx"))
+
+
 def run_quality_bench(args: argparse.Namespace) -> int:
     from live.quality import QualitySettings, format_quality, run_quality_bench as bench, write_quality
 
-    models = args.models or [str(DEFAULT_MODEL)] + sorted(str(p) for p in (DEFAULT_MODEL.parent / "families").glob("*.onnx"))
+    models = args.models or [str(DEFAULT_MODEL)] + family_models()
     settings = QualitySettings(models=models, data=args.data, pieces=args.pieces,
                                prompt_seconds=args.prompt_seconds, seconds=args.seconds, seed=args.seed)
     report = bench(settings, command="duetto " + " ".join(sys.argv[1:]))

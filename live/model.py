@@ -176,11 +176,14 @@ class StepModel:
                              f"{self.info.vocab_size}")
         self._output_names = list(self.info.outputs) + [spec.output for spec in self.info.state]
 
-    def initial_state(self, batch_size: int = 1) -> list[np.ndarray]:
+    def initial_state(self, batch_size: int = 1, slots: int | None = None) -> list[np.ndarray]:
+        """A fresh state; `slots` makes a cache hold that many steps instead of `max_steps`."""
         states = []
         for spec in self.info.state:
             shape = list(spec.shape)
             shape[spec.batch_axis] = batch_size
+            if slots is not None and spec.slot_axis is not None:
+                shape[spec.slot_axis] = slots
             states.append(np.zeros(shape, dtype=spec.dtype))
         return states
 

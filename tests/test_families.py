@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from export.onnx import PARITY_TOLERANCE, export
@@ -100,3 +101,16 @@ def test_a_long_session_never_overruns_the_models_state(exported):
     events = list(voice.answer(3.0))
     assert any(event.velocity > 0 for event in events)
     assert sum(e.velocity > 0 for e in events) == sum(e.velocity == 0 for e in events)
+
+
+def test_a_cache_may_hold_fewer_steps_than_trained_with_the_same_results(exported):
+    _, _, _, path, _ = exported
+    model = StepModel(path, device="cpu")
+    if model.info.max_steps is None:
+        pytest.skip("a recurrent state has no cache to size")
+    tokens = [1, 2 + 60, 258 + 20, 130 + 60, 2 + 64, 258 + 30, 130 + 64]
+    full, _ = model.feed(tokens, model.initial_state())
+    small_state = model.initial_state(slots=len(tokens))
+    assert small_state[1].shape != model.initial_state()[1].shape
+    small, _ = model.feed(tokens, small_state)
+    assert np.allclose(full, small, atol=1e-5)
