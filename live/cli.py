@@ -51,6 +51,37 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--response-seconds", type=float, default=4.0, metavar="S",
                         help="length of each answer in seconds (default 4)")
     parser.add_argument("--channel", type=int, default=1, help="MIDI channel the bot plays on, 1-16")
+    parser.add_argument("--in-channel", type=int, default=None, metavar="N",
+                        help="listen to this MIDI channel only, 1-16 (default: all)")
+    parser.add_argument("--passthrough", action="store_true", help="send your notes to the output too")
+    parser.add_argument("--phrase-end", default="silence", metavar="HOW",
+                        help="what ends your phrase: silence (default), pedal (sustain released), "
+                             "cc:N (CC N pressed) or key:N (key N struck)")
+    time_group = parser.add_argument_group("time (MIDI Clock is followed when it comes in)")
+    time_group.add_argument("--bpm", type=float, default=None,
+                            help="tempo when there is no MIDI Clock and your own pulse is unclear")
+    time_group.add_argument("--phrase-beats", type=float, default=None, metavar="BEATS",
+                            help="silence that ends your phrase in beats, when a tempo is known")
+    time_group.add_argument("--quantize", type=float, default=0.0, metavar="0-1",
+                            help="pull the bot's notes onto the beat grid (0 off, 1 fully)")
+    time_group.add_argument("--grid", type=int, default=4, metavar="STEPS",
+                            help="grid lines per beat for --quantize (default 4: sixteenths)")
+    time_group.add_argument("--swing", type=float, default=0.5, metavar="0.5-0.75",
+                            help="where every second grid line falls in its pair (0.5 straight, 0.67 triplet)")
+    time_group.add_argument("--humanize-ms", type=float, default=0.0, metavar="MS",
+                            help="random timing spread of the bot's notes (standard deviation)")
+    time_group.add_argument("--output-offset-ms", type=float, default=0.0, metavar="MS",
+                            help="shift the bot's output in time; negative sends early for a slow synth")
+    music = parser.add_argument_group("music")
+    music.add_argument("--key", default="auto",
+                       help="the key, like C:major, A:minor, F#:dorian; auto hears it from your playing")
+    music.add_argument("--scale-lock", action="store_true", help="the bot plays only notes of the key")
+    music.add_argument("--density", type=float, default=1.0,
+                       help="note density: below 1 sparser, above 1 busier (default 1)")
+    music.add_argument("--velocity-follow", type=float, default=0.0, metavar="0-1",
+                       help="how far the bot's dynamics follow yours (0: its own, 1: yours)")
+    music.add_argument("--panic-keys", default=None, metavar="N,N",
+                       help="MIDI note numbers that, held together, silence everything (e.g. 21,108)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,20 +152,61 @@ def make_limits(args: argparse.Namespace) -> Limits:
     return Limits(lowest=args.lowest, highest=args.highest, max_polyphony=args.max_polyphony)
 
 
-def jam_settings(args: argparse.Namespace, model):
-    from live.engine import JamSettings
+def check_range(option: str, value: float | None, lowest: float, highest: float) -> None:
+    if value is not None and not lowest <= value <= highest:
+        raise UsageError(f"{option} {value:g}: use a value from {lowest:g} to {highest:g}")
 
-    if not 1 <= args.channel <= 16:
-        raise UsageError(f"--channel {args.channel}: MIDI channels are 1 to 16")
+
+def parse_panic_keys(text: str | None) -> frozenset[int]:
+    if text is None:
+        return frozenset()
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) < 2 or not all(part.isdigit() and int(part) < 128 for part in parts):
+        raise UsageError(f"--panic-keys {text!r}: give two or more MIDI note numbers, like 21,108")
+    return frozenset(int(part) for part in parts)
+
+
+def jam_settings(args: argparse.Namespace, model):
+    from live.controls import parse_phrase_end
+    from live.engine import JamSettings
+    from live.groove import Feel
+    from live.key import parse_key
+
+    check_range("--channel", args.channel, 1, 16)
+    check_range("--in-channel", args.in_channel, 1, 16)
+    check_range("--bpm", args.bpm, 20, 400)
+    check_range("--phrase-beats", args.phrase_beats, 0.25, 64)
+    check_range("--quantize", args.quantize, 0, 1)
+    check_range("--grid", args.grid, 1, 12)
+    check_range("--swing", args.swing, 0.5, 0.75)
+    check_range("--humanize-ms", args.humanize_ms, 0, 100)
+    check_range("--output-offset-ms", args.output_offset_ms, -500, 500)
+    check_range("--density", args.density, 0.05, 20)
+    check_range("--velocity-follow", args.velocity_follow, 0, 1)
+    check_range("--phrase-gap", args.phrase_gap, 1, 60_000)
+    check_range("--response-seconds", args.response_seconds, 0.1, 600)
     defaults = model.info.defaults
+    limits = make_limits(args)
+    limits.density = args.density
     return JamSettings(
         phrase_gap=args.phrase_gap / 1000.0,
+        phrase_beats=args.phrase_beats,
+        phrase_end=parse_phrase_end(args.phrase_end),
         response_seconds=args.response_seconds,
         temperature=defaults.get("temperature", 1.0) if args.temperature is None else args.temperature,
         top_p=defaults.get("top_p", 0.95) if args.top_p is None else args.top_p,
         seed=args.seed,
         channel=args.channel - 1,
-        limits=make_limits(args),
+        input_channel=None if args.in_channel is None else args.in_channel - 1,
+        passthrough=args.passthrough,
+        velocity_follow=args.velocity_follow,
+        bpm=args.bpm,
+        key=None if args.key.strip().lower() == "auto" else parse_key(args.key),
+        scale_lock=args.scale_lock,
+        feel=Feel(quantize=args.quantize, swing=args.swing, steps_per_beat=args.grid,
+                  humanize_ms=args.humanize_ms, output_offset=args.output_offset_ms / 1000.0),
+        panic_keys=parse_panic_keys(args.panic_keys),
+        limits=limits,
     )
 
 

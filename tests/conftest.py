@@ -8,6 +8,7 @@ opens real MIDI ports asks for `jack_server`, which sets JACK_DEFAULT_SERVER for
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_MODEL = REPO / "models" / "default.onnx"
+JACK_RATE, JACK_PERIOD_FRAMES = 48_000, 256  # a 5.3 ms period leaves a loaded 2-core CI machine headroom
+JACK_PERIOD_SECONDS = JACK_PERIOD_FRAMES / JACK_RATE
 
 
 def pytest_addoption(parser) -> None:
@@ -34,8 +37,8 @@ def jack_server():
     from live.ports import PortError
 
     try:
-        # a 5.3 ms period leaves a loaded 2-core CI machine headroom; latency is the benchmark's job
-        with PrivateJackServer(name=f"duetto-test-{os.getpid()}", period=256) as server:
+        # latency is the benchmark's job
+        with PrivateJackServer(name=f"duetto-test-{os.getpid()}", rate=JACK_RATE, period=JACK_PERIOD_FRAMES) as server:
             yield server.name
     except PortError as error:
         pytest.fail(f"{error}; `make test` installs Debian's jackd2")
@@ -47,6 +50,15 @@ def jack(jack_server):
     from live.ports import open_backend
 
     return open_backend("jack")
+
+
+@pytest.fixture
+def fast_switching():
+    """Switch threads every 0.5 ms, as `duetto jam` does, so port callbacks keep up with JACK."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    yield
+    sys.setswitchinterval(previous)
 
 
 @pytest.fixture(scope="session")

@@ -87,7 +87,7 @@ def _open(midi, name: str, virtual: bool, available: list[str], direction: str) 
 class RtMidiInput:
     def __init__(self, api: int, name: str, callback: Receive, virtual: bool, available: list[str]) -> None:
         self._midi = rtmidi.MidiIn(api, name=name)
-        self._midi.ignore_types(sysex=True, timing=True, active_sense=True)
+        self._midi.ignore_types(sysex=True, timing=False, active_sense=True)  # MIDI Clock must come through
         self._midi.set_callback(lambda event, _data: callback(event[0], time.perf_counter()))
         self.name = _open(self._midi, name, virtual, available, "input")
 
