@@ -344,18 +344,23 @@ class Engine:
         self.stats.panics += 1
 
     def undo(self) -> None:
-        """Forget the last answer: stop it if it sounds, and the model never hears it."""
-        self.scheduler.cancel()
-        self._unheard_answer.clear()
+        """Forget the last answer: stop it if it sounds, and the model never hears it (until the player
+        plays on, after which the answer is part of the duet)."""
+        self._discard_answer()
         self.stats.undos += 1
 
     def reroll(self) -> None:
         """Discard the last answer and play a new one in its place, from the same moment of the duet."""
         if self._phrase_ended_at is None:
             return
-        self.undo()
+        self._discard_answer()
         self.stats.rerolls += 1
-        self._compose(self._clock(), self._clock())
+        now = self._clock()
+        self._compose(now, now)
+
+    def _discard_answer(self) -> None:
+        self.scheduler.cancel()
+        self._unheard_answer.clear()
 
     # -- answering -----------------------------------------------------------------------------------
     def _sync_sampling(self) -> None:
