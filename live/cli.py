@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+from live.config import ConfigError
 from live.improviser import Limits
 from live.model import ModelError
 from live.notes import MidiFileError
@@ -84,11 +85,7 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
                        help="MIDI note numbers that, held together, silence everything (e.g. 21,108)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="duetto", description="A real-time MIDI improvisation partner.")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    jam = commands.add_parser("jam", help="play call and response on MIDI ports")
+def add_jam_options(jam: argparse.ArgumentParser) -> None:
     jam.add_argument("--in", dest="input", default=None,
                      help="connect to this MIDI input instead of opening a virtual 'Duetto In'")
     jam.add_argument("--out", dest="output", default=None,
@@ -97,6 +94,54 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write both parts of the session to a two-track MIDI file when it ends")
     add_live_options(jam)
     add_model_options(jam)
+
+
+NOT_IN_CONFIG = {"help", "config", "preset"}
+
+
+def jam_option_types() -> dict[str, type]:
+    """Each `duetto jam` option a config file may set, by its name with underscores, and its type."""
+    jam = argparse.ArgumentParser(add_help=False)
+    add_jam_options(jam)
+    return {action.dest: bool if action.nargs == 0 else action.type or str
+            for action in jam._actions if action.dest not in NOT_IN_CONFIG}
+
+
+def config_for(argv: list[str]):
+    """The config file named by --config in a jam command line, and its --preset (None, None without)."""
+    from live.config import read_config
+
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--config")
+    early.add_argument("--preset")
+    known, _ = early.parse_known_args(argv)
+    if known.config is None:
+        if known.preset is not None:
+            raise UsageError("--preset needs --config FILE")
+        return None, None
+    return read_config(known.config, jam_option_types()), known.preset
+
+
+def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="duetto", description="A real-time MIDI improvisation partner.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    jam = commands.add_parser("jam", help="play call and response on MIDI ports")
+    add_jam_options(jam)
+    jam.add_argument("--config", default=None, metavar="FILE.toml",
+                     help="read option defaults, CC mappings and presets from this file")
+    jam.add_argument("--preset", default=None, help="a named preset of the config file")
+    jam.set_defaults(**(jam_defaults or {}))
+
+    learn = commands.add_parser("learn", help="map a control to the MIDI CC you move next")
+    learn.add_argument("control", help="temperature, top_p, density, quantize, ..., or panic, reroll, undo")
+    learn.add_argument("--config", default="duetto.toml", metavar="FILE.toml",
+                       help="the config file to write the mapping to (default duetto.toml)")
+    learn.add_argument("--in", dest="input", default=None,
+                       help="listen to this MIDI input instead of opening a virtual 'Duetto In'")
+    learn.add_argument("--backend", default="auto")
+    learn.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                       help="how long to wait for a knob to move (default 30)")
 
     generate = commands.add_parser("generate", help="continue a MIDI file offline")
     generate.add_argument("--prompt", required=True, help="MIDI file to continue")
@@ -206,6 +251,7 @@ def jam_settings(args: argparse.Namespace, model):
         feel=Feel(quantize=args.quantize, swing=args.swing, steps_per_beat=args.grid,
                   humanize_ms=args.humanize_ms, output_offset=args.output_offset_ms / 1000.0),
         panic_keys=parse_panic_keys(args.panic_keys),
+        cc_map=getattr(args, "cc_map", {}),
         limits=limits,
     )
 
@@ -246,6 +292,31 @@ def run_jam(args: argparse.Namespace) -> int:
     stats = engine.stats
     print(f"duetto: stopped; {stats.notes_in} notes heard, {stats.answers} answers, "
           f"{stats.notes_out} notes played, {stats.barge_ins} barge-ins", file=sys.stderr)
+    return 0
+
+
+def run_learn(args: argparse.Namespace) -> int:
+    from live.config import Config, read_config, write_config
+    from live.controls import check_name
+    from live.learn import listen_for_cc
+    from live.ports import open_backend
+
+    name = check_name(args.control)
+    path = Path(args.config)
+    config = read_config(path, jam_option_types()) if path.exists() else Config()
+    backend = open_backend(args.backend)
+    print(f"duetto: move the knob, fader or pedal for {name} (listening on "
+          f"{args.input or 'Duetto In'!r}, {backend.name})", file=sys.stderr)
+    number = listen_for_cc(backend, args.input, args.timeout)
+    if number is None:
+        raise UsageError(f"no control change arrived in {args.timeout:g} s; nothing was mapped")
+    replaced = [other for other, mapped in config.cc.items() if mapped == number and other != name]
+    for other in replaced:
+        del config.cc[other]
+    config.cc[name] = number
+    write_config(path, config)
+    note = f" (it was mapped to {', '.join(replaced)})" if replaced else ""
+    print(f"duetto: {name} is now CC {number}{note}; saved in {path}")
     return 0
 
 
@@ -329,14 +400,17 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Python hands the interpreter between threads every 5 ms by default; the scheduler cannot wait that long
     sys.setswitchinterval(0.0005)
-    runners = {"jam": run_jam, "generate": run_generate, "ports": run_ports, "demo": run_demo,
-               "panic": run_panic, "bench": run_bench}
+    runners = {"jam": run_jam, "learn": run_learn, "generate": run_generate, "ports": run_ports,
+               "demo": run_demo, "panic": run_panic, "bench": run_bench}
     try:
         if argv and argv[0] in PRODUCERS:
             return run_producer(argv[0], argv[1:])
-        args = build_parser().parse_args(argv)
+        config, preset = config_for(argv[1:]) if argv and argv[0] == "jam" else (None, None)
+        args = build_parser(config.options(preset) if config else None).parse_args(argv)
+        if config is not None:
+            args.cc_map = config.cc_map()
         return runners[args.command](args)
-    except (ModelError, PortError, MidiFileError, UsageError, FileNotFoundError, ValueError) as error:
+    except (ModelError, PortError, MidiFileError, UsageError, ConfigError, FileNotFoundError, ValueError) as error:
         print(f"duetto: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
