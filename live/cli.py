@@ -20,6 +20,7 @@ from live.notes import MidiFileError
 from live.ports import PortError
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
+PORT_CHECK_SECONDS = 0.5  # how often ports connected by name are checked for their program quitting
 
 
 PRODUCERS = {"data": "build a training dataset (needs the train extra)",
@@ -259,25 +260,37 @@ def jam_settings(args: argparse.Namespace, model):
 def run_jam(args: argparse.Namespace) -> int:
     from live.engine import Engine
     from live.ports import open_backend
+    from live.ports.reconnect import KeptInput, KeptOutput
     from live.recording import SessionRecording
 
     model = load_model(args)
     settings = jam_settings(args, model)
     backend = open_backend(args.backend)
-    output = backend.open_output(args.output or "Duetto Out", virtual=args.output is None)
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     engine = None
     source = None
+    kept = []  # ports connected by name, reopened when their program comes back
+    if args.output is None:
+        output = backend.open_output("Duetto Out", virtual=True)
+    else:
+        output = KeptOutput(backend, args.output, lambda: engine.request("panic"), log)
+        kept.append(output)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     recording = SessionRecording() if args.record else None
     try:
         engine = Engine(model, output, settings, recording=recording)
-        source = backend.open_input(args.input or "Duetto In", engine.receive, virtual=args.input is None)
+        if args.input is None:
+            source = backend.open_input("Duetto In", engine.receive, virtual=True)
+        else:
+            source = KeptInput(backend, args.input, engine.receive, engine.player_port_lost, log)
+            kept.append(source)
         engine.start()
         print(f"duetto: listening on {source.name!r}, answering on {output.name!r} ({backend.name}); "
               f"Ctrl-C to stop", file=sys.stderr)
-        while not stop.wait(0.5):
-            pass
+        while not stop.wait(PORT_CHECK_SECONDS):
+            for port in kept:
+                port.check()
     finally:
         if source is not None:
             source.close()

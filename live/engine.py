@@ -38,7 +38,7 @@ from live.sampler import Sampler
 from live.scheduler import Scheduler
 from live.voice import make_voice
 
-PLAYER, BOT, TIMING, CONTROL, TRIGGER = "player", "bot", "timing", "control", "trigger"
+PLAYER, BOT, TIMING, CONTROL, TRIGGER, ACTION = "player", "bot", "timing", "control", "trigger", "action"
 PRIME_SLICE_TOKENS = 8  # model steps taken for context priming between looks at the inbox (~2 ms)
 # Key-downs waiting to be heard. Each costs a few model steps (about a millisecond), so a full inbox keeps
 # the engine at most about a second behind the player; no human fills it, only a flood of messages does.
@@ -173,6 +173,18 @@ class Engine:
                 self._latest_strike = stamp
             self._inbox.put((PLAYER, stamp, *note))
 
+    def request(self, action: str) -> None:
+        """Ask for panic, reroll or undo from any thread; the engine thread carries it out."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}")
+        self._inbox.put((ACTION, self._clock(), action))
+
+    def player_port_lost(self) -> None:
+        """The player's port went away with keys down: let go of them (call once its callbacks have
+        stopped), or the engine would wait for key-ups that never come."""
+        for channel in range(16):
+            self.receive([0xB0 | channel, 123, 0], self._clock())
+
     def _enqueue_unpaired(self, item: tuple) -> None:
         """Messages with no key-up to keep track of: dropped (and counted) when the inbox is full."""
         if self._inbox.qsize() >= INBOX_LIMIT:
@@ -263,6 +275,8 @@ class Engine:
             self._control(stamp, *rest)
         elif kind == TRIGGER:
             self._end_phrase(stamp)
+        elif kind == ACTION:
+            self._act(rest[0])
         else:
             self._hear(kind, stamp, *rest)
 
@@ -319,7 +333,7 @@ class Engine:
         name = self.settings.cc_map.get(controller)
         if name in ACTIONS:
             if pressed:
-                {"panic": self.panic, "reroll": self.reroll, "undo": self.undo}[name]()
+                self._act(name)
         elif name is not None:
             set_control(self.settings, name, CONTROLS[name].value(value))
             self.stats.cc_changes += 1
@@ -337,6 +351,9 @@ class Engine:
             self.scheduler.cancel()
 
     # -- actions (engine thread) ---------------------------------------------------------------------
+    def _act(self, action: str) -> None:
+        {"panic": self.panic, "reroll": self.reroll, "undo": self.undo}[action]()
+
     def panic(self) -> None:
         """Silence the output now (the bot's notes, passed-through ones, All Notes Off); keep listening."""
         self._unheard_answer.clear()
