@@ -93,6 +93,8 @@ def add_jam_options(jam: argparse.ArgumentParser) -> None:
                      help="connect to this MIDI output instead of opening a virtual 'Duetto Out'")
     jam.add_argument("--record", default=None, metavar="FILE.mid",
                      help="write both parts of the session to a two-track MIDI file when it ends")
+    jam.add_argument("--view", action="store_true",
+                     help="show mode, tempo, key, notes and timings live in the terminal")
     add_live_options(jam)
     add_model_options(jam)
 
@@ -262,6 +264,7 @@ def run_jam(args: argparse.Namespace) -> int:
     from live.ports import open_backend
     from live.ports.reconnect import KeptInput, KeptOutput
     from live.recording import SessionRecording
+    from live.view import TerminalView
 
     model = load_model(args)
     settings = jam_settings(args, model)
@@ -269,6 +272,7 @@ def run_jam(args: argparse.Namespace) -> int:
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     engine = None
     source = None
+    view = None
     kept = []  # ports connected by name, reopened when their program comes back
     if args.output is None:
         output = backend.open_output("Duetto Out", virtual=True)
@@ -288,10 +292,15 @@ def run_jam(args: argparse.Namespace) -> int:
         engine.start()
         print(f"duetto: listening on {source.name!r}, answering on {output.name!r} ({backend.name}); "
               f"Ctrl-C to stop", file=sys.stderr)
+        if args.view:
+            view = TerminalView(lambda: engine.status)
+            view.start()
         while not stop.wait(PORT_CHECK_SECONDS):
             for port in kept:
                 port.check()
     finally:
+        if view is not None:
+            view.stop()
         if source is not None:
             source.close()
         if engine is not None:

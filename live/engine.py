@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import math
 import queue
+import statistics
 import random
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from live.clock import TIMING_STATUSES, Grid, TempoTracker
 from live.controls import ACTIONS, CONTROLS, PRESSED, PhraseEnd, set_control
@@ -45,6 +47,8 @@ PRIME_SLICE_TOKENS = 8  # model steps taken for context priming between looks at
 INBOX_LIMIT = 1_000
 ALL_NOTES_OFF_CONTROLS = (120, 123)  # All Sound Off, All Notes Off
 SUSTAIN = 64
+STATUS_SECONDS = 0.1  # how often the engine thread publishes its status (for the terminal view)
+MEASUREMENTS = 1_000  # recent step times and answer latencies kept for percentiles
 
 
 @dataclass
@@ -70,6 +74,56 @@ class JamSettings:
     panic_keys: frozenset[int] = frozenset()  # held together by the player: panic
     window_tokens: int = 512
     limits: Limits = field(default_factory=Limits)
+    mode: str = "call"
+
+
+class TimedModel:
+    """The model, with the time of each step kept (for the view); everything else passes through."""
+
+    def __init__(self, model: StepModel) -> None:
+        self._model = model
+        self.step_seconds: deque[float] = deque(maxlen=MEASUREMENTS)
+
+    def step(self, token: int, state: list) -> tuple:
+        began = time.perf_counter()
+        try:
+            return self._model.step(token, state)
+        finally:
+            self.step_seconds.append(time.perf_counter() - began)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the engine is doing, published by its thread for whoever watches (the terminal view)."""
+
+    mode: str
+    tempo_source: str
+    bpm: float | None
+    transport_running: bool
+    key: str | None
+    key_locked: bool
+    notes_in: int
+    notes_out: int
+    answers: int
+    barge_ins: int
+    step_ms: tuple[float, float] | None  # p50, p99
+    answer_late_ms: tuple[float, float] | None  # first note of each answer: sent minus due, p50, p99
+    provider: str
+    temperature: float
+    quantize: float
+    dropped: int
+    errors: int
+
+
+def percentiles(values: list[float]) -> tuple[float, float] | None:
+    """(p50, p99) in milliseconds, or None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000
 
 
 @dataclass
@@ -132,7 +186,12 @@ class Engine:
         self.keys = KeyFinder()
         self.dynamics = Dynamics()
         self._rng = random.Random(settings.seed)
-        self.voice = make_voice(model, self.sampler, settings.limits, settings.window_tokens)
+        self.model = TimedModel(model)
+        self._first_note_due: float | None = None  # when the pending answer's first note is due
+        self.answer_lateness: deque[float] = deque(maxlen=MEASUREMENTS)
+        self.status: Status | None = None
+        self._status_at = -math.inf
+        self.voice = make_voice(self.model, self.sampler, settings.limits, settings.window_tokens)
         self.scheduler = Scheduler(output.send, clock, on_sent=self._bot_sent)
         self._thread = threading.Thread(target=self._run, name="duetto-engine", daemon=True)
 
@@ -261,10 +320,13 @@ class Engine:
 
     def _next(self) -> None:
         """Take the next message; while the context primes a fresh state and nothing waits, prime a slice."""
+        if self._clock() - self._status_at >= STATUS_SECONDS:
+            self._publish_status()
         try:
-            item = self._inbox.get(block=not self.voice.priming)
+            item = self._inbox.get_nowait() if self.voice.priming else self._inbox.get(timeout=STATUS_SECONDS)
         except queue.Empty:
-            self.voice.prime_some(PRIME_SLICE_TOKENS)
+            if self.voice.priming:
+                self.voice.prime_some(PRIME_SLICE_TOKENS)
             return
         if item is None:  # None only wakes the thread to stop
             return
@@ -280,6 +342,19 @@ class Engine:
         else:
             self._hear(kind, stamp, *rest)
 
+    def _publish_status(self) -> None:
+        self._status_at = self._clock()
+        grid, key, stats = self.grid(), self.key, self.stats
+        self.status = Status(
+            mode=self.settings.mode, tempo_source=grid.source if grid else "none",
+            bpm=grid.bpm if grid else None, transport_running=self.tempo.transport_running,
+            key=str(key) if key else None, key_locked=self.settings.scale_lock,
+            notes_in=stats.notes_in, notes_out=stats.notes_out, answers=stats.answers, barge_ins=stats.barge_ins,
+            step_ms=percentiles(list(self.model.step_seconds)),
+            answer_late_ms=percentiles(list(self.answer_lateness)),
+            provider=str(getattr(self.model, "provider", "unknown")), temperature=self.settings.temperature,
+            quantize=self.settings.feel.quantize, dropped=stats.dropped_messages, errors=stats.errors)
+
     def _hear(self, source: str, stamp: float, channel: int, pitch: int, velocity: int) -> None:
         if self.recording is not None:
             self.recording.add(source, stamp - self._origin, pitch, velocity)
@@ -289,6 +364,8 @@ class Engine:
                 if not self._answer_sounded:
                     self._answer_sounded = True
                     self.stats.answers += 1
+                    if self._first_note_due is not None:
+                        self.answer_lateness.append(stamp - self._first_note_due)
             self._unheard_answer.append((stamp, pitch, velocity))
             return
         self._let_voice_hear_the_answer()
@@ -411,6 +488,7 @@ class Engine:
         settings = self.settings
         self._answer_starts = start
         self._answer_sounded = False
+        self._first_note_due = None
         placement = Placement(start, grid, settings.feel, self._rng)
 
         def abandon() -> bool:
@@ -419,6 +497,8 @@ class Engine:
         for event in self.voice.answer(settings.response_seconds, should_stop=abandon):
             at = placement.place(event)
             if event.velocity > 0:
+                if self._first_note_due is None:
+                    self._first_note_due = at
                 velocity = self.dynamics.scale(event.velocity, settings.velocity_follow)
                 self.scheduler.note_on(at, settings.channel, event.pitch, velocity)
             else:
