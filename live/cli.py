@@ -93,6 +93,9 @@ def add_jam_options(jam: argparse.ArgumentParser) -> None:
                      help="connect to this MIDI output instead of opening a virtual 'Duetto Out'")
     jam.add_argument("--record", default=None, metavar="FILE.mid",
                      help="write both parts of the session to a two-track MIDI file when it ends")
+    jam.add_argument("--mode", default="call", choices=["call", "duet", "practice"],
+                     help="call: answer each phrase (default); duet: play along continuously; "
+                          "practice: play a phrase for you to echo, and score it")
     jam.add_argument("--view", action="store_true",
                      help="show mode, tempo, key, notes and timings live in the terminal")
     add_live_options(jam)
@@ -255,6 +258,7 @@ def jam_settings(args: argparse.Namespace, model):
                   humanize_ms=args.humanize_ms, output_offset=args.output_offset_ms / 1000.0),
         panic_keys=parse_panic_keys(args.panic_keys),
         cc_map=getattr(args, "cc_map", {}),
+        mode=getattr(args, "mode", "call"),
         limits=limits,
     )
 
@@ -311,6 +315,9 @@ def run_jam(args: argparse.Namespace) -> int:
         output.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    summary = engine.mode.summary() if engine.mode is not None else None
+    if summary:
+        print(summary)
     stats = engine.stats
     print(f"duetto: stopped; {stats.notes_in} notes heard, {stats.answers} answers, "
           f"{stats.notes_out} notes played, {stats.barge_ins} barge-ins", file=sys.stderr)

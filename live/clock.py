@@ -4,7 +4,7 @@
 Start, 0xFB Continue, 0xFC Stop, 0xF2 Song Position Pointer) and the player's onsets, all stamped on
 arrival. `grid()` answers with a `Grid`: a beat length and the time of one beat, from the best source
 there is now. Clock ticks arrive with transport jitter (up to a JACK period), so tempo and phase are a
-least-squares line through the last two beats of ticks rather than the latest interval.
+least-squares line through the last bar of ticks rather than the latest interval.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ TICKS_PER_BEAT = 24
 TICKS_PER_SIXTEENTH = 6  # Song Position Pointer counts sixteenths
 CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 TIMING_STATUSES = (CLOCK, START, CONTINUE, STOP, SONG_POSITION)
-CLOCK_WINDOW_TICKS = 2 * TICKS_PER_BEAT
+CLOCK_WINDOW_TICKS = 4 * TICKS_PER_BEAT  # a line through a bar of ticks: jitter averages out, tempo changes follow within a bar
 CLOCK_SILENCE_SECONDS = 0.5  # ticks further apart than this (below 5 BPM) mean the clock stopped
 SOURCE_CLOCK, SOURCE_PLAYER, SOURCE_BPM, SOURCE_NONE = "midi clock", "player", "--bpm", "none"
 

@@ -26,11 +26,12 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from live.clock import TIMING_STATUSES, Grid, TempoTracker
 from live.controls import ACTIONS, CONTROLS, PRESSED, PhraseEnd, set_control
 from live.groove import Dynamics, Feel, Placement
+from live.encoding import KeyEvent
 from live.improviser import Limits
 from live.key import Key, KeyFinder
 from live.model import StepModel
@@ -39,6 +40,20 @@ from live.recording import SessionRecording
 from live.sampler import Sampler
 from live.scheduler import Scheduler
 from live.voice import make_voice
+
+if TYPE_CHECKING:
+    from live.modes import Mode
+
+
+def make_mode(name: str, engine: "Engine") -> "Mode | None":
+    """The mode object for `--mode`; None for call and response, which the engine itself plays."""
+    if name == "call":
+        return None
+    from live.modes import MODES
+
+    if name not in MODES:
+        raise ValueError(f"unknown mode {name!r}: use call, {', '.join(MODES)}")
+    return MODES[name](engine)
 
 PLAYER, BOT, TIMING, CONTROL, TRIGGER, ACTION = "player", "bot", "timing", "control", "trigger", "action"
 PRIME_SLICE_TOKENS = 8  # model steps taken for context priming between looks at the inbox (~2 ms)
@@ -192,6 +207,7 @@ class Engine:
         self.status: Status | None = None
         self._status_at = -math.inf
         self.voice = make_voice(self.model, self.sampler, settings.limits, settings.window_tokens)
+        self.mode = make_mode(settings.mode, self)
         self.scheduler = Scheduler(output.send, clock, on_sent=self._bot_sent)
         self._thread = threading.Thread(target=self._run, name="duetto-engine", daemon=True)
 
@@ -294,6 +310,17 @@ class Engine:
         return self.tempo.grid(self._clock())
 
     @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def now(self) -> float:
+        """The engine's clock: the one port stamps and scheduled times are on."""
+        return self._clock()
+
+    def log(self, line: str) -> None:
+        self._log(line)
+
+    @property
     def key(self) -> Key | None:
         """The key the bot plays in: the one set, else the one heard (None until one is heard)."""
         return self.settings.key or self.keys.key
@@ -319,11 +346,16 @@ class Engine:
                 self._log(f"duetto: {type(error).__name__}: {error}; answer abandoned, still listening")
 
     def _next(self) -> None:
-        """Take the next message; while the context primes a fresh state and nothing waits, prime a slice."""
-        if self._clock() - self._status_at >= STATUS_SECONDS:
+        """Take the next message; while the context primes a fresh state and nothing waits, prime a slice.
+        A mode (duet, practice) is given its turn whenever the time it asked for has come."""
+        now = self._clock()
+        if now - self._status_at >= STATUS_SECONDS:
             self._publish_status()
+        if self.mode is not None and now >= self.mode.wake_at:
+            self.mode.tick(now)
+        wait = STATUS_SECONDS if self.mode is None else min(STATUS_SECONDS, max(0.0, self.mode.wake_at - now))
         try:
-            item = self._inbox.get_nowait() if self.voice.priming else self._inbox.get(timeout=STATUS_SECONDS)
+            item = self._inbox.get_nowait() if self.voice.priming else self._inbox.get(timeout=wait)
         except queue.Empty:
             if self.voice.priming:
                 self.voice.prime_some(PRIME_SLICE_TOKENS)
@@ -367,11 +399,14 @@ class Engine:
                     if self._first_note_due is not None:
                         self.answer_lateness.append(stamp - self._first_note_due)
             self._unheard_answer.append((stamp, pitch, velocity))
+            if self.mode is not None:  # only a call-and-response answer can be undone
+                self._let_voice_hear_the_answer()
             return
         self._let_voice_hear_the_answer()
         if velocity > 0:
             self.stats.notes_in += 1
-            self._withdraw_or_barge_in()
+            if self.mode is None:
+                self._withdraw_or_barge_in()
             self.tempo.player_onset(stamp, starts_phrase=not self._phrase_has_notes)
             self.keys.heard(stamp, pitch)
             self.dynamics.heard(velocity)
@@ -382,7 +417,9 @@ class Engine:
         else:
             self._player_down.discard((channel, pitch))
         self.voice.hear(stamp - self._origin, pitch, velocity)
-        if (velocity == 0 and not self._player_down and self._phrase_has_notes
+        if self.mode is not None:
+            self.mode.player_note(stamp, pitch, velocity, bool(self._player_down))
+        elif (velocity == 0 and not self._player_down and self._phrase_has_notes
                 and self.settings.phrase_end.kind == "silence"):
             self._answer(stamp, self._phrase_gap())
 
@@ -416,8 +453,8 @@ class Engine:
             self.stats.cc_changes += 1
 
     def _end_phrase(self, stamp: float) -> None:
-        """A trigger (pedal, CC, key) ends the phrase: answer now, or on the next beat."""
-        if self._phrase_has_notes:
+        """A trigger (pedal, CC, key) ends the phrase: answer now, or on the next beat (call mode)."""
+        if self.mode is None and self._phrase_has_notes:
             self._answer(stamp, 0.0)
 
     def _withdraw_or_barge_in(self) -> None:
@@ -482,24 +519,34 @@ class Engine:
     def _compose(self, earliest: float, since: float) -> None:
         """Stream an answer into the scheduler, starting at `earliest` or the first beat after it;
         abandoned if the player strikes a key after `since`."""
-        self._sync_sampling()
         grid = self.grid()
         start = earliest if grid is None else grid.next_beat(earliest)
-        settings = self.settings
         self._answer_starts = start
-        self._answer_sounded = False
-        self._first_note_due = None
-        placement = Placement(start, grid, settings.feel, self._rng)
 
         def abandon() -> bool:
             return self._stopping.is_set() or self._latest_strike > since
 
-        for event in self.voice.answer(settings.response_seconds, should_stop=abandon):
+        self.perform(lambda: self.voice.answer(self.settings.response_seconds, should_stop=abandon), start, grid)
+
+    def perform(self, compose: Callable[[], Iterable[KeyEvent]], start: float,
+                grid: Grid | None) -> list[tuple[float, int]]:
+        """Play what `compose()` yields (key events timed from 0, composed with sampling in line with the
+        settings) from `start`, placed on the grid with the current feel and dynamics. Returns the
+        (time, pitch) of each note-on queued. Engine thread only; the modes use it too."""
+        self._sync_sampling()
+        settings = self.settings
+        self._answer_sounded = False
+        self._first_note_due = None
+        placement = Placement(start, grid, settings.feel, self._rng)
+        struck = []
+        for event in compose():
             at = placement.place(event)
             if event.velocity > 0:
                 if self._first_note_due is None:
                     self._first_note_due = at
                 velocity = self.dynamics.scale(event.velocity, settings.velocity_follow)
                 self.scheduler.note_on(at, settings.channel, event.pitch, velocity)
+                struck.append((at, event.pitch))
             else:
                 self.scheduler.note_off(at, settings.channel, event.pitch)
+        return struck

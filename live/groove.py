@@ -1,9 +1,10 @@
 """How an answer is played: where its notes land on the beat grid, and how hard they are struck.
 
-The model speaks in 10 ms steps with no notion of a bar. `Placement` moves each note-on of one answer
-toward the grid (quantize strength, swing, humanize) and moves its note-off with it, so durations stay
-as the model meant them; a note never starts before the previous note of its pitch has ended, so a
-quantized re-strike cannot cut itself short. `Dynamics` scales the model's velocities toward how hard the
+The model speaks in 10 ms steps with no notion of a bar. `Placement` moves each key event of one answer
+toward the grid (quantize strength, swing) the same way, so the order of events never changes and a
+quantized re-strike cannot cut itself short; humanize then nudges note-ons only. Without a grid a
+note-off moves with its note-on, so durations stay as the model meant them. A note never starts before
+the previous note of its pitch has ended. `Dynamics` scales the model's velocities toward how hard the
 player has been playing lately.
 """
 
@@ -45,22 +46,35 @@ class Placement:
     def place(self, event: KeyEvent) -> float:
         """The time to send `event` (timed from the answer's start), output offset included."""
         written = self._start + event.seconds
+        feel = self._feel
+        quantizing = self._grid is not None and feel.quantize > 0
+        at = written
+        if quantizing:
+            at += feel.quantize * (self._grid.snap(written, feel.steps_per_beat, feel.swing) - written)
         if event.velocity == 0:
             shift = self._shift.pop(event.pitch, 0.0)
-            at = max(written + shift, self._free_at.get(event.pitch, -1e9) + SHORTEST_SECONDS)
+            at = max(at if quantizing else written + shift, self._free_at.get(event.pitch, -1e9) + SHORTEST_SECONDS)
             self._free_at[event.pitch] = at
-            return at + self._feel.output_offset
-        at = written
-        feel = self._feel
-        if self._grid is not None and feel.quantize > 0:
-            at += feel.quantize * (self._grid.snap(written, feel.steps_per_beat, feel.swing) - written)
+            return at + feel.output_offset
         if feel.humanize_ms > 0:
             offset = max(-HUMANIZE_CLIP, min(HUMANIZE_CLIP, self._rng.gauss(0.0, 1.0)))
             at += offset * feel.humanize_ms / 1000.0
-        at = max(at, self._start, self._free_at.get(event.pitch, -1e9))
+        free = self._free_at.get(event.pitch, -1e9)
+        if quantizing and at < free:  # a re-strike squeezed onto its previous note's grid line: the next line
+            at = self._line_at_or_after(free)
+        at = max(at, self._start, free)
         self._shift[event.pitch] = at - written
         self._free_at[event.pitch] = at  # until its note-off is placed, it is at least sounding here
         return at + feel.output_offset
+
+
+    def _line_at_or_after(self, at: float) -> float:
+        feel, half_step = self._feel, self._grid.beat / self._feel.steps_per_beat / 2
+        line = self._grid.snap(at, feel.steps_per_beat, feel.swing)
+        while line < at:
+            at += half_step
+            line = self._grid.snap(at, feel.steps_per_beat, feel.swing)
+        return line
 
 
 class Dynamics:

@@ -70,6 +70,14 @@ def shipped_model():
     return StepModel(SHIPPED_MODEL, device="cpu")
 
 
+def fit_clock(stamps: list[float]) -> tuple[float, float]:
+    """(seconds per tick, stamp of the first tick): a least-squares line through MIDI Clock ticks as heard."""
+    import numpy as np
+
+    slope, intercept = np.polyfit(np.arange(len(stamps)), np.array(stamps), 1)
+    return float(slope), float(intercept)
+
+
 def wait_until(condition, timeout: float, interval: float = 0.01) -> bool:
     """Poll `condition` until it holds or `timeout` passes; returns whether it held."""
     deadline = time.monotonic() + timeout

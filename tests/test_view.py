@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 
 from conftest import SHIPPED_MODEL, wait_until
 
-from live.clock import CLOCK, START
-from live.duet_client import Player, sleep_until
+from live.duet_client import ClockSender, Player
 from live.engine import Status
 from live.notes import Note
 from live.view import render
@@ -41,34 +39,24 @@ def test_jam_view_shows_the_session_live(jack):
     jam = subprocess.Popen([sys.executable, "-m", "live.cli", "jam", "--backend", "jack", "--model", str(SHIPPED_MODEL),
                             "--view", "--seed", "3", "--phrase-gap", "150", "--response-seconds", "1"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stop = threading.Event()
+    clock = None
     try:
         assert wait_until(lambda: any("Duetto In" in name for name in jack.output_names()) or jam.poll() is not None,
                           30)
         keyboard = jack.open_output("Duetto In")
         time.sleep(0.2)
 
-        def send_clock() -> None:
-            keyboard.send([START])
-            first = time.perf_counter()
-            for index in range(10_000):
-                if stop.is_set():
-                    return
-                sleep_until(first + index * 60 / 120 / 24)
-                keyboard.send([CLOCK])
-
-        clock = threading.Thread(target=send_clock, daemon=True)
-        clock.start()
+        clock = ClockSender(keyboard, 120).start()
         scale = [62, 64, 66, 67, 69, 71, 73, 74, 69, 66, 62, 69, 74]
         Player(keyboard).play([Note(0.12 * index, 0.12 * index + 0.1, pitch, 80) for index, pitch in enumerate(scale)])
         time.sleep(2.5)
-        stop.set()
-        clock.join(timeout=2)
+        clock.stop()
         jam.terminate()
         out, errors = jam.communicate(timeout=15)
         keyboard.close()
     finally:
-        stop.set()
+        if clock is not None:
+            clock.stop()
         if jam.poll() is None:
             jam.kill()
             jam.wait()
