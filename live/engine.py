@@ -189,6 +189,7 @@ class Engine:
         self._admitted_down: dict[str, set[tuple[int, int]]] = {PLAYER: set(), BOT: set()}
         self._latest_strike = -math.inf  # stamp of the player's latest key-down let into the inbox
         self._stopping = threading.Event()
+        self._interrupt = threading.Event()  # an action (panic, undo, re-roll) waits: stop composing now
         self._player_down: set[tuple[int, int]] = set()
         self._answer_starts = 0.0
         self._phrase_has_notes = False  # a stray key-up (say, of a key held before we started) is no phrase
@@ -232,7 +233,9 @@ class Engine:
                 for _, pitch in sorted(key for key in self._admitted_down[PLAYER] if key[0] == channel):
                     self.receive([0x80 | channel, pitch, 0], stamp)
                 return
-            self._enqueue_unpaired((CONTROL, stamp, channel, controller, value))
+            # an action stops an answer being composed at once; the engine thread then carries it out
+            action = settings.cc_map.get(controller) in ACTIONS and value >= PRESSED
+            self._enqueue_unpaired((CONTROL, stamp, channel, controller, value), interrupts=action)
             return
         note = parse_note(message)
         if note is None or settings.input_channel not in (None, note[0]):
@@ -252,6 +255,7 @@ class Engine:
         """Ask for panic, reroll or undo from any thread; the engine thread carries it out."""
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
+        self._interrupt.set()
         self._inbox.put((ACTION, self._clock(), action))
 
     def player_port_lost(self) -> None:
@@ -260,12 +264,14 @@ class Engine:
         for channel in range(16):
             self.receive([0xB0 | channel, 123, 0], self._clock())
 
-    def _enqueue_unpaired(self, item: tuple) -> None:
+    def _enqueue_unpaired(self, item: tuple, interrupts: bool = False) -> None:
         """Messages with no key-up to keep track of: dropped (and counted) when the inbox is full."""
         if self._inbox.qsize() >= INBOX_LIMIT:
             self.stats.dropped_messages += 1
-        else:
-            self._inbox.put(item)
+            return
+        if interrupts:  # before the item is in: the engine thread clears it when it takes the item
+            self._interrupt.set()
+        self._inbox.put(item)
 
     def _bot_sent(self, stamp: float, channel: int, pitch: int, velocity: int) -> None:
         if self._admit(BOT, channel, pitch, velocity):
@@ -311,7 +317,8 @@ class Engine:
 
     @property
     def stopping(self) -> bool:
-        return self._stopping.is_set()
+        """Whether composing should stop now: the engine stops, or an action waits to be carried out."""
+        return self._stopping.is_set() or self._interrupt.is_set()
 
     def now(self) -> float:
         """The engine's clock: the one port stamps and scheduled times are on."""
@@ -402,11 +409,11 @@ class Engine:
             if self.mode is not None:  # only a call-and-response answer can be undone
                 self._let_voice_hear_the_answer()
             return
+        if velocity > 0 and self.mode is None:
+            self._withdraw_or_barge_in()  # first: the answer stops at once
         self._let_voice_hear_the_answer()
         if velocity > 0:
             self.stats.notes_in += 1
-            if self.mode is None:
-                self._withdraw_or_barge_in()
             self.tempo.player_onset(stamp, starts_phrase=not self._phrase_has_notes)
             self.keys.heard(stamp, pitch)
             self.dynamics.heard(velocity)
@@ -466,6 +473,7 @@ class Engine:
 
     # -- actions (engine thread) ---------------------------------------------------------------------
     def _act(self, action: str) -> None:
+        self._interrupt.clear()
         {"panic": self.panic, "reroll": self.reroll, "undo": self.undo}[action]()
 
     def panic(self) -> None:
@@ -524,7 +532,7 @@ class Engine:
         self._answer_starts = start
 
         def abandon() -> bool:
-            return self._stopping.is_set() or self._latest_strike > since
+            return self.stopping or self._latest_strike > since
 
         self.perform(lambda: self.voice.answer(self.settings.response_seconds, should_stop=abandon), start, grid)
 
