@@ -14,12 +14,14 @@ import threading
 from pathlib import Path
 
 from live.audio import AudioError
+from live.config import ConfigError
 from live.improviser import Limits
 from live.model import ModelError
 from live.notes import MidiFileError
 from live.ports import PortError
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
+PORT_CHECK_SECONDS = 0.5  # how often ports connected by name are checked for their program quitting
 
 
 PRODUCERS = {"data": "build a training dataset (needs the train extra)",
@@ -52,21 +54,101 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--response-seconds", type=float, default=4.0, metavar="S",
                         help="length of each answer in seconds (default 4)")
     parser.add_argument("--channel", type=int, default=1, help="MIDI channel the bot plays on, 1-16")
+    parser.add_argument("--in-channel", type=int, default=None, metavar="N",
+                        help="listen to this MIDI channel only, 1-16 (default: all)")
+    parser.add_argument("--passthrough", action="store_true", help="send your notes to the output too")
+    parser.add_argument("--phrase-end", default="silence", metavar="HOW",
+                        help="what ends your phrase: silence (default), pedal (sustain released), "
+                             "cc:N (CC N pressed) or key:N (key N struck)")
+    time_group = parser.add_argument_group("time (MIDI Clock is followed when it comes in)")
+    time_group.add_argument("--bpm", type=float, default=None,
+                            help="tempo when there is no MIDI Clock and your own pulse is unclear")
+    time_group.add_argument("--phrase-beats", type=float, default=None, metavar="BEATS",
+                            help="silence that ends your phrase in beats, when a tempo is known")
+    time_group.add_argument("--quantize", type=float, default=0.0, metavar="0-1",
+                            help="pull the bot's notes onto the beat grid (0 off, 1 fully)")
+    time_group.add_argument("--grid", type=int, default=4, metavar="STEPS",
+                            help="grid lines per beat for --quantize (default 4: sixteenths)")
+    time_group.add_argument("--swing", type=float, default=0.5, metavar="0.5-0.75",
+                            help="where every second grid line falls in its pair (0.5 straight, 0.67 triplet)")
+    time_group.add_argument("--humanize-ms", type=float, default=0.0, metavar="MS",
+                            help="random timing spread of the bot's notes (standard deviation)")
+    time_group.add_argument("--output-offset-ms", type=float, default=0.0, metavar="MS",
+                            help="shift the bot's output in time; negative sends early for a slow synth")
+    music = parser.add_argument_group("music")
+    music.add_argument("--key", default="auto",
+                       help="the key, like C:major, A:minor, F#:dorian; auto hears it from your playing")
+    music.add_argument("--scale-lock", action="store_true", help="the bot plays only notes of the key")
+    music.add_argument("--density", type=float, default=1.0,
+                       help="note density: below 1 sparser, above 1 busier (default 1)")
+    music.add_argument("--velocity-follow", type=float, default=0.0, metavar="0-1",
+                       help="how far the bot's dynamics follow yours (0: its own, 1: yours)")
+    music.add_argument("--panic-keys", default=None, metavar="N,N",
+                       help="MIDI note numbers that, held together, silence everything (e.g. 21,108)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="duetto", description="A real-time MIDI improvisation partner.")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    jam = commands.add_parser("jam", help="play call and response on MIDI ports")
+def add_jam_options(jam: argparse.ArgumentParser) -> None:
     jam.add_argument("--in", dest="input", default=None,
                      help="connect to this MIDI input instead of opening a virtual 'Duetto In'")
     jam.add_argument("--out", dest="output", default=None,
                      help="connect to this MIDI output instead of opening a virtual 'Duetto Out'")
     jam.add_argument("--record", default=None, metavar="FILE.mid",
                      help="write both parts of the session to a two-track MIDI file when it ends")
+    jam.add_argument("--mode", default="call", choices=["call", "duet", "practice"],
+                     help="call: answer each phrase (default); duet: play along continuously; "
+                          "practice: play a phrase for you to echo, and score it")
+    jam.add_argument("--view", action="store_true",
+                     help="show mode, tempo, key, notes and timings live in the terminal")
     add_live_options(jam)
     add_model_options(jam)
+
+
+NOT_IN_CONFIG = {"help", "config", "preset"}
+
+
+def jam_option_types() -> dict[str, type]:
+    """Each `duetto jam` option a config file may set, by its name with underscores, and its type."""
+    jam = argparse.ArgumentParser(add_help=False)
+    add_jam_options(jam)
+    return {action.dest: bool if action.nargs == 0 else action.type or str
+            for action in jam._actions if action.dest not in NOT_IN_CONFIG}
+
+
+def config_for(argv: list[str]):
+    """The config file named by --config in a jam command line, and its --preset (None, None without)."""
+    from live.config import read_config
+
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--config")
+    early.add_argument("--preset")
+    known, _ = early.parse_known_args(argv)
+    if known.config is None:
+        if known.preset is not None:
+            raise UsageError("--preset needs --config FILE")
+        return None, None
+    return read_config(known.config, jam_option_types()), known.preset
+
+
+def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="duetto", description="A real-time MIDI improvisation partner.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    jam = commands.add_parser("jam", help="play call and response on MIDI ports")
+    add_jam_options(jam)
+    jam.add_argument("--config", default=None, metavar="FILE.toml",
+                     help="read option defaults, CC mappings and presets from this file")
+    jam.add_argument("--preset", default=None, help="a named preset of the config file")
+    jam.set_defaults(**(jam_defaults or {}))
+
+    learn = commands.add_parser("learn", help="map a control to the MIDI CC you move next")
+    learn.add_argument("control", help="temperature, top_p, density, quantize, ..., or panic, reroll, undo")
+    learn.add_argument("--config", default="duetto.toml", metavar="FILE.toml",
+                       help="the config file to write the mapping to (default duetto.toml)")
+    learn.add_argument("--in", dest="input", default=None,
+                       help="listen to this MIDI input instead of opening a virtual 'Duetto In'")
+    learn.add_argument("--backend", default="auto")
+    learn.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                       help="how long to wait for a knob to move (default 30)")
 
     generate = commands.add_parser("generate", help="continue a MIDI file offline")
     generate.add_argument("--prompt", required=True, help="MIDI file to continue")
@@ -142,46 +224,108 @@ def make_limits(args: argparse.Namespace) -> Limits:
     return Limits(lowest=args.lowest, highest=args.highest, max_polyphony=args.max_polyphony)
 
 
-def jam_settings(args: argparse.Namespace, model):
-    from live.engine import JamSettings
+def check_range(option: str, value: float | None, lowest: float, highest: float) -> None:
+    if value is not None and not lowest <= value <= highest:
+        raise UsageError(f"{option} {value:g}: use a value from {lowest:g} to {highest:g}")
 
-    if not 1 <= args.channel <= 16:
-        raise UsageError(f"--channel {args.channel}: MIDI channels are 1 to 16")
+
+def parse_panic_keys(text: str | None) -> frozenset[int]:
+    if text is None:
+        return frozenset()
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) < 2 or not all(part.isdigit() and int(part) < 128 for part in parts):
+        raise UsageError(f"--panic-keys {text!r}: give two or more MIDI note numbers, like 21,108")
+    return frozenset(int(part) for part in parts)
+
+
+def jam_settings(args: argparse.Namespace, model):
+    from live.controls import parse_phrase_end
+    from live.engine import JamSettings
+    from live.groove import Feel
+    from live.key import parse_key
+
+    check_range("--channel", args.channel, 1, 16)
+    check_range("--in-channel", args.in_channel, 1, 16)
+    check_range("--bpm", args.bpm, 20, 400)
+    check_range("--phrase-beats", args.phrase_beats, 0.25, 64)
+    check_range("--quantize", args.quantize, 0, 1)
+    check_range("--grid", args.grid, 1, 12)
+    check_range("--swing", args.swing, 0.5, 0.75)
+    check_range("--humanize-ms", args.humanize_ms, 0, 100)
+    check_range("--output-offset-ms", args.output_offset_ms, -500, 500)
+    check_range("--density", args.density, 0.05, 20)
+    check_range("--velocity-follow", args.velocity_follow, 0, 1)
+    check_range("--phrase-gap", args.phrase_gap, 1, 60_000)
+    check_range("--response-seconds", args.response_seconds, 0.1, 600)
     defaults = model.info.defaults
+    limits = make_limits(args)
+    limits.density = args.density
     return JamSettings(
         phrase_gap=args.phrase_gap / 1000.0,
+        phrase_beats=args.phrase_beats,
+        phrase_end=parse_phrase_end(args.phrase_end),
         response_seconds=args.response_seconds,
         temperature=defaults.get("temperature", 1.0) if args.temperature is None else args.temperature,
         top_p=defaults.get("top_p", 0.95) if args.top_p is None else args.top_p,
         seed=args.seed,
         channel=args.channel - 1,
-        limits=make_limits(args),
+        input_channel=None if args.in_channel is None else args.in_channel - 1,
+        passthrough=args.passthrough,
+        velocity_follow=args.velocity_follow,
+        bpm=args.bpm,
+        key=None if args.key.strip().lower() == "auto" else parse_key(args.key),
+        scale_lock=args.scale_lock,
+        feel=Feel(quantize=args.quantize, swing=args.swing, steps_per_beat=args.grid,
+                  humanize_ms=args.humanize_ms, output_offset=args.output_offset_ms / 1000.0),
+        panic_keys=parse_panic_keys(args.panic_keys),
+        cc_map=getattr(args, "cc_map", {}),
+        mode=getattr(args, "mode", "call"),
+        limits=limits,
     )
 
 
 def run_jam(args: argparse.Namespace) -> int:
     from live.engine import Engine
     from live.ports import open_backend
+    from live.ports.reconnect import KeptInput, KeptOutput
     from live.recording import SessionRecording
+    from live.view import TerminalView
 
     model = load_model(args)
     settings = jam_settings(args, model)
     backend = open_backend(args.backend)
-    output = backend.open_output(args.output or "Duetto Out", virtual=args.output is None)
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     engine = None
     source = None
+    view = None
+    kept = []  # ports connected by name, reopened when their program comes back
+    if args.output is None:
+        output = backend.open_output("Duetto Out", virtual=True)
+    else:
+        output = KeptOutput(backend, args.output, lambda: engine.request("panic"), log)
+        kept.append(output)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     recording = SessionRecording() if args.record else None
     try:
         engine = Engine(model, output, settings, recording=recording)
-        source = backend.open_input(args.input or "Duetto In", engine.receive, virtual=args.input is None)
+        if args.input is None:
+            source = backend.open_input("Duetto In", engine.receive, virtual=True)
+        else:
+            source = KeptInput(backend, args.input, engine.receive, engine.player_port_lost, log)
+            kept.append(source)
         engine.start()
         print(f"duetto: listening on {source.name!r}, answering on {output.name!r} ({backend.name}); "
               f"Ctrl-C to stop", file=sys.stderr)
-        while not stop.wait(0.5):
-            pass
+        if args.view:
+            view = TerminalView(lambda: engine.status)
+            view.start()
+        while not stop.wait(PORT_CHECK_SECONDS):
+            for port in kept:
+                port.check()
     finally:
+        if view is not None:
+            view.stop()
         if source is not None:
             source.close()
         if engine is not None:
@@ -192,9 +336,37 @@ def run_jam(args: argparse.Namespace) -> int:
         output.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    summary = engine.mode.summary() if engine.mode is not None else None
+    if summary:
+        print(summary)
     stats = engine.stats
     print(f"duetto: stopped; {stats.notes_in} notes heard, {stats.answers} answers, "
           f"{stats.notes_out} notes played, {stats.barge_ins} barge-ins", file=sys.stderr)
+    return 0
+
+
+def run_learn(args: argparse.Namespace) -> int:
+    from live.config import Config, read_config, write_config
+    from live.controls import check_name
+    from live.learn import listen_for_cc
+    from live.ports import open_backend
+
+    name = check_name(args.control)
+    path = Path(args.config)
+    config = read_config(path, jam_option_types()) if path.exists() else Config()
+    backend = open_backend(args.backend)
+    print(f"duetto: move the knob, fader or pedal for {name} (listening on "
+          f"{args.input or 'Duetto In'!r}, {backend.name})", file=sys.stderr)
+    number = listen_for_cc(backend, args.input, args.timeout)
+    if number is None:
+        raise UsageError(f"no control change arrived in {args.timeout:g} s; nothing was mapped")
+    replaced = [other for other, mapped in config.cc.items() if mapped == number and other != name]
+    for other in replaced:
+        del config.cc[other]
+    config.cc[name] = number
+    write_config(path, config)
+    note = f" (it was mapped to {', '.join(replaced)})" if replaced else ""
+    print(f"duetto: {name} is now CC {number}{note}; saved in {path}")
     return 0
 
 
@@ -309,14 +481,18 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Python hands the interpreter between threads every 5 ms by default; the scheduler cannot wait that long
     sys.setswitchinterval(0.0005)
-    runners = {"jam": run_jam, "generate": run_generate, "ports": run_ports, "demo": run_demo,
-               "panic": run_panic, "bench": run_bench}
+    runners = {"jam": run_jam, "learn": run_learn, "generate": run_generate, "ports": run_ports,
+               "demo": run_demo, "panic": run_panic, "bench": run_bench}
     try:
         if argv and argv[0] in PRODUCERS:
             return run_producer(argv[0], argv[1:])
-        args = build_parser().parse_args(argv)
+        config, preset = config_for(argv[1:]) if argv and argv[0] == "jam" else (None, None)
+        args = build_parser(config.options(preset) if config else None).parse_args(argv)
+        if config is not None:
+            args.cc_map = config.cc_map()
         return runners[args.command](args)
-    except (ModelError, PortError, MidiFileError, UsageError, AudioError, FileNotFoundError, ValueError) as error:
+    except (ModelError, PortError, MidiFileError, UsageError, AudioError, ConfigError, FileNotFoundError,
+            ValueError) as error:
         print(f"duetto: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -65,6 +65,33 @@ class Player:
         return last_release
 
 
+class ClockSender:
+    """A DAW's transport: MIDI Start, then Clock (0xF8) at 24 per beat from its own thread until stopped."""
+
+    def __init__(self, port: OutputPort, bpm: float) -> None:
+        self.port = port
+        self.tick_seconds = 60.0 / bpm / 24
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="clock-sender", daemon=True)
+
+    def start(self) -> "ClockSender":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        self.port.send([0xFA])
+        first = time.perf_counter() + 0.01
+        tick = 0
+        while not self._stop.is_set():
+            sleep_until(first + tick * self.tick_seconds)
+            self.port.send([0xF8])
+            tick += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+
+
 @dataclass(frozen=True)
 class Heard:
     stamp: float

@@ -2,9 +2,14 @@
 
 One thread owns the output port. It sleeps until just before the next event, then spins for the last
 stretch, because a sleeping thread wakes late by up to a millisecond or more. It remembers every note it
-has sounded; `cancel` releases them at once (barge-in), `close` also sends All Notes Off on every channel
-it used (exit). A safety release is queued with every note-on, so even if whoever scheduled the note dies
-before asking for its note-off, the note still ends after `max_note_seconds`.
+has sounded; `cancel` releases them at once (barge-in), `panic` and `close` also send All Notes Off on
+every channel used. A safety release is queued with every note-on, so even if whoever scheduled the note
+dies before asking for its note-off, the note still ends after `max_note_seconds`.
+
+The player's own notes can be passed through (`forward`): they queue for sending now, on this same
+thread, so one writer owns the port. They are kept apart from the bot's notes: a barge-in (`cancel`)
+leaves the keys the player is holding alone, they get no safety release (the player's key-up ends them),
+and `panic` and `close` release them too.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class _Event:
     pitch: int = field(compare=False)
     velocity: int = field(compare=False)
     safety_for: int | None = field(compare=False, default=None)  # a safety release names its note-on
+    forwarded: bool = field(compare=False, default=False)  # the player's note, passed through
 
 
 class Scheduler:
@@ -47,6 +53,7 @@ class Scheduler:
         self._max_note_seconds = max_note_seconds
         self._heap: list[_Event] = []
         self._sounding: dict[tuple[int, int], int] = {}  # (channel, pitch) -> sequence of its note-on
+        self._forwarded: set[tuple[int, int]] = set()  # the player's keys sounding through the output
         self._channels_used: set[int] = set()
         self._sequence = itertools.count()
         self._condition = threading.Condition()
@@ -64,6 +71,11 @@ class Scheduler:
     def note_off(self, at: float, channel: int, pitch: int) -> None:
         self._push(_Event(at, False, next(self._sequence), channel, pitch, 0))
 
+    def forward(self, channel: int, pitch: int, velocity: int) -> None:
+        """Pass one of the player's note messages through to the output, now (any thread)."""
+        self._push(_Event(self._clock(), velocity > 0, next(self._sequence), channel, pitch, velocity,
+                          forwarded=True))
+
     def _push(self, event: _Event) -> None:
         with self._condition:
             if self._closed:
@@ -75,33 +87,50 @@ class Scheduler:
     def busy(self) -> bool:
         """True while notes sound or wait to be played."""
         with self._condition:
-            return bool(self._sounding) or any(event.safety_for is None for event in self._heap)
+            return bool(self._sounding) or any(event.safety_for is None and not event.forwarded
+                                               for event in self._heap)
 
     def cancel(self) -> int:
         """Drop everything pending and release every sounding note now. Returns how many were released."""
         with self._condition:
             if self._closed:
                 return 0  # close() released everything already, and the port may be gone
-            self._heap.clear()
+            self._heap = [event for event in self._heap if event.forwarded]
+            heapq.heapify(self._heap)
             released = self._release_all()
             self._condition.notify()
             return released
+
+    def panic(self) -> None:
+        """Silence everything now, the player's passed-through notes too, then All Notes Off on every
+        channel used; scheduling goes on afterwards."""
+        with self._condition:
+            if not self._closed:
+                self._silence()
+                self._condition.notify()
 
     def close(self) -> None:
         """Release everything, send All Notes Off on the channels used, and stop the thread. Idempotent."""
         with self._condition:
             if self._closed:
                 return
-            self._heap.clear()
-            self._release_all()
-            for channel in sorted(self._channels_used):
-                self._transmit([CONTROL_CHANGE_STATUS | channel, ALL_NOTES_OFF, 0])
+            self._silence()
             self._closed = True
             self._condition.notify()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=1.0)
 
+    def _silence(self) -> None:
+        self._heap.clear()
+        self._release_all()
+        for channel, pitch in sorted(self._forwarded):
+            self._transmit([NOTE_OFF_STATUS | channel, pitch, 0])
+        self._forwarded.clear()
+        for channel in sorted(self._channels_used):
+            self._transmit([CONTROL_CHANGE_STATUS | channel, ALL_NOTES_OFF, 0])
+
     def _release_all(self) -> int:
+        """Release the bot's sounding notes (not the player's passed-through ones)."""
         now = self._clock()
         sounding = sorted(self._sounding)
         for channel, pitch in sounding:
@@ -130,7 +159,20 @@ class Scheduler:
             self.send_errors += 1
             self.last_error = f"{type(error).__name__}: {error}"
 
+    def _pass_through(self, event: _Event) -> None:
+        key = (event.channel, event.pitch)
+        if event.velocity > 0:
+            self._transmit([NOTE_ON_STATUS | event.channel, event.pitch, event.velocity])
+            self._forwarded.add(key)
+            self._channels_used.add(event.channel)
+        elif key in self._forwarded:
+            self._transmit([NOTE_OFF_STATUS | event.channel, event.pitch, 0])
+            self._forwarded.discard(key)
+
     def _play(self, event: _Event, now: float) -> None:
+        if event.forwarded:
+            self._pass_through(event)
+            return
         key = (event.channel, event.pitch)
         if event.velocity > 0:
             self._emit(now, event.channel, event.pitch, event.velocity)

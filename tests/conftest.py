@@ -8,6 +8,7 @@ opens real MIDI ports asks for `jack_server`, which sets JACK_DEFAULT_SERVER for
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_MODEL = REPO / "models" / "default.onnx"
+JACK_RATE, JACK_PERIOD_FRAMES = 48_000, 256  # a 5.3 ms period leaves a loaded 2-core CI machine headroom
+JACK_PERIOD_SECONDS = JACK_PERIOD_FRAMES / JACK_RATE
 
 
 def pytest_addoption(parser) -> None:
@@ -34,8 +37,8 @@ def jack_server():
     from live.ports import PortError
 
     try:
-        # a 5.3 ms period leaves a loaded 2-core CI machine headroom; latency is the benchmark's job
-        with PrivateJackServer(name=f"duetto-test-{os.getpid()}", period=256) as server:
+        # latency is the benchmark's job
+        with PrivateJackServer(name=f"duetto-test-{os.getpid()}", rate=JACK_RATE, period=JACK_PERIOD_FRAMES) as server:
             yield server.name
     except PortError as error:
         pytest.fail(f"{error}; `make test` installs Debian's jackd2")
@@ -49,6 +52,15 @@ def jack(jack_server):
     return open_backend("jack")
 
 
+@pytest.fixture
+def fast_switching():
+    """Switch threads every 0.5 ms, as `duetto jam` does, so port callbacks keep up with JACK."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    yield
+    sys.setswitchinterval(previous)
+
+
 @pytest.fixture(scope="session")
 def shipped_model():
     if not SHIPPED_MODEL.is_file():
@@ -56,6 +68,14 @@ def shipped_model():
     from live.model import StepModel
 
     return StepModel(SHIPPED_MODEL, device="cpu")
+
+
+def fit_clock(stamps: list[float]) -> tuple[float, float]:
+    """(seconds per tick, stamp of the first tick): a least-squares line through MIDI Clock ticks as heard."""
+    import numpy as np
+
+    slope, intercept = np.polyfit(np.arange(len(stamps)), np.array(stamps), 1)
+    return float(slope), float(intercept)
 
 
 def wait_until(condition, timeout: float, interval: float = 0.01) -> bool:

@@ -35,15 +35,6 @@ FAULTS = ("stop", "peer", "model", "barge")
 _names = itertools.count()
 
 
-@pytest.fixture
-def fast_switching():
-    """Switch threads every 0.5 ms, as `duetto jam` does, so port callbacks keep up with JACK."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)
-    yield
-    sys.setswitchinterval(previous)
-
-
 def run_in_process_case(jack, model, rng: random.Random) -> tuple[str, int]:
     """One randomized case; returns (fault, unmatched note-ons heard by the independent recorder)."""
     fault = rng.choice(FAULTS)

@@ -1,0 +1,181 @@
+"""Where the beat is: MIDI Clock when a DAW sends it, else the player's own pulse, else `--bpm`.
+
+`TempoTracker` is fed on the engine thread with the timing messages (0xF8 Clock at 24 per beat, 0xFA
+Start, 0xFB Continue, 0xFC Stop, 0xF2 Song Position Pointer) and the player's onsets, all stamped on
+arrival. `grid()` answers with a `Grid`: a beat length and the time of one beat, from the best source
+there is now. Clock ticks arrive with transport jitter (up to a JACK period), so tempo and phase are a
+least-squares line through the last bar of ticks rather than the latest interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+TICKS_PER_BEAT = 24
+TICKS_PER_SIXTEENTH = 6  # Song Position Pointer counts sixteenths
+CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
+TIMING_STATUSES = (CLOCK, START, CONTINUE, STOP, SONG_POSITION)
+CLOCK_WINDOW_TICKS = 4 * TICKS_PER_BEAT  # a line through a bar of ticks: jitter averages out, tempo changes follow within a bar
+CLOCK_SILENCE_SECONDS = 0.5  # ticks further apart than this (below 5 BPM) mean the clock stopped
+SOURCE_CLOCK, SOURCE_PLAYER, SOURCE_BPM, SOURCE_NONE = "midi clock", "player", "--bpm", "none"
+
+# tempo from the player's onsets
+CHORD_SECONDS = 0.05  # onsets closer than this are one event (a chord, a flam)
+ONSET_MEMORY = 24
+SHORTEST_UNIT, LONGEST_INTERVAL = 0.1, 2.0  # inter-onset intervals outside this are not pulse
+MIN_INTERVALS = 6
+FIT_TOLERANCE = 0.15  # of a unit: an interval this close to a whole number of units fits the pulse
+MIN_FIT_SHARE = 0.8
+SLOWEST_BPM, FASTEST_BPM = 70.0, 140.0  # a found pulse is doubled or halved into this range
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A beat grid: `beat` seconds per beat, with a beat at `origin` (any one of them)."""
+
+    beat: float
+    origin: float
+    source: str
+
+    @property
+    def bpm(self) -> float:
+        return 60.0 / self.beat
+
+    def next_beat(self, at: float) -> float:
+        """The first beat at or after `at`."""
+        return self.origin + math.ceil((at - self.origin) / self.beat - 1e-9) * self.beat
+
+    def snap(self, at: float, steps_per_beat: int, swing: float = 0.5) -> float:
+        """The grid line nearest `at`, with `steps_per_beat` lines per beat. With swing above 0.5 every
+        second line moves later: at `swing` of the way through its pair (0.5 straight, 2/3 a triplet feel)."""
+        step = self.beat / steps_per_beat
+        index = round((at - self.origin) / step)
+        line = self.origin + index * step
+        if index % 2:
+            line += (2 * swing - 1) * step
+        return line
+
+
+class _ClockFollower:
+    """MIDI Clock: tempo from the tick stream, beats where the song position is a whole beat."""
+
+    def __init__(self) -> None:
+        self.ticks: deque[tuple[int, float]] = deque(maxlen=CLOCK_WINDOW_TICKS)  # (serial, stamp)
+        self.serial = 0  # ticks counted since the stream (re)started
+        self.running = False
+        self.position: int | None = None  # ticks since the song's start, as of the next tick
+        self.beat_serial = 0  # the serial of a tick on a beat
+
+    def message(self, status: int, data: list[int], stamp: float) -> None:
+        if status == START:
+            self.running, self.position = True, 0
+        elif status == CONTINUE:
+            self.running = True
+            if self.position is None:
+                self.position = 0
+        elif status == STOP:
+            self.running = False
+        elif status == SONG_POSITION and len(data) == 2 and max(data) < 128:
+            self.position = (data[0] | data[1] << 7) * TICKS_PER_SIXTEENTH
+        elif status == CLOCK:
+            self._tick(stamp)
+
+    def _tick(self, stamp: float) -> None:
+        if self.ticks and stamp - self.ticks[-1][1] > CLOCK_SILENCE_SECONDS:
+            self.ticks.clear()
+        if not self.ticks:
+            self.serial, self.beat_serial = 0, 0
+        if self.running and self.position is not None:
+            # this tick is at `position`: the last beat at or before it fixes the phase
+            self.beat_serial = self.serial - self.position % TICKS_PER_BEAT
+            self.position += 1
+        self.ticks.append((self.serial, stamp))
+        self.serial += 1
+
+    def grid(self, now: float) -> Grid | None:
+        if len(self.ticks) < TICKS_PER_BEAT // 2 or now - self.ticks[-1][1] > CLOCK_SILENCE_SECONDS:
+            return None
+        serials = [serial for serial, _ in self.ticks]
+        stamps = [stamp for _, stamp in self.ticks]
+        mean_serial, mean_stamp = sum(serials) / len(serials), sum(stamps) / len(stamps)
+        spread = sum((serial - mean_serial) ** 2 for serial in serials)
+        tick_seconds = sum((serial - mean_serial) * (stamp - mean_stamp)
+                           for serial, stamp in zip(serials, stamps)) / spread
+        if tick_seconds <= 0:
+            return None
+        origin = mean_stamp + (self.beat_serial - mean_serial) * tick_seconds
+        return Grid(tick_seconds * TICKS_PER_BEAT, origin, SOURCE_CLOCK)
+
+
+class _PulseFinder:
+    """The player's pulse: the unit most inter-onset intervals are whole multiples of, brought into a
+    common tempo range; the beat falls on the first onset of the player's latest phrase."""
+
+    def __init__(self) -> None:
+        self.onsets: deque[float] = deque(maxlen=ONSET_MEMORY)
+        self.phrase_start: float | None = None
+
+    def onset(self, stamp: float, starts_phrase: bool) -> None:
+        if starts_phrase or self.phrase_start is None:
+            self.phrase_start = stamp
+        if not self.onsets or stamp - self.onsets[-1] >= CHORD_SECONDS:
+            self.onsets.append(stamp)
+
+    def beat(self) -> float | None:
+        onsets = list(self.onsets)
+        intervals = [later - earlier for earlier, later in zip(onsets, onsets[1:])
+                     if SHORTEST_UNIT <= later - earlier <= LONGEST_INTERVAL]
+        if len(intervals) < MIN_INTERVALS:
+            return None
+        unit = min(intervals)
+        for _ in range(3):  # refine: the least-squares unit over the intervals that fit it
+            fitting = [(interval, round(interval / unit)) for interval in intervals
+                       if abs(interval / unit - round(interval / unit)) < FIT_TOLERANCE]
+            if not fitting:
+                return None
+            unit = sum(interval * count for interval, count in fitting) / sum(count ** 2 for _, count in fitting)
+        if len(fitting) < MIN_FIT_SHARE * len(intervals):
+            return None
+        bpm = 60.0 / unit
+        while bpm > FASTEST_BPM:
+            bpm /= 2
+        while bpm < SLOWEST_BPM:
+            bpm *= 2
+        return 60.0 / bpm
+
+
+class TempoTracker:
+    """The best beat grid available now. Owned by the engine thread."""
+
+    def __init__(self, bpm: float | None = None, follow_player: bool = True) -> None:
+        if bpm is not None and not 20 <= bpm <= 400:
+            raise ValueError(f"--bpm {bpm}: use a tempo between 20 and 400")
+        self.bpm = bpm
+        self.follow_player = follow_player
+        self._clock = _ClockFollower()
+        self._pulse = _PulseFinder()
+
+    def timing_message(self, message: list[int], stamp: float) -> None:
+        self._clock.message(message[0], message[1:], stamp)
+
+    def player_onset(self, stamp: float, starts_phrase: bool) -> None:
+        self._pulse.onset(stamp, starts_phrase)
+
+    @property
+    def transport_running(self) -> bool:
+        return self._clock.running
+
+    def grid(self, now: float) -> Grid | None:
+        """The grid from MIDI Clock, else from the player's pulse, else from `--bpm`; None: no tempo."""
+        following = self._clock.grid(now)
+        if following is not None:
+            return following
+        anchor = self._pulse.phrase_start
+        beat = self._pulse.beat() if self.follow_player else None
+        if beat is not None and anchor is not None:
+            return Grid(beat, anchor, SOURCE_PLAYER)
+        if self.bpm is not None:
+            return Grid(60.0 / self.bpm, now if anchor is None else anchor, SOURCE_BPM)
+        return None

@@ -1,0 +1,109 @@
+"""The musical controls a player can turn while jamming, and what a MIDI CC value means for each.
+
+Every control names the setting it moves (a path into `JamSettings`) and its range; a CC value 0..127
+maps onto that range (linearly, or evenly in ratio for controls like density where 0.5 and 2 are equally
+far from 1). Actions (panic, re-roll, undo) fire when their CC rises past the middle, as a pedal or a
+button does. The same names are the keys of the `[cc]` table in a config file and of `duetto learn`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+ACTIONS = ("panic", "reroll", "undo")
+PRESSED = 64  # a CC value at or above this is a pressed button or pedal
+
+
+@dataclass(frozen=True)
+class Control:
+    name: str
+    path: tuple[str, ...]  # attribute path into JamSettings
+    lowest: float
+    highest: float
+    kind: type = float
+    ratio: bool = False  # map CC values evenly in ratio (for multipliers), not in difference
+    help: str = ""
+
+    def value(self, cc_value: int) -> Any:
+        """The setting for a CC value (0..127)."""
+        share = max(0, min(127, cc_value)) / 127
+        if self.ratio:
+            number = self.lowest * (self.highest / self.lowest) ** share
+        else:
+            number = self.lowest + share * (self.highest - self.lowest)
+        if self.kind is bool:
+            return cc_value >= PRESSED
+        return round(number) if self.kind is int else number
+
+
+CONTROLS = {control.name: control for control in (
+    Control("temperature", ("temperature",), 0.2, 1.6, help="wildness of the answers"),
+    Control("top_p", ("top_p",), 0.5, 1.0, help="share of likely notes sampled from"),
+    Control("response_seconds", ("response_seconds",), 1.0, 12.0, help="length of each answer"),
+    Control("density", ("limits", "density"), 0.25, 4.0, ratio=True, help="sparser or busier answers"),
+    Control("lowest", ("limits", "lowest"), 21, 72, int, help="bottom of the bot's register"),
+    Control("highest", ("limits", "highest"), 60, 108, int, help="top of the bot's register"),
+    Control("velocity_follow", ("velocity_follow",), 0.0, 1.0, help="how far the bot matches your dynamics"),
+    Control("quantize", ("feel", "quantize"), 0.0, 1.0, help="pull of the beat grid on the bot's notes"),
+    Control("swing", ("feel", "swing"), 0.5, 0.75, help="swing of the grid's off-beats"),
+    Control("humanize_ms", ("feel", "humanize_ms"), 0.0, 30.0, help="random timing spread"),
+    Control("phrase_beats", ("phrase_beats",), 0.5, 8.0, help="silence in beats that ends your phrase"),
+    Control("scale_lock", ("scale_lock",), 0, 1, bool, help="keep the bot in the key"),
+    Control("passthrough", ("passthrough",), 0, 1, bool, help="send your notes to the output too"),
+)}
+
+
+def control_names() -> list[str]:
+    return [*CONTROLS, *ACTIONS]
+
+
+def check_name(name: str) -> str:
+    """The name if it is a control or an action; a ValueError listing them otherwise."""
+    if name not in CONTROLS and name not in ACTIONS:
+        raise ValueError(f"unknown control {name!r} (controls: {', '.join(control_names())})")
+    return name
+
+
+def set_control(settings: Any, name: str, value: Any) -> None:
+    """Set the setting a control moves, on the thread that owns `settings`."""
+    target = settings
+    path = CONTROLS[name].path
+    for part in path[:-1]:
+        target = getattr(target, part)
+    setattr(target, path[-1], value)
+
+
+def get_control(settings: Any, name: str) -> Any:
+    target = settings
+    for part in CONTROLS[name].path:
+        target = getattr(target, part)
+    return target
+
+
+def describe_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class PhraseEnd:
+    """What ends the player's phrase: silence, the sustain pedal's release, a CC pressed, or a key."""
+
+    kind: str = "silence"  # silence | pedal | cc | key
+    number: int | None = None  # the CC or key number
+
+    def __str__(self) -> str:
+        return self.kind if self.number is None else f"{self.kind}:{self.number}"
+
+
+def parse_phrase_end(text: str) -> PhraseEnd:
+    """'silence', 'pedal', 'cc:N' or 'key:N' (N 0..127)."""
+    kind, _, number = text.strip().lower().partition(":")
+    if kind in ("silence", "pedal") and not number:
+        return PhraseEnd(kind)
+    if kind in ("cc", "key") and number.isdigit() and int(number) < 128:
+        return PhraseEnd(kind, int(number))
+    raise ValueError(f"--phrase-end {text!r}: use silence, pedal, cc:N or key:N with N from 0 to 127")

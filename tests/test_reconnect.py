@@ -1,0 +1,104 @@
+"""A synth or a keyboard that disappears and comes back (the DAW quits and restarts), over real JACK ports.
+
+`duetto jam --out NAME` / `--in NAME` connect to another program's port. When that port is deleted
+mid-answer or with a key held, Duetto says so, lets go of everything, keeps running, and reconnects when
+a port of that name is created again.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+from conftest import SHIPPED_MODEL, wait_until
+
+from live.duet_client import Player, Recorder
+from live.notes import Note
+
+PHRASE = [Note(0.0, 0.12, 60, 90), Note(0.15, 0.27, 64, 80), Note(0.3, 0.5, 67, 85)]
+
+
+class Jam:
+    """A `duetto jam` process whose stderr is collected line by line as it runs."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "live.cli", "jam", "--backend", "jack", "--model",
+                                         str(SHIPPED_MODEL), "--seed", "1", "--phrase-gap", "120", *args],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=lambda: self.lines.extend(self.process.stderr), daemon=True)
+        self._reader.start()
+
+    def said(self, text: str) -> bool:
+        return any(text in line for line in list(self.lines))
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            code = self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self._reader.join(timeout=2)
+        return code
+
+
+def test_a_synth_that_quits_and_comes_back_is_reconnected(jack):
+    first_synth = Recorder()
+    synth_port = jack.open_input("Gone Synth", first_synth, virtual=True)
+    jam = Jam("--out", "Gone Synth", "--response-seconds", "3")
+    try:
+        assert wait_until(lambda: jam.said("Ctrl-C to stop") or jam.process.poll() is not None, 30), jam.lines
+        keyboard = jack.open_output("Duetto In")
+        time.sleep(0.2)
+        Player(keyboard).play(PHRASE)
+        assert wait_until(lambda: first_synth.unmatched_note_ons() > 0, 5), "no answer reached the synth"
+        synth_port.close()  # the synth quits mid-answer
+        assert wait_until(lambda: jam.said("'Gone Synth:Gone Synth' is gone"), 5), jam.lines
+        second_synth = Recorder()
+        synth_port = jack.open_input("Gone Synth", second_synth, virtual=True)
+        assert wait_until(lambda: jam.said("is back; reconnected"), 5), jam.lines
+        time.sleep(3.5)  # the first answer is over
+        Player(keyboard).play(PHRASE)
+        assert wait_until(lambda: second_synth.unmatched_note_ons() > 0, 5), "no answer after reconnecting"
+        keyboard.close()
+    finally:
+        code = jam.stop()
+        time.sleep(0.1)
+        synth_port.close()
+    assert code == 0, jam.lines
+    assert second_synth.unmatched_note_ons() == 0
+
+
+def test_a_keyboard_that_vanishes_with_a_key_down_is_let_go_and_reconnected(jack):
+    keys = jack.open_output("Gone Keys", virtual=True)
+    jam = Jam("--in", "Gone Keys", "--response-seconds", "1")
+    output = Recorder()
+    try:
+        assert wait_until(lambda: jam.said("Ctrl-C to stop") or jam.process.poll() is not None, 30), jam.lines
+        listener = jack.open_input("Duetto Out", output)
+        time.sleep(0.2)
+        keys.send([0x90, 60, 90])
+        keys.send([0x90, 64, 90])
+        time.sleep(0.3)
+        keys.close()  # the keyboard is unplugged with two keys down
+        assert wait_until(lambda: jam.said("'Gone Keys:Gone Keys' is gone"), 5), jam.lines
+        # its keys are let go: the phrase is over, and the bot answers it
+        assert wait_until(lambda: output.first_note_on(since=0) is not None, 5), "the engine still waits for key-ups"
+        keys = jack.open_output("Gone Keys", virtual=True)
+        assert wait_until(lambda: jam.said("is back; reconnected"), 5), jam.lines
+        time.sleep(1.5)
+        replugged = time.perf_counter()
+        Player(keys).play(PHRASE)
+        assert wait_until(lambda: output.first_note_on(since=replugged + 0.4) is not None, 5), \
+            "no answer from the reconnected keyboard"
+    finally:
+        code = jam.stop()
+        time.sleep(0.1)
+        keys.close()
+    listener.close()
+    assert code == 0, jam.lines
+    assert output.unmatched_note_ons() == 0

@@ -1,0 +1,72 @@
+"""The live terminal view: what it shows for a status, and `duetto jam --view` over JACK showing a clocked
+session (tempo and its source, the key heard, notes in and out, step time and answer timing, provider)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from conftest import SHIPPED_MODEL, wait_until
+
+from live.duet_client import ClockSender, Player
+from live.engine import Status
+from live.notes import Note
+from live.view import render
+
+STATUS = Status(mode="call", tempo_source="midi clock", bpm=130.0, transport_running=True, key="D:major",
+                key_locked=True, notes_in=13, notes_out=21, answers=2, barge_ins=1, step_ms=(0.25, 0.41),
+                answer_late_ms=(0.03, 0.2), provider="CPUExecutionProvider", temperature=0.9, quantize=0.5,
+                dropped=0, errors=0)
+
+
+def test_render_shows_every_figure():
+    text = "\n".join(render(STATUS))
+    for shown in ("mode call", "130.0 BPM from midi clock, transport running", "key D:major (locked)",
+                  "notes in 13", "notes out 21", "answers 2", "barge-ins 1", "0.25 / 0.41 ms on CPUExecutionProvider",
+                  "p50/p99 0.03 / 0.20 ms", "temperature 0.90", "quantize 0.50"):
+        assert shown in text
+
+
+def test_render_without_tempo_or_key_or_timings():
+    quiet = Status(**{**STATUS.__dict__, "bpm": None, "tempo_source": "none", "key": None, "key_locked": False,
+                      "step_ms": None, "answer_late_ms": None})
+    text = "\n".join(render(quiet))
+    assert "no tempo" in text and "key not heard yet" in text and "p50/p99 -" in text
+
+
+def test_jam_view_shows_the_session_live(jack):
+    jam = subprocess.Popen([sys.executable, "-m", "live.cli", "jam", "--backend", "jack", "--model", str(SHIPPED_MODEL),
+                            "--view", "--seed", "3", "--phrase-gap", "150", "--response-seconds", "1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    clock = None
+    try:
+        assert wait_until(lambda: any("Duetto In" in name for name in jack.output_names()) or jam.poll() is not None,
+                          30)
+        keyboard = jack.open_output("Duetto In")
+        time.sleep(0.2)
+
+        clock = ClockSender(keyboard, 120).start()
+        scale = [62, 64, 66, 67, 69, 71, 73, 74, 69, 66, 62, 69, 74]
+        Player(keyboard).play([Note(0.12 * index, 0.12 * index + 0.1, pitch, 80) for index, pitch in enumerate(scale)])
+        time.sleep(2.5)
+        clock.stop()
+        jam.terminate()
+        out, errors = jam.communicate(timeout=15)
+        keyboard.close()
+    finally:
+        if clock is not None:
+            clock.stop()
+        if jam.poll() is None:
+            jam.kill()
+            jam.wait()
+    assert jam.returncode == 0, errors
+    assert "\x1b[4F" in out, "the view did not redraw in place"
+    final = out.split("\x1b[4F")[-1]
+    assert "mode call" in final
+    assert "BPM from midi clock, transport running" in final
+    assert "key D:major" in final or "key B:minor" in final
+    assert "notes in 13" in final
+    assert "answers 1" in final
+    assert "on CPUExecutionProvider" in final
+    assert "model step p50/p99 -" not in final
