@@ -17,7 +17,8 @@ import mido
 import pytest
 import torch
 from conftest import REPO, wait_until
-from test_train_export import TINY, write_tunes
+from conftest import write_tunes
+from test_train_export import TINY
 
 from live.notes import Note, write_midi
 from train.dataset import build_dataset
