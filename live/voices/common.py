@@ -24,6 +24,7 @@ class RollingState:
     `window` inputs are kept; once the state has run twice that long, a fresh one is primed from the
     window in slices (`prime_some`, when nothing else waits) and takes over once it has caught up, so the
     state never drifts far beyond the spans the model was trained on (as `live.context` does for tokens).
+    The voices pass `make_voice`'s `window_tokens` as `window`: for them it counts notes.
     """
 
     def __init__(self, model: StepModel, start: Feeds, window: int) -> None:

@@ -89,7 +89,8 @@ class NotesVoice:
         outputs, state = self.rolling.snapshot()
         previous = self.previous_onset
         for onset, pitch, release in self.pending:  # still sounding: heard as long as they have lasted
-            outputs, state = self.model.run(self._feeds(onset, pitch, release or self.latest, previous), state)
+            release = self.latest if release is None else release
+            outputs, state = self.model.run(self._feeds(onset, pitch, release, previous), state)
             previous = onset
         return self._play(outputs, state, seconds, self.touch.velocity, should_stop)
 
