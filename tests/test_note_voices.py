@@ -3,6 +3,8 @@ the timing, register, polyphony and completeness of their answers."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -19,6 +21,7 @@ from live.voices.notes import NotesVoice
 from train.families import load_family
 from train.loop import save_checkpoint
 
+SHIPPED = Path(__file__).resolve().parent.parent / "models" / "families"
 CONFIGS = {
     "melody": ("melody", {"embed_dim": 8, "hidden_size": 16, "num_layers": 2, "dense_size": 16}),
     "notes": ("notes", {"pitch_embed_dim": 8, "hidden_size": 16, "timing_bins": 16}),
@@ -139,3 +142,13 @@ def test_a_fresh_state_primed_from_the_window_matches_one_fed_only_the_window(mo
         reference.step(feeds)
     np.testing.assert_allclose(rolling.outputs[0], reference.outputs[0], atol=1e-6)
     assert rolling.steps_in_state == 9
+
+
+@pytest.mark.parametrize("name", ["melody", "notes", "notes-mse"])
+def test_the_shipped_models_answer_a_phrase(name):
+    model = StepModel(SHIPPED / f"{name}.onnx", device="cpu")
+    limits = Limits()
+    voice = make_voice(model, Sampler(seed=0), limits)
+    play(voice, [(0.5 * i, 0.5 * i + 0.45, pitch) for i, pitch in enumerate([67, 69, 71, 72, 74, 72, 71, 69])]
+         + [(0.0, 2.0, 48), (2.0, 4.0, 43)])
+    assert len(check_answer(list(voice.answer(4.0)), limits, 4.0)) >= 4
