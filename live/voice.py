@@ -16,6 +16,9 @@ from live.encoding import KeyEvent
 from live.improviser import Improviser, Limits
 from live.model import ModelError, StepModel
 from live.sampler import Sampler
+from live.voices import encodings as note_encodings
+from live.voices.melody import MelodyVoice
+from live.voices.notes import NotesVoice
 
 
 class Voice(Protocol):
@@ -60,7 +63,8 @@ class EventVoice:
                                              should_stop=should_stop, room=room)
 
 
-VOICES: dict[str, type] = {encoding.ENCODING_NAME: EventVoice}
+VOICES: dict[str, type] = {encoding.ENCODING_NAME: EventVoice, note_encodings.MELODY: MelodyVoice,
+                           note_encodings.NOTES: NotesVoice}
 
 
 def make_voice(model: StepModel, sampler: Sampler, limits: Limits | None = None,

@@ -23,6 +23,8 @@ from train.loop import TrainSettings, load_checkpoint, train
 TINY = {
     "events": {"embed_dim": 16, "hidden_size": 32, "num_layers": 2, "dropout": 0.1},
     "transformer": {"model_dim": 32, "num_layers": 2, "num_heads": 2, "feedforward_dim": 64, "max_context": 64},
+    "melody": {"embed_dim": 16, "hidden_size": 32, "num_layers": 3, "dense_size": 32, "dropout": 0.3},
+    "notes": {"pitch_embed_dim": 8, "hidden_size": 32, "timing_bins": 16},
 }
 PROMPT = [Note(0.0, 0.4, 60, 80), Note(0.5, 0.9, 64, 80), Note(1.0, 1.4, 67, 80), Note(1.5, 2.0, 72, 90)]
 

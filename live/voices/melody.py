@@ -1,0 +1,120 @@
+"""The melody voice: a monophonic pitch model hears the top line of what is played and answers with a
+line of its own, in the tempo it heard.
+
+`MelodyLine` reduces polyphonic key events to a melody (the highest sounding note) the same way for
+training data and live input, so the model hears live exactly what it learned from.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+
+from live.encoding import KeyEvent
+from live.improviser import Limits
+from live.model import StepModel
+from live.sampler import Sampler
+from live.voices.common import Phrase, RollingState, Touch, register_mask
+from live.voices.encodings import PITCHES, START
+
+# key-downs this close to a group's first one are struck together (a chord, or a player's spread of it)
+CHORD_SECONDS = 0.05
+
+
+class MelodyLine:
+    """Key events in, melody onsets out: the top note of each group of notes struck together, unless a
+    higher key struck earlier still sounds over it.
+
+    Whether a group starts a melody note is known once its chord window has passed (a higher chord tone
+    may still come, a sounding higher key may just be letting go, as in legato playing), so `hear`
+    returns the onsets the event at hand settles, and `flush` settles the open group at once.
+    """
+
+    def __init__(self, chord_seconds: float = CHORD_SECONDS) -> None:
+        self.chord_seconds = chord_seconds
+        self.held: set[int] = set()
+        self._group: tuple[float, int] | None = None  # (onset, top pitch) of the open group
+        self._over: set[int] = set()  # keys held from before the group and not yet let go
+
+    def hear(self, seconds: float, pitch: int, velocity: int) -> list[tuple[float, int]]:
+        settled = self.flush() if self._group and seconds > self._group[0] + self.chord_seconds else []
+        if velocity > 0:
+            if self._group is None:
+                self._group = (seconds, pitch)
+                self._over = set(self.held)
+            elif pitch > self._group[1]:
+                self._group = (self._group[0], pitch)
+            self._over.discard(pitch)  # a key struck again belongs to the group, not above it
+            self.held.add(pitch)
+        else:
+            self.held.discard(pitch)
+            self._over.discard(pitch)
+        return settled
+
+    def flush(self) -> list[tuple[float, int]]:
+        """Settle the open group now: its (onset, pitch) if it is a melody note."""
+        group, self._group = self._group, None
+        if group is None or (self._over and max(self._over) > group[1]):
+            return []
+        return [group]
+
+
+class MelodyVoice:
+    """Feeds each melody note to the model at its onset; answers with one note per typical inter-onset
+    interval of the melody heard, each held until the next, at the velocity heard most recently.
+
+    The answer never starts with silence (the model has no notion of time), so `trim_leading_silence`
+    changes nothing here.
+    """
+
+    def __init__(self, model: StepModel, sampler: Sampler, limits: Limits, window_tokens: int) -> None:
+        self.model = model
+        self.sampler = sampler
+        self.limits = limits
+        self.line = MelodyLine(model.info.extra.get("chord_seconds", CHORD_SECONDS))
+        self.touch = Touch()
+        self.rolling = RollingState(model, self._feeds(START), window_tokens)
+        self.allowed = register_mask(limits, PITCHES)
+
+    @staticmethod
+    def _feeds(pitch: int) -> dict[str, np.ndarray]:
+        return {"pitch": np.array([pitch], dtype=np.int64)}
+
+    def hear(self, seconds: float, pitch: int, velocity: int) -> None:
+        if velocity > 0:
+            self.touch.strike(velocity)
+        self._take(self.line.hear(seconds, pitch, velocity))
+
+    def _take(self, onsets: list[tuple[float, int]]) -> None:
+        for seconds, pitch in onsets:
+            self.touch.onset(seconds)
+            self.rolling.step(self._feeds(pitch))
+
+    @property
+    def priming(self) -> bool:
+        return self.rolling.priming
+
+    def prime_some(self, budget: int) -> None:
+        self.rolling.prime_some(budget)
+
+    def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
+               trim_leading_silence: bool = True) -> Iterator[KeyEvent]:
+        self._take(self.line.flush())
+        (logits,), state = self.rolling.snapshot()
+        interval = max(self.touch.interval, self.limits.min_note_seconds)
+        return self._play(logits, state, seconds, interval, self.touch.velocity, should_stop)
+
+    def _play(self, logits: np.ndarray, state: list[np.ndarray], seconds: float, interval: float,
+              velocity: int, should_stop: Callable[[], bool]) -> Iterator[KeyEvent]:
+        phrase = Phrase(self.limits, seconds)
+        onset = 0.0
+        while phrase.fits(onset):
+            if should_stop():
+                return  # the caller abandons the answer and releases what it scheduled
+            pitch = self.sampler.sample(logits[0], self.allowed)
+            yield from phrase.strike(onset, pitch, velocity, interval)
+            onset += interval
+            if phrase.fits(onset):
+                (logits,), state = self.model.run(self._feeds(pitch), state)
+        yield from phrase.release_all()
