@@ -16,8 +16,7 @@ from pathlib import Path
 import mido
 import pytest
 import torch
-from conftest import REPO, wait_until
-from conftest import write_tunes
+from conftest import REPO, wait_until, write_tunes
 from test_train_export import TINY
 
 from live.notes import Note, write_midi
