@@ -220,5 +220,6 @@ class StepModel:
     def describe(self) -> str:
         training = self.info.training
         nll = training.get("valid_nll")
-        nll_text = f", valid NLL {nll:.3f} nats/token" if isinstance(nll, (int, float)) else ""
+        unit = training.get("nll_unit", "nats/token")
+        nll_text = f", valid NLL {nll:.3f} {unit}" if isinstance(nll, (int, float)) else ""
         return f"{self.path.name}: {self.info.family} model{nll_text}, running on {self.provider}"

@@ -145,8 +145,8 @@ WRITERS = {
                   "save_checkpoint(target, {'model': {'w': torch.ones(5000)}})",
     "dataset shard": "import numpy as np; from train.dataset import _write_npz\n"
                      "_write_npz(target, tokens=np.ones(5000, dtype=np.int16), offsets=np.arange(3))",
-    "metrics": "from train.loop import write_metrics\n"
-               "write_metrics(target, [dict(step=i, epoch=i, train_loss=1.0, valid_nll=2.0, seconds=3.0) "
+    "metrics": "from train.loop import write_metrics_csv\n"
+               "write_metrics_csv(target, [dict(step=i, epoch=i, train_loss=1.0, valid_nll=2.0, seconds=3.0) "
                "for i in range(500)])",
     "model (ONNX bytes, as export writes them)": "from live.notes import write_atomically\n"
                                                  "write_atomically(target, lambda handle: handle.write(b'x' * 100000))",

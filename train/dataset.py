@@ -210,6 +210,17 @@ def transpose_windows(windows: np.ndarray, rng: np.random.Generator, semitones: 
     windows += np.where(is_note & fits[:, None], shifts[:, None], 0)
 
 
+def covering_windows(offsets: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Starts of windows stepping through each sequence by seq_len, and the end of each one's sequence:
+    together they make every item but a sequence's first a prediction target exactly once."""
+    starts, ends = [], []
+    for begin, end in zip(offsets[:-1], offsets[1:]):
+        for start in range(begin, end - 1, seq_len):
+            starts.append(start)
+            ends.append(end)
+    return np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+
+
 class TokenWindows:
     """Fixed-length token windows from one split of a built dataset.
 
@@ -279,11 +290,6 @@ class TokenWindows:
         Windows step through each sequence by seq_len, so consecutive windows share one token: the last
         input of one is the first of the next.
         """
-        starts, ends = [], []
-        for begin, end in zip(self.offsets[:-1], self.offsets[1:]):
-            for start in range(begin, end - 1, self.seq_len):
-                starts.append(start)
-                ends.append(end)
-        starts_array, ends_array = np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
-        for first in range(0, len(starts_array), batch_size):
-            yield self._windows(starts_array[first:first + batch_size], ends_array[first:first + batch_size])
+        starts, ends = covering_windows(self.offsets, self.seq_len)
+        for first in range(0, len(starts), batch_size):
+            yield self._windows(starts[first:first + batch_size], ends[first:first + batch_size])

@@ -202,16 +202,20 @@ def train_on(cluster: Cluster, settings: TrainSettings, out: Path) -> None:
 def write_metrics(out: Path, history: list[dict]) -> None:
     """The loss curves as numbers (metrics.csv) and as a picture (loss.png: training loss in blue,
     validation NLL in red, against steps)."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=["step", "epoch", "train_loss", "valid_nll", "valid_bits_per_note",
-                                              "seconds"])
-    writer.writeheader()
-    writer.writerows(history)
-    write_atomically(out / "metrics.csv", lambda handle: handle.write(text.getvalue()), mode="w")
+    write_metrics_csv(out / "metrics.csv", history)
     write_png(out / "loss.png", line_chart({
         "train_loss": [(row["step"], row["train_loss"]) for row in history],
         "valid_nll": [(row["step"], row["valid_nll"]) for row in history],
     }))
+
+
+def write_metrics_csv(path: Path, history: list[dict]) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=["step", "epoch", "train_loss", "valid_nll", "valid_bits_per_note",
+                                              "seconds"], restval="")
+    writer.writeheader()
+    writer.writerows(history)
+    write_atomically(path, lambda handle: handle.write(text.getvalue()), mode="w")
 
 
 def data_summary(data_dir: str) -> str:

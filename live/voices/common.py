@@ -69,6 +69,19 @@ class RollingState:
             self._fresh = None
 
 
+class RollingVoice:
+    """What the note-level voices share: a `RollingState` (self.rolling) doing their background priming."""
+
+    rolling: RollingState
+
+    @property
+    def priming(self) -> bool:
+        return self.rolling.priming
+
+    def prime_some(self, budget: int) -> None:
+        self.rolling.prime_some(budget)
+
+
 class Phrase:
     """An answer's key events in time order, within `seconds` and the limits: every key-down gets its
     key-up, and a key struck while it sounds is released first. A strike beyond `max_polyphony` releases
@@ -151,7 +164,10 @@ class Touch:
 
 
 def register_mask(limits: Limits, pitches: int) -> np.ndarray:
-    """Pitches the voice may play: those inside the register."""
+    """Pitches the voice may play now: inside the register and, under a scale lock, in the key. Read at
+    every answer, since both may change while jamming."""
     mask = np.zeros(pitches, dtype=bool)
     mask[max(0, limits.lowest):min(pitches, limits.highest + 1)] = True
+    if limits.pitch_classes is not None:
+        mask &= np.isin(np.arange(pitches) % 12, sorted(limits.pitch_classes))
     return mask

@@ -15,7 +15,7 @@ from live.encoding import KeyEvent
 from live.improviser import Limits
 from live.model import StepModel
 from live.sampler import Sampler
-from live.voices.common import Phrase, RollingState, Touch, register_mask
+from live.voices.common import Phrase, RollingState, RollingVoice, Touch, register_mask
 from live.voices.encodings import PITCHES, START
 
 # key-downs this close to a group's first one are struck together (a chord, or a player's spread of it)
@@ -60,7 +60,7 @@ class MelodyLine:
         return [group]
 
 
-class MelodyVoice:
+class MelodyVoice(RollingVoice):
     """Feeds each melody note to the model at its onset; answers with one note per typical inter-onset
     interval of the melody heard, each held until the next, at the velocity heard most recently.
 
@@ -75,7 +75,6 @@ class MelodyVoice:
         self.line = MelodyLine(model.info.extra.get("chord_seconds", CHORD_SECONDS))
         self.touch = Touch()
         self.rolling = RollingState(model, self._feeds(START), window_tokens)
-        self.allowed = register_mask(limits, PITCHES)
 
     @staticmethod
     def _feeds(pitch: int) -> dict[str, np.ndarray]:
@@ -91,13 +90,6 @@ class MelodyVoice:
             self.touch.onset(seconds)
             self.rolling.step(self._feeds(pitch))
 
-    @property
-    def priming(self) -> bool:
-        return self.rolling.priming
-
-    def prime_some(self, budget: int) -> None:
-        self.rolling.prime_some(budget)
-
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
                trim_leading_silence: bool = True) -> Iterator[KeyEvent]:
         self._take(self.line.flush())
@@ -112,7 +104,7 @@ class MelodyVoice:
         while phrase.fits(onset):
             if should_stop():
                 return  # the caller abandons the answer and releases what it scheduled
-            pitch = self.sampler.sample(logits[0], self.allowed)
+            pitch = self.sampler.sample(logits[0], register_mask(self.limits, PITCHES))
             yield from phrase.strike(onset, pitch, velocity, interval)
             onset += interval
             if phrase.fits(onset):

@@ -17,7 +17,7 @@ from live.encoding import KeyEvent
 from live.improviser import Limits
 from live.model import StepModel
 from live.sampler import Sampler
-from live.voices.common import Phrase, RollingState, Touch, register_mask
+from live.voices.common import Phrase, RollingState, RollingVoice, Touch, register_mask
 from live.voices.encodings import PITCHES, START
 
 SHORTEST_STEP_SECONDS = 0.01  # once a chord is full, the next note waits at least this long
@@ -43,7 +43,7 @@ def note_feeds(pitch: int, step: float, duration: float) -> dict[str, np.ndarray
             "duration": np.array([duration], dtype=np.float32)}
 
 
-class NotesVoice:
+class NotesVoice(RollingVoice):
     """Hears every note (the player's and its own), answers with notes whose pitch, onset and length the
     model draws; the answer's first note starts it at once."""
 
@@ -53,7 +53,6 @@ class NotesVoice:
         self.limits = limits
         self.timing = Timing(model.info.extra)
         self.touch = Touch()
-        self.allowed = register_mask(limits, PITCHES)
         self.pending: deque[list] = deque()  # [onset, pitch, release or None], in onset order
         self.previous_onset: float | None = None  # of the last note fed
         self.latest = 0.0  # the latest time heard
@@ -77,13 +76,6 @@ class NotesVoice:
         step = 0.0 if previous_onset is None else onset - previous_onset
         return note_feeds(pitch, step, max(release - onset, SHORTEST_STEP_SECONDS))
 
-    @property
-    def priming(self) -> bool:
-        return self.rolling.priming
-
-    def prime_some(self, budget: int) -> None:
-        self.rolling.prime_some(budget)
-
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
                trim_leading_silence: bool = True) -> Iterator[KeyEvent]:
         outputs, state = self.rolling.snapshot()
@@ -97,7 +89,7 @@ class NotesVoice:
     def _play(self, outputs: list[np.ndarray], state: list[np.ndarray], seconds: float, velocity: int,
               should_stop: Callable[[], bool]) -> Iterator[KeyEvent]:
         phrase = Phrase(self.limits, seconds)
-        chord_room = min(self.limits.max_polyphony, int(self.allowed.sum()))
+        chord_room = min(self.limits.max_polyphony, int(register_mask(self.limits, PITCHES).sum()))
         onset, struck_now = 0.0, np.zeros(PITCHES, dtype=bool)  # pitches struck at this onset
         first = True
         while True:
@@ -112,7 +104,7 @@ class NotesVoice:
                 struck_now[:] = False
             if not phrase.fits(onset):
                 break
-            pitch = self.sampler.sample(pitch_logits, self.allowed & ~struck_now)
+            pitch = self.sampler.sample(pitch_logits, register_mask(self.limits, PITCHES) & ~struck_now)
             struck_now[pitch] = True
             first = False
             yield from phrase.strike(onset, pitch, velocity, duration)

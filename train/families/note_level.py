@@ -17,7 +17,7 @@ import torch
 from live import encoding
 from live.notes import Note
 from live.voices.encodings import PITCHES, START
-from train.dataset import TRANSPOSE_SEMITONES, TokenWindows
+from train.dataset import TRANSPOSE_SEMITONES, TokenWindows, covering_windows
 
 
 def split_notes(data_dir: str | os.PathLike, split: str) -> list[list[Note]]:
@@ -73,14 +73,9 @@ class NoteWindows:
 
     def eval_batches(self, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
         """Deterministic batches in which every note of the split is a target exactly once."""
-        starts, ends = [], []
-        for begin, end in zip(self.offsets[:-1], self.offsets[1:]):
-            for start in range(begin, end - 1, self.seq_len):
-                starts.append(start)
-                ends.append(end)
-        starts_array, ends_array = np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
-        for first in range(0, len(starts_array), batch_size):
-            yield self._windows(starts_array[first:first + batch_size], ends_array[first:first + batch_size])
+        starts, ends = covering_windows(self.offsets, self.seq_len)
+        for first in range(0, len(starts), batch_size):
+            yield self._windows(starts[first:first + batch_size], ends[first:first + batch_size])
 
 
 def transpose_pitches(batch: dict[str, np.ndarray], rng: np.random.Generator,
