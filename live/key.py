@@ -2,13 +2,13 @@
 
 `KeyFinder` keeps a pitch-class histogram of the player's onsets that fades with time (so the key can
 move when the music does) and correlates it with the Krumhansl-Kessler major and minor profiles rotated
-to all 12 tonics. A new key must beat the current one clearly before it takes over, so the answer's
-scale does not flicker between relative keys on every note.
+to all 12 tonics, one matrix product for all 24, and only when the key is asked for: hearing a note
+costs next to nothing, even in a flood. A new key must beat the current one clearly before it takes
+over, so the answer's scale does not flicker between relative keys.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,16 @@ PROFILES = {
     "major": np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]),
     "minor": np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]),
 }
+CANDIDATES = [(tonic, scale) for scale in PROFILES for tonic in range(12)]
+
+
+def _standardized(rows: np.ndarray) -> np.ndarray:
+    """Rows minus their mean, divided by their norm: the dot product of two such rows is their correlation."""
+    centred = rows - rows.mean(axis=-1, keepdims=True)
+    return centred / np.linalg.norm(centred, axis=-1, keepdims=True)
+
+
+PROFILE_MATRIX = _standardized(np.array([np.roll(PROFILES[scale], tonic) for tonic, scale in CANDIDATES]))
 HALF_LIFE_SECONDS = 8.0
 MIN_WEIGHT = 6.0  # about this many recent notes before a key is named
 SWITCH_MARGIN = 0.05  # correlation a new key must gain over the current one to replace it
@@ -73,26 +83,30 @@ class KeyFinder:
     def __init__(self) -> None:
         self._histogram = np.zeros(12)
         self._stamp: float | None = None
-        self.key: Key | None = None
-        self.fit = 0.0  # correlation of the current key with what was heard
+        self._changed = False
+        self._key: Key | None = None
 
     def heard(self, stamp: float, pitch: int) -> None:
         """A key-down of the player's at `stamp` seconds."""
-        if self._stamp is not None:
-            self._histogram *= 0.5 ** (max(0.0, stamp - self._stamp) / HALF_LIFE_SECONDS)
-        self._stamp = stamp
+        if self._stamp is not None and stamp > self._stamp:
+            self._histogram *= 0.5 ** ((stamp - self._stamp) / HALF_LIFE_SECONDS)
+        self._stamp = stamp if self._stamp is None else max(stamp, self._stamp)
         self._histogram[pitch % 12] += 1.0
-        self._update()
+        self._changed = True
+
+    @property
+    def key(self) -> Key | None:
+        """The key heard so far (None until enough notes are heard)."""
+        if self._changed:
+            self._changed = False
+            self._update()
+        return self._key
 
     def _update(self) -> None:
         if self._histogram.sum() < MIN_WEIGHT or np.ptp(self._histogram) == 0:
             return
-        scores = {}
-        for scale, profile in PROFILES.items():
-            for tonic in range(12):
-                scores[Key(tonic, scale)] = float(np.corrcoef(self._histogram, np.roll(profile, tonic))[0, 1])
-        best = max(scores, key=scores.get)
-        current = scores.get(self.key, -math.inf) if self.key is not None else -math.inf
-        if self.key is None or scores[best] > current + SWITCH_MARGIN:
-            self.key = best
-        self.fit = scores[self.key]
+        scores = PROFILE_MATRIX @ _standardized(self._histogram)
+        best = int(np.argmax(scores))
+        current = CANDIDATES.index((self._key.tonic, self._key.scale)) if self._key is not None else None
+        if current is None or scores[best] > scores[current] + SWITCH_MARGIN:
+            self._key = Key(*CANDIDATES[best])

@@ -22,6 +22,7 @@ from live.encoding import KeyEvent
 from live.engine import JamSettings
 from live.groove import Dynamics, Feel, Placement
 from live.notes import Note
+from live.ports.rtmidi import ArrivalStamps
 
 BPM = 130.0
 TICK = 60.0 / BPM / 24
@@ -36,6 +37,16 @@ def feed_ticks(tracker: TempoTracker, first: float, count: int, jitter: float = 
         stamp = first + index * TICK + rng.uniform(0, jitter)
         tracker.timing_message([CLOCK], stamp)
     return stamp
+
+
+def test_arrival_stamps_take_out_the_callbacks_delays():
+    stamps = ArrivalStamps()
+    arrivals = [10.0 + 0.02 * index for index in range(60)]
+    delays = [0.0 if index % 7 == 0 else 0.004 * (index % 3 + 1) for index in range(60)]  # the interpreter was busy
+    stamped = [stamps.stamp(0.0 if index == 0 else 0.02, arrival + delay)
+               for index, (arrival, delay) in enumerate(zip(arrivals, delays))]
+    assert max(abs(stamp - arrival) for stamp, arrival in zip(stamped, arrivals)) < 0.0002
+    assert all(stamp <= arrival + delay for stamp, arrival, delay in zip(stamped, arrivals, delays))
 
 
 def test_grid_lines_beats_and_swing():

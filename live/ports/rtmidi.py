@@ -11,7 +11,6 @@ import contextlib
 import os
 import sys
 import time
-from collections import deque
 from typing import Iterator
 
 import rtmidi
@@ -91,25 +90,28 @@ class ArrivalStamps:
     The Python callback runs when it gets the interpreter, which on a busy machine can be milliseconds
     after the MIDI system took the message in; the system's own time between messages (rtmidi's delta)
     does not suffer that delay. So each message is stamped on the system's timeline, placed on the
-    perf_counter timeline by the smallest (least delayed) offset seen over the recent messages: a delay
-    can only make a callback later, never earlier. MIDI Clock followed this way keeps the beat within a
-    JACK period on a loaded machine.
+    perf_counter timeline by the smallest (least delayed) offset seen lately: a delay can only make a
+    callback later, never earlier, so the stamp lies between the true arrival and the callback. The
+    offset may creep up slowly (RISE, in case the two clocks drift) and drops back at the next message
+    that comes through without delay. MIDI Clock followed this way keeps the beat within a JACK period on
+    a loaded machine. A few operations per message: cheap enough for a flood.
     """
 
-    WINDOW = 64  # messages whose offsets are compared
+    RISE = 0.001  # seconds the offset may rise per second of the system's time
     RESYNC_SECONDS = 0.5  # a stamp this far before the callback means the system's times went astray
 
     def __init__(self) -> None:
-        self._system: float | None = None  # seconds on the MIDI system's timeline since the first message
-        self._offsets: deque[float] = deque(maxlen=self.WINDOW)
+        self._system = 0.0  # seconds on the MIDI system's timeline since the first message
+        self._offset: float | None = None  # perf_counter minus system time, least delayed lately
 
     def stamp(self, delta: float, now: float) -> float:
-        self._system = 0.0 if self._system is None else self._system + max(0.0, delta)
-        self._offsets.append(now - self._system)
-        stamped = self._system + min(self._offsets)
+        delta = max(0.0, delta)
+        self._system += delta
+        sample = now - self._system
+        self._offset = sample if self._offset is None else min(sample, self._offset + self.RISE * delta)
+        stamped = self._system + self._offset
         if now - stamped > self.RESYNC_SECONDS:
-            self._system, self._offsets = 0.0, deque([now], maxlen=self.WINDOW)
-            stamped = now
+            self._offset, stamped = sample, now
         return stamped
 
 
