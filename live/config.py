@@ -19,6 +19,7 @@ Precedence: the command line, then the preset, then [jam], then the built-in def
 
 from __future__ import annotations
 
+import tomllib
 import json
 import re
 from dataclasses import dataclass, field
@@ -72,10 +73,6 @@ def _check_options(path: Path, where: str, table: Any, option_types: dict[str, t
 def read_config(path: str | Path, option_types: dict[str, type]) -> Config:
     """Read and check a config file; `option_types` maps each jam option to its type."""
     path = Path(path)
-    try:
-        import tomllib
-    except ImportError:
-        raise ConfigError(f"{path}: reading a config file needs Python 3.11 or newer (tomllib)") from None
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
