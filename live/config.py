@@ -19,9 +19,9 @@ Precedence: the command line, then the preset, then [jam], then the built-in def
 
 from __future__ import annotations
 
-import tomllib
 import json
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
