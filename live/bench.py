@@ -223,8 +223,9 @@ def arrival_lateness(timeline, heard) -> tuple[list[float], int]:
 
 
 def bench_response(model: StepModel, settings: BenchSettings, backend: Backend) -> dict:
+    # free time: the engine's own latency, not the wait for the next beat of the pulse it would hear
     jam_settings = JamSettings(phrase_gap=BENCH_GAP, response_seconds=BENCH_RESPONSE_SECONDS,
-                               seed=settings.seed)
+                               seed=settings.seed, follow_player=False)
     rig = DuetRig(backend, model, jam_settings, name="Bench")
     latencies, missed = [], 0
     try:

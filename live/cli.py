@@ -63,6 +63,9 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
     time_group = parser.add_argument_group("time (MIDI Clock is followed when it comes in)")
     time_group.add_argument("--bpm", type=float, default=None,
                             help="tempo when there is no MIDI Clock and your own pulse is unclear")
+    time_group.add_argument("--free-time", action="store_true",
+                            help="do not follow your pulse: answer the moment the phrase gap ends (MIDI Clock "
+                                 "and --bpm still set a beat)")
     time_group.add_argument("--phrase-beats", type=float, default=None, metavar="BEATS",
                             help="silence that ends your phrase in beats, when a tempo is known")
     time_group.add_argument("--quantize", type=float, default=0.0, metavar="0-1",
@@ -272,7 +275,7 @@ def jam_settings(args: argparse.Namespace, model):
         input_channel=None if args.in_channel is None else args.in_channel - 1,
         passthrough=args.passthrough,
         velocity_follow=args.velocity_follow,
-        bpm=args.bpm,
+        bpm=args.bpm, follow_player=not args.free_time,
         key=None if args.key.strip().lower() == "auto" else parse_key(args.key),
         scale_lock=args.scale_lock,
         feel=Feel(quantize=args.quantize, swing=args.swing, steps_per_beat=args.grid,

@@ -64,6 +64,7 @@ def run_demo(model: StepModel, settings: JamSettings, backend_name: str, out: st
         f"  model: {model.describe()}",
         f"  player notes: {len(played)}   bot notes: {len(answer_notes)}   "
         f"unmatched bot note-ons: {recorder.unmatched_note_ons()}",
-        f"  first answer note after the phrase gap ended (at the recorder): {delay_text}",
+        f"  first answer note after the phrase gap ended (at the recorder; answers wait for the next beat "
+        f"of the pulse heard, `--free-time` not to): {delay_text}",
         f"  duet written to {out}",
     ])

@@ -82,6 +82,7 @@ class JamSettings:
     passthrough: bool = False  # the player's notes go to the output too
     velocity_follow: float = 0.0  # 0: the model's dynamics, 1: the player's
     bpm: float | None = None  # the tempo when neither MIDI Clock nor the player gives one
+    follow_player: bool = True  # find the beat in the player's own pulse (False: free time)
     key: Key | None = None  # None: detected from the player
     scale_lock: bool = False
     feel: Feel = field(default_factory=Feel)
@@ -198,7 +199,7 @@ class Engine:
         self._unheard_answer: list[tuple[float, int, int]] = []  # the bot's notes not yet fed to the voice
         self._cc_values: dict[tuple[int, int], int] = {}  # (channel, controller) -> latest value
         self.sampler = Sampler(settings.temperature, settings.top_p, settings.seed)
-        self.tempo = TempoTracker(settings.bpm)
+        self.tempo = TempoTracker(settings.bpm, settings.follow_player)
         self.keys = KeyFinder()
         self.dynamics = Dynamics()
         self._rng = random.Random(settings.seed)

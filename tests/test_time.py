@@ -102,6 +102,16 @@ def test_tempo_from_the_players_onsets_with_the_beat_on_the_phrase_start():
     assert grid.origin == pytest.approx(50.0, abs=0.011)
 
 
+def test_free_time_ignores_the_players_pulse_but_not_bpm():
+    beat = 60 / 100
+    for bpm, expected in ((None, None), (120.0, 120.0)):
+        tracker = TempoTracker(bpm, follow_player=False)
+        for index, position in enumerate([0, 1, 2, 3, 4, 5, 6, 7]):
+            tracker.player_onset(50.0 + position * beat, starts_phrase=index == 0)
+        grid = tracker.grid(60.0)
+        assert (grid and grid.bpm) == expected
+
+
 def test_no_tempo_without_clock_pulse_or_bpm():
     tracker = TempoTracker()
     for stamp in (1.0, 1.37, 2.9):  # three scattered notes are no pulse
