@@ -17,10 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from live import encoding
+from live import roll
 
 METADATA_KEY = "duetto"
 # encodings this runtime speaks: name -> (version, vocabulary size)
 ENCODINGS = {encoding.ENCODING_NAME: (encoding.ENCODING_VERSION, encoding.VOCAB_SIZE)}
+ENCODINGS[roll.ENCODING_NAME] = (roll.ENCODING_VERSION, roll.VOCAB_SIZE)
 
 
 class ModelError(Exception):

@@ -15,6 +15,7 @@ from live.context import Context
 from live.encoding import KeyEvent
 from live.improviser import Improviser, Limits
 from live.model import ModelError, StepModel
+from live.roll_voice import RollVoice
 from live.sampler import Sampler
 
 
@@ -61,6 +62,7 @@ class EventVoice:
 
 
 VOICES: dict[str, type] = {encoding.ENCODING_NAME: EventVoice}
+VOICES[RollVoice.ENCODING] = RollVoice
 
 
 def make_voice(model: StepModel, sampler: Sampler, limits: Limits | None = None,
