@@ -22,6 +22,7 @@ from live.improviser import Limits
 from live.model import StepModel
 from live.sampler import Sampler
 
+CONTEXT_FRAMES = 64  # the span of the live model's training windows (4 bars of 16ths)
 LONGEST_REST_BARS = 2  # a longer silence is heard as this long (whole bars skipped, the beat kept)
 FIRST_FRAME_TRIES = 8  # times an answer's opening frame is drawn again while it comes out silent
 DEFAULT_VELOCITY = 72
@@ -43,10 +44,9 @@ class RollVoice:
         self.articulation = bool(extra["articulation"])
         self._seconds_per_frame = float(extra["seconds_per_beat"]) / self.steps_per_beat
         self._anchor = (0, 0.0)  # (frame, seconds): the grid is anchored here, frames a fixed time apart
-        self.state = model.initial_state()
-        self.fed = 0  # frames fed to the model so far; the next to feed is this one
-        self.key = 0  # the next key to feed within frame `fed`
-        self.previous = np.zeros((self.keys, 2), dtype=np.float32)  # frame fed - 1
+        self.main = Feeder(model, 0, np.zeros((self.keys, 2), dtype=np.float32))
+        self.fresh: Feeder | None = None  # a state started afresh from the recent frames, to take over
+        self.recent: dict[int, np.ndarray] = {}  # frame -> what was heard, for the last CONTEXT_FRAMES + 1
         self.final = 0  # frames before this can no longer change
         self.held: dict[int, int] = {}  # key index -> onset frame, keys down now
         self.spans: list[tuple[int, int, int]] = []  # (key, first, stop) released notes not yet fed past
@@ -126,52 +126,101 @@ class RollVoice:
 
     @property
     def priming(self) -> bool:
-        """Whether settled frames wait to be fed."""
-        return self.fed < self.final
+        """Whether settled frames wait to be fed, or a fresh state to catch up."""
+        return self.main.fed < self.final or self.fresh is not None
 
     def prime_some(self, budget: int) -> None:
-        """Feed up to `budget` key steps of settled frames."""
-        while budget > 0 and self.fed < self.final:
-            frame = self.heard_frame(self.fed)
-            while budget > 0 and self.key < self.keys:
-                lower = frame[self.key - 1] if self.key else np.zeros(2, dtype=np.float32)
-                _, self.state = self._step(self.previous, self.fed, lower, self.state)
-                self.key += 1
-                budget -= 1
-            if self.key == self.keys:
-                self.previous, self.fed, self.key = frame, self.fed + 1, 0
-                self.spans = [span for span in self.spans if span[2] > self.fed]
+        """Feed up to `budget` key steps: settled frames first, then a fresh state's catching up.
 
-    def _step(self, previous: np.ndarray, frame: int, lower: np.ndarray,
-              state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """One key of one frame: logits [2] of play and articulate, and the new state."""
-        (logits,), state = self.model.run({"prev_frame": previous[None], "beat": np.array([frame], dtype=np.int64),
-                                           "lower": lower[None].astype(np.float32)}, state)
-        return logits[0], state
+        Training windows start from a zero state and span CONTEXT_FRAMES, so a state that has run for
+        hours is outside what the model learnt. Once the state has heard 2 x CONTEXT_FRAMES, a fresh one
+        starts CONTEXT_FRAMES back, hears them (in the slices left over), and takes over once level.
+        """
+        while budget > 0 and self.main.fed < self.final:
+            frame = self.main.fed
+            budget = self.main.feed(self.heard_frame(frame), budget)
+            if self.main.fed > frame:
+                self._settled(frame)
+        while budget > 0 and self.fresh is not None:
+            if self.fresh.fed == self.main.fed:  # level, both between frames: the fresh state takes over
+                self.main, self.fresh = self.fresh, None
+                self._forget()
+                break
+            budget = self.fresh.feed(self.recent[self.fresh.fed], budget)
+
+    def _settled(self, frame: int) -> None:
+        """The main state has heard `frame`: keep it for a fresh state, forget what no one needs."""
+        self.recent[frame] = self.main.previous
+        self.spans = [span for span in self.spans if span[2] > self.main.fed]
+        if self.fresh is None and self.main.fed - self.main.started >= 2 * CONTEXT_FRAMES:
+            start = self.main.fed - CONTEXT_FRAMES
+            self.fresh = Feeder(self.model, start, self.recent[start - 1])
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop the recent frames no fresh state will need: those before the frame before its start."""
+        keep_from = self.fresh.fed if self.fresh is not None else self.main.fed - CONTEXT_FRAMES
+        for old in [old for old in self.recent if old < keep_from - 1]:
+            del self.recent[old]
 
     # -- answering -----------------------------------------------------------------------------------
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
                trim_leading_silence: bool = True) -> Iterator[KeyEvent]:
         """Key events continuing what was heard, timed from the last event heard (or from the answer's
         first note when trimming); frames are drawn from the first grid point at or after that event."""
-        self.prime_some(self.keys * (self.final - self.fed + 1))
-        state, previous, frame = [part.copy() for part in self.state], self.previous.copy(), self.fed
+        self.prime_some(self.keys * (self.final - self.main.fed) - self.main.key)  # the settled frames, no more
+        feeder = self.main.copy()
         start = self.frame_at(self.last_heard)
         start += self.frame_seconds(start) < self.last_heard - 1e-9
-        while frame < start:  # the frame at most between the settled ones and the answer: as heard
-            content = self.heard_frame(frame)
-            for key in range(self.keys):
-                _, state = self._step(previous, frame, content[key - 1] if key else np.zeros(2, np.float32), state)
-            previous, frame = content, frame + 1
-        yield from Answer(self, state, previous, frame, seconds, should_stop, trim_leading_silence).events()
+        while feeder.fed < start:  # the frame at most between the settled ones and the answer: as heard
+            feeder.feed(self.heard_frame(feeder.fed), self.keys)
+        yield from Answer(self, feeder, seconds, should_stop, trim_leading_silence).events()
+
+
+class Feeder:
+    """A model state hearing frames one key step at a time: the frame and key it is at, the frame before."""
+
+    def __init__(self, model: StepModel, start: int, previous: np.ndarray) -> None:
+        self.model = model
+        self.state = model.initial_state()
+        self.started = self.fed = start  # the next frame to feed
+        self.key = 0  # the next key to feed within it
+        self.previous = previous
+
+    def copy(self) -> "Feeder":
+        twin = Feeder.__new__(Feeder)
+        twin.__dict__.update(self.__dict__, state=[part.copy() for part in self.state])
+        return twin
+
+    def step(self, lower: np.ndarray) -> np.ndarray:
+        """One key of frame `fed`, given what the key below did: the logits [2] of play and articulate.
+        The state moves on; the frame does not (see `feed` and `finish`)."""
+        (logits,), self.state = self.model.run({
+            "prev_frame": self.previous[None], "beat": np.array([self.fed], dtype=np.int64),
+            "lower": lower[None].astype(np.float32, copy=False)}, self.state)
+        self.key += 1
+        return logits[0]
+
+    def finish(self, content: np.ndarray) -> None:
+        """Frame `fed` is complete with this content: on to the next."""
+        self.previous, self.fed, self.key = content, self.fed + 1, 0
+
+    def feed(self, content: np.ndarray, budget: int) -> int:
+        """Hear up to `budget` keys of frame `fed` (what it holds: `content`); returns the budget left."""
+        while budget > 0 and self.key < len(content):
+            self.step(content[self.key - 1] if self.key else np.zeros(2, dtype=np.float32))
+            budget -= 1
+        if self.key == len(content):
+            self.finish(content)
+        return budget
 
 
 class Answer:
     """One continuation, frame by frame, from a copy of the voice's state."""
 
-    def __init__(self, voice: RollVoice, state: list[np.ndarray], previous: np.ndarray, frame: int,
-                 seconds: float, should_stop: Callable[[], bool], trim: bool) -> None:
-        self.voice, self.state, self.previous, self.frame = voice, state, previous, frame
+    def __init__(self, voice: RollVoice, feeder: Feeder, seconds: float, should_stop: Callable[[], bool],
+                 trim: bool) -> None:
+        self.voice, self.feeder = voice, feeder
         self.seconds, self.should_stop = seconds, should_stop
         self.origin = None if trim else voice.last_heard
         self.sounding: dict[int, float] = {}  # key -> onset seconds (session clock), the answer's own
@@ -184,31 +233,32 @@ class Answer:
         while True:
             if self.should_stop():
                 return  # the caller is abandoning the answer and releases what it scheduled
-            at = self.voice.frame_seconds(self.frame)
+            at = self.voice.frame_seconds(self.feeder.fed)
             if self.origin is not None and at - self.origin >= self.seconds:
                 break
-            state, content = self.draw_frame(at)
+            drawn, content = self.draw_frame(at)
             if self.origin is None and not content[:, roll.PLAY].any() and tries < FIRST_FRAME_TRIES:
                 tries += 1  # leading silence would be trimmed anyway: draw the opening frame again
                 continue
             if self.origin is None and content[:, roll.PLAY].any():
                 self.origin = at
             yield from self.key_events(content, at)
-            self.state, self.previous, self.frame, tries = state, content, self.frame + 1, 0
+            drawn.finish(content)
+            self.feeder, tries = drawn, 0
             if self.origin is None and at - self.voice.last_heard >= self.seconds:
                 return  # nothing to say
         for key in sorted(self.sounding):
             yield KeyEvent(self.seconds, key + self.voice.lowest, 0)
 
-    def draw_frame(self, at: float) -> tuple[list[np.ndarray], np.ndarray]:
-        """One frame drawn key by key, low to high, within the limits; returns the state after it too."""
+    def draw_frame(self, at: float) -> tuple[Feeder, np.ndarray]:
+        """One frame drawn key by key, low to high, within the limits, on a copy of the state (so it can
+        be drawn again); returns that copy, which has heard all but the frame's finish, and the frame."""
         voice, limits = self.voice, self.voice.limits
-        state = [part.copy() for part in self.state]
+        feeder = self.feeder.copy()
         content = np.zeros((voice.keys, 2), dtype=np.float32)
         next_at = at + voice.seconds_per_frame
         for key in range(voice.keys):
-            logits, state = voice._step(self.previous, self.frame, content[key - 1] if key else
-                                        np.zeros(2, np.float32), state)
+            logits = feeder.step(content[key - 1] if key else np.zeros(2, np.float32))
             onset = self.sounding.get(key)
             if onset is not None and at - onset < limits.min_note_seconds:
                 play, strike = True, False  # too short yet to let go
@@ -219,7 +269,7 @@ class Answer:
                 play = self._draw(logits[roll.PLAY])
                 strike = play and (onset is None or (voice.articulation and self._draw(logits[roll.ARTICULATE])))
             content[key] = (play, strike)
-        return state, content
+        return feeder, content
 
     def _draw(self, logit: float) -> bool:
         """A yes/no draw through the sampler, so temperature, top-p and the seed apply as for tokens."""

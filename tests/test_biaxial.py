@@ -15,7 +15,7 @@ from live.improviser import Limits
 from live.model import StepModel
 from live.notes import Note
 from live.roll import ARTICULATE, PLAY, note_frames, piano_roll
-from live.roll_voice import RollVoice
+from live.roll_voice import CONTEXT_FRAMES, RollVoice
 from live.sampler import Sampler
 from train.corpus import Piece
 from train.dataset import versions
@@ -204,11 +204,31 @@ def test_heard_notes_settle_on_the_grid_and_are_fed_in_slices(roll_model):
     assert voice.heard_frame(0)[60 - 24].tolist() == [1, 1] and voice.heard_frame(1)[60 - 24].tolist() == [1, 0]
     assert voice.heard_frame(3)[64 - 24].tolist() == [1, 1] and voice.heard_frame(5)[64 - 24].tolist() == [1, 0]
     voice.prime_some(100)  # one frame of 72 keys and 28 of the next
-    assert (voice.fed, voice.key) == (1, 28)
+    assert (voice.main.fed, voice.main.key) == (1, 28)
     voice.prime_some(1000)
-    assert (voice.fed, voice.key) == (3, 0) and not voice.priming
-    assert voice.previous[60 - 24].tolist() == [0, 0]  # frame 2: released
+    assert (voice.main.fed, voice.main.key) == (3, 0) and not voice.priming
+    assert voice.main.previous[60 - 24].tolist() == [0, 0]  # frame 2: released
     assert voice.velocity == 80
+
+
+def test_a_long_session_restarts_its_state_from_the_recent_frames(roll_model):
+    """After 2 x CONTEXT_FRAMES frames a fresh state hears the last CONTEXT_FRAMES and takes over; fed in
+    the engine's small slices or all at once, the outcome is the same."""
+    voices = [RollVoice(roll_model, Sampler(seed=0), Limits()) for _ in range(2)]
+    for index in range(2 * CONTEXT_FRAMES + 20):
+        for voice in voices:
+            voice.hear(index * 0.15, 48 + index % 17, 80)
+            voice.hear(index * 0.15 + 0.1, 48 + index % 17, 0)
+        for _ in range(12):
+            voices[0].prime_some(8)
+    while voices[0].priming:
+        voices[0].prime_some(8)
+    voices[1].prime_some(10 ** 6)
+    for voice in voices:
+        assert not voice.priming and voice.main.fed == voice.final == 2 * CONTEXT_FRAMES + 20
+        assert voice.main.started == CONTEXT_FRAMES and len(voice.recent) <= CONTEXT_FRAMES + 2
+    for sliced, whole in zip(voices[0].main.state, voices[1].main.state):
+        assert np.allclose(sliced, whole, atol=1e-6)
 
 
 def test_a_long_rest_is_heard_as_two_bars(roll_model):
