@@ -42,6 +42,7 @@ class RollVoice:
         self.lowest, self.keys = int(extra["lowest"]), int(extra["num_keys"])
         self.steps_per_beat = int(extra["steps_per_beat"])
         self.articulation = bool(extra["articulation"])
+        self.keep_short = bool(extra["keep_short_notes"])  # as the training rolls did (`live.roll.note_frames`)
         self._seconds_per_frame = float(extra["seconds_per_beat"]) / self.steps_per_beat
         self._anchor = (0, 0.0)  # (frame, seconds): the grid is anchored here, frames a fixed time apart
         self.main = Feeder(model, 0, np.zeros((self.keys, 2), dtype=np.float32))
@@ -90,7 +91,9 @@ class RollVoice:
         if 0 <= key < self.keys:
             onset = self.held.pop(key, None)
             if onset is not None:  # a release, or a re-strike that ends the sounding note first
-                self.spans.append((key, onset, max(frame, onset + 1)))
+                stop = max(frame, onset + 1) if self.keep_short else frame
+                if stop > onset:
+                    self.spans.append((key, onset, stop))
             if velocity > 0:
                 self.held[key] = frame
                 self.velocity = velocity
@@ -272,8 +275,13 @@ class Answer:
         return feeder, content
 
     def _draw(self, logit: float) -> bool:
-        """A yes/no draw through the sampler, so temperature, top-p and the seed apply as for tokens."""
-        return self.voice.sampler.sample(np.array([0.0, logit])) == 1
+        """A yes/no draw at the sampler's temperature (0: the likelier answer), from its seeded generator.
+        Top-p is left out: it would cut every onset the model gives less than 1 - top_p, and at 16 frames a
+        bar an onset is rare at any one key, so nucleus sampling per key would silence the music."""
+        temperature = self.voice.sampler.temperature
+        if temperature == 0:
+            return logit > 0
+        return self.voice.sampler.rng.random() < 1.0 / (1.0 + math.exp(-logit / temperature))
 
     def key_events(self, content: np.ndarray, at: float) -> Iterator[KeyEvent]:
         """The frame's releases, then its strikes, at its grid time relative to the answer's origin."""
