@@ -87,7 +87,6 @@ class NoteFeatures(nn.Module):
         self.register_buffer("pitch_class", F.one_hot(pitch % 12, 12).float(), persistent=False)
         # rotation that puts a key's own pitch class first in the class counts
         self.register_buffer("relative_class", (pitch[:, None] + torch.arange(12)) % 12, persistent=False)
-        self.register_buffer("class_of_key", F.one_hot(pitch % 12, 12).float(), persistent=False)
         self.register_buffer("bit_values", 2 ** torch.arange(config.beat_bits), persistent=False)
 
     def forward(self, previous: torch.Tensor, beats: torch.Tensor) -> torch.Tensor:
@@ -95,7 +94,7 @@ class NoteFeatures(nn.Module):
         keys = previous.size(-2)
         padded = F.pad(previous, (0, 0, NEIGHBOURS, NEIGHBOURS))
         around = padded[..., self.neighbourhood, :].flatten(-2)  # [..., keys, 50]
-        counts = previous[..., roll.PLAY] @ self.class_of_key  # [..., 12] keys sounding per pitch class
+        counts = previous[..., roll.PLAY] @ self.pitch_class  # [..., 12] keys sounding per pitch class
         relative = counts[..., self.relative_class]  # [..., keys, 12]
         bits = (torch.div(beats.unsqueeze(-1), self.bit_values, rounding_mode="floor") % 2).float() * 2 - 1
         leading = previous.shape[:-2]
