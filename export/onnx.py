@@ -59,7 +59,7 @@ def model_info(checkpoint: dict, graph) -> ModelInfo:
         family=checkpoint["family"],
         encoding=name,
         encoding_version=version,
-        vocab_size=checkpoint["config"]["vocab_size"],
+        vocab_size=getattr(graph, "vocab_size", None) or checkpoint["config"]["vocab_size"],
         step_seconds=step_seconds,
         state=[StateSpec(**spec) for spec in graph.state_layout()],
         inputs=graph.input_names[:len(graph.input_names) - len(graph.state_layout())],

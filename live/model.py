@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from live import encoding
+from live import roll
 from live.voices import encodings as note_encodings
 
 METADATA_KEY = "duetto"
 # encodings this runtime speaks: name -> (version, vocabulary size)
 ENCODINGS = {encoding.ENCODING_NAME: (encoding.ENCODING_VERSION, encoding.VOCAB_SIZE),
              note_encodings.MELODY: (note_encodings.MELODY_VERSION, note_encodings.PITCHES),
-             note_encodings.NOTES: (note_encodings.NOTES_VERSION, note_encodings.PITCHES)}
+             note_encodings.NOTES: (note_encodings.NOTES_VERSION, note_encodings.PITCHES),
+             roll.ENCODING_NAME: (roll.ENCODING_VERSION, roll.VOCAB_SIZE)}
 
 
 class ModelError(Exception):

@@ -15,6 +15,7 @@ from live.context import Context
 from live.encoding import KeyEvent
 from live.improviser import Improviser, Limits
 from live.model import ModelError, StepModel
+from live.roll_voice import RollVoice
 from live.sampler import Sampler
 from live.voices import encodings as note_encodings
 from live.voices.melody import MelodyVoice
@@ -64,7 +65,7 @@ class EventVoice:
 
 
 VOICES: dict[str, type] = {encoding.ENCODING_NAME: EventVoice, note_encodings.MELODY: MelodyVoice,
-                           note_encodings.NOTES: NotesVoice}
+                           note_encodings.NOTES: NotesVoice, RollVoice.ENCODING: RollVoice}
 
 
 def make_voice(model: StepModel, sampler: Sampler, limits: Limits | None = None,

@@ -25,6 +25,8 @@ TINY = {
     "transformer": {"model_dim": 32, "num_layers": 2, "num_heads": 2, "feedforward_dim": 64, "max_context": 64},
     "melody": {"embed_dim": 16, "hidden_size": 32, "num_layers": 3, "dense_size": 32, "dropout": 0.3},
     "notes": {"pitch_embed_dim": 8, "hidden_size": 32, "timing_bins": 16},
+    "biaxial": {"time_hidden": 16, "time_layers": 1, "note_hidden": 8, "note_layers": 1, "dropout": 0.0},
+    "biaxial_quarter": {"time_hidden": 16, "time_layers": 1, "note_hidden": 8, "note_layers": 1, "dropout": 0.0},
 }
 PROMPT = [Note(0.0, 0.4, 60, 80), Note(0.5, 0.9, 64, 80), Note(1.0, 1.4, 67, 80), Note(1.5, 2.0, 72, 90)]
 

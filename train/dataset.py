@@ -4,6 +4,8 @@ Layout of a dataset folder, all written atomically (a manifest present means a c
 
     train.npz, valid.npz, test.npz   `tokens`: every sequence's tokens, each opened by START, concatenated;
                                      `offsets`: sequence boundaries (sequence i is tokens[offsets[i]:offsets[i+1]])
+                                     `seconds_per_beat`: each sequence's beat, NaN where unknown (absent
+                                     from shards built before it was recorded)
     manifest.json                    encoding, sources, settings, per-split counts, skipped files
 
 A sequence is one version of a piece: its original, or (train only) one augmented copy.  The split of a
@@ -24,7 +26,7 @@ from tqdm import tqdm
 
 from live import encoding
 from live.notes import Note, write_atomically
-from train.corpus import Piece, read_sources
+from train.corpus import SECONDS_PER_QUARTER, Piece, read_sources
 
 SPLITS = ("train", "valid", "test")
 MANIFEST = "manifest.json"
@@ -94,22 +96,35 @@ def random_shift(pitches: Sequence[int], rng: np.random.Generator) -> int:
 
 def augment(notes: Sequence[Note], rng: np.random.Generator) -> list[Note]:
     """One augmented copy: transposed, stretched in tempo, humanized in timing and velocity."""
+    return stretched_copy(notes, rng)[0]
+
+
+def stretched_copy(notes: Sequence[Note], rng: np.random.Generator) -> tuple[list[Note], float]:
+    """`augment`, also saying by what factor the copy was stretched in time, so its beat stays known."""
     shift = random_shift([note.pitch for note in notes], rng)
     factor = math.exp(rng.uniform(math.log(TEMPO_RANGE[0]), math.log(TEMPO_RANGE[1])))
     moved = [Note(n.start * factor, n.end * factor, n.pitch + shift, n.velocity, n.channel) for n in notes]
-    return humanize_velocity(humanize_timing(moved, rng), rng)
+    return humanize_velocity(humanize_timing(moved, rng), rng), factor
 
 
-def versions(piece: Piece, split: str, augment_copies: int, seed: int) -> list[list[Note]]:
-    """The sequences a piece contributes: its original, plus augmented copies in the train split.
+def known_seconds_per_beat(piece: Piece) -> float:
+    """The beat of a piece as read: the chorales are rendered at a fixed tempo; a MIDI file's notes come
+    in seconds without their tempo map, so its beat is unknown (NaN)."""
+    return SECONDS_PER_QUARTER if piece.id.startswith("music21:") else math.nan
+
+
+def versions(piece: Piece, split: str, augment_copies: int, seed: int) -> list[tuple[list[Note], float]]:
+    """The sequences a piece contributes, each with its seconds per beat (NaN when unknown): its
+    original, plus augmented copies in the train split.
 
     An original with flat velocities gets humanized ones in every split, so neither training nor
     evaluation sees a corpus where every note is struck alike.
     """
     rng = piece_rng(seed, piece.id)
+    beat = known_seconds_per_beat(piece)
     original = piece.notes if has_dynamics(piece.notes) else humanize_velocity(piece.notes, rng)
-    copies = [augment(piece.notes, rng) for _ in range(augment_copies)] if split == "train" else []
-    return [original, *copies]
+    copies = [stretched_copy(piece.notes, rng) for _ in range(augment_copies)] if split == "train" else []
+    return [(original, beat), *((notes, beat * factor) for notes, factor in copies)]
 
 
 def _write_npz(path: Path, **arrays: np.ndarray) -> None:
@@ -125,15 +140,16 @@ def _measure(sequence: np.ndarray) -> tuple[int, float]:
 
 
 def _encode_split(members: Sequence[Piece], split: str, augment_copies: int, seed: int, progress: tqdm,
-                  ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """The shard arrays (tokens, offsets) of one split, and its counts for the manifest."""
-    sequences = []
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """The shard arrays (tokens, offsets, seconds per beat) of one split, and its counts for the manifest."""
+    sequences, beats = [], []
     notes = seconds = source_seconds = 0.0
     for piece in members:
         source_seconds += max(note.end for note in piece.notes)
-        for version in versions(piece, split, augment_copies, seed):
+        for version, beat in versions(piece, split, augment_copies, seed):
             sequence = np.array([encoding.START, *encoding.encode(version)], dtype=np.int16)
             sequences.append(sequence)
+            beats.append(beat)
             struck, length = _measure(sequence)
             notes += struck
             seconds += length
@@ -148,7 +164,7 @@ def _encode_split(members: Sequence[Piece], split: str, augment_copies: int, see
         "seconds": round(seconds, 1),
         "source_seconds": round(source_seconds, 1),
     }
-    return tokens, offsets, counts
+    return tokens, offsets, np.array(beats, dtype=np.float64), counts
 
 
 def build_dataset(
@@ -174,8 +190,8 @@ def build_dataset(
     counts = {}
     with tqdm(total=len(pieces), desc="encoding", unit="piece", disable=None) as progress:
         for split, members in by_split.items():
-            tokens, offsets, counts[split] = _encode_split(members, split, augment_copies, seed, progress)
-            _write_npz(out / f"{split}.npz", tokens=tokens, offsets=offsets)
+            tokens, offsets, beats, counts[split] = _encode_split(members, split, augment_copies, seed, progress)
+            _write_npz(out / f"{split}.npz", tokens=tokens, offsets=offsets, seconds_per_beat=beats)
     manifest = {
         "encoding": {"name": encoding.ENCODING_NAME, "version": encoding.ENCODING_VERSION,
                      "vocab_size": encoding.VOCAB_SIZE},

@@ -163,7 +163,7 @@ class Touch:
         return statistics.median(self.intervals) if self.intervals else self.default_interval
 
 
-def register_mask(limits: Limits, pitches: int) -> np.ndarray:
+def playable_pitches(limits: Limits, pitches: int) -> np.ndarray:
     """Pitches the voice may play now: inside the register and, under a scale lock, in the key. Read at
     every answer, since both may change while jamming."""
     mask = np.zeros(pitches, dtype=bool)

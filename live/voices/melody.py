@@ -15,7 +15,7 @@ from live.encoding import KeyEvent
 from live.improviser import Limits
 from live.model import StepModel
 from live.sampler import Sampler
-from live.voices.common import Phrase, RollingState, RollingVoice, Touch, register_mask
+from live.voices.common import Phrase, RollingState, RollingVoice, Touch, playable_pitches
 from live.voices.encodings import PITCHES, START
 
 # key-downs this close to a group's first one are struck together (a chord, or a player's spread of it)
@@ -104,7 +104,7 @@ class MelodyVoice(RollingVoice):
         while phrase.fits(onset):
             if should_stop():
                 return  # the caller abandons the answer and releases what it scheduled
-            pitch = self.sampler.sample(logits[0], register_mask(self.limits, PITCHES))
+            pitch = self.sampler.sample(logits[0], playable_pitches(self.limits, PITCHES))
             yield from phrase.strike(onset, pitch, velocity, interval)
             onset += interval
             if phrase.fits(onset):

@@ -17,7 +17,7 @@ from live.encoding import KeyEvent
 from live.improviser import Limits
 from live.model import StepModel
 from live.sampler import Sampler
-from live.voices.common import Phrase, RollingState, RollingVoice, Touch, register_mask
+from live.voices.common import Phrase, RollingState, RollingVoice, Touch, playable_pitches
 from live.voices.encodings import PITCHES, START
 
 SHORTEST_STEP_SECONDS = 0.01  # once a chord is full, the next note waits at least this long
@@ -89,7 +89,7 @@ class NotesVoice(RollingVoice):
     def _play(self, outputs: list[np.ndarray], state: list[np.ndarray], seconds: float, velocity: int,
               should_stop: Callable[[], bool]) -> Iterator[KeyEvent]:
         phrase = Phrase(self.limits, seconds)
-        chord_room = min(self.limits.max_polyphony, int(register_mask(self.limits, PITCHES).sum()))
+        chord_room = min(self.limits.max_polyphony, int(playable_pitches(self.limits, PITCHES).sum()))
         onset, struck_now = 0.0, np.zeros(PITCHES, dtype=bool)  # pitches struck at this onset
         first = True
         while True:
@@ -104,7 +104,7 @@ class NotesVoice(RollingVoice):
                 struck_now[:] = False
             if not phrase.fits(onset):
                 break
-            pitch = self.sampler.sample(pitch_logits, register_mask(self.limits, PITCHES) & ~struck_now)
+            pitch = self.sampler.sample(pitch_logits, playable_pitches(self.limits, PITCHES) & ~struck_now)
             struck_now[pitch] = True
             first = False
             yield from phrase.strike(onset, pitch, velocity, duration)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from importlib import import_module
 from types import ModuleType
 
-FAMILIES = ("events", "transformer", "melody", "notes")
+FAMILIES = ("events", "transformer", "melody", "notes", "biaxial", "biaxial_quarter")
 
 
 def load_family(name: str) -> ModuleType:
