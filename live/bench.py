@@ -395,9 +395,9 @@ def format_report(report: dict) -> str:
     lines += ["", f"throughput ({throughput['device']}): {throughput['batch_1_tokens_per_second']:,.0f} "
                   f"tokens/s at batch 1, {throughput['batched_tokens_per_second']:,.0f} tokens/s at batch "
                   f"{throughput['batch']}"]
-    for step in report["steps"]:
-        if "torch_unavailable" in step:
-            lines.append(f"PyTorch baselines for {step['model']}: unavailable ({step['torch_unavailable']})")
+    unavailable = {step["model"]: step["torch_unavailable"] for step in report["steps"] if "torch_unavailable" in step}
+    for name, reason in unavailable.items():
+        lines.append(f"PyTorch baselines for {name}: unavailable ({reason})")
     if "jack" in report:
         response = report["response"]
         lines.append(f"response p99 beyond the transport's median one-way latency: "
