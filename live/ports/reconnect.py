@@ -33,11 +33,18 @@ class _Kept:
     def _reopen(self) -> None:
         raise NotImplementedError
 
+    def _disconnect(self) -> None:
+        """Let go of the connection to a peer that has gone (before anyone is told)."""
+
     def check(self) -> None:
         """Notice the peer gone or back; call from one thread only."""
-        there = self.target in self._available()
+        try:
+            there = self.target in self._available()
+        except PortError:
+            return  # the MIDI system did not answer this time (JACK busy): look again at the next check
         if self.present and not there:
             self.present = False
+            self._disconnect()
             self._log(f"duetto: MIDI {self.direction} {self.target!r} is gone; all notes off, "
                       "waiting for it to come back")
             self._on_lost()
@@ -96,11 +103,10 @@ class KeptInput(_Kept):
     def _available(self) -> list[str]:
         return self._backend.input_names()
 
-    def check(self) -> None:
-        if self.present and self.target not in self._available() and self._port is not None:
+    def _disconnect(self) -> None:
+        if self._port is not None:  # closed first, so no callback of it can come in after on_lost
             self._port.close()
             self._port = None
-        super().check()
 
     def _reopen(self) -> None:
         self._port = self._backend.open_input(self.target, self._callback)

@@ -172,8 +172,13 @@ class RtMidiBackend:
         return self.name != "windows"
 
     def _list(self, midi_class) -> list[str]:
+        """Port names, through a short-lived client; a MIDI system that will not make one (JACK busy or
+        gone) is a PortError, like every other failure of the ports."""
         with _quiet_stderr():
-            probe = midi_class(self.api, name="Duetto list")
+            try:
+                probe = midi_class(self.api, name="Duetto list")
+            except (rtmidi.SystemError, RuntimeError) as error:
+                raise PortError(f"cannot list MIDI ports on {self.name}: {error}") from None
             try:
                 return list(probe.get_ports())
             finally:
