@@ -182,10 +182,12 @@ class DuetRig:
         time.sleep(self.SETTLE_SECONDS)
 
     def wait_until_answered(self, answers_before: int, timeout: float) -> bool:
-        """Until the engine has begun a new answer and finished playing it, or the timeout passes."""
+        """Until the engine has begun a new answer and finished composing and playing it, or the timeout
+        passes."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
-            if self.engine.stats.answers > answers_before and not self.engine.scheduler.busy:
+            engine = self.engine
+            if engine.stats.answers > answers_before and not engine.composing and not engine.scheduler.busy:
                 return True
             time.sleep(0.005)
         return False

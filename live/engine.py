@@ -191,6 +191,9 @@ class Engine:
         self._latest_strike = -math.inf  # stamp of the player's latest key-down let into the inbox
         self._stopping = threading.Event()
         self._interrupt = threading.Event()  # an action (panic, undo, re-roll) waits: stop composing now
+        # an answer is being composed and fed to the scheduler (whose queue may run dry meanwhile if
+        # composing is slower than playing); read by other threads to know an answer is complete
+        self.composing = False
         self._player_down: set[tuple[int, int]] = set()
         self._answer_starts = 0.0
         self._phrase_has_notes = False  # a stray key-up (say, of a key held before we started) is no phrase
@@ -548,14 +551,18 @@ class Engine:
         self._first_note_due = None
         placement = Placement(start, grid, settings.feel, self._rng)
         struck = []
-        for event in compose():
-            at = placement.place(event)
-            if event.velocity > 0:
-                if self._first_note_due is None:
-                    self._first_note_due = at
-                velocity = self.dynamics.scale(event.velocity, settings.velocity_follow)
-                self.scheduler.note_on(at, settings.channel, event.pitch, velocity)
-                struck.append((at, event.pitch))
-            else:
-                self.scheduler.note_off(at, settings.channel, event.pitch)
+        self.composing = True
+        try:
+            for event in compose():
+                at = placement.place(event)
+                if event.velocity > 0:
+                    if self._first_note_due is None:
+                        self._first_note_due = at
+                    velocity = self.dynamics.scale(event.velocity, settings.velocity_follow)
+                    self.scheduler.note_on(at, settings.channel, event.pitch, velocity)
+                    struck.append((at, event.pitch))
+                else:
+                    self.scheduler.note_off(at, settings.channel, event.pitch)
+        finally:
+            self.composing = False
         return struck
