@@ -278,6 +278,10 @@ class Engine:
         self._inbox.put(item)
 
     def _bot_sent(self, stamp: float, channel: int, pitch: int, velocity: int) -> None:
+        # recorded here, on the scheduler's thread as it sends, so a recording stopped mid-answer still
+        # holds every note the bot played (the engine thread may never get to the inbox again)
+        if self.recording is not None:
+            self.recording.add(BOT, stamp - self._origin, pitch, velocity)
         if self._admit(BOT, channel, pitch, velocity):
             self._inbox.put((BOT, stamp, channel, pitch, velocity))
 
@@ -399,7 +403,7 @@ class Engine:
             quantize=self.settings.feel.quantize, dropped=stats.dropped_messages, errors=stats.errors)
 
     def _hear(self, source: str, stamp: float, channel: int, pitch: int, velocity: int) -> None:
-        if self.recording is not None:
+        if self.recording is not None and source == PLAYER:
             self.recording.add(source, stamp - self._origin, pitch, velocity)
         if source == BOT:
             if velocity > 0:

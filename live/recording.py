@@ -1,7 +1,7 @@
 """`duetto jam --record FILE.mid`: both parts of a session as they sounded, in a two-track MIDI file.
 
-The engine hands every key event it hears (the player's, and the bot's as actually sent) to the
-recording; on the way out, keys still held are released at the end, and the file is written atomically,
+The engine hands it every key event of the player's it hears, and the scheduler every note of the
+bot's the moment it is sent; on the way out, keys still held are released at the end, and the file is written atomically,
 so a session stopped with Ctrl-C is saved whole.
 """
 
