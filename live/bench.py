@@ -233,9 +233,8 @@ def bench_response(model: StepModel, settings: BenchSettings, backend: Backend) 
             for index in range(settings.phrases):
                 root = 55 + index % 12
                 phrase = [Note(0.0, 0.04, root, 90), Note(0.05, 0.09, root + 4, 80)]
-                answers_before = rig.engine.stats.answers
                 last_release = rig.player.play(phrase)
-                rig.wait_until_answered(answers_before, timeout=BENCH_GAP + BENCH_RESPONSE_SECONDS + 2.0)
+                rig.wait_until_answered(last_release, timeout=BENCH_GAP + BENCH_RESPONSE_SECONDS + 2.0)
                 first = rig.recorder.first_note_on(since=last_release)
                 if first is None:
                     missed += 1
@@ -283,17 +282,18 @@ def bench_throughput(model: StepModel, settings: BenchSettings) -> dict:
 # -- 5. memory ------------------------------------------------------------------------------------------
 def peak_rss_of_jam(backend: Backend, settings: BenchSettings) -> dict:
     """Run a real `duetto jam`, let it answer three phrases, and read its peak resident memory."""
-    jam = subprocess.Popen([sys.executable, "-m", "live.cli", "jam", "--backend", "jack", "--model",
+    name = f"Bench Jam {os.getpid()}"
+    jam = subprocess.Popen([sys.executable, "-m", "live.cli", "jam", "--backend", "jack", "--name", name, "--model",
                             settings.model, "--phrase-gap", "100", "--response-seconds", "0.5",
                             "--device", settings.device], stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.perf_counter() + 30
-        while not any("Duetto In" in name for name in backend.output_names()):
+        while not any(f"{name} In" in port for port in backend.output_names()):
             if jam.poll() is not None or time.perf_counter() > deadline:
                 raise PortError(f"duetto jam did not open its ports: {jam.stderr.read()[-300:]}")
             time.sleep(0.1)
-        port = backend.open_output("Duetto In")
+        port = backend.open_output(f"{name} In")
         time.sleep(DuetRig.SETTLE_SECONDS)
         player = Player(port)
         for root in (60, 62, 65):

@@ -90,11 +90,18 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
                        help="MIDI note numbers that, held together, silence everything (e.g. 21,108)")
 
 
+def add_port_name_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", default="Duetto",
+                        help="name of the virtual ports, NAME In and NAME Out (default Duetto): two bots "
+                             "side by side need two names")
+
+
 def add_jam_options(jam: argparse.ArgumentParser) -> None:
+    add_port_name_option(jam)
     jam.add_argument("--in", dest="input", default=None,
-                     help="connect to this MIDI input instead of opening a virtual 'Duetto In'")
+                     help="connect to this MIDI input instead of opening a virtual 'NAME In'")
     jam.add_argument("--out", dest="output", default=None,
-                     help="connect to this MIDI output instead of opening a virtual 'Duetto Out'")
+                     help="connect to this MIDI output instead of opening a virtual 'NAME Out'")
     jam.add_argument("--record", default=None, metavar="FILE.mid",
                      help="write both parts of the session to a two-track MIDI file when it ends")
     jam.add_argument("--mode", default="call", choices=["call", "duet", "practice"],
@@ -147,8 +154,9 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
     learn.add_argument("control", help="temperature, top_p, density, quantize, ..., or panic, reroll, undo")
     learn.add_argument("--config", default="duetto.toml", metavar="FILE.toml",
                        help="the config file to write the mapping to (default duetto.toml)")
+    add_port_name_option(learn)
     learn.add_argument("--in", dest="input", default=None,
-                       help="listen to this MIDI input instead of opening a virtual 'Duetto In'")
+                       help="listen to this MIDI input instead of opening a virtual 'NAME In'")
     learn.add_argument("--backend", default="auto")
     learn.add_argument("--timeout", type=float, default=30.0, metavar="S",
                        help="how long to wait for a knob to move (default 30)")
@@ -303,7 +311,7 @@ def run_jam(args: argparse.Namespace) -> int:
     view = None
     kept = []  # ports connected by name, reopened when their program comes back
     if args.output is None:
-        output = backend.open_output("Duetto Out", virtual=True)
+        output = backend.open_output(f"{args.name} Out", virtual=True)
     else:
         output = KeptOutput(backend, args.output, lambda: engine.request("panic"), log)
         kept.append(output)
@@ -313,7 +321,7 @@ def run_jam(args: argparse.Namespace) -> int:
     try:
         engine = Engine(model, output, settings, recording=recording)
         if args.input is None:
-            source = backend.open_input("Duetto In", engine.receive, virtual=True)
+            source = backend.open_input(f"{args.name} In", engine.receive, virtual=True)
         else:
             source = KeptInput(backend, args.input, engine.receive, engine.player_port_lost, log)
             kept.append(source)
@@ -358,9 +366,10 @@ def run_learn(args: argparse.Namespace) -> int:
     path = Path(args.config)
     config = read_config(path, jam_option_types()) if path.exists() else Config()
     backend = open_backend(args.backend)
-    print(f"duetto: move the knob, fader or pedal for {name} (listening on "
-          f"{args.input or 'Duetto In'!r}, {backend.name})", file=sys.stderr)
-    number = listen_for_cc(backend, args.input, args.timeout)
+    port = args.input or f"{args.name} In"
+    print(f"duetto: move the knob, fader or pedal for {name} (listening on {port!r}, {backend.name})",
+          file=sys.stderr)
+    number = listen_for_cc(backend, port, virtual=args.input is None, timeout=args.timeout)
     if number is None:
         raise UsageError(f"no control change arrived in {args.timeout:g} s; nothing was mapped")
     replaced = [other for other, mapped in config.cc.items() if mapped == number and other != name]

@@ -46,10 +46,9 @@ def run_demo(model: StepModel, settings: JamSettings, backend_name: str, out: st
             phrase = [Note(n.start, n.end, n.pitch + shift, n.velocity) for n in call]
             start = time.perf_counter()
             played += [Note(n.start + start - origin, n.end + start - origin, n.pitch, n.velocity) for n in phrase]
-            answers_before = rig.engine.stats.answers
             last_release = rig.player.play(phrase, start=start)
             gap_ends.append(last_release + settings.phrase_gap)
-            rig.wait_until_answered(answers_before, settings.phrase_gap + settings.response_seconds + 5.0)
+            rig.wait_until_answered(last_release, settings.phrase_gap + settings.response_seconds + 5.0)
     finally:
         rig.close()
     recorder, engine = rig.recorder, rig.engine

@@ -181,13 +181,17 @@ class DuetRig:
         self.engine.start()
         time.sleep(self.SETTLE_SECONDS)
 
-    def wait_until_answered(self, answers_before: int, timeout: float) -> bool:
-        """Until the engine has begun a new answer and finished composing and playing it, or the timeout
-        passes."""
+    def wait_until_answered(self, since: float, timeout: float) -> bool:
+        """Until an answer that began at or after `since` (perf_counter, say the phrase's last release) has
+        been composed and played in full, or the timeout passes.
+
+        Asking by time rather than by a count of answers matters: an earlier answer still playing when the
+        phrase began is cut short by it, and must not pass for the answer to the phrase.
+        """
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             engine = self.engine
-            if engine.stats.answers > answers_before and not engine.composing and not engine.scheduler.busy:
+            if engine.answer_began_at >= since and not engine.composing and not engine.scheduler.busy:
                 return True
             time.sleep(0.005)
         return False

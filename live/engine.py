@@ -208,6 +208,9 @@ class Engine:
         self._rng = random.Random(settings.seed)
         self.model = TimedModel(model)
         self._first_note_due: float | None = None  # when the pending answer's first note is due
+        # when the latest answer's first note was sent (clock time); read by other threads to tell this
+        # answer from one that began before they asked
+        self.answer_began_at = -math.inf
         self.answer_lateness: deque[float] = deque(maxlen=MEASUREMENTS)
         self.status: Status | None = None
         self._status_at = -math.inf
@@ -410,6 +413,7 @@ class Engine:
                 self.stats.notes_out += 1
                 if not self._answer_sounded:
                     self._answer_sounded = True
+                    self.answer_began_at = stamp
                     self.stats.answers += 1
                     if self._first_note_due is not None:
                         self.answer_lateness.append(stamp - self._first_note_due)

@@ -15,8 +15,9 @@ from live.ports import Backend
 CHANNEL_MODE_MESSAGES = range(120, 128)
 
 
-def listen_for_cc(backend: Backend, port: str | None, timeout: float) -> int | None:
-    """The number of the first CC moved on `port` (a virtual "Duetto In" when None) within `timeout`."""
+def listen_for_cc(backend: Backend, port: str, virtual: bool, timeout: float) -> int | None:
+    """The number of the first CC moved on `port` (opened as a virtual port of that name, or connected
+    to an existing one) within `timeout`."""
     moved: queue.Queue[int] = queue.Queue()
 
     def hear(message: list[int], _stamp: float) -> None:
@@ -24,7 +25,7 @@ def listen_for_cc(backend: Backend, port: str | None, timeout: float) -> int | N
         if control is not None and control[1] not in CHANNEL_MODE_MESSAGES:
             moved.put(control[1])
 
-    source = backend.open_input(port or "Duetto In", hear, virtual=port is None)
+    source = backend.open_input(port, hear, virtual=virtual)
     try:
         return moved.get(timeout=timeout)
     except queue.Empty:

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import SHIPPED_MODEL, wait_until
+from conftest import JamProcess, wait_until
 
 from live.cli import build_parser, config_for, jam_option_types
 from live.config import Config, ConfigError, format_config, read_config, write_config
@@ -91,43 +91,33 @@ def test_learning_an_unknown_control_is_refused():
     assert result.stderr.strip().startswith("duetto: error: unknown control 'wildness' (controls: temperature")
 
 
-def wait_for_port(jack, name: str, process: subprocess.Popen) -> None:
-    assert wait_until(lambda: any(name in port for port in jack.output_names()) or process.poll() is not None, 30)
-    assert process.poll() is None, process.stderr.read()
-
-
 def test_learn_maps_the_knob_moved_and_jam_then_follows_it(jack, tmp_path):
     path = tmp_path / "duetto.toml"
     path.write_text(GOOD)
-    learn = subprocess.Popen([sys.executable, "-m", "live.cli", "learn", "passthrough", "--config", str(path),
-                              "--backend", "jack"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    learn = JamProcess("passthrough", "--config", str(path), command="learn")
     try:
-        wait_for_port(jack, "Duetto In", learn)
-        knob = jack.open_output("Duetto In")
+        learn.wait_for_ports(jack)
+        knob = jack.open_output(learn.in_port)
         time.sleep(0.2)
         knob.send([0xB0, 123, 0])  # All Notes Off, which controllers send by themselves: not a knob
         knob.send([0xB3, 21, 90])  # CC 21, until now temperature's
-        out, errors = learn.communicate(timeout=20)
+        assert wait_until(lambda: learn.process.poll() is not None, 20), "learn did not hear the knob"
         knob.close()
     finally:
-        if learn.poll() is None:
-            learn.kill()
-    assert learn.returncode == 0, errors
-    assert "passthrough is now CC 21 (it was mapped to temperature)" in out
+        code = learn.stop()
+    assert code == 0, learn.errors
+    assert "passthrough is now CC 21 (it was mapped to temperature)" in learn.out
     config = read_config(path, jam_option_types())
     assert config.cc == {"reroll": 64, "passthrough": 21}
     assert config.jam["temperature"] == 0.8  # the rest of the file is kept
 
     # the learnt knob turns pass-through on in a running jam
-    jam = subprocess.Popen([sys.executable, "-m", "live.cli", "jam", "--backend", "jack", "--config", str(path),
-                            "--model", str(SHIPPED_MODEL), "--phrase-gap", "5000"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    jam = JamProcess("--config", str(path), "--phrase-gap", "5000")
     try:
-        wait_for_port(jack, "Duetto In", jam)
-        assert wait_until(lambda: any("Duetto Out" in port for port in jack.input_names()), 10)
+        jam.wait_for_ports(jack)
         heard = Recorder()
-        listener = jack.open_input("Duetto Out", heard)
-        keyboard = jack.open_output("Duetto In")
+        listener = jack.open_input(jam.out_port, heard)
+        keyboard = jack.open_output(jam.in_port)
         time.sleep(0.3)
         keyboard.send([0x90, 60, 80])
         keyboard.send([0x80, 60, 0])
@@ -138,16 +128,13 @@ def test_learn_maps_the_knob_moved_and_jam_then_follows_it(jack, tmp_path):
         keyboard.send([0x90, 62, 80])
         keyboard.send([0x80, 62, 0])
         assert wait_until(lambda: heard.count(0x90, 62) == 1, 2), "the learnt CC did not turn pass-through on"
-        jam.terminate()
-        jam.communicate(timeout=15)
+        code = jam.stop()
         listener.close()
         keyboard.close()
     finally:
-        if jam.poll() is None:
-            jam.kill()
-            jam.wait()
+        jam.stop()
     assert before == 0, "pass-through was on before the knob moved"
-    assert jam.returncode == 0
+    assert code == 0, jam.errors
 
 
 def test_learn_gives_up_in_one_line_when_nothing_moves(jack, tmp_path):

@@ -131,11 +131,10 @@ def bot(jack, shipped_model):
 def assert_still_answers(bench: DuetRig, timeout: float) -> None:
     """Play a plain phrase: the bot must answer it in full and leave no note sounding."""
     assert bench.engine._thread.is_alive(), "the engine thread died"
-    answers = bench.engine.stats.answers
     assert wait_until(lambda: bench.engine.backlog == 0, timeout), f"backlog of {bench.engine.backlog} never drained"
     time.sleep(0.2)
-    bench.player.play(PHRASE)
-    assert bench.wait_until_answered(answers, timeout), "no answer after the fuzzing"
+    released = bench.player.play(PHRASE)
+    assert bench.wait_until_answered(released, timeout), "no answer after the fuzzing"
     time.sleep(0.05)
     assert bench.recorder.unmatched_note_ons(all_notes_off_releases=False) == 0
     assert bench.engine.stats.errors == 0

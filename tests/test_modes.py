@@ -8,12 +8,10 @@ scores low and shortens it; `duetto jam --mode practice` prints a summary when s
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
-from conftest import JACK_PERIOD_SECONDS, SHIPPED_MODEL, fit_clock, wait_until
+from conftest import JACK_PERIOD_SECONDS, JamProcess, fit_clock, wait_until
 
 from live.duet import PATIENCE_BEATS
 from live.duet_client import ClockSender, DuetRig, Player, Recorder
@@ -123,22 +121,17 @@ def test_practice_scores_echoes_and_adapts_the_phrase(jack, shipped_model, fast_
 
 
 def test_jam_practice_prints_a_summary_when_stopped(jack):
-    jam = subprocess.Popen([sys.executable, "-m", "live.cli", "jam", "--backend", "jack", "--mode", "practice",
-                            "--model", str(SHIPPED_MODEL), "--seed", "2", "--bpm", "140", "--phrase-gap", "200"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    jam = JamProcess("--mode", "practice", "--seed", "2", "--bpm", "140", "--phrase-gap", "200")
     try:
-        assert wait_until(lambda: any("Duetto Out" in n for n in jack.input_names()) or jam.poll() is not None, 30)
-        keyboard = jack.open_output("Duetto In")
+        jam.wait_for_ports(jack)
+        keyboard = jack.open_output(jam.in_port)
         time.sleep(4.0)  # the first phrase is played; the player echoes something, then stops the session
         Player(keyboard).play([Note(0.0, 0.2, 60, 80), Note(0.25, 0.45, 62, 80)])
         time.sleep(1.0)
-        jam.terminate()
-        out, errors = jam.communicate(timeout=15)
+        code = jam.stop()
         keyboard.close()
     finally:
-        if jam.poll() is None:
-            jam.kill()
-            jam.wait()
-    assert jam.returncode == 0, errors
-    assert "duetto practice: round 1:" in errors
-    assert "duetto practice: 1 rounds" in out
+        jam.stop()
+    assert code == 0, jam.errors
+    assert "duetto practice: round 1:" in jam.errors
+    assert "duetto practice: 1 rounds" in jam.out

@@ -7,12 +7,9 @@ a port of that name is created again.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
 import time
 
-from conftest import SHIPPED_MODEL, wait_until
+from conftest import JamProcess, wait_until
 
 from live.duet_client import Player, Recorder
 from live.notes import Note
@@ -20,39 +17,17 @@ from live.notes import Note
 PHRASE = [Note(0.0, 0.12, 60, 90), Note(0.15, 0.27, 64, 80), Note(0.3, 0.5, 67, 85)]
 
 
-class Jam:
-    """A `duetto jam` process whose stderr is collected line by line as it runs."""
-
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "live.cli", "jam", "--backend", "jack", "--model",
-                                         str(SHIPPED_MODEL), "--seed", "1", "--phrase-gap", "120", *args],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=lambda: self.lines.extend(self.process.stderr), daemon=True)
-        self._reader.start()
-
-    def said(self, text: str) -> bool:
-        return any(text in line for line in list(self.lines))
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            code = self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
-        self._reader.join(timeout=2)
-        return code
+def start_jam(*args: str) -> JamProcess:
+    return JamProcess("--seed", "1", "--phrase-gap", "120", *args)
 
 
 def test_a_synth_that_quits_and_comes_back_is_reconnected(jack):
     first_synth = Recorder()
     synth_port = jack.open_input("Gone Synth", first_synth, virtual=True)
-    jam = Jam("--out", "Gone Synth", "--response-seconds", "3")
+    jam = start_jam("--out", "Gone Synth", "--response-seconds", "3")
     try:
         assert wait_until(lambda: jam.said("Ctrl-C to stop") or jam.process.poll() is not None, 30), jam.lines
-        keyboard = jack.open_output("Duetto In")
+        keyboard = jack.open_output(jam.in_port)
         time.sleep(0.2)
         Player(keyboard).play(PHRASE)
         assert wait_until(lambda: first_synth.unmatched_note_ons() > 0, 5), "no answer reached the synth"
@@ -75,11 +50,11 @@ def test_a_synth_that_quits_and_comes_back_is_reconnected(jack):
 
 def test_a_keyboard_that_vanishes_with_a_key_down_is_let_go_and_reconnected(jack):
     keys = jack.open_output("Gone Keys", virtual=True)
-    jam = Jam("--in", "Gone Keys", "--response-seconds", "1")
+    jam = start_jam("--in", "Gone Keys", "--response-seconds", "1")
     output = Recorder()
     try:
         assert wait_until(lambda: jam.said("Ctrl-C to stop") or jam.process.poll() is not None, 30), jam.lines
-        listener = jack.open_input("Duetto Out", output)
+        listener = jack.open_input(jam.out_port, output)
         time.sleep(0.2)
         keys.send([0x90, 60, 90])
         keys.send([0x90, 64, 90])

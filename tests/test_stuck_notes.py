@@ -23,7 +23,7 @@ from pathlib import Path
 
 import mido
 import pytest
-from conftest import SHIPPED_MODEL, FailingModel, wait_until
+from conftest import FailingModel, JamProcess, wait_until
 
 from live.duet_client import DuetRig, Player, Recorder
 from live.engine import JamSettings
@@ -72,16 +72,8 @@ def test_randomized_in_process_faults_leave_no_note_sounding(jack, shipped_model
     assert [outcome for outcome in outcomes if outcome[1]] == []
 
 
-def start_jam(*extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "live.cli", "jam", "--backend", "jack", "--model",
-                             str(SHIPPED_MODEL), "--phrase-gap", str(int(GAP * 1000)), "--response-seconds",
-                             str(RESPONSE), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_ports(jack, jam: subprocess.Popen, output: str = "Duetto Out") -> None:
-    assert wait_until(lambda: any(output in name for name in jack.input_names()) or jam.poll() is not None, 30)
-    assert wait_until(lambda: any("Duetto In" in name for name in jack.output_names()) or jam.poll() is not None, 5)
-    assert jam.poll() is None, jam.stderr.read()
+def start_jam(*extra: str) -> JamProcess:
+    return JamProcess("--phrase-gap", str(int(GAP * 1000)), "--response-seconds", str(RESPONSE), *extra)
 
 
 def inet_sockets(pid: int) -> list[str]:
@@ -109,16 +101,14 @@ def test_jam_stopped_by_signal_at_random_moments_leaves_no_note_sounding(jack, l
         stop_signal = rng.choice([signal.SIGINT, signal.SIGTERM])
         jam = start_jam("--seed", str(case))
         try:
-            wait_for_ports(jack, jam)
+            jam.wait_for_ports(jack)
             if case == 0:
-                assert inet_sockets(jam.pid) == [], "duetto jam holds a network socket"
+                assert inet_sockets(jam.process.pid) == [], "duetto jam holds a network socket"
             pause = rng.uniform(0.0, GAP + RESPONSE)
             recorder, errors = play_and_stop(jack, jam, stop_signal, lambda *_: time.sleep(pause))
         finally:
-            if jam.poll() is None:
-                jam.kill()
-                jam.wait()
-        assert jam.returncode == 0, f"case {case} ({stop_signal.name}): {errors[-500:]}"
+            jam.stop()
+        assert jam.process.returncode == 0, f"case {case} ({stop_signal.name}): {errors[-500:]}"
         assert recorder.unmatched_note_ons() == 0, f"case {case} ({stop_signal.name})"
     print(f"{cases} duetto jam processes stopped by SIGINT/SIGTERM at random moments")
 
@@ -128,17 +118,15 @@ def test_jam_stopped_mid_answer_releases_every_note_then_sends_all_notes_off(jac
     record = tmp_path / "session.mid"
     jam = start_jam("--seed", "3", "--channel", "3", "--record", str(record))
     try:
-        wait_for_ports(jack, jam)
+        jam.wait_for_ports(jack)
 
         def until_the_answer_sounds(recorder: Recorder, last_release: float) -> None:
             assert wait_until(lambda: recorder.first_note_on(since=last_release) is not None, 5), "no answer"
 
         recorder, errors = play_and_stop(jack, jam, stop_signal, until_the_answer_sounds)
     finally:
-        if jam.poll() is None:
-            jam.kill()
-            jam.wait()
-    assert jam.returncode == 0, errors
+        jam.stop()
+    assert jam.process.returncode == 0, errors
     assert recorder.unmatched_note_ons(all_notes_off_releases=False) == 0, "a note-on without its note-off"
     assert recorder.count(0xB0 | 2, 123) == 1, "no All Notes Off on the bot's channel"
     assert "stopped" in errors
@@ -157,25 +145,24 @@ def notes_of_track(path, index: int) -> list:
     return read_midi(path.with_suffix(f".{index}.mid"))
 
 
-def play_and_stop(jack, jam: subprocess.Popen, stop_signal, pause) -> tuple[Recorder, str]:
+def play_and_stop(jack, jam: JamProcess, stop_signal, pause) -> tuple[Recorder, str]:
     """Play PHRASE into a running jam, wait with `pause(recorder, last_release)`, then send the signal.
 
-    Returns the independent recorder on "Duetto Out" and what the jam wrote to stderr.
+    Returns the independent recorder on the jam's output and what the jam wrote to stderr.
     """
     recorder = Recorder()
-    listener = jack.open_input("Duetto Out", recorder)
-    player_port = jack.open_output("Duetto In")
+    listener = jack.open_input(jam.out_port, recorder)
+    player_port = jack.open_output(jam.in_port)
     try:
         time.sleep(0.2)
         last_release = Player(player_port).play(PHRASE)
         pause(recorder, last_release)
-        jam.send_signal(stop_signal)
-        _, errors = jam.communicate(timeout=15)
+        jam.stop(stop_signal)
         time.sleep(0.05)
     finally:
         listener.close()
         player_port.close()
-    return recorder, errors
+    return recorder, jam.errors
 
 
 def test_after_kill_9_duetto_panic_silences_the_synth(jack):
@@ -183,13 +170,12 @@ def test_after_kill_9_duetto_panic_silences_the_synth(jack):
     synth_port = jack.open_input("Panic Synth", synth, virtual=True)
     jam = start_jam("--out", "Panic Synth", "--seed", "5", "--response-seconds", "4")
     try:
-        wait_for_ports(jack, jam, output="Panic Synth")
-        player_port = jack.open_output("Duetto In")
+        jam.wait_for_ports(jack)
+        player_port = jack.open_output(jam.in_port)
         time.sleep(0.2)
         Player(player_port).play(PHRASE)
         assert wait_until(lambda: synth.unmatched_note_ons() > 0, 10), "the bot never sounded a note"
-        jam.kill()  # SIGKILL: no program can release its notes after this
-        jam.wait(timeout=10)
+        jam.stop(signal.SIGKILL)  # no program can release its notes after this
         time.sleep(0.1)
         stuck = synth.unmatched_note_ons()
         panic = subprocess.run([sys.executable, "-m", "live.cli", "panic", "--backend", "jack", "--out",
@@ -197,8 +183,7 @@ def test_after_kill_9_duetto_panic_silences_the_synth(jack):
         time.sleep(0.2)
         player_port.close()
     finally:
-        if jam.poll() is None:
-            jam.kill()
+        jam.stop(signal.SIGKILL)
         synth_port.close()
     assert stuck > 0, "nothing was left sounding, so the panic proves nothing"
     assert panic.returncode == 0, panic.stderr

@@ -187,7 +187,7 @@ def test_the_bot_follows_midi_clock_over_jack(jack, shipped_model, fast_switchin
         assert rig.engine.grid().bpm == pytest.approx(BPM, abs=1.0)
         phrase = [Note(0.0, 0.2, 60, 90), Note(0.23, 0.4, 64, 80), Note(0.46, 0.9, 67, 85)]
         released = rig.player.play(phrase)
-        assert rig.wait_until_answered(0, 10), "no answer"
+        assert rig.wait_until_answered(released, 10), "no answer"
     finally:
         sender.stop()
         rig.close()

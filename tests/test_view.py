@@ -3,11 +3,9 @@ session (tempo and its source, the key heard, notes in and out, step time and an
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
-from conftest import SHIPPED_MODEL, wait_until
+from conftest import JamProcess
 
 from live.duet_client import ClockSender, Player
 from live.engine import Status
@@ -36,14 +34,11 @@ def test_render_without_tempo_or_key_or_timings():
 
 
 def test_jam_view_shows_the_session_live(jack):
-    jam = subprocess.Popen([sys.executable, "-m", "live.cli", "jam", "--backend", "jack", "--model", str(SHIPPED_MODEL),
-                            "--view", "--seed", "3", "--phrase-gap", "150", "--response-seconds", "1"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    jam = JamProcess("--view", "--seed", "3", "--phrase-gap", "150", "--response-seconds", "1")
     clock = None
     try:
-        assert wait_until(lambda: any("Duetto In" in name for name in jack.output_names()) or jam.poll() is not None,
-                          30)
-        keyboard = jack.open_output("Duetto In")
+        jam.wait_for_ports(jack)
+        keyboard = jack.open_output(jam.in_port)
         time.sleep(0.2)
 
         clock = ClockSender(keyboard, 120).start()
@@ -51,16 +46,14 @@ def test_jam_view_shows_the_session_live(jack):
         Player(keyboard).play([Note(0.12 * index, 0.12 * index + 0.1, pitch, 80) for index, pitch in enumerate(scale)])
         time.sleep(2.5)
         clock.stop()
-        jam.terminate()
-        out, errors = jam.communicate(timeout=15)
+        code = jam.stop()
         keyboard.close()
     finally:
         if clock is not None:
             clock.stop()
-        if jam.poll() is None:
-            jam.kill()
-            jam.wait()
-    assert jam.returncode == 0, errors
+        jam.stop()
+    assert code == 0, jam.errors
+    out = jam.out
     assert "\x1b[4F" in out, "the view did not redraw in place"
     final = out.split("\x1b[4F")[-1]
     assert "mode call" in final
