@@ -101,9 +101,15 @@ class TimedModel:
         self.step_seconds: deque[float] = deque(maxlen=MEASUREMENTS)
 
     def step(self, token: int, state: list) -> tuple:
+        return self._timed(self._model.step, token, state)
+
+    def run(self, feeds: dict, state: list) -> tuple:
+        return self._timed(self._model.run, feeds, state)
+
+    def _timed(self, method: Callable, *args: Any) -> Any:
         began = time.perf_counter()
         try:
-            return self._model.step(token, state)
+            return method(*args)
         finally:
             self.step_seconds.append(time.perf_counter() - began)
 

@@ -159,10 +159,17 @@ class FailingModel:
         return self._model.initial_state()
 
     def step(self, token, state):
+        self._count_down()
+        return self._model.step(token, state)
+
+    def run(self, feeds, state):
+        self._count_down()
+        return self._model.run(feeds, state)
+
+    def _count_down(self) -> None:
         self.remaining -= 1
         if self.remaining < 0:
             raise RuntimeError("injected failure")
-        return self._model.step(token, state)
 
 
 def write_tunes(folder: Path, count: int = 24) -> None:

@@ -15,7 +15,8 @@ from live.improviser import Limits
 from live.model import StepModel
 from live.sampler import Sampler
 from live.voice import make_voice
-from live.voices.common import Phrase, RollingState
+from live.rolling import RollingState
+from live.voices.common import Phrase
 from live.voices.melody import MelodyVoice
 from live.voices.notes import NotesVoice
 from train.families import load_family

@@ -19,7 +19,7 @@ import torch
 from export.onnx import PARITY_TOLERANCE, export
 from live.model import METADATA_KEY, ModelInfo, StepModel
 from live.notes import Note, read_midi, write_midi
-from train.loop import TrainSettings, load_checkpoint, train
+from train.loop import TrainSettings, learning_rate_at, load_checkpoint, train
 
 TINY = {"embed_dim": 16, "hidden_size": 32, "num_layers": 2, "dropout": 0.1}
 
@@ -79,6 +79,21 @@ def test_resumed_training_ends_with_the_same_weights(dataset, tmp_path):
     assert first["step"] == second["step"] == 6
     for name, tensor in first["model"].items():
         assert torch.equal(tensor, second["model"][name]), name
+
+
+def test_a_time_budget_anneals_the_learning_rate_by_the_clock_and_ends_training(dataset, tmp_path):
+    settings = settings_for(tmp_path, tmp_path, learning_rate=1e-3, warmup_steps=10, anneal_minutes=1.0)
+    assert learning_rate_at(5, settings, 1000) == pytest.approx(6e-4)  # warm-up goes by steps
+    assert learning_rate_at(20, settings, 1000, time_spent=0.5) == pytest.approx(5.5e-4)  # half way in time
+    assert learning_rate_at(20, settings, 1000, time_spent=1.0) == pytest.approx(1e-4)  # annealed to a tenth
+    assert learning_rate_at(1000, settings, 1000, time_spent=0.1) == pytest.approx(1e-4)  # out of steps first
+
+    data, _ = dataset
+    summary = train(settings_for(data, tmp_path / "budget", epochs=10_000, anneal_minutes=0.05))
+    best = load_checkpoint(tmp_path / "budget" / "last.pt")
+    assert 0 < best["step"] < 30_000, "the time budget did not end training"
+    assert best["elapsed_seconds"] < 30, "training ran far past its 3-second budget"
+    assert summary["test_nll"] > 0
 
 
 def test_export_matches_pytorch_and_describes_itself(exported):

@@ -45,7 +45,11 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--family", default="events")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--max-steps", type=int, default=None)
-    parser.add_argument("--max-minutes", type=float, default=None)
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop after this much wall clock (the schedule still follows the steps)")
+    parser.add_argument("--anneal-minutes", type=float, default=None,
+                        help="a training-time budget: anneal the learning rate over this much wall clock and "
+                             "stop at its end (for comparisons at equal training time)")
     parser.add_argument("--steps-per-epoch", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seq-len", type=int, default=256)
@@ -60,7 +64,7 @@ def train_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     settings = TrainSettings(
         data=args.data, out=args.out, family=args.family, epochs=args.epochs, max_steps=args.max_steps,
-        max_minutes=args.max_minutes, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+        max_minutes=args.max_minutes, anneal_minutes=args.anneal_minutes, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         seq_len=args.seq_len, learning_rate=args.lr, seed=args.seed, resume=args.resume,
         threads=args.threads, device=args.device, model=json.loads(args.model_config),
         command="duetto train " + shlex.join(argv),

@@ -37,6 +37,10 @@ class TrainSettings:
     epochs: int = 20
     max_steps: int | None = None
     max_minutes: float | None = None
+    # a training-time budget: the learning rate anneals over this much wall clock and training ends with
+    # it, so runs given equal time end equally annealed (the schedule follows the clock, so two runs
+    # differ in their last digits)
+    anneal_minutes: float | None = None
     steps_per_epoch: int | None = None  # default: one pass worth of tokens over the train split
     batch_size: int = 32
     seq_len: int = 256
@@ -91,10 +95,12 @@ def evaluate(family, model: torch.nn.Module, windows, batch_size: int = 32) -> d
             "bits_per_note": total / notes / math.log(2) if notes else math.nan}
 
 
-def learning_rate_at(step: int, settings: TrainSettings, total_steps: int) -> float:
+def learning_rate_at(step: int, settings: TrainSettings, total_steps: int, time_spent: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay to a tenth, along the steps or along the time budget
+    (`time_spent`, its fraction), whichever is further on."""
     if step < settings.warmup_steps:
         return settings.learning_rate * (step + 1) / settings.warmup_steps
-    progress = min(1.0, (step - settings.warmup_steps) / max(1, total_steps - settings.warmup_steps))
+    progress = min(1.0, max(time_spent, (step - settings.warmup_steps) / max(1, total_steps - settings.warmup_steps)))
     return settings.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
@@ -146,14 +152,17 @@ def train_on(cluster: Cluster, settings: TrainSettings, out: Path) -> None:
             print(f"resuming {out / 'last.pt'} at step {step}", file=sys.stderr)
 
     started = time.monotonic() - elapsed_before
-    deadline = started + settings.max_minutes * 60 if settings.max_minutes else math.inf
+    budget = settings.anneal_minutes * 60 if settings.anneal_minutes else math.inf
+    deadline = min(started + settings.max_minutes * 60 if settings.max_minutes else math.inf, started + budget)
     model.train()
     progress = tqdm(total=total_steps, initial=step, desc=f"train {settings.family}", unit="step",
                     dynamic_ncols=True, disable=None if cluster.is_main else True)
     while step < total_steps and not cluster.any(time.monotonic() >= deadline):
         batch = train_windows.sample_batch(rng, settings.batch_size)
+        # every process follows rank 0's clock, so the replicas keep one learning rate
+        time_spent = cluster.gather(time.monotonic() - started)[0] / budget if settings.anneal_minutes else 0.0
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate_at(step, settings, total_steps)
+            group["lr"] = learning_rate_at(step, settings, total_steps, time_spent)
         nats, targets, _ = family.loss(model, batch)
         loss = nats / max(targets, 1)
         optimizer.zero_grad(set_to_none=True)

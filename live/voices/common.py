@@ -1,5 +1,5 @@
-"""What the note-level voices share: a model state kept current note by note, the key events of an
-answer in time order, and what the recent playing says about tempo and touch.
+"""What the note-level voices share: the key events of an answer in time order, what the recent playing
+says about tempo and touch, and which pitches may sound.
 """
 
 from __future__ import annotations
@@ -12,74 +12,6 @@ import numpy as np
 
 from live.encoding import KeyEvent
 from live.improviser import Limits
-from live.model import StepModel
-
-Feeds = dict[str, np.ndarray]
-
-
-class RollingState:
-    """A recurrent model's outputs and state after every input so far, one step per note.
-
-    Notes are fed the moment they are complete, so an answer starts from a current state. The last
-    `window` inputs are kept; once the state has run twice that long, a fresh one is primed from the
-    window in slices (`prime_some`, when nothing else waits) and takes over once it has caught up, so the
-    state never drifts far beyond the spans the model was trained on (as `live.context` does for tokens).
-    The voices pass `make_voice`'s `window_tokens` as `window`: for them it counts notes.
-    """
-
-    def __init__(self, model: StepModel, start: Feeds, window: int) -> None:
-        self.model = model
-        self.start = start
-        self.window: deque[Feeds] = deque(maxlen=max(1, window))
-        self._refresh_at = 2 * self.window.maxlen
-        self.outputs, self.state = model.run(start, model.initial_state())
-        self.steps_in_state = 1
-        self._fresh: tuple[list[np.ndarray], list[np.ndarray], int] | None = None  # outputs, state, steps
-        self._fresh_pending: deque[Feeds] = deque()
-
-    def step(self, feeds: Feeds) -> None:
-        self.outputs, self.state = self.model.run(feeds, self.state)
-        self.window.append(feeds)
-        self.steps_in_state += 1
-        if self._fresh is not None:
-            self._fresh_pending.append(feeds)
-        elif self.steps_in_state >= self._refresh_at:
-            self._fresh = (*self.model.run(self.start, self.model.initial_state()), 1)
-            self._fresh_pending = deque(self.window)
-
-    def snapshot(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Copies of the outputs and state, to generate from without disturbing this one."""
-        return [output.copy() for output in self.outputs], [part.copy() for part in self.state]
-
-    @property
-    def priming(self) -> bool:
-        return self._fresh is not None
-
-    def prime_some(self, budget: int) -> None:
-        """Feed the fresh state up to `budget` inputs; once it has heard the whole window it takes over."""
-        if self._fresh is None:
-            return
-        outputs, state, steps = self._fresh
-        for _ in range(min(budget, len(self._fresh_pending))):
-            outputs, state = self.model.run(self._fresh_pending.popleft(), state)
-            steps += 1
-        self._fresh = (outputs, state, steps)
-        if not self._fresh_pending:
-            self.outputs, self.state, self.steps_in_state = outputs, state, steps
-            self._fresh = None
-
-
-class RollingVoice:
-    """What the note-level voices share: a `RollingState` (self.rolling) doing their background priming."""
-
-    rolling: RollingState
-
-    @property
-    def priming(self) -> bool:
-        return self.rolling.priming
-
-    def prime_some(self, budget: int) -> None:
-        self.rolling.prime_some(budget)
 
 
 class Phrase:

@@ -14,8 +14,9 @@ import numpy as np
 from live.encoding import KeyEvent
 from live.improviser import Limits
 from live.model import StepModel
+from live.rolling import RollingState, RollingVoice
 from live.sampler import Sampler
-from live.voices.common import Phrase, RollingState, RollingVoice, Touch, playable_pitches
+from live.voices.common import Phrase, Touch, playable_pitches
 from live.voices.encodings import PITCHES, START
 
 # key-downs this close to a group's first one are struck together (a chord, or a player's spread of it)

@@ -16,8 +16,9 @@ import numpy as np
 from live.encoding import KeyEvent
 from live.improviser import Limits
 from live.model import StepModel
+from live.rolling import RollingState, RollingVoice
 from live.sampler import Sampler
-from live.voices.common import Phrase, RollingState, RollingVoice, Touch, playable_pitches
+from live.voices.common import Phrase, Touch, playable_pitches
 from live.voices.encodings import PITCHES, START
 
 SHORTEST_STEP_SECONDS = 0.01  # once a chord is full, the next note waits at least this long
