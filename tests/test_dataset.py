@@ -19,7 +19,7 @@ from live.notes import Note, write_midi
 from train import corpus
 from train.corpus import read_sources
 from train.dataset import (
-    SPLITS, TokenWindows, augment, build_dataset, humanize_velocity, split_of, transpose_windows,
+    SPLITS, TokenWindows, augment, build_dataset, humanize_timing, humanize_velocity, split_of, transpose_windows,
 )
 
 
@@ -211,6 +211,15 @@ def test_augmentation_is_deterministic_and_plausible():
     assert all(n.start >= 0 and n.end - n.start >= 0.01 - 1e-9 and 1 <= n.velocity <= 127 for n in first)
     span = max(n.end for n in first) / max(n.end for n in notes)
     assert 0.75 < span < 1.35
+
+
+def test_notes_in_unison_stay_one_strike_when_humanized():
+    # four voices, two of them on the same key at the same time, as chorales often have
+    chords = [Note(i * 0.5, i * 0.5 + 0.5, pitch, 80) for i in range(40) for pitch in (48, 60, 60, 67)]
+    humanized = encoding.quantize(humanize_timing(chords, np.random.default_rng(1)))
+    unison = [note for note in humanized if note.pitch == 60]
+    assert len(unison) == 40, "a unison became two strikes"
+    assert min(note.end - note.start for note in unison) > 0.4
 
 
 def test_flat_velocities_are_humanized():

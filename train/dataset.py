@@ -79,8 +79,16 @@ def humanize_velocity(notes: Sequence[Note], rng: np.random.Generator) -> list[N
 
 def humanize_timing(notes: Sequence[Note], rng: np.random.Generator) -> list[Note]:
     """Jitter onsets and releases a little, as a player would; no note gets shorter than
-    MIN_NOTE_SECONDS or starts before zero."""
-    starts = np.array([note.start for note in notes]) + rng.normal(0.0, TIMING_SIGMA_SECONDS, len(notes))
+    MIN_NOTE_SECONDS or starts before zero.
+
+    Notes in unison (two voices of a score on one key at one time) move together: they are one strike
+    on a keyboard, and jittered apart they would become a blip of a note and a re-strike.
+    """
+    onset_jitter = rng.normal(0.0, TIMING_SIGMA_SECONDS, len(notes))
+    first_of: dict[tuple[int, float], int] = {}
+    for index, note in enumerate(notes):
+        onset_jitter[index] = onset_jitter[first_of.setdefault((note.pitch, note.start), index)]
+    starts = np.array([note.start for note in notes]) + onset_jitter
     ends = np.array([note.end for note in notes]) + rng.normal(0.0, TIMING_SIGMA_SECONDS, len(notes))
     starts = np.maximum(starts, 0.0)
     ends = np.maximum(ends, starts + MIN_NOTE_SECONDS)
