@@ -175,6 +175,13 @@ def parse_note(message: list[int]) -> tuple[int, int, int] | None:
     return None
 
 
+def is_channel_message(message: list[int]) -> bool:
+    """A well-formed polyphonic pressure, program change, channel pressure or pitch bend."""
+    lengths = {0xA0: 3, 0xC0: 2, 0xD0: 2, 0xE0: 3}
+    return (bool(message) and lengths.get(message[0] & 0xF0) == len(message) and message[0] < 0xF0
+            and all(byte < 128 for byte in message[1:]))
+
+
 def parse_control(message: list[int]) -> tuple[int, int, int] | None:
     """(channel, controller, value) for a well-formed control change; None otherwise."""
     if len(message) != 3 or message[0] & 0xF0 != 0xB0 or message[1] > 127 or message[2] > 127:
@@ -246,12 +253,19 @@ class Engine:
                 for _, pitch in sorted(key for key in self._admitted_down[PLAYER] if key[0] == channel):
                     self.receive([0x80 | channel, pitch, 0], stamp)
                 return
+            if settings.passthrough and self._sounds(controller):
+                self.scheduler.forward_message(message)
             # an action stops an answer being composed at once; the engine thread then carries it out
             action = settings.cc_map.get(controller) in ACTIONS and value >= PRESSED
             self._enqueue_unpaired((CONTROL, stamp, channel, controller, value), interrupts=action)
             return
         note = parse_note(message)
-        if note is None or settings.input_channel not in (None, note[0]):
+        if note is None:
+            if (settings.passthrough and is_channel_message(message)
+                    and settings.input_channel in (None, message[0] & 0x0F)):
+                self.scheduler.forward_message(message)  # pitch bend, pressure, program change
+            return
+        if settings.input_channel not in (None, note[0]):
             return
         if settings.phrase_end.kind == "key" and note[1] == settings.phrase_end.number:
             if note[2] > 0:
@@ -263,6 +277,13 @@ class Engine:
             if note[2] > 0:
                 self._latest_strike = stamp
             self._inbox.put((PLAYER, stamp, *note))
+
+    def _sounds(self, controller: int) -> bool:
+        """Whether a controller shapes the player's sound (a pedal, the mod wheel) rather than driving
+        Duetto (a mapped knob, the phrase-end button): only the former is passed through."""
+        phrase_end = self.settings.phrase_end
+        return (controller < 120 and controller not in self.settings.cc_map
+                and not (phrase_end.kind == "cc" and phrase_end.number == controller))
 
     def request(self, action: str) -> None:
         """Ask for panic, reroll or undo from any thread; the engine thread carries it out."""

@@ -9,7 +9,9 @@ dies before asking for its note-off, the note still ends after `max_note_seconds
 The player's own notes can be passed through (`forward`): they queue for sending now, on this same
 thread, so one writer owns the port. They are kept apart from the bot's notes: a barge-in (`cancel`)
 leaves the keys the player is holding alone, they get no safety release (the player's key-up ends them),
-and `panic` and `close` release them too.
+and `panic` and `close` release them too. So does the player's expression (`forward_message`: pedals,
+pitch bend, pressure, controllers): a sustain pedal left down would hold every note of the synth, so
+`panic` and `close` lift any pedal passed through down and re-centre a bent pitch.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ NOTE_ON_STATUS = 0x90
 NOTE_OFF_STATUS = 0x80
 CONTROL_CHANGE_STATUS = 0xB0
 ALL_NOTES_OFF = 123
+PITCH_BEND_STATUS = 0xE0
+PEDALS = (64, 66, 67)  # sustain, sostenuto, soft: down at 64 and above
+BEND_CENTRE = (0, 64)
 SPIN_SECONDS = 0.002
 
 Send = Callable[[list[int]], None]
@@ -42,6 +47,7 @@ class _Event:
     velocity: int = field(compare=False)
     safety_for: int | None = field(compare=False, default=None)  # a safety release names its note-on
     forwarded: bool = field(compare=False, default=False)  # the player's note, passed through
+    message: tuple[int, ...] | None = field(compare=False, default=None)  # a passed-through non-note message
 
 
 class Scheduler:
@@ -54,6 +60,8 @@ class Scheduler:
         self._heap: list[_Event] = []
         self._sounding: dict[tuple[int, int], int] = {}  # (channel, pitch) -> sequence of its note-on
         self._forwarded: set[tuple[int, int]] = set()  # the player's keys sounding through the output
+        self._pedals_down: set[tuple[int, int]] = set()  # (channel, controller) the player holds down
+        self._bent: set[int] = set()  # channels whose pitch the player bent away from the centre
         self._channels_used: set[int] = set()
         self._sequence = itertools.count()
         self._condition = threading.Condition()
@@ -75,6 +83,11 @@ class Scheduler:
         """Pass one of the player's note messages through to the output, now (any thread)."""
         self._push(_Event(self._clock(), velocity > 0, next(self._sequence), channel, pitch, velocity,
                           forwarded=True))
+
+    def forward_message(self, message: list[int]) -> None:
+        """Pass one of the player's other channel messages through to the output, now (any thread)."""
+        self._push(_Event(self._clock(), True, next(self._sequence), message[0] & 0x0F, 0, 0, forwarded=True,
+                          message=tuple(message)))
 
     def _push(self, event: _Event) -> None:
         with self._condition:
@@ -126,6 +139,12 @@ class Scheduler:
         for channel, pitch in sorted(self._forwarded):
             self._transmit([NOTE_OFF_STATUS | channel, pitch, 0])
         self._forwarded.clear()
+        for channel, controller in sorted(self._pedals_down):
+            self._transmit([CONTROL_CHANGE_STATUS | channel, controller, 0])
+        self._pedals_down.clear()
+        for channel in sorted(self._bent):
+            self._transmit([PITCH_BEND_STATUS | channel, *BEND_CENTRE])
+        self._bent.clear()
         for channel in sorted(self._channels_used):
             self._transmit([CONTROL_CHANGE_STATUS | channel, ALL_NOTES_OFF, 0])
 
@@ -160,6 +179,9 @@ class Scheduler:
             self.last_error = f"{type(error).__name__}: {error}"
 
     def _pass_through(self, event: _Event) -> None:
+        if event.message is not None:
+            self._pass_message(event.channel, event.message)
+            return
         key = (event.channel, event.pitch)
         if event.velocity > 0:
             self._transmit([NOTE_ON_STATUS | event.channel, event.pitch, event.velocity])
@@ -168,6 +190,21 @@ class Scheduler:
         elif key in self._forwarded:
             self._transmit([NOTE_OFF_STATUS | event.channel, event.pitch, 0])
             self._forwarded.discard(key)
+
+    def _pass_message(self, channel: int, message: tuple[int, ...]) -> None:
+        self._transmit(list(message))
+        self._channels_used.add(channel)
+        kind = message[0] & 0xF0
+        if kind == CONTROL_CHANGE_STATUS and message[1] in PEDALS:
+            if message[2] >= 64:
+                self._pedals_down.add((channel, message[1]))
+            else:
+                self._pedals_down.discard((channel, message[1]))
+        elif kind == PITCH_BEND_STATUS:
+            if tuple(message[1:]) == BEND_CENTRE:
+                self._bent.discard(channel)
+            else:
+                self._bent.add(channel)
 
     def _play(self, event: _Event, now: float) -> None:
         if event.forwarded:

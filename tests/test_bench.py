@@ -37,12 +37,15 @@ def untrained_transformer(folder) -> str:
 def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     out = tmp_path / "bench.json"
     also = untrained_transformer(tmp_path)
+    melody = SHIPPED_MODEL.parent / "families" / "melody.onnx"  # a family fed more than a token
     result = subprocess.run([sys.executable, "-m", "live.cli", "bench", "latency", "--quick", "--model",
-                             str(SHIPPED_MODEL), "--also", also, "--json", str(out)],
+                             str(SHIPPED_MODEL), "--also", also, str(melody), "--json", str(out)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
-    step, *transformer_steps = report["steps"]
+    step, *transformer_steps, melody_step = report["steps"]
+    assert melody_step["family"] == "melody" and is_summary(melody_step["onnxruntime"])
+    assert melody_step["inputs"] == ["pitch"] and "torch_unavailable" in melody_step
     assert is_summary(step["onnxruntime"]) and step["onnxruntime"]["n"] == 200
     assert is_summary(step["torch_eager"]) and is_summary(step["recompute_window"])
     assert step["recompute_over_onnxruntime"] > 0
@@ -54,6 +57,7 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     response = report["response"]
     assert response["phrases"] == 10
     assert is_summary(response["response_latency"])
+    assert response["beyond_both_trips_p99_ms"] < response["beyond_transport_p99_ms"]
     assert is_summary(response["sender_lateness"]) and is_summary(response["arrival_lateness"])
     assert report["throughput"]["batched_tokens_per_second"] > 0
     assert report["memory"]["peak_rss_mb"] > 10

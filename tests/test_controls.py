@@ -122,6 +122,19 @@ def test_passthrough_sends_the_players_notes_and_barge_in_spares_them(rig):
     assert bot, "the bot did not answer on its own channel"
 
 
+def test_passthrough_sends_pedal_and_bend_but_not_duettos_own_knobs_and_lifts_the_pedal_at_the_end(rig):
+    bench = rig(passthrough=True, phrase_gap=30.0, cc_map={21: "temperature"})
+    cc(bench, 64, 127)  # sustain down
+    cc(bench, 21, 10)  # Duetto's temperature knob: not for the synth
+    bench.player_port.send([0xE0, 0, 100])  # pitch bend up
+    bench.player_port.send([0xD0, 50])  # channel pressure
+    assert wait_until(lambda: bench.engine.stats.cc_changes == 1 and len(bench.recorder.heard) == 3, 2)
+    assert [item.message for item in bench.recorder.heard] == [(0xB0, 64, 127), (0xE0, 0, 100), (0xD0, 50)]
+    bench.engine.stop()
+    assert wait_until(lambda: len(bench.recorder.heard) == 6, 2), bench.recorder.heard
+    assert [item.message for item in bench.recorder.heard][3:] == [(0xB0, 64, 0), (0xE0, 0, 64), (0xB0, 123, 0)]
+
+
 def test_a_mapped_cc_changes_the_control_live(rig):
     bench = rig(cc_map={21: "temperature", 22: "quantize", 23: "scale_lock"})
     cc(bench, 21, 0)

@@ -180,6 +180,17 @@ def test_close_releases_then_sends_all_notes_off_on_every_channel_used(make_sche
     assert not scheduler.busy
 
 
+def test_passed_through_pedals_are_lifted_and_bends_centred_on_close(make_scheduler):
+    scheduler, port = make_scheduler()
+    player = [(0xB2, 64, 127), (0xB1, 66, 100), (0xB1, 66, 0), (0xE1, 0, 90), (0xB2, 1, 70), (0xC2, 5),
+              (0xE2, 0, 20), (0xE2, 0, 64)]  # sostenuto and channel 2's bend go back by themselves
+    for message in player:
+        scheduler.forward_message(list(message))
+    assert wait_until(lambda: len(port.sent) == len(player))
+    scheduler.close()
+    assert port.messages == player + [(0xB2, 64, 0), (0xE1, 0, 64), all_notes_off(1), all_notes_off(2)]
+
+
 def test_close_of_an_unused_scheduler_sends_nothing(make_scheduler):
     scheduler, port = make_scheduler()
     scheduler.close()
