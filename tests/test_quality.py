@@ -54,7 +54,7 @@ def test_bench_quality_runs_on_held_out_pieces_and_writes_its_table(tiny_dataset
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "q.json").read_text())
-    assert report["pieces"] >= 1 and report["models"][0]["family"] == "events"
+    assert report["pieces"] >= 1 and report["models"][0]["family"] == "transformer"
     generated = report["models"][0]["generation"]
     assert 0 < generated["notes_per_second"] and 0 <= generated["ioi_overlap"] <= 1
-    assert "| default.onnx | events |" in (tmp_path / "q.md").read_text()
+    assert "| default.onnx | transformer |" in (tmp_path / "q.md").read_text()
