@@ -15,7 +15,6 @@ from conftest import JACK_PERIOD_SECONDS, JamProcess, fit_clock, wait_until
 
 from live.duet import PATIENCE_BEATS
 from live.duet_client import ClockSender, DuetRig, Player, Recorder
-from live.encoding import NOTE_OFF, NOTE_ON
 from live.engine import JamSettings
 from live.groove import Feel
 from live.notes import Note
@@ -40,6 +39,10 @@ def test_matching_and_scoring_an_echo():
 def test_duet_plays_along_on_the_beat_and_stops_when_the_player_does(jack, shipped_model, fast_switching):
     settings = JamSettings(mode="duet", seed=3, feel=Feel(quantize=1.0), limits=JamSettings().limits)
     rig = DuetRig(jack, shipped_model, settings, name="Duet")
+    context, model_heard = rig.engine.voice.context, []  # every key event the model is fed, in order
+    hear = context.hear
+    context.hear = lambda seconds, pitch, velocity: (model_heard.append((pitch, velocity)),
+                                                     hear(seconds, pitch, velocity))
     before = set(jack.input_names())
     clock_port = jack.open_output("Duet In")
     clock_heard = Recorder()
@@ -74,11 +77,11 @@ def test_duet_plays_along_on_the_beat_and_stops_when_the_player_does(jack, shipp
     assert [round(1000 * d, 1) for d in off_grid if d > JACK_PERIOD_SECONDS] == []
     assert [onset for onset in onsets if onset > stopped] == [], "the bot played on after the player stopped"
     assert rig.recorder.unmatched_note_ons() == 0
-    # the player's notes reached the model while the bot played: its context window (the latest tokens) holds
-    # the end of the melody, in order, among the bot's own notes
-    struck = [token - NOTE_ON for token in rig.engine.voice.context.window if NOTE_ON <= token < NOTE_OFF]
-    assert len(struck) > 8
-    assert len(matched_pairs(melody[-8:], struck)) == 8, "the player's latest notes are not in the context"
+    # the player's notes reached the model while the bot played: it heard the whole melody, in order, among
+    # the bot's own notes
+    struck = [pitch for pitch, velocity in model_heard if velocity > 0]
+    assert len(struck) > len(melody)
+    assert len(matched_pairs(melody, struck)) == len(melody), "the player's notes did not all reach the model"
 
 
 def echo_of(rig: DuetRig, since: float) -> list[Note]:
