@@ -56,7 +56,8 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channel", type=int, default=1, help="MIDI channel the bot plays on, 1-16")
     parser.add_argument("--in-channel", type=int, default=None, metavar="N",
                         help="listen to this MIDI channel only, 1-16 (default: all)")
-    parser.add_argument("--passthrough", action="store_true", help="send your playing (notes, pedals, bends, unmapped CCs) to the output too")
+    parser.add_argument("--passthrough", action="store_true",
+                        help="send your playing (notes, pedals, bends, unmapped CCs) to the output too")
     parser.add_argument("--phrase-end", default="silence", metavar="HOW",
                         help="what ends your phrase: silence (default), pedal (sustain released), "
                              "cc:N (CC N pressed) or key:N (key N struck)")

@@ -175,10 +175,12 @@ def parse_note(message: list[int]) -> tuple[int, int, int] | None:
     return None
 
 
+CHANNEL_MESSAGE_LENGTHS = {0xA0: 3, 0xC0: 2, 0xD0: 2, 0xE0: 3}  # poly pressure, program, pressure, bend
+
+
 def is_channel_message(message: list[int]) -> bool:
     """A well-formed polyphonic pressure, program change, channel pressure or pitch bend."""
-    lengths = {0xA0: 3, 0xC0: 2, 0xD0: 2, 0xE0: 3}
-    return (bool(message) and lengths.get(message[0] & 0xF0) == len(message) and message[0] < 0xF0
+    return (bool(message) and CHANNEL_MESSAGE_LENGTHS.get(message[0] & 0xF0) == len(message)
             and all(byte < 128 for byte in message[1:]))
 
 

@@ -101,8 +101,9 @@ class JamProcess:
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.out_lines: list[str] = []
         self.lines: list[str] = []  # stderr
+        streams = ((self.process.stdout, self.out_lines), (self.process.stderr, self.lines))
         self._readers = [threading.Thread(target=lambda s=stream, to=lines: to.extend(s), daemon=True)
-                         for stream, lines in ((self.process.stdout, self.out_lines), (self.process.stderr, self.lines))]
+                         for stream, lines in streams]
         for reader in self._readers:
             reader.start()
 

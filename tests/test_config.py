@@ -119,15 +119,17 @@ def test_learn_maps_the_knob_moved_and_jam_then_follows_it(jack, tmp_path):
         listener = jack.open_input(jam.out_port, heard)
         keyboard = jack.open_output(jam.in_port)
         time.sleep(0.3)
+        # keys stay down until the end: a key-up would end the phrase, and the engine reads controls only
+        # after composing the answer, which a loaded machine may take longer over than this test waits
         keyboard.send([0x90, 60, 80])
-        keyboard.send([0x80, 60, 0])
         time.sleep(0.3)
         before = heard.count(0x90, 60)
         keyboard.send([0xB0, 21, 127])
         time.sleep(0.2)
         keyboard.send([0x90, 62, 80])
-        keyboard.send([0x80, 62, 0])
         assert wait_until(lambda: heard.count(0x90, 62) == 1, 2), "the learnt CC did not turn pass-through on"
+        keyboard.send([0x80, 60, 0])
+        keyboard.send([0x80, 62, 0])
         code = jam.stop()
         listener.close()
         keyboard.close()

@@ -64,7 +64,8 @@ def train_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     settings = TrainSettings(
         data=args.data, out=args.out, family=args.family, epochs=args.epochs, max_steps=args.max_steps,
-        max_minutes=args.max_minutes, anneal_minutes=args.anneal_minutes, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+        max_minutes=args.max_minutes, anneal_minutes=args.anneal_minutes, steps_per_epoch=args.steps_per_epoch,
+        batch_size=args.batch_size,
         seq_len=args.seq_len, learning_rate=args.lr, seed=args.seed, resume=args.resume,
         threads=args.threads, device=args.device, model=json.loads(args.model_config),
         command="duetto train " + shlex.join(argv),
