@@ -5,7 +5,9 @@
    `train` extra and the model's checkpoint; without them they are reported as unavailable.
 2. Response latency over real virtual ports on a private JACK server (dummy driver): from the end of the
    phrase gap (the player's last note-off plus the gap) to the bot's first note-on arriving at an
-   independent client, beside the transport's own one-way latency measured on the same server.
+   independent client, beside the transport's own one-way latency measured on the same server. Each
+   answer is split into its parts (the key-up's trip in, the first note leaving, its trip out), and
+   timed both as `duetto jam` sends it (early by JACK's mean transport time) and with no compensation.
 3. Timing jitter: how late the bot's notes leave the scheduler and arrive at the client, compared with
    their intended times, while a second model session runs inference flat out on another thread.
 4. Throughput of offline generation, one sequence and a batch.
@@ -18,6 +20,7 @@ speed is judged.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import signal
@@ -234,9 +237,10 @@ class InferenceLoad:
             raise RuntimeError(f"the inference load stopped: {self.error}") from self.error
 
 
-def arrival_lateness(timeline, heard) -> tuple[list[float], int]:
-    """For each message the scheduler sent, its arrival at the client minus its intended time; and how
-    many never arrived within ARRIVAL_WINDOW of being sent."""
+def arrival_lateness(timeline, heard, compensation: float) -> tuple[list[float], int]:
+    """For each message the scheduler sent, its arrival at the client minus the time it was meant to
+    land (the scheduler aimed `compensation` earlier, to make up for the transport); and how many never
+    arrived within ARRIVAL_WINDOW of being sent."""
     arrivals = defaultdict(deque)
     for item in heard:
         arrivals[item.message].append(item.stamp)
@@ -248,18 +252,21 @@ def arrival_lateness(timeline, heard) -> tuple[list[float], int]:
         while pending and pending[0] < sent_at:
             pending.popleft()
         if pending and pending[0] - sent_at < ARRIVAL_WINDOW:
-            lateness.append(pending.popleft() - intended)
+            lateness.append(pending.popleft() - (intended + compensation))
         else:
             lost += 1
     return lateness, lost
 
 
-def bench_response(model: StepModel, settings: BenchSettings, backend: Backend) -> dict:
+def answer_phrases(model: StepModel, settings: BenchSettings, backend: Backend, compensation: float) -> dict:
+    """Play phrases into a bot and time each answer: from the end of the phrase gap (the player's last
+    key-up as sent, plus the gap) to the answer's first note at the client, split into its parts."""
     # free time: the engine's own latency, not the wait for the next beat of the pulse it would hear
     jam_settings = JamSettings(phrase_gap=BENCH_GAP, response_seconds=BENCH_RESPONSE_SECONDS,
-                               seed=settings.seed, follow_player=False)
+                               seed=settings.seed, follow_player=False, latency_compensation=compensation)
     rig = DuetRig(backend, model, jam_settings, name="Bench")
-    latencies, missed = [], 0
+    parts = {name: [] for name in ("response_latency", "trip_in", "first_note_leaves_late", "trip_out")}
+    missed = 0
     try:
         with InferenceLoad(settings.model, settings.device) as load:
             for index in range(settings.phrases):
@@ -268,26 +275,38 @@ def bench_response(model: StepModel, settings: BenchSettings, backend: Backend) 
                 last_release = rig.player.play(phrase)
                 rig.wait_until_answered(last_release, timeout=BENCH_GAP + BENCH_RESPONSE_SECONDS + 2.0)
                 first = rig.recorder.first_note_on(since=last_release)
-                if first is None:
+                engine = rig.engine
+                if first is None or engine.phrase_ended_at is None:
                     missed += 1
                 else:
-                    latencies.append(first - (last_release + BENCH_GAP))
+                    parts["response_latency"].append(first - (last_release + BENCH_GAP))
+                    parts["trip_in"].append(engine.phrase_ended_at - last_release)
+                    due = engine.phrase_ended_at + BENCH_GAP - compensation
+                    parts["first_note_leaves_late"].append(engine.answer_began_at - due)
+                    parts["trip_out"].append(first - engine.answer_began_at)
                 time.sleep(0.02)
             load_steps = load.steps
     finally:
         rig.close()
-    timeline = list(rig.engine.scheduler.timeline)
-    arrived, lost = arrival_lateness(timeline, rig.recorder.heard)
-    return {
-        "phrases": settings.phrases,
-        "unanswered": missed,
-        "phrase_gap_ms": BENCH_GAP * 1000,
-        "response_latency": summarize(latencies),
-        "sender_lateness": summarize(rig.engine.scheduler.lateness),
-        "arrival_lateness": summarize(arrived),
-        "messages_lost_in_transport": lost,
-        "concurrent_inference_steps": load_steps,
-    }
+    arrived, lost = arrival_lateness(list(rig.engine.scheduler.timeline), rig.recorder.heard, compensation)
+    result = {name: summarize(values) for name, values in parts.items()}
+    result.update({"compensation_ms": compensation * 1000, "unanswered": missed,
+                   "sender_lateness": summarize(rig.engine.scheduler.lateness),
+                   "arrival_lateness": summarize(arrived), "messages_lost_in_transport": lost,
+                   "concurrent_inference_steps": load_steps})
+    return result
+
+
+def bench_response(model: StepModel, settings: BenchSettings, backend: Backend) -> dict:
+    """Answers as `duetto jam` plays them on JACK (sent early by the transport's mean trip, both ways),
+    against the same bot with no compensation as the baseline, in the same run."""
+    compensated = JamSettings()
+    compensated.compensate_transport(backend.transport_latency())
+    uncompensated = answer_phrases(model, settings, backend, 0.0)
+    shipped = answer_phrases(model, settings, backend, compensated.latency_compensation)
+    return {"phrases": settings.phrases, "phrase_gap_ms": BENCH_GAP * 1000, **shipped,
+            "uncompensated": uncompensated,
+            "over_uncompensated": ratio(shipped["response_latency"], uncompensated["response_latency"])}
 
 
 # -- 4. throughput --------------------------------------------------------------------------------------
@@ -379,13 +398,10 @@ def run_latency_bench(settings: BenchSettings, command: str) -> dict:
             transport = summarize(one_way_transport(backend, max(20, settings.phrases)))
             report["jack"] = {"rate": server.rate, "period_frames": server.period, "realtime": server.realtime,
                               "period_ms": server.period_seconds * 1000, "one_way_transport": transport}
-            report["response"] = bench_response(model, settings, backend)
-            # the path holds two one-way trips: the player's last key-up reaches Duetto, which times the
-            # gap from its arrival, then the answer's first note reaches the client
-            response_p99 = report["response"]["response_latency"].get("p99_ms", float("nan"))
-            report["response"]["beyond_transport_p99_ms"] = response_p99 - transport["median_ms"]
-            report["response"]["beyond_both_trips_p99_ms"] = response_p99 - 2 * transport["median_ms"]
-            report["response"]["over_transport"] = ratio(report["response"]["response_latency"], transport)
+            report["response"] = response = bench_response(model, settings, backend)
+            response["beyond_transport_p99_ms"] = (response["response_latency"].get("p99_ms", math.nan)
+                                                   - transport.get("median_ms", math.nan))
+            response["over_transport"] = ratio(response["response_latency"], transport)
             report["memory"] = peak_rss_of_jam(backend, settings)
     except PortError as error:
         report["jack_unavailable"] = str(error)
@@ -419,8 +435,15 @@ def format_report(report: dict) -> str:
         scheduling = "real-time" if jack["realtime"] else "NOT real-time: expect losses under load"
         row(f"JACK one-way transport (period {jack['period_frames']} @ {jack['rate']} Hz = "
             f"{jack['period_ms']:.2f} ms, {scheduling})", jack["one_way_transport"], "1.0 (baseline)")
-        row(f"response latency, gap end -> first note at client ({response['phrases']} phrases)",
-            response["response_latency"], f"{response['over_transport']:.1f}x transport")
+        uncompensated = response["uncompensated"]
+        row(f"response latency, gap end -> first note at client ({response['phrases']} phrases, sent "
+            f"{response['compensation_ms']:.2f} ms early for the transport)", response["response_latency"],
+            f"{response['over_transport']:.1f}x transport")
+        row("  its parts: the player's key-up to Duetto (one trip)", response["trip_in"])
+        row("  its parts: the first note leaves, after it was due", response["first_note_leaves_late"])
+        row("  its parts: the first note to the client (one trip)", response["trip_out"])
+        row("response latency, no transport compensation (baseline)", uncompensated["response_latency"],
+            f"{1 / response['over_uncompensated']:.1f}x compensated")
         row("note lateness at the sender (with inference load)", response["sender_lateness"])
         row("note lateness at the receiving client (with inference load)", response["arrival_lateness"])
     throughput = report["throughput"]
@@ -433,8 +456,7 @@ def format_report(report: dict) -> str:
     if "jack" in report:
         response = report["response"]
         lines.append(f"response p99 beyond the transport's median one-way latency: "
-                     f"{response['beyond_transport_p99_ms']:.3f} ms ({response['beyond_both_trips_p99_ms']:.3f} ms "
-                     f"beyond both one-way trips on its path); unanswered phrases: {response['unanswered']}; "
+                     f"{response['beyond_transport_p99_ms']:.3f} ms; unanswered phrases: {response['unanswered']}; "
                      f"bot messages lost in transport: {response['messages_lost_in_transport']}")
         lines.append(f"peak RSS of `duetto jam`: {report['memory']['peak_rss_mb']:.0f} MB")
     else:

@@ -79,6 +79,9 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
                             help="random timing spread of the bot's notes (standard deviation)")
     time_group.add_argument("--output-offset-ms", type=float, default=0.0, metavar="MS",
                             help="shift the bot's output in time; negative sends early for a slow synth")
+    time_group.add_argument("--no-transport-compensation", action="store_true",
+                            help="do not send the bot's notes early by JACK's mean MIDI transport time "
+                                 "(one period: half on the way in, half on the way out)")
     music = parser.add_argument_group("music")
     music.add_argument("--key", default="auto",
                        help="the key, like C:major, A:minor, F#:dorian; auto hears it from your playing")
@@ -306,6 +309,8 @@ def run_jam(args: argparse.Namespace) -> int:
     model = load_model(args)
     settings = jam_settings(args, model)
     backend = open_backend(args.backend)
+    if not args.no_transport_compensation:
+        settings.compensate_transport(backend.transport_latency())
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     engine = None
     source = None
@@ -327,7 +332,9 @@ def run_jam(args: argparse.Namespace) -> int:
             source = KeptInput(backend, args.input, engine.receive, engine.player_port_lost, log)
             kept.append(source)
         engine.start()
-        print(f"duetto: listening on {source.name!r}, answering on {output.name!r} ({backend.name}); "
+        early = (f", notes sent {1000 * settings.latency_compensation:.2f} ms early for the transport"
+                 if settings.latency_compensation else "")
+        print(f"duetto: listening on {source.name!r}, answering on {output.name!r} ({backend.name}{early}); "
               f"Ctrl-C to stop", file=sys.stderr)
         if args.view:
             view = TerminalView(lambda: engine.status)

@@ -91,6 +91,15 @@ class JamSettings:
     window_tokens: int = 512
     limits: Limits = field(default_factory=Limits)
     mode: str = "call"
+    # seconds the bot's notes leave early, to make up for the MIDI transport (see `compensate_transport`)
+    latency_compensation: float = 0.0
+
+    def compensate_transport(self, one_way: float) -> None:
+        """Make up for a transport whose trips take `one_way` seconds on average. The player's key
+        reaches Duetto one trip after it was played, which delays every time the engine derives from it
+        (the phrase's end, the beat), and the answer reaches the synth one trip after it leaves: so the
+        bot's notes are sent two trips early, and land when they were meant to."""
+        self.latency_compensation = 2 * one_way
 
 
 class TimedModel:
@@ -213,7 +222,8 @@ class Engine:
         self._answer_starts = 0.0
         self._phrase_has_notes = False  # a stray key-up (say, of a key held before we started) is no phrase
         self._answer_sounded = True  # no answer pending yet
-        self._phrase_ended_at: float | None = None  # when the latest answered phrase ended (for re-roll)
+        # when the latest answered phrase ended: its last key-up's arrival (for re-roll; read by the bench)
+        self.phrase_ended_at: float | None = None
         self._unheard_answer: list[tuple[float, int, int]] = []  # the bot's notes not yet fed to the voice
         self._cc_values: dict[tuple[int, int], int] = {}  # (channel, controller) -> latest value
         self.sampler = Sampler(settings.temperature, settings.top_p, settings.seed)
@@ -531,7 +541,7 @@ class Engine:
 
     def reroll(self) -> None:
         """Discard the last answer and play a new one in its place, from the same moment of the duet."""
-        if self._phrase_ended_at is None:
+        if self.phrase_ended_at is None:
             return
         self._discard_answer()
         self.stats.rerolls += 1
@@ -561,7 +571,7 @@ class Engine:
         `released` (perhaps already waiting in the inbox) stops the answer from being composed at all.
         """
         self._phrase_has_notes = False
-        self._phrase_ended_at = released
+        self.phrase_ended_at = released
         self._let_voice_hear_the_answer()
         self._compose(released + gap, released)
 
@@ -570,7 +580,7 @@ class Engine:
         abandoned if the player strikes a key after `since`."""
         grid = self.grid()
         start = earliest if grid is None else grid.next_beat(earliest)
-        self._answer_starts = start
+        self._answer_starts = start - self.settings.latency_compensation  # when its first note may leave
 
         def abandon() -> bool:
             return self.stopping or self._latest_strike > since
@@ -580,8 +590,9 @@ class Engine:
     def perform(self, compose: Callable[[], Iterable[KeyEvent]], start: float,
                 grid: Grid | None) -> list[tuple[float, int]]:
         """Play what `compose()` yields (key events timed from 0, composed with sampling in line with the
-        settings) from `start`, placed on the grid with the current feel and dynamics. Returns the
-        (time, pitch) of each note-on queued. Engine thread only; the modes use it too."""
+        settings) from `start`, placed on the grid with the current feel and dynamics, and sent early by
+        the latency compensation. Returns the (time meant, pitch) of each note-on queued. Engine thread
+        only; the modes use it too."""
         self._sync_sampling()
         settings = self.settings
         self._answer_sounded = False
@@ -591,13 +602,14 @@ class Engine:
         self.composing = True
         try:
             for event in compose():
-                at = placement.place(event)
+                meant = placement.place(event)
+                at = meant - settings.latency_compensation  # sent early, to land at `meant`
                 if event.velocity > 0:
                     if self._first_note_due is None:
                         self._first_note_due = at
                     velocity = self.dynamics.scale(event.velocity, settings.velocity_follow)
                     self.scheduler.note_on(at, settings.channel, event.pitch, velocity)
-                    struck.append((at, event.pitch))
+                    struck.append((meant, event.pitch))
                 else:
                     self.scheduler.note_off(at, settings.channel, event.pitch)
         finally:

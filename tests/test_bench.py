@@ -42,8 +42,15 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     assert report["jack"]["period_frames"] == 64 and is_summary(report["jack"]["one_way_transport"])
     response = report["response"]
     assert response["phrases"] == 10
-    assert is_summary(response["response_latency"])
-    assert response["beyond_both_trips_p99_ms"] < response["beyond_transport_p99_ms"]
+    # the bot is sent early by the private server's period (half of it each way), read from libjack
+    assert math.isclose(response["compensation_ms"], report["jack"]["period_ms"], rel_tol=1e-9)
+    assert response["uncompensated"]["compensation_ms"] == 0
+    for answers in (response, response["uncompensated"]):
+        assert answers["unanswered"] == 0
+        for part in ("response_latency", "trip_in", "first_note_leaves_late", "trip_out"):
+            assert answers[part]["n"] == 10 and all(math.isfinite(answers[part][key])
+                                                    for key in ("median_ms", "p99_ms", "max_ms"))
+    assert "response latency, no transport compensation (baseline)" in result.stdout
     assert is_summary(response["sender_lateness"]) and is_summary(response["arrival_lateness"])
     assert report["throughput"]["batched_tokens_per_second"] > 0
     assert report["memory"]["peak_rss_mb"] > 10

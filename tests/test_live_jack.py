@@ -14,11 +14,12 @@ import time
 
 import mido
 import pytest
-from conftest import SHIPPED_MODEL, wait_until
+from conftest import JACK_PERIOD_SECONDS, SHIPPED_MODEL, JamProcess, wait_until
 
 from live.duet_client import DuetRig
 from live.engine import JamSettings
 from live.notes import Note, read_midi
+from live.ports.jack_period import jack_period_seconds
 
 GAP = 0.3
 PHRASE = [Note(0.0, 0.2, 60, 90), Note(0.25, 0.45, 62, 80), Note(0.5, 0.7, 64, 85), Note(0.75, 1.2, 67, 95)]
@@ -80,6 +81,39 @@ def test_barge_in_stops_the_answer_and_releases_its_notes(rig):
     # allow a few transport periods for a note already on its way when the key went down
     late_onsets = [event for event in bench.recorder.key_events(since=barge_in + 0.03) if event.velocity > 0]
     assert late_onsets == [], "the bot kept playing after the player came in"
+
+
+def test_the_transport_compensation_is_one_period_read_from_the_running_server(jack, monkeypatch):
+    assert jack_period_seconds() == pytest.approx(JACK_PERIOD_SECONDS)
+    assert jack.transport_latency() == pytest.approx(JACK_PERIOD_SECONDS / 2)  # each trip, on average
+    settings = JamSettings()
+    settings.compensate_transport(jack.transport_latency())
+    assert settings.latency_compensation == pytest.approx(JACK_PERIOD_SECONDS)  # the trip in and the trip out
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", "duetto-no-such-server")
+    assert jack_period_seconds() is None
+    assert jack.transport_latency() == 0.0
+
+
+def test_a_compensated_answer_leaves_early_by_the_compensation_and_no_earlier(rig):
+    bench = rig(latency_compensation=JACK_PERIOD_SECONDS)
+    last_release = bench.player.play(PHRASE)
+    assert wait_until(lambda: bench.engine.stats.answers == 1 and not bench.engine.scheduler.busy, 10)
+    heard_end = bench.engine.phrase_ended_at  # the key-up's arrival, which the gap is timed from
+    intended, sent, _ = next(entry for entry in bench.engine.scheduler.timeline
+                             if entry[2] is not None and entry[2][0] & 0xF0 == 0x90)
+    assert intended == pytest.approx(heard_end + GAP - JACK_PERIOD_SECONDS, abs=1e-9)
+    assert sent >= intended
+    first = bench.recorder.first_note_on(since=last_release)
+    assert first is not None and first >= last_release + GAP - JACK_PERIOD_SECONDS
+
+
+def test_jam_can_be_told_not_to_compensate_the_transport(jack):
+    jam = JamProcess("--no-transport-compensation")
+    try:
+        assert wait_until(lambda: jam.said("Ctrl-C to stop") or jam.process.poll() is not None, 30), jam.lines
+        assert jam.said("(jack); Ctrl-C to stop"), jam.lines
+    finally:
+        assert jam.stop() == 0, jam.lines
 
 
 def test_ports_lists_virtual_ports_on_jack(jack):

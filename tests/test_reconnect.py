@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import JamProcess, wait_until
+from conftest import JACK_PERIOD_SECONDS, JamProcess, wait_until
 
 from live.duet_client import Player, Recorder
 from live.notes import Note
@@ -27,6 +27,8 @@ def test_a_synth_that_quits_and_comes_back_is_reconnected(jack):
     jam = start_jam("--out", "Gone Synth", "--response-seconds", "3")
     try:
         assert wait_until(lambda: jam.said("Ctrl-C to stop") or jam.process.poll() is not None, 30), jam.lines
+        # the bot's notes leave one JACK period early: half a period for the trip in, half for the trip out
+        assert jam.said(f"notes sent {1000 * JACK_PERIOD_SECONDS:.2f} ms early for the transport"), jam.lines
         keyboard = jack.open_output(jam.in_port)
         time.sleep(0.2)
         Player(keyboard).play(PHRASE)

@@ -42,6 +42,8 @@ class Backend(Protocol):
 
     def open_output(self, name: str, virtual: bool = False) -> OutputPort: ...
 
+    def transport_latency(self) -> float: ...
+
 
 def open_backend(name: str = "auto") -> Backend:
     """A backend by name: auto, alsa, jack, coremidi, windows, or loopback."""

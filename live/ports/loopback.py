@@ -48,6 +48,10 @@ class LoopbackBackend:
                 raise PortError(f"loopback: no virtual input named {name!r}")
             return LoopbackOutput(name, self._inputs[name], self._lock)
 
+    def transport_latency(self) -> float:
+        """Delivery is a function call: nothing to make up for."""
+        return 0.0
+
     def _detach(self, table: dict[str, list[Receive]], name: str, callback: Receive) -> None:
         with self._lock:
             listeners = table.get(name, [])

@@ -16,6 +16,7 @@ from typing import Iterator
 import rtmidi
 
 from live.ports import PortError, Receive
+from live.ports.jack_period import jack_period_seconds
 
 APIS = {
     "alsa": rtmidi.API_LINUX_ALSA,
@@ -191,6 +192,15 @@ class RtMidiBackend:
     def output_names(self) -> list[str]:
         """Ports Duetto can play into (synths, DAW tracks, hardware outputs)."""
         return self._list(rtmidi.MidiOut)
+
+    def transport_latency(self) -> float:
+        """Mean seconds a message spends between two clients: half a period on JACK, which moves MIDI
+        once per period (0 if its period cannot be read); ALSA, CoreMIDI and Windows deliver at once."""
+        if self.name != "jack":
+            return 0.0
+        with _quiet_stderr():  # libjack says why, loudly, when it cannot connect
+            period = jack_period_seconds()
+        return 0.0 if period is None else period / 2
 
     def _check_virtual(self, virtual: bool) -> None:
         if virtual and not self.supports_virtual_ports:
