@@ -79,6 +79,7 @@ def to_onnx_bytes(graph, info: ModelInfo) -> bytes:
 
     The batch axis stays dynamic, so offline generation can step many sequences at once; live use
     steps a batch of one. So does a cache's slot axis, so a cache may hold fewer steps than trained.
+    A family whose step has a faster written-out form (`for_export`) is exported in that form.
     """
     batch = torch.export.Dim("batch", min=1, max=4096)
     slots = torch.export.Dim("slots", min=2, max=1 << 16)  # a cache may be made smaller than trained
@@ -92,9 +93,10 @@ def to_onnx_bytes(graph, info: ModelInfo) -> bytes:
         warnings.simplefilter("ignore")
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         path = Path(folder) / "step.onnx"
-        torch.onnx.export(graph, graph.example_inputs(), str(path), input_names=graph.input_names,
+        module = graph.for_export() if hasattr(graph, "for_export") else graph
+        torch.onnx.export(module, graph.example_inputs(), str(path), input_names=graph.input_names,
                           output_names=graph.output_names, external_data=False, dynamo=True, verbose=False,
-                          dynamic_shapes=dynamic_shapes)
+                          dynamic_shapes=tuple(dynamic_shapes[name] for name in graph.input_names))
         proto = onnx.load(str(path))
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, info.to_json()

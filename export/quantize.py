@@ -1,8 +1,9 @@
 """An int8 variant of an exported model, and what it costs in held-out NLL.
 
-The dynamo exporter feeds the LSTM its weights through Slice/Concat nodes, which the quantizer cannot
-see through; ONNX Runtime's basic graph optimizations fold them into plain initializers first. Then the
-LSTMs become DynamicQuantizeLSTM and the matrix products MatMulInteger: weights stored as int8, activations
+Weights the dynamo exporter feeds through Slice/Concat nodes (an ONNX LSTM operator's, in graphs
+exported before the LSTM step was written out as matrix products) are hidden from the quantizer; ONNX
+Runtime's basic graph optimizations fold them into plain initializers first. Then the matrix products
+become MatMulInteger (and any LSTM operator DynamicQuantizeLSTM): weights stored as int8, activations
 quantized on the fly, no calibration data needed.
 """
 

@@ -134,6 +134,6 @@ def test_int8_variant_loads_describes_itself_and_costs_little(exported, dataset,
     full, small = StepModel(path, device="cpu"), StepModel(int8_path, device="cpu")
     assert "int8" in small.info.training["variant"]
     ops = {node.op_type for node in onnx.load(str(int8_path)).graph.node}
-    assert "DynamicQuantizeLSTM" in ops, "the LSTMs were not quantized"
+    assert "MatMulInteger" in ops and "MatMul" not in ops, "the LSTMs' matrix products were not quantized"
     full_nll, small_nll = heldout_nll(full, str(data), "valid"), heldout_nll(small, str(data), "valid")
     assert abs(small_nll - full_nll) < 0.05 * full_nll

@@ -12,7 +12,9 @@ A family module provides:
     loss(model, batch) -> (nats, targets, notes)
                     the summed negative log-likelihood of a batch, how many targets it covers and how many
                     notes those targets hold, so every family can also be read in bits per note
-    StepGraph       the single-step module exported to ONNX (state in, state out)
+    StepGraph       the single-step module exported to ONNX (state in, state out); it may offer
+                    `for_export()`, a module computing the same step faster, exported in its place (the
+                    export's parity check then holds that module's graph to the StepGraph itself)
 """
 
 from __future__ import annotations

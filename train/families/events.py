@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from live import encoding
+from train.families.lstm_step import FusedLSTMStep
 from train.families.token_stream import UNIT, TokenStepGraph, loss, windows  # noqa: F401 - shared parts
 
 FAMILY = "events"
@@ -71,6 +72,10 @@ class StepGraph(TokenStepGraph):
     def forward(self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
         logits, (h_out, c_out) = self.model(token.unsqueeze(1), (h, c))
         return logits.squeeze(1), h_out, c_out
+
+    def for_export(self) -> FusedLSTMStep:
+        """The same step written out as matrix products: what is exported (see lstm_step)."""
+        return FusedLSTMStep(self.model.embed, self.model.lstm, self.model.head).eval()
 
     def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
         """Inputs to trace with; a batch of 2, since the exporter would fix a batch of 1 as a constant."""

@@ -21,6 +21,7 @@ from live.encoding import key_events
 from live.notes import Note
 from live.voices.encodings import MELODY, MELODY_VERSION, PITCHES, START
 from live.voices.melody import CHORD_SECONDS, MelodyLine
+from train.families.lstm_step import FusedLSTMStep
 from train.families.note_level import NoteWindows, draw, split_notes
 
 FAMILY = "melody"
@@ -101,6 +102,11 @@ class StepGraph(nn.Module):
     def forward(self, pitch: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
         logits, (h_out, c_out) = self.model(pitch.unsqueeze(1), (h, c))
         return logits.squeeze(1), h_out, c_out
+
+    def for_export(self) -> FusedLSTMStep:
+        """The same step written out as matrix products: what is exported (see lstm_step)."""
+        model = self.model
+        return FusedLSTMStep(model.embed, model.lstm, nn.Sequential(model.dense, nn.ReLU(), model.head)).eval()
 
     def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
         """Inputs to trace with; a batch of 2, since the exporter would fix a batch of 1 as a constant."""
