@@ -1,16 +1,21 @@
-"""An int8 variant of an exported model, and what it costs in held-out NLL.
+"""Variants of an exported model in smaller numbers, and what they cost in held-out NLL.
 
-Weights the dynamo exporter feeds through Slice/Concat nodes (an ONNX LSTM operator's, in graphs
-exported before the LSTM step was written out as matrix products) are hidden from the quantizer; ONNX
-Runtime's basic graph optimizations fold them into plain initializers first. Then the matrix products
-become MatMulInteger (and any LSTM operator DynamicQuantizeLSTM): weights stored as int8, activations
-quantized on the fly, no calibration data needed.
+int8, for the CPU: weights the dynamo exporter feeds through Slice/Concat nodes (an ONNX LSTM operator's,
+in graphs exported before the LSTM step was written out as matrix products) are hidden from the
+quantizer; ONNX Runtime's basic graph optimizations fold them into plain initializers first. Then the
+matrix products become MatMulInteger (and any LSTM operator DynamicQuantizeLSTM): weights stored as int8,
+activations quantized on the fly, no calibration data needed.
+
+fp16, for a GPU: every weight and activation in half precision, the inputs and outputs (the state too)
+kept in fp32 so the runtime drives it like any other model. Most CPUs have no fast fp16 arithmetic and
+run it slower than fp32 (docs/benchmarks.md); on a GPU it halves the memory read per step.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +45,25 @@ def quantize_int8(source: str, out: str) -> None:
         finally:
             root.setLevel(level)
         proto = onnx.load(str(quantized))
+    write_variant(proto, out, "int8 (dynamic quantization of LSTM and matrix weights)")
+
+
+def half_precision(source: str, out: str) -> None:
+    """Write an fp16 copy of `source` to `out` (inputs, outputs and state stay fp32), its metadata saying
+    it is the fp16 variant."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # it warns of values clipped to fp16's range; the NLL report tells
+        proto = convert_float_to_float16(onnx.load(source), keep_io_types=True)
+    write_variant(proto, out, "fp16 (weights and activations; inputs, outputs and state fp32)")
+
+
+def write_variant(proto: onnx.ModelProto, out: str, variant: str) -> None:
+    """Write a variant atomically, its Duetto metadata saying which variant it is."""
     props = {entry.key: entry.value for entry in proto.metadata_props}
     info = ModelInfo.from_json(props[METADATA_KEY])
-    info.training["variant"] = "int8 (dynamic quantization of LSTM and matrix weights)"
+    info.training["variant"] = variant
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, info.to_json()

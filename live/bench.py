@@ -38,7 +38,7 @@ import numpy as np
 from live.duet_client import DuetRig, Player
 from live.engine import JamSettings
 from live.jack_server import PrivateJackServer
-from live.model import StepModel
+from live.model import ModelError, StepModel
 from live.notes import Note, write_atomically
 from live.ports import Backend, PortError, open_backend
 from live.sampler import Sampler
@@ -59,7 +59,7 @@ class BenchSettings:
     phrases: int = 200
     period: int = 64
     batch: int = 32
-    device: str = "cpu"
+    device: str = "auto"  # auto: the CPU, and CUDA beside it when ONNX Runtime can use a GPU here
     seed: int = 0
     step_models: list[str] = field(default_factory=list)  # models whose step is timed (the main one first)
 
@@ -99,14 +99,15 @@ def closed_loop_step_times(model: StepModel, steps: int, seed: int, slots: int |
     return tokens, times
 
 
-def bench_step(model: StepModel, checkpoint: str | None, settings: BenchSettings, slots: int | None = None) -> dict:
-    """One model's step, in ONNX Runtime and (given its checkpoint) in PyTorch, stepped and recomputed.
-    `slots`: the size of a transformer's cache, which is also the window it recomputes."""
+def bench_step(model: StepModel, checkpoint: str | None, settings: BenchSettings, slots: int | None = None,
+               baselines: bool = True) -> dict:
+    """One model's step, in ONNX Runtime and (given its checkpoint, and `baselines`) in PyTorch, stepped
+    and recomputed. `slots`: the size of a transformer's cache, which is also the window it recomputes."""
     steps = min(settings.steps, slots - 1) if slots else settings.steps
     tokens, ort_times = closed_loop_step_times(model, steps, settings.seed, slots)
     result = {"family": model.info.family, "model": model.path.name, "context": slots,
               "provider": model.provider, "onnxruntime": summarize(ort_times)}
-    reference = torch_reference(checkpoint)
+    reference = torch_reference(checkpoint) if baselines else "run once, beside the first device's figures"
     if isinstance(reference, str):
         result["torch_unavailable"] = reference
         return result
@@ -146,19 +147,33 @@ def bench_feature_step(model: StepModel, settings: BenchSettings) -> dict:
             "torch_unavailable": "the PyTorch baselines drive event-token models"}
 
 
-def bench_steps(settings: BenchSettings) -> list[dict]:
-    """The step of every model asked for: a bounded-state model at each context size it can hold."""
+def bench_devices(device: str, model_path: str) -> tuple[list[str], str | None]:
+    """The devices to time steps and throughput on, and why the GPU is not among them (None if it is):
+    `auto` is the CPU, with CUDA beside it whenever ONNX Runtime can really run a model there."""
+    if device != "auto":
+        return [device], None
+    try:
+        StepModel(model_path, device="cuda")
+    except ModelError as error:
+        return ["cpu"], str(error)
+    return ["cpu", "cuda"], None
+
+
+def bench_steps(settings: BenchSettings, devices: list[str]) -> list[dict]:
+    """The step of every model asked for on each device: a bounded-state model at each context size it
+    can hold. The PyTorch baselines run once, beside the first device's figures."""
     results = []
-    for path in settings.step_models:
-        model = StepModel(path, device=settings.device)
-        if model.info.inputs != ["token"]:
-            results.append(bench_feature_step(model, settings))
-            continue
-        # the main model's checkpoint may be named; the others' lie beside them
-        checkpoint = settings.checkpoint if path == settings.model else str(Path(path).with_suffix(".pt"))
-        capacity = model.info.max_steps
-        for slots in [None] if capacity is None else [c for c in CONTEXTS if c <= capacity]:
-            results.append(bench_step(model, checkpoint, settings, slots))
+    for device in devices:
+        for path in settings.step_models:
+            model = StepModel(path, device=device)
+            if model.info.inputs != ["token"]:
+                results.append(bench_feature_step(model, settings))
+                continue
+            # the main model's checkpoint may be named; the others' lie beside them
+            checkpoint = settings.checkpoint if path == settings.model else str(Path(path).with_suffix(".pt"))
+            capacity = model.info.max_steps
+            for slots in [None] if capacity is None else [c for c in CONTEXTS if c <= capacity]:
+                results.append(bench_step(model, checkpoint, settings, slots, baselines=device == devices[0]))
     return results
 
 
@@ -388,10 +403,14 @@ def _version(distribution: str) -> str | None:
 
 
 def run_latency_bench(settings: BenchSettings, command: str) -> dict:
-    model = StepModel(settings.model, device=settings.device)
+    devices, no_gpu = bench_devices(settings.device, settings.model)
+    model = StepModel(settings.model, device=settings.device)  # as `duetto jam` would run it
     report = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
-              "model": model.describe(), "steps": bench_steps(settings),
-              "throughput": bench_throughput(model, settings)}
+              "model": model.describe(), "devices": devices, "steps": bench_steps(settings, devices),
+              "throughput": [bench_throughput(StepModel(settings.model, device=device), settings)
+                             for device in devices]}
+    if no_gpu is not None:
+        report["gpu_unavailable"] = no_gpu
     try:
         with PrivateJackServer(period=settings.period) as server:
             backend = open_backend("jack")
@@ -446,10 +465,13 @@ def format_report(report: dict) -> str:
             f"{1 / response['over_uncompensated']:.1f}x compensated")
         row("note lateness at the sender (with inference load)", response["sender_lateness"])
         row("note lateness at the receiving client (with inference load)", response["arrival_lateness"])
-    throughput = report["throughput"]
-    lines += ["", f"throughput ({throughput['device']}): {throughput['batch_1_tokens_per_second']:,.0f} "
-                  f"tokens/s at batch 1, {throughput['batched_tokens_per_second']:,.0f} tokens/s at batch "
-                  f"{throughput['batch']}"]
+    lines.append("")
+    for throughput in report["throughput"]:
+        lines.append(f"throughput ({throughput['device']}): {throughput['batch_1_tokens_per_second']:,.0f} "
+                     f"tokens/s at batch 1, {throughput['batched_tokens_per_second']:,.0f} tokens/s at batch "
+                     f"{throughput['batch']}")
+    if "gpu_unavailable" in report:
+        lines.append(f"GPU figures: none ({report['gpu_unavailable']})")
     unavailable = {step["model"]: step["torch_unavailable"] for step in report["steps"] if "torch_unavailable" in step}
     for name, reason in unavailable.items():
         lines.append(f"PyTorch baselines for {name}: unavailable ({reason})")

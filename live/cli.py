@@ -196,7 +196,8 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
     latency.add_argument("--model", default=str(DEFAULT_MODEL))
     latency.add_argument("--checkpoint", default=str(DEFAULT_MODEL.with_suffix(".pt")),
                          help="the model's PyTorch checkpoint, for the PyTorch baselines")
-    latency.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    latency.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                         help="auto: the CPU, and the GPU beside it in the same run when CUDA is usable")
     latency.add_argument("--steps", type=int, default=2000, help="model steps timed")
     latency.add_argument("--phrases", type=int, default=200, help="phrases answered over JACK")
     latency.add_argument("--period", type=int, default=64, help="JACK period in frames at 48 kHz")

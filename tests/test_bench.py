@@ -52,7 +52,10 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
                                                     for key in ("median_ms", "p99_ms", "max_ms"))
     assert "response latency, no transport compensation (baseline)" in result.stdout
     assert is_summary(response["sender_lateness"]) and is_summary(response["arrival_lateness"])
-    assert report["throughput"]["batched_tokens_per_second"] > 0
+    # no GPU here: the CPU alone, and the report says why the GPU figures are missing
+    assert report["devices"] == ["cpu"] and "CUDA" in report["gpu_unavailable"]
+    assert [row["device"] for row in report["throughput"]] == ["CPUExecutionProvider"]
+    assert report["throughput"][0]["batched_tokens_per_second"] > 0
     assert report["memory"]["peak_rss_mb"] > 10
     assert "| step default.onnx (transformer, context 128), ONNX Runtime" in result.stdout
     assert "| step events.onnx (events), ONNX Runtime" in result.stdout

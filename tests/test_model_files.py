@@ -106,3 +106,27 @@ def test_onnxruntime_builds_neither_or_both_are_explained(monkeypatch, installed
     monkeypatch.setattr(live.model.metadata, "version", version)
     with pytest.raises(ModelError, match=message):
         live.model.onnxruntime_module()
+
+
+CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+
+
+@pytest.mark.parametrize("device, available, chosen", [
+    ("auto", [CUDA, CPU], [CUDA, CPU]),  # the GPU first, the CPU behind it as the fallback
+    ("cuda", [CUDA, CPU], [CUDA, CPU]),
+    ("auto", [CPU], [CPU]),
+    ("cpu", [CUDA, CPU], [CPU]),
+])
+def test_cuda_is_chosen_when_offered_and_the_cpu_is_always_the_fallback(device, available, chosen):
+    from live.model import choose_providers
+
+    assert choose_providers(device, available) == chosen
+
+
+def test_asking_for_cuda_on_a_runtime_without_it_is_one_line_and_auto_falls_back_to_the_cpu():
+    result = subprocess.run([sys.executable, "-m", "live.cli", "generate", "--device", "cuda", "--prompt",
+                             "live/assets/call.mid", "--out", "unused.mid"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "--device cuda" in result.stderr, result.stderr
+    assert StepModel(SHIPPED_MODEL, device="auto").provider == CPU

@@ -137,3 +137,23 @@ def test_int8_variant_loads_describes_itself_and_costs_little(exported, dataset,
     assert "MatMulInteger" in ops and "MatMul" not in ops, "the LSTMs' matrix products were not quantized"
     full_nll, small_nll = heldout_nll(full, str(data), "valid"), heldout_nll(small, str(data), "valid")
     assert abs(small_nll - full_nll) < 0.05 * full_nll
+
+
+def test_export_writes_an_fp16_variant_in_half_precision_and_reports_what_it_costs(trained, dataset, tmp_path):
+    run, _ = trained
+    data, _ = dataset
+    full, half = tmp_path / "tiny.onnx", tmp_path / "tiny-fp16.onnx"
+    result = subprocess.run([sys.executable, "-m", "live.cli", "export", str(run / "best.pt"), "--out", str(full),
+                             "--fp16", str(half), "--data", str(data)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    model = StepModel(half, device="cpu")
+    assert "fp16" in model.info.training["variant"]
+    weights = [tensor for tensor in onnx.load(str(half)).graph.initializer if len(tensor.dims) == 2]
+    assert weights and all(tensor.data_type == onnx.TensorProto.FLOAT16 for tensor in weights)
+    # the runtime drives it as any model: state in and out in fp32
+    logits, state = model.step(1, model.initial_state())
+    assert logits.dtype == "float32" and all(value.dtype == "float32" for value in state)
+    nll = {line.split(":")[0]: float(line.split("test NLL ")[1].split()[0])
+           for line in result.stdout.splitlines() if "test NLL" in line}
+    assert set(nll) == {str(full), str(half)}
+    assert abs(nll[str(half)] - nll[str(full)]) < 0.01 * nll[str(full)]

@@ -78,7 +78,7 @@ def train_main(argv: list[str]) -> int:
 
 def export_main(argv: list[str]) -> int:
     from export.onnx import ParityError, export
-    from export.quantize import heldout_nll, quantize_int8
+    from export.quantize import half_precision, heldout_nll, quantize_int8
     from live.model import StepModel
 
     parser = argparse.ArgumentParser(prog="duetto export")
@@ -87,8 +87,10 @@ def export_main(argv: list[str]) -> int:
     parser.add_argument("--parity-steps", type=int, default=500)
     parser.add_argument("--int8", default=None, metavar="PATH",
                         help="also write an int8 variant (faster on CPU) to PATH")
+    parser.add_argument("--fp16", default=None, metavar="PATH",
+                        help="also write an fp16 variant (for a GPU; slower on most CPUs) to PATH")
     parser.add_argument("--data", default=None,
-                        help="dataset folder: report the test-split NLL of the export (and of the int8 variant)")
+                        help="dataset folder: report the test-split NLL of the export and of its variants")
     args = parser.parse_args(argv)
     try:
         export(args.checkpoint, args.out, parity_steps=args.parity_steps)
@@ -98,8 +100,11 @@ def export_main(argv: list[str]) -> int:
     if args.int8:
         quantize_int8(args.out, args.int8)
         print(f"wrote {args.int8} (int8 variant)", file=sys.stderr)
+    if args.fp16:
+        half_precision(args.out, args.fp16)
+        print(f"wrote {args.fp16} (fp16 variant)", file=sys.stderr)
     if args.data:
-        for path in filter(None, (args.out, args.int8)):
+        for path in filter(None, (args.out, args.int8, args.fp16)):
             nll = heldout_nll(StepModel(path, device="cpu"), args.data)
             print(f"{path}: test NLL {nll:.4f} nats/token (whole sequences, one step at a time)")
     return 0
