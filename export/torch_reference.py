@@ -3,6 +3,8 @@
 Two ways of running the shipped model without ONNX Runtime, both in eager mode under `inference_mode`:
 stepping one token at a time with the state carried (what a careful PyTorch runtime would do), and
 recomputing the whole context window for every new token (the classic `model.predict(window)` recipe).
+The families fed more than a token (melody, notes, biaxial) get the first of the two, from the
+configuration their model file records.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import numpy as np
 import torch
 
 from export.onnx import build_step_graph
-from live.model import StateSpec, next_state
+from live.model import ModelInfo, StateSpec, next_state
+from train.families import load_family
 from train.loop import load_checkpoint
 
 
@@ -49,3 +52,25 @@ class TorchReference:
                 model(context)
                 times.append(time.perf_counter() - started)
         return times
+
+
+def feature_step_seconds(info: ModelInfo, steps: int, threads: int = 1) -> list[float]:
+    """Time `steps` single steps of a family fed more than a token, with the state carried. The model is
+    built from the configuration its ONNX file records, with weights drawn at random: those families'
+    checkpoints are not shipped, and a step costs the same whatever its weights and inputs (the ONNX
+    Runtime side is timed on zero inputs for the same reason)."""
+    torch.set_num_threads(threads)
+    family = load_family(info.family)
+    graph = family.StepGraph(family.build(info.training["config"]).eval()).eval()
+    inputs = graph.example_inputs(batch_size=1)
+    feeds, state = inputs[:len(info.inputs)], list(inputs[len(info.inputs):])
+    times = []
+    with torch.inference_mode():
+        for _ in range(steps):
+            started = time.perf_counter()
+            outputs = graph(*feeds, *state)
+            state = [torch.from_numpy(part) for part in
+                     next_state(info.state, [part.numpy() for part in state],
+                                [out.numpy() for out in outputs[len(info.outputs):]])]
+            times.append(time.perf_counter() - started)
+    return times

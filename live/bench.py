@@ -134,17 +134,28 @@ def zero_feeds(model: StepModel) -> dict[str, np.ndarray]:
             for item in model.session.get_inputs() if item.name not in state_inputs}
 
 
-def bench_feature_step(model: StepModel, settings: BenchSettings) -> dict:
-    """The step of a family fed more than a token (melody, notes, biaxial): ONNX Runtime only, for their
-    PyTorch baselines would need each family's own feeding. A biaxial step is one key of one frame."""
+def bench_feature_step(model: StepModel, settings: BenchSettings, baselines: bool = True) -> dict:
+    """The step of a family fed more than a token (melody, notes, biaxial), in ONNX Runtime and in
+    PyTorch eager. Recomputing a window would need each family's own windows, so that baseline is left
+    to the token families. A biaxial step is one key of one frame."""
     feeds, state, times = zero_feeds(model), model.initial_state(), []
     for _ in range(settings.steps):
         started = time.perf_counter()
         _, state = model.run(feeds, state)
         times.append(time.perf_counter() - started)
-    return {"family": model.info.family, "model": model.path.name, "context": None, "provider": model.provider,
-            "onnxruntime": summarize(times), "inputs": sorted(feeds),
-            "torch_unavailable": "the PyTorch baselines drive event-token models"}
+    result = {"family": model.info.family, "model": model.path.name, "context": None,
+              "provider": model.provider, "onnxruntime": summarize(times), "inputs": sorted(feeds)}
+    if not baselines:
+        result["torch_unavailable"] = "run once, beside the first device's figures"
+        return result
+    try:
+        from export.torch_reference import feature_step_seconds
+    except ImportError as error:
+        result["torch_unavailable"] = f"PyTorch baseline needs the train extra ({error.name} missing)"
+        return result
+    result["torch_eager"] = summarize(feature_step_seconds(model.info, settings.steps))
+    result["torch_over_onnxruntime"] = ratio(result["torch_eager"], result["onnxruntime"])
+    return result
 
 
 def bench_devices(device: str, model_path: str) -> tuple[list[str], str | None]:
@@ -167,7 +178,7 @@ def bench_steps(settings: BenchSettings, devices: list[str]) -> list[dict]:
         for path in settings.step_models:
             model = StepModel(path, device=device)
             if model.info.inputs != ["token"]:
-                results.append(bench_feature_step(model, settings))
+                results.append(bench_feature_step(model, settings, baselines=device == devices[0]))
                 continue
             # the main model's checkpoint may be named; the others' lie beside them
             checkpoint = settings.checkpoint if path == settings.model else str(Path(path).with_suffix(".pt"))
@@ -447,6 +458,7 @@ def format_report(report: dict) -> str:
         row(f"step {name}, ONNX Runtime ({step['provider']})", step["onnxruntime"], "1.0 (baseline)")
         if "torch_eager" in step:
             row(f"step {name}, PyTorch eager", step["torch_eager"], f"{step['torch_over_onnxruntime']:.1f}x ORT")
+        if "recompute_window" in step:
             row(f"recompute {step['recompute_window']['window_tokens']}-token window {name}, PyTorch",
                 step["recompute_window"], f"{step['recompute_over_onnxruntime']:.0f}x ORT")
     if "jack" in report:

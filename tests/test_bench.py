@@ -21,13 +21,14 @@ def is_summary(stats: dict) -> bool:
 def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     out = tmp_path / "bench.json"
     families = SHIPPED_MODEL.parent / "families"
-    also = [str(families / "events.onnx"), str(families / "melody.onnx")]  # an LSTM; a family fed more than a token
+    # an LSTM; families fed more than a token, one of them with a per-key state written in place
+    also = [str(families / "events.onnx"), str(families / "melody.onnx"), str(families / "biaxial.onnx")]
     result = subprocess.run([sys.executable, "-m", "live.cli", "bench", "latency", "--quick", "--model",
                              str(SHIPPED_MODEL), "--also", *also, "--json", str(out)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
-    *transformer_steps, events_step, melody_step = report["steps"]
+    *transformer_steps, events_step, melody_step, biaxial_step = report["steps"]
     assert [row["context"] for row in transformer_steps] == [128, 256, 512]  # the cache sizes it can hold
     for row in transformer_steps:
         assert row["model"] == "default.onnx" and row["family"] == "transformer"
@@ -37,8 +38,11 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     assert is_summary(events_step["onnxruntime"]) and events_step["onnxruntime"]["n"] == 200
     assert is_summary(events_step["torch_eager"]) and is_summary(events_step["recompute_window"])
     assert events_step["recompute_over_onnxruntime"] > 0
-    assert melody_step["family"] == "melody" and is_summary(melody_step["onnxruntime"])
-    assert melody_step["inputs"] == ["pitch"] and "torch_unavailable" in melody_step
+    for step, family, inputs in ((melody_step, "melody", ["pitch"]),
+                                 (biaxial_step, "biaxial", ["beat", "lower", "prev_frame"])):
+        assert step["family"] == family and step["inputs"] == inputs
+        assert is_summary(step["onnxruntime"]) and is_summary(step["torch_eager"])
+        assert step["torch_over_onnxruntime"] > 0 and "recompute_window" not in step
     assert report["jack"]["period_frames"] == 64 and is_summary(report["jack"]["one_way_transport"])
     response = report["response"]
     assert response["phrases"] == 10
