@@ -36,6 +36,7 @@ def pick_backend(name: str) -> Backend:
 def run_demo(model: StepModel, settings: JamSettings, backend_name: str, out: str, rounds: int) -> str:
     call = read_midi(CALL)
     backend = pick_backend(backend_name)
+    settings.compensate_transport(backend.transport_latency())  # as `duetto jam` does
     rig = DuetRig(backend, model, settings, name="Duetto Demo")
     origin = time.perf_counter()
     played: list[Note] = []
