@@ -9,8 +9,9 @@ configuration their model file records.
 
 from __future__ import annotations
 
+import itertools
 import time
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -29,17 +30,8 @@ class TorchReference:
     def step_seconds(self, tokens: Sequence[int], state: list[np.ndarray], specs: list[StateSpec]) -> list[float]:
         """Time each single step with the state carried from the previous one, starting from `state`
         (the runtime's own initial state, so a cache has the same size on both sides)."""
-        state = [torch.from_numpy(part.copy()) for part in state]
-        times = []
-        with torch.inference_mode():
-            for value in tokens:
-                token = torch.tensor([value], dtype=torch.int64)
-                started = time.perf_counter()
-                _, *outputs = self.graph(token, *state)
-                state = [torch.from_numpy(part) for part in
-                         next_state(specs, [part.numpy() for part in state], [out.numpy() for out in outputs])]
-                times.append(time.perf_counter() - started)
-        return times
+        inputs = ((torch.tensor([value], dtype=torch.int64),) for value in tokens)
+        return timed_steps(self.graph, inputs, [torch.from_numpy(part.copy()) for part in state], specs, 1)
 
     def recompute_seconds(self, tokens: Sequence[int], window: int, repeats: int) -> list[float]:
         """Time predicting the next token by running the whole last `window` tokens from a zero state."""
@@ -63,14 +55,21 @@ def feature_step_seconds(info: ModelInfo, steps: int, threads: int = 1) -> list[
     family = load_family(info.family)
     graph = family.StepGraph(family.build(info.training["config"]).eval()).eval()
     inputs = graph.example_inputs(batch_size=1)
-    feeds, state = inputs[:len(info.inputs)], list(inputs[len(info.inputs):])
+    feeds, state = tuple(inputs[:len(info.inputs)]), list(inputs[len(info.inputs):])
+    return timed_steps(graph, itertools.repeat(feeds, steps), state, info.state, len(info.outputs))
+
+
+def timed_steps(graph: torch.nn.Module, inputs: Iterable[tuple[torch.Tensor, ...]], state: list[torch.Tensor],
+                specs: list[StateSpec], output_count: int) -> list[float]:
+    """Time one step of `graph` per item of `inputs`, the state carried from each step to the next as the
+    runtime carries it."""
     times = []
     with torch.inference_mode():
-        for _ in range(steps):
+        for feeds in inputs:
             started = time.perf_counter()
             outputs = graph(*feeds, *state)
             state = [torch.from_numpy(part) for part in
-                     next_state(info.state, [part.numpy() for part in state],
-                                [out.numpy() for out in outputs[len(info.outputs):]])]
+                     next_state(specs, [part.numpy() for part in state],
+                                [out.numpy() for out in outputs[output_count:]])]
             times.append(time.perf_counter() - started)
     return times

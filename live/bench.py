@@ -46,6 +46,7 @@ from live.sampler import Sampler
 BENCH_GAP = 0.1
 BENCH_RESPONSE_SECONDS = 0.3
 ARRIVAL_WINDOW = 0.5  # a message not at the client half a second after it was sent counts as lost
+BASELINES_ONCE = "run once, beside the first device's figures"  # why a second device's rows have none
 CONTEXTS = (128, 256, 512)  # cache sizes at which a transformer's step is timed
 
 
@@ -70,6 +71,11 @@ def summarize(seconds) -> dict:
         return {"n": 0}
     return {"n": int(values.size), "median_ms": float(np.median(values)),
             "p99_ms": float(np.percentile(values, 99)), "max_ms": float(values.max())}
+
+
+def times(value: float | None, what: str) -> str:
+    """A ratio as the report prints it; blank when either side had no figures."""
+    return "" if value is None else f"{value:.1f}x {what}"
 
 
 def ratio(numerator: dict, denominator: dict) -> float | None:
@@ -107,7 +113,7 @@ def bench_step(model: StepModel, checkpoint: str | None, settings: BenchSettings
     tokens, ort_times = closed_loop_step_times(model, steps, settings.seed, slots)
     result = {"family": model.info.family, "model": model.path.name, "context": slots,
               "provider": model.provider, "onnxruntime": summarize(ort_times)}
-    reference = torch_reference(checkpoint) if baselines else "run once, beside the first device's figures"
+    reference = torch_reference(checkpoint) if baselines else BASELINES_ONCE
     if isinstance(reference, str):
         result["torch_unavailable"] = reference
         return result
@@ -146,7 +152,7 @@ def bench_feature_step(model: StepModel, settings: BenchSettings, baselines: boo
     result = {"family": model.info.family, "model": model.path.name, "context": None,
               "provider": model.provider, "onnxruntime": summarize(times), "inputs": sorted(feeds)}
     if not baselines:
-        result["torch_unavailable"] = "run once, beside the first device's figures"
+        result["torch_unavailable"] = BASELINES_ONCE
         return result
     try:
         from export.torch_reference import feature_step_seconds
@@ -469,12 +475,13 @@ def format_report(report: dict) -> str:
         uncompensated = response["uncompensated"]
         row(f"response latency, gap end -> first note at client ({response['phrases']} phrases, sent "
             f"{response['compensation_ms']:.2f} ms early for the transport)", response["response_latency"],
-            f"{response['over_transport']:.1f}x transport")
+            times(response["over_transport"], "transport"))
         row("  its parts: the player's key-up to Duetto (one trip)", response["trip_in"])
         row("  its parts: the first note leaves, after it was due", response["first_note_leaves_late"])
         row("  its parts: the first note to the client (one trip)", response["trip_out"])
+        slower = response["over_uncompensated"]
         row("response latency, no transport compensation (baseline)", uncompensated["response_latency"],
-            f"{1 / response['over_uncompensated']:.1f}x compensated")
+            times(None if slower is None else 1 / slower, "compensated"))
         row("note lateness at the sender (with inference load)", response["sender_lateness"])
         row("note lateness at the receiving client (with inference load)", response["arrival_lateness"])
     lines.append("")
