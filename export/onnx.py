@@ -20,10 +20,10 @@ import numpy as np
 import onnx
 import torch
 
-from live.model import METADATA_KEY, ModelInfo, StateSpec, StepModel, next_state
-from live.notes import write_atomically
-from train.families import load_family
-from train.loop import load_checkpoint
+from duetto.model.step_model import METADATA_KEY, ModelInfo, StateSpec, StepModel, next_state
+from duetto.music.notes import write_atomically
+from duetto.train.families import load_family
+from duetto.train.loop import load_checkpoint
 
 PARITY_STEPS = 500
 PARITY_TOLERANCE = 1e-4

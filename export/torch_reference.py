@@ -16,10 +16,10 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from export.onnx import build_step_graph
-from live.model import ModelInfo, StateSpec, next_state
-from train.families import load_family
-from train.loop import load_checkpoint
+from duetto.export.onnx import build_step_graph
+from duetto.model.step_model import ModelInfo, StateSpec, next_state
+from duetto.train.families import load_family
+from duetto.train.loop import load_checkpoint
 
 
 class TorchReference:

@@ -11,16 +11,18 @@ import gc
 import signal
 import sys
 import threading
+from importlib import resources
 from pathlib import Path
 
-from live.audio import AudioError
-from live.config import ConfigError
-from live.improviser import Limits
-from live.model import ModelError
-from live.notes import MidiFileError
-from live.ports import PortError
+from duetto.offline.audio import AudioError
+from duetto.jam.config import ConfigError
+from duetto.voices.improviser import Limits
+from duetto.model.step_model import ModelError
+from duetto.music.notes import MidiFileError
+from duetto.midi.ports import PortError
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
+# the shipped model travels as package data, so an installed Duetto finds it from any folder
+DEFAULT_MODEL = Path(str(resources.files("duetto.models") / "default.onnx"))
 PORT_CHECK_SECONDS = 0.5  # how often ports connected by name are checked for their program quitting
 
 
@@ -130,7 +132,7 @@ def jam_option_types() -> dict[str, type]:
 
 def config_for(argv: list[str]):
     """The config file named by --config in a jam command line, and its --preset (None, None without)."""
-    from live.config import read_config
+    from duetto.jam.config import read_config
 
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--config")
@@ -224,7 +226,7 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
 
 
 def load_model(args: argparse.Namespace):
-    from live.model import StepModel
+    from duetto.model.step_model import StepModel
 
     model = StepModel(args.model, device=args.device, threads=args.threads)
     print(f"duetto: {model.describe()}", file=sys.stderr)
@@ -255,10 +257,10 @@ def parse_panic_keys(text: str | None) -> frozenset[int]:
 
 
 def jam_settings(args: argparse.Namespace, model):
-    from live.controls import parse_phrase_end
-    from live.engine import JamSettings
-    from live.groove import Feel
-    from live.key import parse_key
+    from duetto.jam.controls import parse_phrase_end
+    from duetto.jam.engine import JamSettings
+    from duetto.music.groove import Feel
+    from duetto.music.key import parse_key
 
     check_range("--channel", args.channel, 1, 16)
     check_range("--in-channel", args.in_channel, 1, 16)
@@ -301,11 +303,11 @@ def jam_settings(args: argparse.Namespace, model):
 
 
 def run_jam(args: argparse.Namespace) -> int:
-    from live.engine import Engine
-    from live.ports import open_backend
-    from live.ports.reconnect import KeptInput, KeptOutput
-    from live.recording import SessionRecording
-    from live.view import TerminalView
+    from duetto.jam.engine import Engine
+    from duetto.midi.ports import open_backend
+    from duetto.midi.ports.reconnect import KeptInput, KeptOutput
+    from duetto.jam.recording import SessionRecording
+    from duetto.jam.view import TerminalView
 
     model = load_model(args)
     settings = jam_settings(args, model)
@@ -366,10 +368,10 @@ def run_jam(args: argparse.Namespace) -> int:
 
 
 def run_learn(args: argparse.Namespace) -> int:
-    from live.config import Config, read_config, write_config
-    from live.controls import check_name
-    from live.learn import listen_for_cc
-    from live.ports import open_backend
+    from duetto.jam.config import Config, read_config, write_config
+    from duetto.jam.controls import check_name
+    from duetto.jam.learn import listen_for_cc
+    from duetto.midi.ports import open_backend
 
     name = check_name(args.control)
     path = Path(args.config)
@@ -392,9 +394,9 @@ def run_learn(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from live.audio import find_renderer, render_wav
-    from live.generate import continue_midi
-    from live.plots import piano_roll, write_png
+    from duetto.offline.audio import find_renderer, render_wav
+    from duetto.offline.generate import continue_midi
+    from duetto.offline.plots import piano_roll, write_png
 
     if args.wav:
         find_renderer(args.soundfont)  # say what is missing before generating, not after
@@ -416,7 +418,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_ports(args: argparse.Namespace) -> int:
-    from live.ports import open_backend
+    from duetto.midi.ports import open_backend
 
     backend = open_backend(args.backend)
     print(f"backend: {backend.name}")
@@ -430,7 +432,7 @@ def run_ports(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from live.demo import run_demo as demo
+    from duetto.tools.demo import run_demo as demo
 
     model = load_model(args)
     print(demo(model, jam_settings(args, model), args.backend, args.out, args.rounds))
@@ -438,7 +440,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_panic(args: argparse.Namespace) -> int:
-    from live.ports import open_backend
+    from duetto.midi.ports import open_backend
 
     backend = open_backend(args.backend)
     output = backend.open_output(args.output)
@@ -457,7 +459,7 @@ def run_panic(args: argparse.Namespace) -> int:
 def run_bench(args: argparse.Namespace) -> int:
     if args.what == "quality":
         return run_quality_bench(args)
-    from live.bench import BenchSettings, format_report, run_latency_bench, write_json
+    from duetto.tools.bench import BenchSettings, format_report, run_latency_bench, write_json
 
     also = family_models() if args.also is None else args.also
     settings = BenchSettings(model=args.model, checkpoint=args.checkpoint, steps=args.steps,
@@ -478,7 +480,7 @@ def family_models() -> list[str]:
 
 
 def run_quality_bench(args: argparse.Namespace) -> int:
-    from live.quality import QualitySettings, format_quality, run_quality_bench as bench, write_quality
+    from duetto.tools.quality import QualitySettings, format_quality, run_quality_bench as bench, write_quality
 
     models = args.models or [str(DEFAULT_MODEL)] + family_models()
     settings = QualitySettings(models=models, data=args.data, pieces=args.pieces,
@@ -491,7 +493,7 @@ def run_quality_bench(args: argparse.Namespace) -> int:
 
 def run_producer(command: str, rest: list[str]) -> int:
     try:
-        from train.cli import main as producer_main
+        from duetto.train.cli import main as producer_main
     except ImportError as error:
         raise UsageError(f"`duetto {command}` needs the training extra ({error.name} is missing): "
                          "pip install 'duetto[train]'") from None
@@ -519,6 +521,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

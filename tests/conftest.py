@@ -37,8 +37,8 @@ def long_form(request) -> bool:
 
 @pytest.fixture(scope="session")
 def jack_server():
-    from live.jack_server import PrivateJackServer
-    from live.ports import PortError
+    from duetto.testing.jack_server import PrivateJackServer
+    from duetto.midi.ports import PortError
 
     try:
         # latency is the benchmark's job
@@ -51,7 +51,7 @@ def jack_server():
 @pytest.fixture(scope="session")
 def jack(jack_server):
     """The rtmidi JACK backend on the private server."""
-    from live.ports import open_backend
+    from duetto.midi.ports import open_backend
 
     return open_backend("jack")
 
@@ -69,7 +69,7 @@ def fast_switching():
 def shipped_model():
     if not SHIPPED_MODEL.is_file():
         pytest.fail(f"{SHIPPED_MODEL} is missing: it is the shipped, trained model")
-    from live.model import StepModel
+    from duetto.model.step_model import StepModel
 
     return StepModel(SHIPPED_MODEL, device="cpu")
 
@@ -96,7 +96,7 @@ class JamProcess:
         self.name = f"Jam {os.getpid()}-{next(_jam_numbers)}"
         self.in_port, self.out_port = f"{self.name} In", f"{self.name} Out"
         model = ["--model", str(SHIPPED_MODEL)] if command == "jam" and "--model" not in args else []
-        self.process = subprocess.Popen([sys.executable, "-m", "live.cli", command, "--backend", "jack", "--name",
+        self.process = subprocess.Popen([sys.executable, "-m", "duetto", command, "--backend", "jack", "--name",
                                          self.name, *model, *args],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.out_lines: list[str] = []
@@ -175,7 +175,7 @@ class FailingModel:
 
 def write_tunes(folder: Path, count: int = 24) -> None:
     """Short tunes in different keys: arpeggios with a held bass, enough variety for a split."""
-    from live.notes import Note, write_midi
+    from duetto.music.notes import Note, write_midi
 
     for index in range(count):
         root = 48 + index
@@ -188,7 +188,7 @@ def write_tunes(folder: Path, count: int = 24) -> None:
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
     """A dataset built for real from 24 small tunes and one broken file: (folder, manifest)."""
-    from train.dataset import build_dataset
+    from duetto.train.data.dataset import build_dataset
 
     folder = tmp_path_factory.mktemp("midi")
     write_tunes(folder)

@@ -19,13 +19,13 @@ import torch
 from conftest import REPO, wait_until, write_tunes
 from test_train_export import TINY
 
-from live.notes import Note, write_midi
-from train.dataset import build_dataset
-from train.loop import CheckpointError, load_checkpoint, save_checkpoint
+from duetto.music.notes import Note, write_midi
+from duetto.train.data.dataset import build_dataset
+from duetto.train.loop import CheckpointError, load_checkpoint, save_checkpoint
 
 
 def duetto(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "live.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "duetto", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO)
 
 
@@ -139,16 +139,16 @@ DIE_MID_WRITE = textwrap.dedent("""
 """)
 
 WRITERS = {
-    "recording (MIDI)": "from live.notes import Note, write_midi\n"
+    "recording (MIDI)": "from duetto.music.notes import Note, write_midi\n"
                         "write_midi(target, {'Duetto': [Note(0.0, 1.0, 62, 90)] * 50})",
-    "checkpoint": "import torch; from train.loop import save_checkpoint\n"
+    "checkpoint": "import torch; from duetto.train.loop import save_checkpoint\n"
                   "save_checkpoint(target, {'model': {'w': torch.ones(5000)}})",
-    "dataset shard": "import numpy as np; from train.dataset import _write_npz\n"
+    "dataset shard": "import numpy as np; from duetto.train.data.dataset import _write_npz\n"
                      "_write_npz(target, tokens=np.ones(5000, dtype=np.int16), offsets=np.arange(3))",
-    "metrics": "from train.loop import write_metrics_csv\n"
+    "metrics": "from duetto.train.loop import write_metrics_csv\n"
                "write_metrics_csv(target, [dict(step=i, epoch=i, train_loss=1.0, valid_nll=2.0, seconds=3.0) "
                "for i in range(500)])",
-    "model (ONNX bytes, as export writes them)": "from live.notes import write_atomically\n"
+    "model (ONNX bytes, as export writes them)": "from duetto.music.notes import write_atomically\n"
                                                  "write_atomically(target, lambda handle: handle.write(b'x' * 100000))",
 }
 
@@ -174,7 +174,7 @@ TOTAL_STEPS = 12 * 8
 
 
 def train_command(data: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "live.cli", "train", "--data", str(data), "--out", str(out), *TRAIN_ARGS, *extra]
+    return [sys.executable, "-m", "duetto", "train", "--data", str(data), "--out", str(out), *TRAIN_ARGS, *extra]
 
 
 def test_training_killed_mid_run_resumes_to_the_same_weights(tmp_path):

@@ -23,7 +23,7 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     families = SHIPPED_MODEL.parent / "families"
     # an LSTM; families fed more than a token, one of them with a per-key state written in place
     also = [str(families / "events.onnx"), str(families / "melody.onnx"), str(families / "biaxial.onnx")]
-    result = subprocess.run([sys.executable, "-m", "live.cli", "bench", "latency", "--quick", "--model",
+    result = subprocess.run([sys.executable, "-m", "duetto", "bench", "latency", "--quick", "--model",
                              str(SHIPPED_MODEL), "--also", *also, "--json", str(out)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr

@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-from export.onnx import build_step_graph, model_info, to_onnx_bytes
-from live.encoding import notes_from_events
-from live.improviser import Limits
-from live.model import StepModel
-from live.notes import Note
-from live.roll import ARTICULATE, PLAY, note_frames, piano_roll
-from live.roll_voice import CONTEXT_FRAMES, RollVoice
-from live.sampler import Sampler
-from train.corpus import Piece
-from train.dataset import versions
-from train.families import biaxial, biaxial_quarter
-from train.families.roll_data import Grid, RollWindows, load_rolls
+from duetto.export.onnx import build_step_graph, model_info, to_onnx_bytes
+from duetto.encodings.events import notes_from_events
+from duetto.voices.improviser import Limits
+from duetto.model.step_model import StepModel
+from duetto.music.notes import Note
+from duetto.encodings.roll import ARTICULATE, PLAY, note_frames, piano_roll
+from duetto.voices.roll import CONTEXT_FRAMES, RollVoice
+from duetto.model.sampler import Sampler
+from duetto.train.data.corpus import Piece
+from duetto.train.data.dataset import versions
+from duetto.train.families import biaxial, biaxial_quarter
+from duetto.train.families.roll_data import Grid, RollWindows, load_rolls
 
 TINY = {"time_hidden": 16, "time_layers": 1, "note_hidden": 8, "note_layers": 1, "dropout": 0.0}
 CHORALE = [Note(0.0, 0.6, 60, 80), Note(0.6, 0.9, 62, 80), Note(0.9, 1.2, 64, 80), Note(1.2, 2.4, 65, 80),

@@ -24,8 +24,8 @@ BLOCK_TORCH = """
 def test_runtime_imports_and_plays_without_torch(tmp_path):
     out = tmp_path / "demo.mid"
     result = run_python(BLOCK_TORCH + f"""
-    import live.cli, live.engine, live.model, live.context, live.scheduler, live.ports.rtmidi
-    code = live.cli.main(["demo", "--backend", "loopback", "--rounds", "1", "--seed", "2",
+    import duetto.cli, duetto.jam.engine, duetto.model.step_model, duetto.voices.event_context, duetto.jam.scheduler, duetto.midi.ports.rtmidi
+    code = duetto.cli.main(["demo", "--backend", "loopback", "--rounds", "1", "--seed", "2",
                           "--model", {str(SHIPPED_MODEL)!r}, "--out", {str(out)!r}])
     assert "torch" not in sys.modules or sys.modules["torch"] is None
     sys.exit(code)
@@ -37,8 +37,8 @@ def test_runtime_imports_and_plays_without_torch(tmp_path):
 
 def test_training_commands_without_torch_say_what_to_install():
     result = run_python(BLOCK_TORCH + """
-    import live.cli
-    sys.exit(live.cli.main(["train", "--data", "x", "--out", "y"]))
+    import duetto.cli
+    sys.exit(duetto.cli.main(["train", "--data", "x", "--out", "y"]))
     """)
     assert result.returncode == 1
     assert result.stderr.strip() == ("duetto: error: `duetto train` needs the training extra (torch is "
@@ -46,7 +46,7 @@ def test_training_commands_without_torch_say_what_to_install():
 
 
 def test_no_midi_system_is_one_line_and_nonzero():
-    result = subprocess.run([sys.executable, "-m", "live.cli", "ports", "--backend", "jack"],
+    result = subprocess.run([sys.executable, "-m", "duetto", "ports", "--backend", "jack"],
                             capture_output=True, text=True, timeout=60,
                             env={**os.environ, "JACK_DEFAULT_SERVER": "duetto-no-such-server"})
     assert result.returncode == 1
@@ -56,7 +56,7 @@ def test_no_midi_system_is_one_line_and_nonzero():
 
 
 def test_unknown_backend_is_refused():
-    result = subprocess.run([sys.executable, "-m", "live.cli", "ports", "--backend", "midiman"],
+    result = subprocess.run([sys.executable, "-m", "duetto", "ports", "--backend", "midiman"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "unknown MIDI backend 'midiman'" in result.stderr
@@ -65,11 +65,11 @@ def test_unknown_backend_is_refused():
 def test_data_build_reports_skipped_files(tmp_path):
     folder = tmp_path / "midi"
     folder.mkdir()
-    from live.notes import Note, write_midi
+    from duetto.music.notes import Note, write_midi
 
     write_midi(folder / "good.mid", {"t": [Note(0.0, 0.5, 60, 80), Note(0.5, 1.0, 62, 80)]})
     (folder / "empty.mid").write_bytes(b"")
-    result = subprocess.run([sys.executable, "-m", "live.cli", "data", "build", str(folder), "--out",
+    result = subprocess.run([sys.executable, "-m", "duetto", "data", "build", str(folder), "--out",
                              str(tmp_path / "data"), "--augment", "0"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -10,9 +10,9 @@ import time
 import pytest
 from conftest import JamProcess, wait_until
 
-from live.cli import build_parser, config_for, jam_option_types
-from live.config import Config, ConfigError, format_config, read_config, write_config
-from live.duet_client import Recorder
+from duetto.cli import build_parser, config_for, jam_option_types
+from duetto.jam.config import Config, ConfigError, format_config, read_config, write_config
+from duetto.testing.duet_rig import Recorder
 
 GOOD = """
 [jam]
@@ -32,7 +32,7 @@ density = 0.7
 
 
 def duetto(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "live.cli", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "duetto", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_a_written_config_reads_back_the_same(tmp_path):

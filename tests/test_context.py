@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from live.context import Context
+from duetto.voices.event_context import Context
 
 
 def play_scale(context: Context, notes: int, start: float = 0.0) -> float:

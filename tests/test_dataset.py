@@ -14,11 +14,11 @@ import mido
 import numpy as np
 import pytest
 
-from live import encoding
-from live.notes import Note, write_midi
-from train import corpus
-from train.corpus import read_sources
-from train.dataset import (
+from duetto.encodings import events as encoding
+from duetto.music.notes import Note, write_midi
+from duetto.train.data import corpus
+from duetto.train.data.corpus import read_sources
+from duetto.train.data.dataset import (
     SPLITS, TokenWindows, augment, build_dataset, humanize_timing, humanize_velocity, split_of, transpose_windows,
 )
 
@@ -75,7 +75,7 @@ def test_split_is_pinned_so_datasets_stay_comparable():
 
 def test_split_is_the_same_in_another_process():
     ids = [f"music21:bach/bwv{i}" for i in range(50)]
-    code = "import sys; from train.dataset import split_of; print(' '.join(split_of(i) for i in sys.argv[1:]))"
+    code = "import sys; from duetto.train.data.dataset import split_of; print(' '.join(split_of(i) for i in sys.argv[1:]))"
     result = subprocess.run([sys.executable, "-c", code, *ids], capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONHASHSEED": "12345"})
     assert result.stdout.split() == [split_of(i) for i in ids]

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from train.loop import load_checkpoint
+from duetto.train.loop import load_checkpoint
 
 
 def test_two_processes_train_one_model_together_and_can_resume(tiny_dataset, tmp_path):
@@ -17,7 +17,7 @@ def test_two_processes_train_one_model_together_and_can_resume(tiny_dataset, tmp
 
     def torchrun(epochs: int, *extra: str) -> subprocess.CompletedProcess:
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                   "-m", "live.cli", "train", "--data", str(data), "--out", str(out), "--epochs", str(epochs),
+                   "-m", "duetto", "train", "--data", str(data), "--out", str(out), "--epochs", str(epochs),
                    "--steps-per-epoch", "3", "--batch-size", "4", "--seq-len", "32", "--threads", "1",
                    "--device", "cpu", "--model-config", '{"embed_dim": 16, "hidden_size": 32, "num_layers": 1}',
                    *extra]

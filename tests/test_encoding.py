@@ -6,13 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from live import encoding
-from live.encoding import (
+from duetto.encodings import events as encoding
+from duetto.encodings.events import (
     MAX_SHIFT_STEPS, NOTE_OFF, NOTE_ON, PAD, START, STEP_SECONDS, TIME_SHIFT, VELOCITY, VELOCITY_BINS,
     VOCAB_SIZE, EventReader, EventWriter, bin_to_velocity, decode, describe, encode, quantize,
     velocity_to_bin,
 )
-from live.notes import Note
+from duetto.music.notes import Note
 
 PROPERTY = settings(max_examples=200, deadline=None)
 

@@ -12,13 +12,13 @@ import sys
 import numpy as np
 import pytest
 
-from export.onnx import PARITY_TOLERANCE, export
-from live.model import StepModel
-from live.notes import Note, read_midi, write_midi
-from live.sampler import Sampler
-from live.voice import make_voice
-from train.families import FAMILIES
-from train.loop import TrainSettings, load_checkpoint, train
+from duetto.export.onnx import PARITY_TOLERANCE, export
+from duetto.model.step_model import StepModel
+from duetto.music.notes import Note, read_midi, write_midi
+from duetto.model.sampler import Sampler
+from duetto.families import make_voice
+from duetto.train.families import FAMILIES
+from duetto.train.loop import TrainSettings, load_checkpoint, train
 
 TINY = {
     "events": {"embed_dim": 16, "hidden_size": 32, "num_layers": 2, "dropout": 0.1},
@@ -67,7 +67,7 @@ def test_generate_continues_a_prompt(exported, tmp_path):
     _, _, _, path, _ = exported
     prompt, out = tmp_path / "prompt.mid", tmp_path / "out.mid"
     write_midi(prompt, {"p": PROMPT})
-    result = subprocess.run([sys.executable, "-m", "live.cli", "generate", "--model", str(path), "--prompt",
+    result = subprocess.run([sys.executable, "-m", "duetto", "generate", "--model", str(path), "--prompt",
                              str(prompt), "--seconds", "6", "--seed", "2", "--out", str(out)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -79,7 +79,7 @@ def test_generate_continues_a_prompt(exported, tmp_path):
 def test_the_live_engine_answers_with_it(exported, tmp_path):
     _, _, _, path, _ = exported
     out = tmp_path / "duet.mid"
-    result = subprocess.run([sys.executable, "-m", "live.cli", "demo", "--model", str(path), "--backend",
+    result = subprocess.run([sys.executable, "-m", "duetto", "demo", "--model", str(path), "--backend",
                              "loopback", "--rounds", "1", "--seed", "4", "--out", str(out)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

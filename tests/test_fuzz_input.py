@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 from conftest import wait_until
 
-from live.duet_client import DuetRig, Recorder, sleep_until
-from live.engine import INBOX_LIMIT, Engine, JamSettings
-from live.notes import Note
-from live.ports import open_backend
+from duetto.testing.duet_rig import DuetRig, Recorder, sleep_until
+from duetto.jam.engine import INBOX_LIMIT, Engine, JamSettings
+from duetto.music.notes import Note
+from duetto.midi.ports import open_backend
 
 PHRASE = [Note(0.0, 0.15, 60, 90), Note(0.2, 0.35, 64, 80), Note(0.4, 0.6, 67, 85)]
 BACKLOG_BOUND = INBOX_LIMIT + 2 * 16 * 128
@@ -157,7 +157,7 @@ def flood_from_another_process(port_name: str, seconds: float, rate: int, seed: 
     """Run `flood` in a separate client process, as a DAW or a second keyboard would be, so the flood
     keeps its rate while this process's bot works; it lets go of its keys at the end. Returns the rate."""
     code = (f"import sys, random; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            "from live.ports import open_backend; from test_fuzz_input import flood, let_go; "
+            "from duetto.midi.ports import open_backend; from test_fuzz_input import flood, let_go; "
             f"port = open_backend('jack').open_output({port_name!r}); held = set(); "
             f"achieved = flood(port, random.Random({seed}), {seconds}, {rate}, held); let_go(port, held); "
             "import time; time.sleep(0.2); port.close(); print(achieved)")

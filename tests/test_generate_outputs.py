@@ -10,8 +10,8 @@ import zlib
 
 import numpy as np
 
-from live.notes import Note, write_midi
-from live.plots import line_chart, piano_roll, png_bytes
+from duetto.music.notes import Note, write_midi
+from duetto.offline.plots import line_chart, piano_roll, png_bytes
 
 PROMPT = [Note(0.0, 0.4, 60, 80), Note(0.5, 0.9, 64, 80), Note(1.0, 1.4, 67, 80)]
 
@@ -19,7 +19,7 @@ PROMPT = [Note(0.0, 0.4, 60, 80), Note(0.5, 0.9, 64, 80), Note(1.0, 1.4, 67, 80)
 def run_generate(tmp_path, *extra, env=None):
     prompt = tmp_path / "prompt.mid"
     write_midi(prompt, {"p": PROMPT})
-    return subprocess.run([sys.executable, "-m", "live.cli", "generate", "--prompt", str(prompt), "--seconds",
+    return subprocess.run([sys.executable, "-m", "duetto", "generate", "--prompt", str(prompt), "--seconds",
                            "4", "--seed", "3", "--out", str(tmp_path / "out.mid"), *extra],
                           capture_output=True, text=True, timeout=120, env=env)
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from live.encoding import NOTE_OFF, NOTE_ON, PAD, START, STEP_SECONDS, TIME_SHIFT, VELOCITY, VOCAB_SIZE
-from live.improviser import Improviser, Limits
-from live.sampler import Sampler
+from duetto.encodings.events import NOTE_OFF, NOTE_ON, PAD, START, STEP_SECONDS, TIME_SHIFT, VELOCITY, VOCAB_SIZE
+from duetto.voices.improviser import Improviser, Limits
+from duetto.model.sampler import Sampler
 
 EPSILON = 1e-9
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import pytest
 from conftest import wait_until
 
-from live import encoding
-from live.duet_client import DuetRig
-from live.engine import JamSettings
-from live.improviser import Improviser, Limits
-from live.key import Key, KeyFinder, parse_key
-from live.notes import Note
-from live.sampler import Sampler
+from duetto.encodings import events as encoding
+from duetto.testing.duet_rig import DuetRig
+from duetto.jam.engine import JamSettings
+from duetto.voices.improviser import Improviser, Limits
+from duetto.music.key import Key, KeyFinder, parse_key
+from duetto.music.notes import Note
+from duetto.model.sampler import Sampler
 
 D_MAJOR = Key(2, "major")
 

@@ -16,10 +16,10 @@ import mido
 import pytest
 from conftest import JACK_PERIOD_SECONDS, SHIPPED_MODEL, JamProcess, wait_until
 
-from live.duet_client import DuetRig
-from live.engine import JamSettings
-from live.notes import Note, read_midi
-from live.ports.jack_period import jack_period_seconds
+from duetto.testing.duet_rig import DuetRig
+from duetto.jam.engine import JamSettings
+from duetto.music.notes import Note, read_midi
+from duetto.midi.ports.jack_period import jack_period_seconds
 
 GAP = 0.3
 PHRASE = [Note(0.0, 0.2, 60, 90), Note(0.25, 0.45, 62, 80), Note(0.5, 0.7, 64, 85), Note(0.75, 1.2, 67, 95)]
@@ -119,7 +119,7 @@ def test_jam_can_be_told_not_to_compensate_the_transport(jack):
 def test_ports_lists_virtual_ports_on_jack(jack):
     port = jack.open_output("Listed Port", virtual=True)
     try:
-        listing = subprocess.run([sys.executable, "-m", "live.cli", "ports", "--backend", "jack"],
+        listing = subprocess.run([sys.executable, "-m", "duetto", "ports", "--backend", "jack"],
                                  capture_output=True, text=True, timeout=20)
     finally:
         port.close()
@@ -130,7 +130,7 @@ def test_ports_lists_virtual_ports_on_jack(jack):
 
 def test_demo_runs_over_jack_and_writes_the_duet(jack, tmp_path):
     out = tmp_path / "duet.mid"
-    demo = subprocess.run([sys.executable, "-m", "live.cli", "demo", "--backend", "jack", "--rounds", "1",
+    demo = subprocess.run([sys.executable, "-m", "duetto", "demo", "--backend", "jack", "--rounds", "1",
                            "--model", str(SHIPPED_MODEL), "--seed", "1", "--out", str(out)],
                           capture_output=True, text=True, timeout=60)
     assert demo.returncode == 0, demo.stderr

@@ -10,12 +10,12 @@ import onnx
 import pytest
 from conftest import SHIPPED_MODEL
 
-from live.model import METADATA_KEY, ModelError, StepModel
+from duetto.model.step_model import METADATA_KEY, ModelError, StepModel
 
 
 def refuse(path) -> str:
     """Run `duetto generate` on the model; assert a clean refusal and return its one line."""
-    result = subprocess.run([sys.executable, "-m", "live.cli", "generate", "--model", str(path), "--prompt",
+    result = subprocess.run([sys.executable, "-m", "duetto", "generate", "--model", str(path), "--prompt",
                              "live/assets/call.mid", "--out", "unused.mid"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
@@ -96,16 +96,16 @@ def test_garbled_metadata_is_refused(tmp_path):
 def test_onnxruntime_builds_neither_or_both_are_explained(monkeypatch, installed, message):
     from importlib import metadata
 
-    import live.model
+    import duetto.model.step_model
 
     def version(distribution: str) -> str:
         if distribution in installed:
             return "1.0"
         raise metadata.PackageNotFoundError(distribution)
 
-    monkeypatch.setattr(live.model.metadata, "version", version)
+    monkeypatch.setattr(duetto.model.step_model.metadata, "version", version)
     with pytest.raises(ModelError, match=message):
-        live.model.onnxruntime_module()
+        duetto.model.step_model.onnxruntime_module()
 
 
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
@@ -118,13 +118,13 @@ CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
     ("cpu", [CUDA, CPU], [CPU]),
 ])
 def test_cuda_is_chosen_when_offered_and_the_cpu_is_always_the_fallback(device, available, chosen):
-    from live.model import choose_providers
+    from duetto.model.step_model import choose_providers
 
     assert choose_providers(device, available) == chosen
 
 
 def test_asking_for_cuda_on_a_runtime_without_it_is_one_line_and_auto_falls_back_to_the_cpu():
-    result = subprocess.run([sys.executable, "-m", "live.cli", "generate", "--device", "cuda", "--prompt",
+    result = subprocess.run([sys.executable, "-m", "duetto", "generate", "--device", "cuda", "--prompt",
                              "live/assets/call.mid", "--out", "unused.mid"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1

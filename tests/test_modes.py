@@ -13,12 +13,12 @@ import time
 import pytest
 from conftest import JACK_PERIOD_SECONDS, JamProcess, fit_clock, wait_until
 
-from live.duet import PATIENCE_BEATS
-from live.duet_client import ClockSender, DuetRig, Player, Recorder
-from live.engine import JamSettings
-from live.groove import Feel
-from live.notes import Note
-from live.practice import FIRST_LENGTH, matched_pairs, score_echo
+from duetto.jam.modes.duet import PATIENCE_BEATS
+from duetto.testing.duet_rig import ClockSender, DuetRig, Player, Recorder
+from duetto.jam.engine import JamSettings
+from duetto.music.groove import Feel
+from duetto.music.notes import Note
+from duetto.jam.modes.practice import FIRST_LENGTH, matched_pairs, score_echo
 
 BPM = 120.0
 BEAT = 60.0 / BPM

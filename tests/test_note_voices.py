@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-from export.onnx import export
-from live.encoding import KeyEvent
-from live.improviser import Limits
-from live.model import StepModel
-from live.sampler import Sampler
-from live.voice import make_voice
-from live.rolling import RollingState
-from live.voices.common import Phrase
-from live.voices.melody import MelodyVoice
-from live.voices.notes import NotesVoice
-from train.families import load_family
-from train.loop import save_checkpoint
+from duetto.export.onnx import export
+from duetto.encodings.events import KeyEvent
+from duetto.voices.improviser import Limits
+from duetto.model.step_model import StepModel
+from duetto.model.sampler import Sampler
+from duetto.families import make_voice
+from duetto.model.rolling import RollingState
+from duetto.voices.common import Phrase
+from duetto.voices.melody import MelodyVoice
+from duetto.voices.notes import NotesVoice
+from duetto.train.families import load_family
+from duetto.train.loop import save_checkpoint
 
 SHIPPED = Path(__file__).resolve().parent.parent / "models" / "families"
 CONFIGS = {

@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 
-from live.notes import Note
-from live.quality import (TrainingRuns, histogram_overlap, inter_onset_intervals, pitch_class_entropy,
+from duetto.music.notes import Note
+from duetto.tools.quality import (TrainingRuns, histogram_overlap, inter_onset_intervals, pitch_class_entropy,
                           polyphony, scale_consistency)
 from tests.conftest import SHIPPED_MODEL
 
@@ -48,7 +48,7 @@ def test_the_longest_verbatim_copy_is_found_and_nothing_longer():
 
 def test_bench_quality_runs_on_held_out_pieces_and_writes_its_table(tiny_dataset, tmp_path):
     data, _ = tiny_dataset
-    result = subprocess.run([sys.executable, "-m", "live.cli", "bench", "quality", "--models", str(SHIPPED_MODEL),
+    result = subprocess.run([sys.executable, "-m", "duetto", "bench", "quality", "--models", str(SHIPPED_MODEL),
                              "--data", str(data), "--prompt-seconds", "1", "--seconds", "2",
                              "--json", str(tmp_path / "q.json"), "--markdown", str(tmp_path / "q.md")],
                             capture_output=True, text=True, timeout=300)

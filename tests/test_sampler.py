@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from live.sampler import Sampler
+from duetto.model.sampler import Sampler
 
 
 def softmax(logits, temperature=1.0):

@@ -11,7 +11,7 @@ from time import perf_counter
 
 import pytest
 
-from live.scheduler import Scheduler
+from duetto.jam.scheduler import Scheduler
 
 SETTLE = 0.1  # long enough for anything wrongly still queued to have gone out
 

@@ -25,9 +25,9 @@ import mido
 import pytest
 from conftest import FailingModel, JamProcess, wait_until
 
-from live.duet_client import DuetRig, Player, Recorder
-from live.engine import JamSettings
-from live.notes import Note, read_midi
+from duetto.testing.duet_rig import DuetRig, Player, Recorder
+from duetto.jam.engine import JamSettings
+from duetto.music.notes import Note, read_midi
 
 PHRASE = [Note(0.0, 0.12, 60, 90), Note(0.15, 0.27, 64, 80), Note(0.3, 0.5, 67, 85)]
 GAP, RESPONSE = 0.12, 1.0
@@ -178,7 +178,7 @@ def test_after_kill_9_duetto_panic_silences_the_synth(jack):
         jam.stop(signal.SIGKILL)  # no program can release its notes after this
         time.sleep(0.1)
         stuck = synth.unmatched_note_ons()
-        panic = subprocess.run([sys.executable, "-m", "live.cli", "panic", "--backend", "jack", "--out",
+        panic = subprocess.run([sys.executable, "-m", "duetto", "panic", "--backend", "jack", "--out",
                                 "Panic Synth"], capture_output=True, text=True, timeout=30)
         time.sleep(0.2)
         player_port.close()

@@ -15,14 +15,14 @@ import time
 import pytest
 from conftest import JACK_PERIOD_SECONDS, fit_clock, wait_until
 
-from live.clock import (CLOCK, CONTINUE, SONG_POSITION, SOURCE_BPM, SOURCE_CLOCK, SOURCE_PLAYER, START, Grid,
+from duetto.music.clock import (CLOCK, CONTINUE, SONG_POSITION, SOURCE_BPM, SOURCE_CLOCK, SOURCE_PLAYER, START, Grid,
                         TempoTracker)
-from live.duet_client import ClockSender, DuetRig, Recorder
-from live.encoding import KeyEvent
-from live.engine import JamSettings
-from live.groove import Dynamics, Feel, Placement
-from live.notes import Note
-from live.ports.rtmidi import ArrivalStamps
+from duetto.testing.duet_rig import ClockSender, DuetRig, Recorder
+from duetto.encodings.events import KeyEvent
+from duetto.jam.engine import JamSettings
+from duetto.music.groove import Dynamics, Feel, Placement
+from duetto.music.notes import Note
+from duetto.midi.ports.rtmidi import ArrivalStamps
 
 BPM = 130.0
 TICK = 60.0 / BPM / 24

@@ -16,10 +16,10 @@ import onnx
 import pytest
 import torch
 
-from export.onnx import PARITY_TOLERANCE, export
-from live.model import METADATA_KEY, ModelInfo, StepModel
-from live.notes import Note, read_midi, write_midi
-from train.loop import TrainSettings, learning_rate_at, load_checkpoint, train
+from duetto.export.onnx import PARITY_TOLERANCE, export
+from duetto.model.step_model import METADATA_KEY, ModelInfo, StepModel
+from duetto.music.notes import Note, read_midi, write_midi
+from duetto.train.loop import TrainSettings, learning_rate_at, load_checkpoint, train
 
 TINY = {"embed_dim": 16, "hidden_size": 32, "num_layers": 2, "dropout": 0.1}
 
@@ -112,7 +112,7 @@ def test_generate_continues_a_prompt(exported, tmp_path):
     prompt = tmp_path / "prompt.mid"
     write_midi(prompt, {"p": [Note(0.0, 0.5, 60, 80), Note(0.5, 1.0, 64, 80), Note(1.0, 1.5, 67, 80)]})
     out = tmp_path / "continued.mid"
-    result = subprocess.run([sys.executable, "-m", "live.cli", "generate", "--model", str(path), "--prompt",
+    result = subprocess.run([sys.executable, "-m", "duetto", "generate", "--model", str(path), "--prompt",
                              str(prompt), "--seconds", "5", "--seed", "1", "--out", str(out)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -125,7 +125,7 @@ def test_generate_continues_a_prompt(exported, tmp_path):
 
 
 def test_int8_variant_loads_describes_itself_and_costs_little(exported, dataset, tmp_path):
-    from export.quantize import heldout_nll, quantize_int8
+    from duetto.export.quantize import heldout_nll, quantize_int8
 
     path, _ = exported
     data, _ = dataset
@@ -143,7 +143,7 @@ def test_export_writes_an_fp16_variant_in_half_precision_and_reports_what_it_cos
     run, _ = trained
     data, _ = dataset
     full, half = tmp_path / "tiny.onnx", tmp_path / "tiny-fp16.onnx"
-    result = subprocess.run([sys.executable, "-m", "live.cli", "export", str(run / "best.pt"), "--out", str(full),
+    result = subprocess.run([sys.executable, "-m", "duetto", "export", str(run / "best.pt"), "--out", str(full),
                              "--fp16", str(half), "--data", str(data)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     model = StepModel(half, device="cpu")

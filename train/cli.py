@@ -22,7 +22,7 @@ def data_main(argv: list[str]) -> int:
     build.add_argument("--augment", type=int, default=4, help="augmented copies per training piece")
     build.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    from train.dataset import build_dataset
+    from duetto.train.data.dataset import build_dataset
 
     manifest = build_dataset(args.sources, args.out, augment_copies=args.augment, seed=args.seed)
     for split, counts in manifest["splits"].items():
@@ -37,7 +37,7 @@ def data_main(argv: list[str]) -> int:
 
 
 def train_main(argv: list[str]) -> int:
-    from train.loop import TrainSettings, train
+    from duetto.train.loop import TrainSettings, train
 
     parser = argparse.ArgumentParser(prog="duetto train")
     parser.add_argument("--data", required=True, help="dataset folder from `duetto data build`")
@@ -77,9 +77,9 @@ def train_main(argv: list[str]) -> int:
 
 
 def export_main(argv: list[str]) -> int:
-    from export.onnx import ParityError, export
-    from export.quantize import half_precision, heldout_nll, quantize_int8
-    from live.model import StepModel
+    from duetto.export.onnx import ParityError, export
+    from duetto.export.quantize import half_precision, heldout_nll, quantize_int8
+    from duetto.model.step_model import StepModel
 
     parser = argparse.ArgumentParser(prog="duetto export")
     parser.add_argument("checkpoint", help="a best.pt from `duetto train`")

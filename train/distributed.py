@@ -1,6 +1,6 @@
 """Training on several processes: one per GPU (or two CPU processes for the test) under `torchrun`.
 
-`torchrun --nproc_per_node N -m live.cli train ...` starts N copies of the same command with RANK and
+`torchrun --nproc_per_node N -m duetto train ...` starts N copies of the same command with RANK and
 WORLD_SIZE in their environment. Each copy samples its own batches (its own random stream), the
 gradients are averaged by DistributedDataParallel, and only the first copy (rank 0) validates, writes
 checkpoints and prints. Without torchrun everything here is a no-op for one process.

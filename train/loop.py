@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from live import encoding
-from live.notes import write_atomically
-from live.plots import line_chart, write_png
-from train.distributed import Cluster
-from train.families import load_family
+from duetto.encodings import events as encoding
+from duetto.music.notes import write_atomically
+from duetto.offline.plots import line_chart, write_png
+from duetto.train.distributed import Cluster
+from duetto.train.families import load_family
 
 
 @dataclass

@@ -10,8 +10,8 @@ from collections import deque
 
 import numpy as np
 
-from live.encoding import KeyEvent
-from live.improviser import Limits
+from duetto.encodings.events import KeyEvent
+from duetto.voices.improviser import Limits
 
 
 class Phrase:

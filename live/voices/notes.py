@@ -13,13 +13,13 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from live.encoding import KeyEvent
-from live.improviser import Limits
-from live.model import StepModel
-from live.rolling import RollingState, RollingVoice
-from live.sampler import Sampler
-from live.voices.common import Phrase, Touch, playable_pitches
-from live.voices.encodings import PITCHES, START
+from duetto.encodings.events import KeyEvent
+from duetto.voices.improviser import Limits
+from duetto.model.step_model import StepModel
+from duetto.model.rolling import RollingState, RollingVoice
+from duetto.model.sampler import Sampler
+from duetto.voices.common import Phrase, Touch, playable_pitches
+from duetto.encodings.note_level import PITCHES, START
 
 SHORTEST_STEP_SECONDS = 0.01  # once a chord is full, the next note waits at least this long
 

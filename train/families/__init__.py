@@ -29,4 +29,4 @@ def load_family(name: str) -> ModuleType:
     """The module of a family by name, or a one-line error listing the known ones."""
     if name not in FAMILIES:
         raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
-    return import_module(f"train.families.{name}")
+    return import_module(f"duetto.train.families.{name}")

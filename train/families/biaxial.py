@@ -29,8 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from live import roll
-from train.families.roll_data import Grid, RollBatch, RollWindows
+from duetto.encodings import roll
+from duetto.train.families.roll_data import Grid, RollBatch, RollWindows
 
 FAMILY = "biaxial"
 UNIT = "frame"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from train.families import biaxial
-from train.families.biaxial import UNIT, StepGraph, loss  # noqa: F401 - shared parts
-from train.families.roll_data import RollWindows
+from duetto.train.families import biaxial
+from duetto.train.families.biaxial import UNIT, StepGraph, loss  # noqa: F401 - shared parts
+from duetto.train.families.roll_data import RollWindows
 
 FAMILY = "biaxial_quarter"
 

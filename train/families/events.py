@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from live import encoding
-from train.families.lstm_step import FusedLSTMStep
-from train.families.token_stream import UNIT, TokenStepGraph, loss, windows  # noqa: F401 - shared parts
+from duetto.encodings import events as encoding
+from duetto.train.families.lstm_step import FusedLSTMStep
+from duetto.train.families.token_stream import UNIT, TokenStepGraph, loss, windows  # noqa: F401 - shared parts
 
 FAMILY = "events"
 

@@ -17,12 +17,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from live.encoding import key_events
-from live.notes import Note
-from live.voices.encodings import MELODY, MELODY_VERSION, PITCHES, START
-from live.voices.melody import CHORD_SECONDS, MelodyLine
-from train.families.lstm_step import FusedLSTMStep
-from train.families.note_level import NoteWindows, draw, split_notes
+from duetto.encodings.events import key_events
+from duetto.music.notes import Note
+from duetto.encodings.note_level import MELODY, MELODY_VERSION, PITCHES, START
+from duetto.voices.melody import CHORD_SECONDS, MelodyLine
+from duetto.train.families.lstm_step import FusedLSTMStep
+from duetto.train.families.note_level import NoteWindows, draw, split_notes
 
 FAMILY = "melody"
 UNIT = "note"

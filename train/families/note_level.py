@@ -14,10 +14,10 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from live import encoding
-from live.notes import Note
-from live.voices.encodings import PITCHES, START
-from train.dataset import TRANSPOSE_SEMITONES, TokenWindows, covering_windows
+from duetto.encodings import events as encoding
+from duetto.music.notes import Note
+from duetto.encodings.note_level import PITCHES, START
+from duetto.train.data.dataset import TRANSPOSE_SEMITONES, TokenWindows, covering_windows
 
 
 def split_notes(data_dir: str | os.PathLike, split: str) -> list[list[Note]]:

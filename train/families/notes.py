@@ -30,10 +30,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from live import encoding
-from live.notes import Note
-from live.voices.encodings import NOTES, NOTES_VERSION, PITCHES, START
-from train.families.note_level import NoteWindows, draw, split_notes
+from duetto.encodings import events as encoding
+from duetto.music.notes import Note
+from duetto.encodings.note_level import NOTES, NOTES_VERSION, PITCHES, START
+from duetto.train.families.note_level import NoteWindows, draw, split_notes
 
 FAMILY = "notes"
 UNIT = "note"
@@ -228,7 +228,7 @@ def build(config: dict | None = None) -> NotesLSTM:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m train.families.notes CHECKPOINT --data DIR`: held-out nats per note of each term."""
-    from train.loop import load_checkpoint
+    from duetto.train.loop import load_checkpoint
 
     parser = argparse.ArgumentParser(prog="python -m train.families.notes", description=main.__doc__)
     parser.add_argument("checkpoint")

@@ -19,10 +19,10 @@ from typing import Iterator
 
 import numpy as np
 
-from live import encoding
-from live.notes import write_atomically
-from live.roll import PLAY, piano_roll
-from train.dataset import SPLITS, TRANSPOSE_SEMITONES
+from duetto.encodings import events as encoding
+from duetto.music.notes import write_atomically
+from duetto.encodings.roll import PLAY, piano_roll
+from duetto.train.data.dataset import SPLITS, TRANSPOSE_SEMITONES
 
 UNKNOWN_BEAT_SECONDS = 0.5  # MIDI's default tempo, 120 BPM
 ROLL_CACHE_VERSION = 1  # bump when the gridding changes, so stale caches are rebuilt

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from live import encoding
-from train.dataset import TokenWindows
+from duetto.encodings import events as encoding
+from duetto.train.data.dataset import TokenWindows
 
 UNIT = "token"
 

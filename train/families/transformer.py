@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from live import encoding
-from train.families.token_stream import UNIT, TokenStepGraph, loss, windows  # noqa: F401 - shared parts
+from duetto.encodings import events as encoding
+from duetto.train.families.token_stream import UNIT, TokenStepGraph, loss, windows  # noqa: F401 - shared parts
 
 FAMILY = "transformer"
 

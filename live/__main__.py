@@ -1,0 +1,7 @@
+"""`python -m duetto`: the same command line as `duetto`."""
+
+import sys
+
+from duetto.cli import main
+
+sys.exit(main())

@@ -1,0 +1,61 @@
+"""`--mode duet`: the bot plays alongside the player, a beat at a time, composed a beat ahead.
+
+While the player plays, each beat of the bot's part is composed one beat before it sounds, from a
+context that has heard everything the player actually played until then (and the bot's own notes as
+they sounded), and starts on the beat. When the player has been silent for a few bars the bot stops
+too, and it comes in again a beat after the player starts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from duetto.music.clock import Grid
+
+if TYPE_CHECKING:
+    from duetto.jam.engine import Engine
+
+CHUNK_BEATS = 1  # composed at a time
+LEAD_BEATS = 1  # composed this far ahead of when it sounds
+PATIENCE_BEATS = 8  # the bot stops after the player has been silent this long
+FALLBACK_BPM = 100.0  # the pulse until MIDI Clock, the player's pulse or --bpm gives one
+SOURCE_FALLBACK = "duet default"
+
+
+class DuetMode:
+    def __init__(self, engine: "Engine") -> None:
+        self._engine = engine
+        self.wake_at = math.inf
+        self._next_chunk: float | None = None  # when the next beat to compose starts; None: not playing
+        self._player_active_at = -math.inf  # the player's latest key event
+        self._keys_down = False
+        self._fallback_origin = 0.0
+
+    def _grid(self) -> Grid:
+        grid = self._engine.grid()
+        return grid if grid is not None else Grid(60.0 / FALLBACK_BPM, self._fallback_origin, SOURCE_FALLBACK)
+
+    def player_note(self, stamp: float, pitch: int, velocity: int, keys_down: bool) -> None:
+        self._player_active_at = stamp
+        self._keys_down = keys_down
+        if self._next_chunk is None and velocity > 0:
+            self._fallback_origin = stamp
+            grid = self._grid()
+            self._next_chunk = grid.next_beat(stamp + grid.beat * LEAD_BEATS)
+            self.wake_at = self._next_chunk - grid.beat * LEAD_BEATS
+
+    def tick(self, now: float) -> None:
+        grid = self._grid()
+        if not self._keys_down and now - self._player_active_at > PATIENCE_BEATS * grid.beat:
+            self._next_chunk, self.wake_at = None, math.inf
+            return
+        start = self._next_chunk if self._next_chunk is not None and self._next_chunk > now else grid.next_beat(now)
+        engine = self._engine
+        engine.perform(lambda: engine.voice.answer(CHUNK_BEATS * grid.beat, should_stop=lambda: engine.stopping),
+                       start, grid)
+        self._next_chunk = grid.next_beat(start + grid.beat * (CHUNK_BEATS - 0.5))
+        self.wake_at = self._next_chunk - grid.beat * LEAD_BEATS
+
+    def summary(self) -> str | None:
+        return None

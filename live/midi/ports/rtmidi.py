@@ -1,0 +1,224 @@
+"""Real MIDI ports through python-rtmidi: ALSA and JACK on Linux, CoreMIDI on macOS, MM on Windows.
+
+Each rtmidi port is its own client on the MIDI system. Virtual ports are named as asked ("Duetto In"), and
+ports to connect to are found by exact name or by a unique case-insensitive part of the name, so
+`--in keystation` finds "Keystation 49 MK3:Keystation 49 MK3 MIDI 1 20:0".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from typing import Iterator
+
+import rtmidi
+
+from duetto.midi.ports import PortError, Receive
+from duetto.midi.ports.jack_period import jack_period_seconds
+
+APIS = {
+    "alsa": rtmidi.API_LINUX_ALSA,
+    "jack": rtmidi.API_UNIX_JACK,
+    "coremidi": rtmidi.API_MACOSX_CORE,
+    "windows": rtmidi.API_WINDOWS_MM,
+}
+AUTO_ORDER = {"linux": ("alsa", "jack"), "darwin": ("coremidi",), "win32": ("windows",)}
+HELP = {
+    "alsa": "the ALSA sequencer is missing (no /dev/snd/seq: load snd-seq, or run JACK)",
+    "jack": "no JACK server is running (start one, e.g. `jackd -d dummy`, or use PipeWire's JACK)",
+    "coremidi": "CoreMIDI is only on macOS",
+    "windows": "Windows MIDI is only on Windows",
+}
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence what C libraries print while probing (libjack complains loudly when no server runs)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            sys.stderr.flush()
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _probe(api_name: str) -> str | None:
+    """None if the API works here, else the reason it does not."""
+    api = APIS[api_name]
+    if api not in rtmidi.get_compiled_api():
+        return HELP[api_name]
+    try:
+        with _quiet_stderr():
+            rtmidi.MidiOut(api, name="Duetto probe").delete()
+    except (rtmidi.SystemError, RuntimeError):
+        return HELP[api_name]
+    return None
+
+
+def _match(name: str, available: list[str], direction: str) -> str:
+    if name in available:
+        return name
+    matches = [port for port in available if name.lower() in port.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    listing = ", ".join(repr(port) for port in available) or "none"
+    problem = "matches several" if matches else "matches none"
+    raise PortError(f"MIDI {direction} {name!r} {problem} of the available ports: {listing}")
+
+
+def _open(midi, name: str, virtual: bool, available: list[str], direction: str) -> str:
+    """Open a virtual port called `name`, or connect to the available port it names; returns its name."""
+    if virtual:
+        midi.open_virtual_port(name)
+        return name
+    match = _match(name, available, direction)
+    midi.open_port(available.index(match), name=name)
+    return match
+
+
+class ArrivalStamps:
+    """`time.perf_counter()` stamps of when messages reached this port, as exact as the MIDI system knows.
+
+    The Python callback runs when it gets the interpreter, which on a busy machine can be milliseconds
+    after the MIDI system took the message in; the system's own time between messages (rtmidi's delta)
+    does not suffer that delay. So each message is stamped on the system's timeline, placed on the
+    perf_counter timeline by the smallest (least delayed) offset seen lately: a delay can only make a
+    callback later, never earlier, so the stamp lies between the true arrival and the callback. The
+    offset may creep up slowly (RISE, in case the two clocks drift) and drops back at the next message
+    that comes through without delay. MIDI Clock followed this way keeps the beat within a JACK period on
+    a loaded machine. A few operations per message: cheap enough for a flood.
+    """
+
+    RISE = 0.001  # seconds the offset may rise per second of the system's time
+    RESYNC_SECONDS = 0.5  # a stamp this far before the callback means the system's times went astray
+
+    def __init__(self) -> None:
+        self._system = 0.0  # seconds on the MIDI system's timeline since the first message
+        self._offset: float | None = None  # perf_counter minus system time, least delayed lately
+
+    def stamp(self, delta: float, now: float) -> float:
+        delta = max(0.0, delta)
+        self._system += delta
+        sample = now - self._system
+        self._offset = sample if self._offset is None else min(sample, self._offset + self.RISE * delta)
+        stamped = self._system + self._offset
+        if now - stamped > self.RESYNC_SECONDS:
+            self._offset, stamped = sample, now
+        return stamped
+
+
+class RtMidiInput:
+    def __init__(self, api: int, name: str, callback: Receive, virtual: bool, available: list[str]) -> None:
+        self._midi = rtmidi.MidiIn(api, name=name)
+        self._midi.ignore_types(sysex=True, timing=False, active_sense=True)  # MIDI Clock must come through
+        stamps = ArrivalStamps()
+        self._midi.set_callback(lambda event, _data: callback(event[0], stamps.stamp(event[1], time.perf_counter())))
+        self.name = _open(self._midi, name, virtual, available, "input")
+
+    def close(self) -> None:
+        if self._midi is not None:
+            self._midi.cancel_callback()
+            self._midi.close_port()
+            self._midi.delete()  # ends its client on the MIDI system now, not whenever it is collected
+            self._midi = None
+
+
+class RtMidiOutput:
+    def __init__(self, api: int, name: str, virtual: bool, available: list[str]) -> None:
+        self._midi = rtmidi.MidiOut(api, name=name)
+        self.name = _open(self._midi, name, virtual, available, "output")
+
+    def send(self, message: list[int]) -> None:
+        if self._midi is None:  # after close() the C++ object is freed: touching it would crash
+            raise PortError(f"MIDI output {self.name!r} is closed")
+        self._midi.send_message(message)
+
+    def close(self) -> None:
+        if self._midi is not None:
+            self._midi.close_port()
+            self._midi.delete()  # ends its client on the MIDI system now, not whenever it is collected
+            self._midi = None
+
+
+class RtMidiBackend:
+    def __init__(self, api_name: str) -> None:
+        self.name = api_name
+        self.api = APIS[api_name]
+
+    @classmethod
+    def select(cls, name: str = "auto") -> "RtMidiBackend":
+        """The named backend if it works here, or the first that works for `auto`; else a PortError."""
+        if name != "auto" and name not in APIS:
+            raise PortError(f"unknown MIDI backend {name!r}: use auto, {', '.join(APIS)} or loopback")
+        candidates = AUTO_ORDER.get(sys.platform, ("alsa", "jack")) if name == "auto" else (name,)
+        reasons = []
+        for candidate in candidates:
+            reason = _probe(candidate)
+            if reason is None:
+                return cls(candidate)
+            reasons.append(reason)
+        raise PortError("no usable MIDI system: " + "; ".join(reasons))
+
+    @property
+    def supports_virtual_ports(self) -> bool:
+        return self.name != "windows"
+
+    def _list(self, midi_class) -> list[str]:
+        """Port names, through a short-lived client; a MIDI system that will not make one (JACK busy or
+        gone) is a PortError, like every other failure of the ports."""
+        with _quiet_stderr():
+            try:
+                probe = midi_class(self.api, name="Duetto list")
+            except (rtmidi.SystemError, RuntimeError) as error:
+                raise PortError(f"cannot list MIDI ports on {self.name}: {error}") from None
+            try:
+                return list(probe.get_ports())
+            finally:
+                probe.delete()
+
+    def input_names(self) -> list[str]:
+        """Ports Duetto can listen to (other programs' outputs and hardware inputs)."""
+        return self._list(rtmidi.MidiIn)
+
+    def output_names(self) -> list[str]:
+        """Ports Duetto can play into (synths, DAW tracks, hardware outputs)."""
+        return self._list(rtmidi.MidiOut)
+
+    def transport_latency(self) -> float:
+        """Mean seconds a message spends between two clients: half a period on JACK, which moves MIDI
+        once per period (0 if its period cannot be read); ALSA, CoreMIDI and Windows deliver at once."""
+        if self.name != "jack":
+            return 0.0
+        with _quiet_stderr():  # libjack says why, loudly, when it cannot connect
+            period = jack_period_seconds()
+        return 0.0 if period is None else period / 2
+
+    def _check_virtual(self, virtual: bool) -> None:
+        if virtual and not self.supports_virtual_ports:
+            raise PortError("Windows has no virtual MIDI ports: create one with loopMIDI and pass its "
+                            "name with --in/--out")
+
+    def open_input(self, name: str, callback: Receive, virtual: bool = False) -> RtMidiInput:
+        self._check_virtual(virtual)
+        available = [] if virtual else self.input_names()
+        try:
+            return RtMidiInput(self.api, name, callback, virtual, available)
+        except (rtmidi.SystemError, rtmidi.InvalidPortError, RuntimeError) as error:
+            raise PortError(f"cannot open MIDI input {name!r} on {self.name}: {error}") from None
+
+    def open_output(self, name: str, virtual: bool = False) -> RtMidiOutput:
+        self._check_virtual(virtual)
+        available = [] if virtual else self.output_names()
+        try:
+            return RtMidiOutput(self.api, name, virtual, available)
+        except (rtmidi.SystemError, rtmidi.InvalidPortError, RuntimeError) as error:
+            raise PortError(f"cannot open MIDI output {name!r} on {self.name}: {error}") from None

@@ -1,0 +1,204 @@
+"""The other side of the duet: a player that performs notes into Duetto, and a recorder that listens.
+
+The demo, the integration tests and the benchmarks all stand in for a musician the same way: a `Player`
+sends a phrase into "Duetto In" at its written times and a `Recorder`, an independent client on "Duetto
+Out", stamps what arrives. The recorder can say whether every note-on it heard was released.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from duetto.encodings.events import KeyEvent, key_events, notes_from_events
+from duetto.jam.engine import Engine, JamSettings
+from duetto.model.step_model import StepModel
+from duetto.music.notes import Note
+from duetto.midi.ports import Backend, OutputPort
+
+SPIN_SECONDS = 0.002
+
+
+def sleep_until(deadline: float) -> None:
+    """Sleep most of the way, then spin: sleeping alone wakes up to a millisecond or more late."""
+    while True:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            return
+        if remaining > SPIN_SECONDS:
+            time.sleep(remaining - SPIN_SECONDS)
+        else:
+            time.sleep(0)
+
+
+class Player:
+    def __init__(self, port: OutputPort, channel: int = 0) -> None:
+        self.port = port
+        self.channel = channel
+
+    def play(self, notes: Sequence[Note], start: float | None = None,
+             stop: threading.Event | None = None) -> float:
+        """Perform notes in real time from `start` (perf_counter; default now). Returns the last release time.
+
+        If `stop` is set midway, everything held is released at once.
+        """
+        start = time.perf_counter() if start is None else start
+        held: set[int] = set()
+        last_release = start
+        try:
+            for event in key_events(notes):
+                if stop is not None and stop.is_set():
+                    break
+                sleep_until(start + event.seconds)
+                if event.velocity > 0:
+                    self.port.send([0x90 | self.channel, event.pitch, event.velocity])
+                    held.add(event.pitch)
+                else:
+                    self.port.send([0x80 | self.channel, event.pitch, 0])
+                    held.discard(event.pitch)
+                    last_release = time.perf_counter()
+        finally:
+            for pitch in sorted(held):
+                self.port.send([0x80 | self.channel, pitch, 0])
+        return last_release
+
+
+class ClockSender:
+    """A DAW's transport: MIDI Start, then Clock (0xF8) at 24 per beat from its own thread until stopped."""
+
+    def __init__(self, port: OutputPort, bpm: float) -> None:
+        self.port = port
+        self.tick_seconds = 60.0 / bpm / 24
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="clock-sender", daemon=True)
+
+    def start(self) -> "ClockSender":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        self.port.send([0xFA])
+        first = time.perf_counter() + 0.01
+        tick = 0
+        while not self._stop.is_set():
+            sleep_until(first + tick * self.tick_seconds)
+            self.port.send([0xF8])
+            tick += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+
+
+@dataclass(frozen=True)
+class Heard:
+    stamp: float
+    message: tuple[int, ...]
+
+
+class Recorder:
+    """Collects everything arriving on a port, stamped on arrival; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._heard: list[Heard] = []
+
+    def __call__(self, message: list[int], stamp: float) -> None:
+        with self._lock:
+            self._heard.append(Heard(stamp, tuple(message)))
+
+    @property
+    def heard(self) -> list[Heard]:
+        with self._lock:
+            return list(self._heard)
+
+    def key_events(self, since: float = 0.0, origin: float = 0.0) -> list[KeyEvent]:
+        """Note messages after `since`, as key events timed from `origin`."""
+        events = []
+        for item in self.heard:
+            if item.stamp < since or len(item.message) < 3:
+                continue
+            kind = item.message[0] & 0xF0
+            if kind == 0x90 and item.message[2] > 0:
+                events.append(KeyEvent(item.stamp - origin, item.message[1], item.message[2]))
+            elif kind in (0x80, 0x90):
+                events.append(KeyEvent(item.stamp - origin, item.message[1], 0))
+        return events
+
+    def notes(self, since: float = 0.0, origin: float = 0.0) -> list[Note]:
+        return sorted(notes_from_events(self.key_events(since, origin)))
+
+    def first_note_on(self, since: float) -> float | None:
+        for event in self.key_events(since):
+            if event.velocity > 0:
+                return event.seconds
+        return None
+
+    def unmatched_note_ons(self, all_notes_off_releases: bool = True) -> int:
+        """Note-ons never followed by a note-off (or, unless told otherwise, All Notes Off on their channel;
+        a strict count asks every note-on for its own note-off)."""
+        sounding: dict[tuple[int, int], int] = {}
+        for item in self.heard:
+            message = item.message
+            if len(message) < 3:
+                continue
+            kind, channel = message[0] & 0xF0, message[0] & 0x0F
+            if kind == 0x90 and message[2] > 0:
+                sounding[(channel, message[1])] = sounding.get((channel, message[1]), 0) + 1
+            elif kind in (0x80, 0x90) and (channel, message[1]) in sounding:
+                sounding[(channel, message[1])] -= 1
+                if not sounding[(channel, message[1])]:
+                    del sounding[(channel, message[1])]
+            elif kind == 0xB0 and message[1] == 123 and all_notes_off_releases:
+                for key in [key for key in sounding if key[0] == channel]:
+                    del sounding[key]
+        return sum(sounding.values())
+
+    def count(self, status: int, data1: int | None = None) -> int:
+        return sum(1 for item in self.heard if item.message[0] == status
+                   and (data1 is None or item.message[1] == data1))
+
+
+class DuetRig:
+    """An engine on a pair of virtual ports, with a `Player` wired to its input and a `Recorder` to its output.
+
+    The demo, the real-port tests and the latency benchmark all set the bot up this way. With rtmidi each
+    port is its own client, so the recorder is as independent of the bot as a synth would be.
+    """
+
+    SETTLE_SECONDS = 0.2  # JACK and ALSA connect ports asynchronously
+
+    def __init__(self, backend: Backend, model: StepModel, settings: JamSettings, name: str = "Duetto") -> None:
+        self.output = backend.open_output(f"{name} Out", virtual=True)
+        self.engine = Engine(model, self.output, settings)
+        self.input = backend.open_input(f"{name} In", self.engine.receive, virtual=True)
+        self.recorder = Recorder()
+        self.listener = backend.open_input(f"{name} Out", self.recorder)
+        self.player_port = backend.open_output(f"{name} In")
+        self.player = Player(self.player_port)
+        self.engine.start()
+        time.sleep(self.SETTLE_SECONDS)
+
+    def wait_until_answered(self, since: float, timeout: float) -> bool:
+        """Until an answer that began at or after `since` (perf_counter, say the phrase's last release) has
+        been composed and played in full, or the timeout passes.
+
+        Asking by time rather than by a count of answers matters: an earlier answer still playing when the
+        phrase began is cut short by it, and must not pass for the answer to the phrase.
+        """
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            engine = self.engine
+            if engine.answer_began_at >= since and not engine.composing and not engine.scheduler.busy:
+                return True
+            time.sleep(0.005)
+        return False
+
+    def close(self) -> None:
+        """Stop the engine (releasing its notes), let the last messages arrive, close every port."""
+        self.engine.stop()
+        time.sleep(0.05)
+        for port in (self.player_port, self.listener, self.input, self.output):
+            port.close()

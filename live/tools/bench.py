@@ -1,0 +1,505 @@
+"""`duetto bench latency`: where the time goes, measured, with baselines run in the same process.
+
+1. Model step: one token through ONNX Runtime, against the same model in PyTorch eager, and against
+   recomputing the whole context window per token (the classic recipe). The PyTorch figures need the
+   `train` extra and the model's checkpoint; without them they are reported as unavailable.
+2. Response latency over real virtual ports on a private JACK server (dummy driver): from the end of the
+   phrase gap (the player's last note-off plus the gap) to the bot's first note-on arriving at an
+   independent client, beside the transport's own one-way latency measured on the same server. Each
+   answer is split into its parts (the key-up's trip in, the first note leaving, its trip out), and
+   timed both as `duetto jam` sends it (early by JACK's mean transport time) and with no compensation.
+3. Timing jitter: how late the bot's notes leave the scheduler and arrive at the client, compared with
+   their intended times, while a second model session runs inference flat out on another thread.
+4. Throughput of offline generation, one sequence and a batch.
+5. Peak memory (VmHWM) of a real `duetto jam` process answering phrases.
+
+Figures are medians, 99th percentiles and maxima. Timed assertions never appear in tests; this is where
+speed is judged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from duetto.testing.duet_rig import DuetRig, Player
+from duetto.jam.engine import JamSettings
+from duetto.testing.jack_server import PrivateJackServer
+from duetto.model.step_model import ModelError, StepModel
+from duetto.music.notes import Note, write_atomically
+from duetto.midi.ports import Backend, PortError, open_backend
+from duetto.model.sampler import Sampler
+
+BENCH_GAP = 0.1
+BENCH_RESPONSE_SECONDS = 0.3
+ARRIVAL_WINDOW = 0.5  # a message not at the client half a second after it was sent counts as lost
+BASELINES_ONCE = "run once, beside the first device's figures"  # why a second device's rows have none
+CONTEXTS = (128, 256, 512)  # cache sizes at which a transformer's step is timed
+
+
+@dataclass
+class BenchSettings:
+    model: str
+    checkpoint: str | None
+    steps: int = 2000
+    window: int = 256
+    recompute_repeats: int = 50
+    phrases: int = 200
+    period: int = 64
+    batch: int = 32
+    device: str = "auto"  # auto: the CPU, and CUDA beside it when ONNX Runtime can use a GPU here
+    seed: int = 0
+    step_models: list[str] = field(default_factory=list)  # models whose step is timed (the main one first)
+
+
+def summarize(seconds) -> dict:
+    values = np.asarray(list(seconds), dtype=float) * 1000.0
+    if values.size == 0:
+        return {"n": 0}
+    return {"n": int(values.size), "median_ms": float(np.median(values)),
+            "p99_ms": float(np.percentile(values, 99)), "max_ms": float(values.max())}
+
+
+def times(value: float | None, what: str) -> str:
+    """A ratio as the report prints it; blank when either side had no figures."""
+    return "" if value is None else f"{value:.1f}x {what}"
+
+
+def ratio(numerator: dict, denominator: dict) -> float | None:
+    if numerator.get("n") and denominator.get("n") and denominator["median_ms"] > 0:
+        return numerator["median_ms"] / denominator["median_ms"]
+    return None
+
+
+# -- 1. model step -------------------------------------------------------------------------------------
+def closed_loop_step_times(model: StepModel, steps: int, seed: int, slots: int | None = None,
+                           ) -> tuple[list[int], list[float]]:
+    """Step the model on its own samples; returns the tokens fed and the time of each step. A cache of
+    `slots` steps is re-started when full, as the live context re-primes it."""
+    sampler = Sampler(seed=seed)
+    capacity = slots or model.info.max_steps
+    state, used = model.initial_state(slots=slots), 0
+    token, tokens, times = 1, [], []
+    for _ in range(steps):
+        if capacity is not None and used == capacity:
+            state, used = model.initial_state(slots=slots), 0
+        started = time.perf_counter()
+        logits, state = model.step(token, state)
+        times.append(time.perf_counter() - started)
+        used += 1
+        tokens.append(token)
+        token = sampler.sample(logits)
+    return tokens, times
+
+
+def bench_step(model: StepModel, checkpoint: str | None, settings: BenchSettings, slots: int | None = None,
+               baselines: bool = True) -> dict:
+    """One model's step, in ONNX Runtime and (given its checkpoint, and `baselines`) in PyTorch, stepped
+    and recomputed. `slots`: the size of a transformer's cache, which is also the window it recomputes."""
+    steps = min(settings.steps, slots - 1) if slots else settings.steps
+    tokens, ort_times = closed_loop_step_times(model, steps, settings.seed, slots)
+    result = {"family": model.info.family, "model": model.path.name, "context": slots,
+              "provider": model.provider, "onnxruntime": summarize(ort_times)}
+    reference = torch_reference(checkpoint) if baselines else BASELINES_ONCE
+    if isinstance(reference, str):
+        result["torch_unavailable"] = reference
+        return result
+    result["torch_eager"] = summarize(reference.step_seconds(tokens, model.initial_state(slots=slots),
+                                                             model.info.state))
+    window = slots or settings.window
+    window_tokens = (tokens * (window // max(1, len(tokens)) + 1))[:window]
+    result["recompute_window"] = summarize(reference.recompute_seconds(window_tokens, window,
+                                                                       settings.recompute_repeats))
+    result["recompute_window"]["window_tokens"] = window
+    result["torch_over_onnxruntime"] = ratio(result["torch_eager"], result["onnxruntime"])
+    result["recompute_over_onnxruntime"] = ratio(result["recompute_window"], result["onnxruntime"])
+    return result
+
+
+ONNX_TYPES = {"tensor(int64)": np.int64, "tensor(float)": np.float32, "tensor(int32)": np.int32}
+
+
+def zero_feeds(model: StepModel) -> dict[str, np.ndarray]:
+    """Every input besides the state, all zeros in the graph's shape (batch 1): enough to time a step
+    whose cost does not depend on the values, as a recurrent cell's does not."""
+    state_inputs = {spec.input for spec in model.info.state}
+    return {item.name: np.zeros([dim if isinstance(dim, int) else 1 for dim in item.shape], ONNX_TYPES[item.type])
+            for item in model.session.get_inputs() if item.name not in state_inputs}
+
+
+def bench_feature_step(model: StepModel, settings: BenchSettings, baselines: bool = True) -> dict:
+    """The step of a family fed more than a token (melody, notes, biaxial), in ONNX Runtime and in
+    PyTorch eager. Recomputing a window would need each family's own windows, so that baseline is left
+    to the token families. A biaxial step is one key of one frame."""
+    feeds, state, times = zero_feeds(model), model.initial_state(), []
+    for _ in range(settings.steps):
+        started = time.perf_counter()
+        _, state = model.run(feeds, state)
+        times.append(time.perf_counter() - started)
+    result = {"family": model.info.family, "model": model.path.name, "context": None,
+              "provider": model.provider, "onnxruntime": summarize(times), "inputs": sorted(feeds)}
+    if not baselines:
+        result["torch_unavailable"] = BASELINES_ONCE
+        return result
+    try:
+        from duetto.export.torch_reference import feature_step_seconds
+    except ImportError as error:
+        result["torch_unavailable"] = f"PyTorch baseline needs the train extra ({error.name} missing)"
+        return result
+    result["torch_eager"] = summarize(feature_step_seconds(model.info, settings.steps))
+    result["torch_over_onnxruntime"] = ratio(result["torch_eager"], result["onnxruntime"])
+    return result
+
+
+def bench_devices(device: str, model_path: str) -> tuple[list[str], str | None]:
+    """The devices to time steps and throughput on, and why the GPU is not among them (None if it is):
+    `auto` is the CPU, with CUDA beside it whenever ONNX Runtime can really run a model there."""
+    if device != "auto":
+        return [device], None
+    try:
+        StepModel(model_path, device="cuda")
+    except ModelError as error:
+        return ["cpu"], str(error)
+    return ["cpu", "cuda"], None
+
+
+def bench_steps(settings: BenchSettings, devices: list[str]) -> list[dict]:
+    """The step of every model asked for on each device: a bounded-state model at each context size it
+    can hold. The PyTorch baselines run once, beside the first device's figures."""
+    results = []
+    for device in devices:
+        for path in settings.step_models:
+            model = StepModel(path, device=device)
+            if model.info.inputs != ["token"]:
+                results.append(bench_feature_step(model, settings, baselines=device == devices[0]))
+                continue
+            # the main model's checkpoint may be named; the others' lie beside them
+            checkpoint = settings.checkpoint if path == settings.model else str(Path(path).with_suffix(".pt"))
+            capacity = model.info.max_steps
+            for slots in [None] if capacity is None else [c for c in CONTEXTS if c <= capacity]:
+                results.append(bench_step(model, checkpoint, settings, slots, baselines=device == devices[0]))
+    return results
+
+
+def torch_reference(checkpoint: str | None):
+    """The PyTorch baseline, or a one-line reason why it cannot run here."""
+    if checkpoint is None or not Path(checkpoint).is_file():
+        return f"no checkpoint at {checkpoint} (pass --checkpoint best.pt)"
+    try:
+        from duetto.export.torch_reference import TorchReference
+    except ImportError as error:
+        return f"PyTorch baseline needs the train extra ({error.name} missing)"
+    return TorchReference(checkpoint)
+
+
+# -- 2 and 3. response latency and jitter over JACK -------------------------------------------------------
+def one_way_transport(backend: Backend, count: int) -> list[float]:
+    """Send notes straight from one client to another: the transport's own latency, no Duetto in between."""
+    arrivals: dict[int, float] = {}
+    probe = backend.open_input("Bench Probe", lambda message, stamp: arrivals.setdefault(message[1], stamp),
+                               virtual=True)
+    sender = backend.open_output("Bench Probe")
+    time.sleep(DuetRig.SETTLE_SECONDS)
+    rng = np.random.default_rng(0)
+    latencies = []
+    try:
+        for index in range(count):
+            arrivals.clear()
+            pitch = index % 128
+            sent = time.perf_counter()
+            sender.send([0x90, pitch, 64])
+            deadline = sent + 0.05
+            while pitch not in arrivals and time.perf_counter() < deadline:
+                time.sleep(0)
+            if pitch in arrivals:
+                latencies.append(arrivals[pitch] - sent)
+            sender.send([0x80, pitch, 0])
+            time.sleep(rng.uniform(0.001, 0.004))  # land at different points of the JACK period
+    finally:
+        sender.close()
+        probe.close()
+    return latencies
+
+
+class InferenceLoad:
+    """A second model session stepping flat out on its own thread, as speculative generation would."""
+
+    def __init__(self, model_path: str, device: str) -> None:
+        self._model = StepModel(model_path, device=device)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-load", daemon=True)
+        self.steps = 0
+        self.error: Exception | None = None
+
+    def _run(self) -> None:
+        capacity = self._model.info.max_steps
+        state, used, token = self._model.initial_state(), 0, 1
+        try:
+            while not self._stop.is_set():
+                if used == capacity:  # a full cache starts afresh, as the live context re-primes it
+                    state, used = self._model.initial_state(), 0
+                logits, state = self._model.step(token, state)
+                token = int(np.argmax(logits))
+                used += 1
+                self.steps += 1
+        except Exception as error:  # noqa: BLE001 - handed to the benchmark, which must not go on without load
+            self.error = error
+
+    def __enter__(self) -> "InferenceLoad":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self.error is not None:
+            raise RuntimeError(f"the inference load stopped: {self.error}") from self.error
+
+
+def arrival_lateness(timeline, heard, compensation: float) -> tuple[list[float], int]:
+    """For each message the scheduler sent, its arrival at the client minus the time it was meant to
+    land (the scheduler aimed `compensation` earlier, to make up for the transport); and how many never
+    arrived within ARRIVAL_WINDOW of being sent."""
+    arrivals = defaultdict(deque)
+    for item in heard:
+        arrivals[item.message].append(item.stamp)
+    lateness, lost = [], 0
+    for intended, sent_at, message in timeline:
+        if message is None:
+            continue
+        pending = arrivals[message]
+        while pending and pending[0] < sent_at:
+            pending.popleft()
+        if pending and pending[0] - sent_at < ARRIVAL_WINDOW:
+            lateness.append(pending.popleft() - (intended + compensation))
+        else:
+            lost += 1
+    return lateness, lost
+
+
+def answer_phrases(model: StepModel, settings: BenchSettings, backend: Backend, compensation: float) -> dict:
+    """Play phrases into a bot and time each answer: from the end of the phrase gap (the player's last
+    key-up as sent, plus the gap) to the answer's first note at the client, split into its parts."""
+    # free time: the engine's own latency, not the wait for the next beat of the pulse it would hear
+    jam_settings = JamSettings(phrase_gap=BENCH_GAP, response_seconds=BENCH_RESPONSE_SECONDS,
+                               seed=settings.seed, follow_player=False, latency_compensation=compensation)
+    rig = DuetRig(backend, model, jam_settings, name="Bench")
+    parts = {name: [] for name in ("response_latency", "trip_in", "first_note_leaves_late", "trip_out")}
+    missed = 0
+    try:
+        with InferenceLoad(settings.model, settings.device) as load:
+            for index in range(settings.phrases):
+                root = 55 + index % 12
+                phrase = [Note(0.0, 0.04, root, 90), Note(0.05, 0.09, root + 4, 80)]
+                last_release = rig.player.play(phrase)
+                rig.wait_until_answered(last_release, timeout=BENCH_GAP + BENCH_RESPONSE_SECONDS + 2.0)
+                first = rig.recorder.first_note_on(since=last_release)
+                engine = rig.engine
+                if first is None or engine.phrase_ended_at is None:
+                    missed += 1
+                else:
+                    parts["response_latency"].append(first - (last_release + BENCH_GAP))
+                    parts["trip_in"].append(engine.phrase_ended_at - last_release)
+                    due = engine.phrase_ended_at + BENCH_GAP - compensation
+                    parts["first_note_leaves_late"].append(engine.answer_began_at - due)
+                    parts["trip_out"].append(first - engine.answer_began_at)
+                time.sleep(0.02)
+            load_steps = load.steps
+    finally:
+        rig.close()
+    arrived, lost = arrival_lateness(list(rig.engine.scheduler.timeline), rig.recorder.heard, compensation)
+    result = {name: summarize(values) for name, values in parts.items()}
+    result.update({"compensation_ms": compensation * 1000, "unanswered": missed,
+                   "sender_lateness": summarize(rig.engine.scheduler.lateness),
+                   "arrival_lateness": summarize(arrived), "messages_lost_in_transport": lost,
+                   "concurrent_inference_steps": load_steps})
+    return result
+
+
+def bench_response(model: StepModel, settings: BenchSettings, backend: Backend) -> dict:
+    """Answers as `duetto jam` plays them on JACK (sent early by the transport's mean trip, both ways),
+    against the same bot with no compensation as the baseline, in the same run."""
+    compensated = JamSettings()
+    compensated.compensate_transport(backend.transport_latency())
+    uncompensated = answer_phrases(model, settings, backend, 0.0)
+    shipped = answer_phrases(model, settings, backend, compensated.latency_compensation)
+    return {"phrases": settings.phrases, "phrase_gap_ms": BENCH_GAP * 1000, **shipped,
+            "uncompensated": uncompensated,
+            "over_uncompensated": ratio(shipped["response_latency"], uncompensated["response_latency"])}
+
+
+# -- 4. throughput --------------------------------------------------------------------------------------
+def tokens_per_second(model: StepModel, batch: int, steps: int, seed: int) -> float:
+    """Offline generation rate: `batch` sequences stepped together, each next token sampled from its row."""
+    rng = np.random.default_rng(seed)
+    state = model.initial_state(batch)
+    tokens = np.ones(batch, dtype=np.int64)
+    started = time.perf_counter()
+    for _ in range(steps):
+        logits, state = model.step_batch(tokens, state)
+        tokens = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)  # Gumbel-max: one sample a row
+    return steps * batch / (time.perf_counter() - started)
+
+
+def bench_throughput(model: StepModel, settings: BenchSettings) -> dict:
+    steps = max(50, settings.steps // 4)
+    return {"device": model.provider,
+            "batch_1_tokens_per_second": tokens_per_second(model, 1, steps, settings.seed),
+            "batch": settings.batch,
+            "batched_tokens_per_second": tokens_per_second(model, settings.batch, steps, settings.seed)}
+
+
+# -- 5. memory ------------------------------------------------------------------------------------------
+def peak_rss_of_jam(backend: Backend, settings: BenchSettings) -> dict:
+    """Run a real `duetto jam`, let it answer three phrases, and read its peak resident memory."""
+    name = f"Bench Jam {os.getpid()}"
+    jam = subprocess.Popen([sys.executable, "-m", "duetto", "jam", "--backend", "jack", "--name", name, "--model",
+                            settings.model, "--phrase-gap", "100", "--response-seconds", "0.5",
+                            "--device", settings.device], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.perf_counter() + 30
+        while not any(f"{name} In" in port for port in backend.output_names()):
+            if jam.poll() is not None or time.perf_counter() > deadline:
+                raise PortError(f"duetto jam did not open its ports: {jam.stderr.read()[-300:]}")
+            time.sleep(0.1)
+        port = backend.open_output(f"{name} In")
+        time.sleep(DuetRig.SETTLE_SECONDS)
+        player = Player(port)
+        for root in (60, 62, 65):
+            player.play([Note(0.0, 0.1, root, 90), Note(0.15, 0.3, root + 3, 90)])
+            time.sleep(0.8)
+        port.close()
+        peak_kb = read_status_kb(jam.pid, "VmHWM")
+    finally:
+        jam.send_signal(signal.SIGINT)
+        try:
+            jam.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            jam.kill()
+    return {"peak_rss_mb": peak_kb / 1024}
+
+
+def read_status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise PortError(f"/proc/{pid}/status has no {field}")
+
+
+# -- the whole run ----------------------------------------------------------------------------------------
+def machine() -> dict:
+    cpu = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "onnxruntime": _version("onnxruntime") or _version("onnxruntime-gpu")}
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def run_latency_bench(settings: BenchSettings, command: str) -> dict:
+    devices, no_gpu = bench_devices(settings.device, settings.model)
+    model = StepModel(settings.model, device=settings.device)  # as `duetto jam` would run it
+    report = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
+              "model": model.describe(), "devices": devices, "steps": bench_steps(settings, devices),
+              "throughput": [bench_throughput(StepModel(settings.model, device=device), settings)
+                             for device in devices]}
+    if no_gpu is not None:
+        report["gpu_unavailable"] = no_gpu
+    try:
+        with PrivateJackServer(period=settings.period) as server:
+            backend = open_backend("jack")
+            transport = summarize(one_way_transport(backend, max(20, settings.phrases)))
+            report["jack"] = {"rate": server.rate, "period_frames": server.period, "realtime": server.realtime,
+                              "period_ms": server.period_seconds * 1000, "one_way_transport": transport}
+            report["response"] = response = bench_response(model, settings, backend)
+            response["beyond_transport_p99_ms"] = (response["response_latency"].get("p99_ms", math.nan)
+                                                   - transport.get("median_ms", math.nan))
+            response["over_transport"] = ratio(response["response_latency"], transport)
+            report["memory"] = peak_rss_of_jam(backend, settings)
+    except PortError as error:
+        report["jack_unavailable"] = str(error)
+    return report
+
+
+def write_json(path: str, report: dict) -> None:
+    write_atomically(path, lambda handle: json.dump(report, handle, indent=1), mode="w")
+
+
+def format_report(report: dict) -> str:
+    lines = [f"duetto bench latency — {report['date']}, {report['machine']['cpu']} "
+             f"({report['machine']['cores']} cores), onnxruntime {report['machine']['onnxruntime']}",
+             f"model: {report['model']}", "",
+             "| measure | n | median ms | p99 ms | max ms | ratio |", "|---|---|---|---|---|---|"]
+
+    def row(name: str, stats: dict, ratio_text: str = "") -> None:
+        if stats.get("n"):
+            lines.append(f"| {name} | {stats['n']} | {stats['median_ms']:.3f} | {stats['p99_ms']:.3f} | "
+                         f"{stats['max_ms']:.3f} | {ratio_text} |")
+
+    for step in report["steps"]:
+        name = f"{step['model']} ({step['family']}" + (f", context {step['context']})" if step["context"] else ")")
+        row(f"step {name}, ONNX Runtime ({step['provider']})", step["onnxruntime"], "1.0 (baseline)")
+        if "torch_eager" in step:
+            row(f"step {name}, PyTorch eager", step["torch_eager"], f"{step['torch_over_onnxruntime']:.1f}x ORT")
+        if "recompute_window" in step:
+            row(f"recompute {step['recompute_window']['window_tokens']}-token window {name}, PyTorch",
+                step["recompute_window"], f"{step['recompute_over_onnxruntime']:.0f}x ORT")
+    if "jack" in report:
+        jack, response = report["jack"], report["response"]
+        scheduling = "real-time" if jack["realtime"] else "NOT real-time: expect losses under load"
+        row(f"JACK one-way transport (period {jack['period_frames']} @ {jack['rate']} Hz = "
+            f"{jack['period_ms']:.2f} ms, {scheduling})", jack["one_way_transport"], "1.0 (baseline)")
+        uncompensated = response["uncompensated"]
+        row(f"response latency, gap end -> first note at client ({response['phrases']} phrases, sent "
+            f"{response['compensation_ms']:.2f} ms early for the transport)", response["response_latency"],
+            times(response["over_transport"], "transport"))
+        row("  its parts: the player's key-up to Duetto (one trip)", response["trip_in"])
+        row("  its parts: the first note leaves, after it was due", response["first_note_leaves_late"])
+        row("  its parts: the first note to the client (one trip)", response["trip_out"])
+        slower = response["over_uncompensated"]
+        row("response latency, no transport compensation (baseline)", uncompensated["response_latency"],
+            times(None if slower is None else 1 / slower, "compensated"))
+        row("note lateness at the sender (with inference load)", response["sender_lateness"])
+        row("note lateness at the receiving client (with inference load)", response["arrival_lateness"])
+    lines.append("")
+    for throughput in report["throughput"]:
+        lines.append(f"throughput ({throughput['device']}): {throughput['batch_1_tokens_per_second']:,.0f} "
+                     f"tokens/s at batch 1, {throughput['batched_tokens_per_second']:,.0f} tokens/s at batch "
+                     f"{throughput['batch']}")
+    if "gpu_unavailable" in report:
+        lines.append(f"GPU figures: none ({report['gpu_unavailable']})")
+    unavailable = {step["model"]: step["torch_unavailable"] for step in report["steps"] if "torch_unavailable" in step}
+    for name, reason in unavailable.items():
+        lines.append(f"PyTorch baselines for {name}: unavailable ({reason})")
+    if "jack" in report:
+        response = report["response"]
+        lines.append(f"response p99 beyond the transport's median one-way latency: "
+                     f"{response['beyond_transport_p99_ms']:.3f} ms; unanswered phrases: {response['unanswered']}; "
+                     f"bot messages lost in transport: {response['messages_lost_in_transport']}")
+        lines.append(f"peak RSS of `duetto jam`: {report['memory']['peak_rss_mb']:.0f} MB")
+    else:
+        lines.append(f"real-port figures: unavailable ({report['jack_unavailable']})")
+    return "\n".join(lines)

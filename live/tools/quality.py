@@ -1,0 +1,241 @@
+"""`duetto bench quality`: the model families side by side on held-out music.
+
+Two kinds of figures, per model:
+
+* held-out likelihood, as the training loop measured it on the dataset's test split and recorded in the
+  model file: nats per target in the family's own unit, and bits per note, the unit all families share;
+* statistics of generated continuations: the first `prompt_seconds` of every held-out piece is heard as
+  a prompt and continued for `seconds` through the model's live voice (exactly what `generate` and `jam`
+  play), then measured against the piece's real continuation: pitch-class entropy, scale consistency,
+  note density, polyphony, overlap of the inter-onset-interval histograms, and the longest run of
+  pitches copied verbatim from the training split (plagiarism must stay short; the real continuations'
+  own longest runs are the yardstick, since chorales share cadences).
+
+Torch-free: it reads the dataset's shards and the ONNX files only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from duetto.encodings import events as encoding
+from duetto.offline.generate import continue_notes
+from duetto.model.step_model import StepModel
+from duetto.music.notes import Note, write_atomically
+from duetto.model.sampler import Sampler
+
+MAJOR = (0, 2, 4, 5, 7, 9, 11)
+HARMONIC_MINOR = (0, 2, 3, 5, 7, 8, 11)
+IOI_BINS = np.geomspace(0.01, 4.0, 25)  # inter-onset intervals from 10 ms to 4 s, log-spaced
+
+
+@dataclass
+class QualitySettings:
+    models: list[str]
+    data: str
+    pieces: int = 38
+    prompt_seconds: float = 10.0
+    seconds: float = 10.0
+    seed: int = 0
+    temperature: float = 1.0
+    top_p: float = 0.95
+
+
+def load_split(data_dir: str | Path, split: str) -> list[list[Note]]:
+    """Every sequence of one split of a built dataset, as notes."""
+    path = Path(data_dir) / f"{split}.npz"
+    if not path.is_file():
+        raise ValueError(f"{data_dir}: no {split} split (build it: duetto data build music21:bach --out {data_dir})")
+    with np.load(path) as shard:
+        tokens, offsets = shard["tokens"], shard["offsets"]
+    return [encoding.decode(tokens[begin:end].tolist()) for begin, end in zip(offsets[:-1], offsets[1:])]
+
+
+def pitch_line(notes: Sequence[Note]) -> list[int]:
+    """Pitches in onset order (chords low to high): the sequence a verbatim copy would repeat."""
+    return [note.pitch for note in sorted(notes, key=lambda n: (round(n.start, 3), n.pitch))]
+
+
+class TrainingRuns:
+    """Answers "how long is the longest run of these pitches that appears verbatim in training?"."""
+
+    def __init__(self, pieces: Sequence[Sequence[Note]]) -> None:
+        self.lines = [np.array(pitch_line(piece), dtype=np.int64) for piece in pieces]
+        self._grams: dict[int, set[bytes]] = {}
+
+    def _grams_of(self, length: int) -> set[bytes]:
+        if length not in self._grams:
+            self._grams[length] = {line[i:i + length].tobytes()
+                                   for line in self.lines for i in range(len(line) - length + 1)}
+        return self._grams[length]
+
+    def longest_copy(self, notes: Sequence[Note]) -> int:
+        """The length of the longest run of `notes`' pitch line found in a training piece (0 if none).
+        A run of length n present implies every shorter one is, so a binary search over n suffices."""
+        line = np.array(pitch_line(notes), dtype=np.int64)
+        low, high = 0, len(line)
+        while low < high:
+            length = (low + high + 1) // 2
+            grams = self._grams_of(length)
+            if any(line[i:i + length].tobytes() in grams for i in range(len(line) - length + 1)):
+                low = length
+            else:
+                high = length - 1
+        return low
+
+
+def pitch_class_entropy(notes: Sequence[Note]) -> float:
+    """Bits: 0 for one pitch class throughout, log2(12) = 3.58 for all twelve alike."""
+    counts = np.bincount([note.pitch % 12 for note in notes], minlength=12).astype(float)
+    if not counts.sum():
+        return math.nan
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def scale_consistency(notes: Sequence[Note]) -> float:
+    """The share of notes inside the best-fitting major or harmonic-minor scale."""
+    if not notes:
+        return math.nan
+    counts = np.bincount([note.pitch % 12 for note in notes], minlength=12)
+    best = max(sum(counts[(root + step) % 12] for step in scale)
+               for root in range(12) for scale in (MAJOR, HARMONIC_MINOR))
+    return float(best / counts.sum())
+
+
+def polyphony(notes: Sequence[Note]) -> float:
+    """Mean number of notes sounding, over the moments when at least one does (10 ms resolution)."""
+    if not notes:
+        return math.nan
+    start = min(note.start for note in notes)
+    frames = np.zeros(int((max(note.end for note in notes) - start) / encoding.STEP_SECONDS) + 1)
+    for note in notes:
+        frames[int((note.start - start) / encoding.STEP_SECONDS):int((note.end - start) / encoding.STEP_SECONDS)] += 1
+    sounding = frames[frames > 0]
+    return float(sounding.mean()) if len(sounding) else math.nan
+
+
+def inter_onset_intervals(notes: Sequence[Note]) -> np.ndarray:
+    onsets = np.unique(np.round([note.start for note in notes], 2))
+    return np.diff(onsets)
+
+
+def histogram_overlap(first: np.ndarray, second: np.ndarray) -> float:
+    """1 when two interval distributions fall in the same bins in the same shares, 0 when disjoint."""
+    if not len(first) or not len(second):
+        return math.nan
+    p = np.histogram(np.clip(first, IOI_BINS[0], IOI_BINS[-1]), IOI_BINS)[0].astype(float)
+    q = np.histogram(np.clip(second, IOI_BINS[0], IOI_BINS[-1]), IOI_BINS)[0].astype(float)
+    return float(np.minimum(p / p.sum(), q / q.sum()).sum())
+
+
+def describe(notes: Sequence[Note], seconds: float) -> dict:
+    return {"pitch_class_entropy": pitch_class_entropy(notes), "scale_consistency": scale_consistency(notes),
+            "notes_per_second": len(notes) / seconds, "polyphony": polyphony(notes)}
+
+
+def cut(piece: Sequence[Note], start: float, end: float) -> list[Note]:
+    """The notes that begin in [start, end), clipped to end the window."""
+    return [Note(n.start, min(n.end, end), n.pitch, n.velocity) for n in piece if start <= n.start < end]
+
+
+def continuations(settings: QualitySettings, test: Sequence[Sequence[Note]]) -> list[tuple[list[Note], list[Note]]]:
+    """(prompt, real continuation) for every held-out piece long enough to have both."""
+    pairs = []
+    for piece in test:
+        prompt = cut(piece, 0.0, settings.prompt_seconds)
+        real = cut(piece, settings.prompt_seconds, settings.prompt_seconds + settings.seconds)
+        if prompt and real:
+            pairs.append((prompt, real))
+    return pairs[:settings.pieces]
+
+
+def summarize(rows: list[dict], intervals: np.ndarray, reference_intervals: np.ndarray) -> dict:
+    summary = {key: float(np.nanmean([row[key] for row in rows])) for key in rows[0]}
+    summary["ioi_overlap"] = histogram_overlap(intervals, reference_intervals)
+    return summary
+
+
+def evaluate_model(path: str, settings: QualitySettings, pairs, runs: TrainingRuns,
+                   reference_intervals: np.ndarray) -> dict:
+    model = StepModel(path, device="cpu")
+    sampler = Sampler(settings.temperature, settings.top_p, settings.seed)
+    rows, intervals, started = [], [], time.perf_counter()
+    for prompt, _ in pairs:
+        generated = continue_notes(model, prompt, settings.seconds, sampler)
+        end = max(note.end for note in prompt)
+        generated = [Note(n.start - end, n.end - end, n.pitch, n.velocity) for n in generated]
+        rows.append({**describe(generated, settings.seconds), "longest_copy": runs.longest_copy(generated)})
+        intervals.append(inter_onset_intervals(generated))
+    training = model.info.training
+    return {
+        "model": path, "family": model.info.family,
+        "test_nll": training.get("test_nll"), "nll_unit": training.get("nll_unit", "nats/token"),
+        "test_bits_per_note": training.get("test_bits_per_note"),
+        "train_seconds": training.get("train_seconds"), "train_steps": training.get("step"),
+        "generation": {**summarize(rows, np.concatenate(intervals), reference_intervals),
+                       "longest_copy_max": max(row["longest_copy"] for row in rows)},
+        "generation_seconds": time.perf_counter() - started,
+    }
+
+
+def run_quality_bench(settings: QualitySettings, command: str) -> dict:
+    pairs = continuations(settings, load_split(settings.data, "test"))
+    if not pairs:
+        raise ValueError(f"{settings.data}: no held-out piece is longer than the {settings.prompt_seconds} s prompt")
+    runs = TrainingRuns(load_split(settings.data, "train"))
+    reference_rows, reference_intervals = [], []
+    for prompt, real in pairs:
+        shifted = [Note(n.start - settings.prompt_seconds, n.end - settings.prompt_seconds, n.pitch, n.velocity)
+                   for n in real]
+        reference_rows.append({**describe(shifted, settings.seconds), "longest_copy": runs.longest_copy(shifted)})
+        reference_intervals.append(inter_onset_intervals(shifted))
+    reference_intervals = np.concatenate(reference_intervals)
+    reference = summarize(reference_rows, reference_intervals, reference_intervals)
+    reference["longest_copy_max"] = max(row["longest_copy"] for row in reference_rows)
+    return {
+        "command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "data": settings.data,
+        "pieces": len(pairs), "prompt_seconds": settings.prompt_seconds, "seconds": settings.seconds,
+        "seed": settings.seed, "reference": reference,
+        "models": [evaluate_model(path, settings, pairs, runs, reference_intervals) for path in settings.models],
+    }
+
+
+def format_quality(report: dict) -> str:
+    def number(value, digits: int = 3) -> str:
+        return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+    lines = [f"duetto bench quality — {report['date']}; `{report['command']}`",
+             f"held-out: {report['pieces']} test pieces of {report['data']}, each continued for "
+             f"{report['seconds']:.0f} s after a {report['prompt_seconds']:.0f} s prompt (seed {report['seed']})", "",
+             "| model | family | test NLL | bits/note | train min | PC entropy | in scale | notes/s | polyphony "
+             "| IOI overlap | longest copy (mean / max) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def stats(generation: dict) -> str:
+        return (f"{number(generation['pitch_class_entropy'], 2)} | {number(generation['scale_consistency'], 3)} | "
+                f"{number(generation['notes_per_second'], 2)} | {number(generation['polyphony'], 2)} | "
+                f"{number(generation['ioi_overlap'], 2)} | {number(generation['longest_copy'], 1)} / "
+                f"{generation['longest_copy_max']}")
+
+    for row in report["models"]:
+        minutes = row["train_seconds"] / 60 if row["train_seconds"] else None
+        lines.append(f"| {Path(row['model']).name} | {row['family']} | {number(row['test_nll'])} "
+                     f"{row['nll_unit']} | {number(row['test_bits_per_note'], 2)} | {number(minutes, 1)} | "
+                     f"{stats(row['generation'])} |")
+    lines.append(f"| real continuations | — | — | — | — | {stats(report['reference'])} |")
+    return "\n".join(lines)
+
+
+def write_quality(report: dict, json_path: str | None, markdown_path: str | None) -> None:
+    if json_path:
+        write_atomically(json_path, lambda handle: json.dump(report, handle, indent=1), mode="w")
+    if markdown_path:
+        write_atomically(markdown_path, lambda handle: handle.write(format_quality(report) + "\n"), mode="w")

@@ -1,0 +1,319 @@
+"""Encoded training data: built once into shards, then read as random or exhaustive token windows.
+
+Layout of a dataset folder, all written atomically (a manifest present means a complete build):
+
+    train.npz, valid.npz, test.npz   `tokens`: every sequence's tokens, each opened by START, concatenated;
+                                     `offsets`: sequence boundaries (sequence i is tokens[offsets[i]:offsets[i+1]])
+                                     `seconds_per_beat`: each sequence's beat, NaN where unknown (absent
+                                     from shards built before it was recorded)
+    manifest.json                    encoding, sources, settings, per-split counts, skipped files
+
+A sequence is one version of a piece: its original, or (train only) one augmented copy.  The split of a
+piece comes from a hash of its identity, so adding pieces never moves existing ones between splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from duetto.encodings import events as encoding
+from duetto.music.notes import Note, write_atomically
+from duetto.train.data.corpus import SECONDS_PER_QUARTER, Piece, read_sources
+
+SPLITS = ("train", "valid", "test")
+MANIFEST = "manifest.json"
+
+TRANSPOSE_SEMITONES = 6
+TEMPO_RANGE = (0.8, 1.25)
+TIMING_SIGMA_SECONDS = 0.01
+MIN_NOTE_SECONDS = 0.01
+BASE_VELOCITY_RANGE = (50, 100)
+VELOCITY_JITTER = 6.0
+PHRASE_AMPLITUDE_MAX = 12.0  # peak velocity swing of the slow phrase-level crescendo/decrescendo
+PHRASE_PERIOD_RANGE = (4.0, 12.0)  # seconds
+
+
+def split_of(piece_id: str) -> str:
+    """The split of a piece, "train", "valid" or "test" (80/10/10), from a sha256 of its identity: stable
+    across runs, processes and machines (unlike hash()), and independent of the other pieces."""
+    bucket = int.from_bytes(hashlib.sha256(piece_id.encode()).digest()[:8], "big") % 100
+    return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
+
+
+def piece_rng(seed: int, piece_id: str) -> np.random.Generator:
+    """A generator for one piece: its augmentations do not change when other pieces come or go."""
+    digest = int.from_bytes(hashlib.sha256(piece_id.encode()).digest()[:8], "big")
+    return np.random.default_rng([seed, digest])
+
+
+def has_dynamics(notes: Sequence[Note]) -> bool:
+    """Whether the velocities say anything; scores and step-entered files play everything alike."""
+    return len({note.velocity for note in notes}) > 1
+
+
+def humanize_velocity(notes: Sequence[Note], rng: np.random.Generator) -> list[Note]:
+    """Re-centre velocities on a random base, with a slow phrase swell and per-note jitter.
+
+    A piece's own dynamic contour (velocity minus its median) is kept on top, so performed files keep
+    their shape while flat ones gain some.
+    """
+    velocities = np.array([note.velocity for note in notes], dtype=float)
+    starts = np.array([note.start for note in notes])
+    base = rng.uniform(*BASE_VELOCITY_RANGE)
+    amplitude = rng.uniform(0.0, PHRASE_AMPLITUDE_MAX)
+    period = rng.uniform(*PHRASE_PERIOD_RANGE)
+    phase = rng.uniform(0.0, 2 * math.pi)
+    phrase = amplitude * np.sin(2 * math.pi * starts / period + phase)
+    jitter = rng.normal(0.0, VELOCITY_JITTER, len(notes))
+    new = np.clip(np.rint(base + velocities - np.median(velocities) + phrase + jitter), 1, 127).astype(int)
+    return [Note(n.start, n.end, n.pitch, int(v), n.channel) for n, v in zip(notes, new)]
+
+
+def humanize_timing(notes: Sequence[Note], rng: np.random.Generator) -> list[Note]:
+    """Jitter onsets and releases a little, as a player would; no note gets shorter than
+    MIN_NOTE_SECONDS or starts before zero.
+
+    Notes in unison (two voices of a score on one key at one time) move together: they are one strike
+    on a keyboard, and jittered apart they would become a blip of a note and a re-strike.
+    """
+    onset_jitter = rng.normal(0.0, TIMING_SIGMA_SECONDS, len(notes))
+    first_of: dict[tuple[int, float], int] = {}
+    for index, note in enumerate(notes):
+        onset_jitter[index] = onset_jitter[first_of.setdefault((note.pitch, note.start), index)]
+    starts = np.array([note.start for note in notes]) + onset_jitter
+    ends = np.array([note.end for note in notes]) + rng.normal(0.0, TIMING_SIGMA_SECONDS, len(notes))
+    starts = np.maximum(starts, 0.0)
+    ends = np.maximum(ends, starts + MIN_NOTE_SECONDS)
+    return [Note(float(s), float(e), n.pitch, n.velocity, n.channel) for n, s, e in zip(notes, starts, ends)]
+
+
+def random_shift(pitches: Sequence[int], rng: np.random.Generator) -> int:
+    """A transposition within ±TRANSPOSE_SEMITONES that keeps every pitch inside 0..127."""
+    low = max(-TRANSPOSE_SEMITONES, -min(pitches))
+    high = min(TRANSPOSE_SEMITONES, 127 - max(pitches))
+    return int(rng.integers(low, high + 1)) if low <= high else 0
+
+
+def augment(notes: Sequence[Note], rng: np.random.Generator) -> list[Note]:
+    """One augmented copy: transposed, stretched in tempo, humanized in timing and velocity."""
+    return stretched_copy(notes, rng)[0]
+
+
+def stretched_copy(notes: Sequence[Note], rng: np.random.Generator) -> tuple[list[Note], float]:
+    """`augment`, also saying by what factor the copy was stretched in time, so its beat stays known."""
+    shift = random_shift([note.pitch for note in notes], rng)
+    factor = math.exp(rng.uniform(math.log(TEMPO_RANGE[0]), math.log(TEMPO_RANGE[1])))
+    moved = [Note(n.start * factor, n.end * factor, n.pitch + shift, n.velocity, n.channel) for n in notes]
+    return humanize_velocity(humanize_timing(moved, rng), rng), factor
+
+
+def known_seconds_per_beat(piece: Piece) -> float:
+    """The beat of a piece as read: the chorales are rendered at a fixed tempo; a MIDI file's notes come
+    in seconds without their tempo map, so its beat is unknown (NaN)."""
+    return SECONDS_PER_QUARTER if piece.id.startswith("music21:") else math.nan
+
+
+def versions(piece: Piece, split: str, augment_copies: int, seed: int) -> list[tuple[list[Note], float]]:
+    """The sequences a piece contributes, each with its seconds per beat (NaN when unknown): its
+    original, plus augmented copies in the train split.
+
+    An original with flat velocities gets humanized ones in every split, so neither training nor
+    evaluation sees a corpus where every note is struck alike.
+    """
+    rng = piece_rng(seed, piece.id)
+    beat = known_seconds_per_beat(piece)
+    original = piece.notes if has_dynamics(piece.notes) else humanize_velocity(piece.notes, rng)
+    copies = [stretched_copy(piece.notes, rng) for _ in range(augment_copies)] if split == "train" else []
+    return [(original, beat), *((notes, beat * factor) for notes, factor in copies)]
+
+
+def _write_npz(path: Path, **arrays: np.ndarray) -> None:
+    write_atomically(path, lambda handle: np.savez(handle, **arrays))
+
+
+def _measure(sequence: np.ndarray) -> tuple[int, float]:
+    """Notes struck, and seconds of music (the clock at the last event), in one encoded sequence."""
+    notes = np.count_nonzero((sequence >= encoding.NOTE_ON) & (sequence < encoding.NOTE_OFF))
+    shifts = sequence[(sequence >= encoding.TIME_SHIFT) & (sequence < encoding.VELOCITY)]
+    steps = int((shifts.astype(np.int64) - encoding.TIME_SHIFT + 1).sum())
+    return int(notes), steps * encoding.STEP_SECONDS
+
+
+def _encode_split(members: Sequence[Piece], split: str, augment_copies: int, seed: int, progress: tqdm,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """The shard arrays (tokens, offsets, seconds per beat) of one split, and its counts for the manifest."""
+    sequences, beats = [], []
+    notes = seconds = source_seconds = 0.0
+    for piece in members:
+        source_seconds += max(note.end for note in piece.notes)
+        for version, beat in versions(piece, split, augment_copies, seed):
+            sequence = np.array([encoding.START, *encoding.encode(version)], dtype=np.int16)
+            sequences.append(sequence)
+            beats.append(beat)
+            struck, length = _measure(sequence)
+            notes += struck
+            seconds += length
+        progress.update()
+    offsets = np.concatenate([[0], np.cumsum([len(sequence) for sequence in sequences])]).astype(np.int64)
+    tokens = np.concatenate(sequences) if sequences else np.zeros(0, dtype=np.int16)
+    counts = {
+        "pieces": len(members),
+        "sequences": len(sequences),
+        "tokens": int(offsets[-1]),
+        "notes": int(notes),
+        "seconds": round(seconds, 1),
+        "source_seconds": round(source_seconds, 1),
+    }
+    return tokens, offsets, np.array(beats, dtype=np.float64), counts
+
+
+def build_dataset(
+    sources: Sequence[str],
+    out_dir: str | os.PathLike,
+    augment_copies: int = 4,
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+) -> dict:
+    """Read the sources, split, augment, encode and write one shard per split plus the manifest.
+
+    Deterministic given the sources' contents and `seed`. Returns the manifest. Raises ValueError when
+    no piece at all could be read.
+    """
+    pieces, skipped = read_sources(sources, cache_dir=cache_dir)
+    if not pieces:
+        raise ValueError(f"no readable pieces in {list(sources)} ({len(skipped)} skipped)")
+    out = Path(out_dir)
+    (out / MANIFEST).unlink(missing_ok=True)  # until the new one is written, the folder is no dataset
+    by_split: dict[str, list[Piece]] = {split: [] for split in SPLITS}
+    for piece in sorted(pieces, key=lambda p: p.id):  # shard order independent of where files were found
+        by_split[split_of(piece.id)].append(piece)
+    counts = {}
+    with tqdm(total=len(pieces), desc="encoding", unit="piece", disable=None) as progress:
+        for split, members in by_split.items():
+            tokens, offsets, beats, counts[split] = _encode_split(members, split, augment_copies, seed, progress)
+            _write_npz(out / f"{split}.npz", tokens=tokens, offsets=offsets, seconds_per_beat=beats)
+    manifest = {
+        "encoding": {"name": encoding.ENCODING_NAME, "version": encoding.ENCODING_VERSION,
+                     "vocab_size": encoding.VOCAB_SIZE},
+        "sources": list(sources),
+        "seed": seed,
+        "augment": {
+            "copies": augment_copies,
+            "transpose_semitones": TRANSPOSE_SEMITONES,
+            "tempo_range": list(TEMPO_RANGE),
+            "timing_sigma_seconds": TIMING_SIGMA_SECONDS,
+            "base_velocity_range": list(BASE_VELOCITY_RANGE),
+            "velocity_jitter": VELOCITY_JITTER,
+            "phrase_amplitude_max": PHRASE_AMPLITUDE_MAX,
+        },
+        "splits": counts,
+        "empty_splits": [split for split in SPLITS if counts[split]["pieces"] == 0],
+        "skipped": [{"name": s.name, "reason": s.reason} for s in skipped],
+    }
+    write_atomically(out / MANIFEST, lambda handle: json.dump(manifest, handle, indent=1), mode="w")
+    return manifest
+
+
+def transpose_windows(windows: np.ndarray, rng: np.random.Generator, semitones: int = TRANSPOSE_SEMITONES) -> None:
+    """Shift the note tokens of each window (in place) by a random amount in ±semitones; a window whose
+    notes would leave 0..127 is left as it is."""
+    is_note = (windows >= encoding.NOTE_ON) & (windows < encoding.TIME_SHIFT)
+    pitch = (windows - encoding.NOTE_ON) % encoding.PITCHES
+    shifts = rng.integers(-semitones, semitones + 1, size=len(windows))
+    lowest = np.where(is_note, pitch, encoding.PITCHES).min(axis=1)
+    highest = np.where(is_note, pitch, -1).max(axis=1)
+    fits = (lowest + shifts >= 0) & (highest + shifts < encoding.PITCHES)
+    windows += np.where(is_note & fits[:, None], shifts[:, None], 0)
+
+
+def covering_windows(offsets: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Starts of windows stepping through each sequence by seq_len, and the end of each one's sequence:
+    together they make every item but a sequence's first a prediction target exactly once."""
+    starts, ends = [], []
+    for begin, end in zip(offsets[:-1], offsets[1:]):
+        for start in range(begin, end - 1, seq_len):
+            starts.append(start)
+            ends.append(end)
+    return np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+
+
+class TokenWindows:
+    """Fixed-length token windows from one split of a built dataset.
+
+    Each window holds seq_len + 1 tokens: the model reads window[:-1] and predicts window[1:]. PAD fills
+    what lies past a sequence's end, and the loss must ignore it.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike, split: str, seq_len: int, transpose: bool = False) -> None:
+        """`transpose`: shift each sampled window by a random ±6 semitones (for training only;
+        eval_batches never transposes)."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
+        if seq_len < 1:
+            raise ValueError(f"seq_len must be at least 1, not {seq_len}")
+        folder = Path(data_dir)
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+        except FileNotFoundError:
+            raise ValueError(f"{folder} holds no dataset ({MANIFEST} missing): build one first") from None
+        found = manifest.get("encoding", {})
+        expected = {"name": encoding.ENCODING_NAME, "version": encoding.ENCODING_VERSION,
+                    "vocab_size": encoding.VOCAB_SIZE}
+        if found != expected:
+            raise ValueError(f"{folder} was built for encoding {found.get('name')} v{found.get('version')}, "
+                             f"but this code uses {expected['name']} v{expected['version']}: rebuild it")
+        with np.load(folder / f"{split}.npz") as shard:
+            self.tokens = shard["tokens"].astype(np.int64)
+            self.offsets = shard["offsets"].astype(np.int64)
+        self.seq_len = seq_len
+        self.transpose = transpose
+        self.manifest = manifest
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def num_pieces(self) -> int:
+        """Sequences in the split, augmented copies included."""
+        return len(self.offsets) - 1
+
+    def _windows(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Windows from `starts`, each cut at its sequence's end and right-padded with PAD."""
+        positions = starts[:, None] + np.arange(self.seq_len + 1)
+        inside = positions < ends[:, None]
+        windows = self.tokens[np.minimum(positions, len(self.tokens) - 1)]
+        return np.where(inside, windows, encoding.PAD)
+
+    def sample_batch(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
+        """int64 [batch_size, seq_len + 1] random windows: a sequence chosen with probability
+        proportional to its length, then a uniformly random start within it."""
+        if self.num_tokens == 0:
+            raise ValueError("cannot sample from an empty split")
+        lengths = np.diff(self.offsets)
+        chosen = rng.choice(self.num_pieces, size=batch_size, p=lengths / lengths.sum())
+        room = np.maximum(lengths[chosen] - (self.seq_len + 1), 0)
+        starts = self.offsets[chosen] + rng.integers(0, room + 1)
+        windows = self._windows(starts, self.offsets[chosen + 1])
+        if self.transpose:
+            transpose_windows(windows, rng)
+        return windows
+
+    def eval_batches(self, batch_size: int) -> Iterator[np.ndarray]:
+        """Deterministic int64 batches [<= batch_size, seq_len + 1] in which every token of the split,
+        save each sequence's opening START (which nothing precedes), is a prediction target exactly once.
+
+        Windows step through each sequence by seq_len, so consecutive windows share one token: the last
+        input of one is the first of the next.
+        """
+        starts, ends = covering_windows(self.offsets, self.seq_len)
+        for first in range(0, len(starts), batch_size):
+            yield self._windows(starts[first:first + batch_size], ends[first:first + batch_size])
