@@ -20,8 +20,9 @@ import numpy as np
 import onnx
 import torch
 
+from duetto.atomic import write_atomically
+from duetto.families import family
 from duetto.model.step_model import METADATA_KEY, ModelInfo, StateSpec, StepModel, next_state
-from duetto.music.notes import write_atomically
 from duetto.train.families import load_family
 from duetto.train.loop import load_checkpoint
 
@@ -54,13 +55,13 @@ def model_info(checkpoint: dict, graph) -> ModelInfo:
         "command": settings.get("command", ""),
         "config": checkpoint["config"],
     }
-    name, version, step_seconds = graph.encoding
+    encoding = family(checkpoint["family"]).encoding
     return ModelInfo(
         family=checkpoint["family"],
-        encoding=name,
-        encoding_version=version,
-        vocab_size=getattr(graph, "vocab_size", None) or checkpoint["config"]["vocab_size"],
-        step_seconds=step_seconds,
+        encoding=encoding.name,
+        encoding_version=encoding.version,
+        vocab_size=encoding.vocab_size,
+        step_seconds=graph.step_seconds,
         state=[StateSpec(**spec) for spec in graph.state_layout()],
         inputs=graph.input_names[:len(graph.input_names) - len(graph.state_layout())],
         outputs=graph.output_names[:len(graph.output_names) - len(graph.state_layout())],

@@ -23,8 +23,8 @@ import onnx
 import onnxruntime as ort
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
+from duetto.atomic import write_atomically
 from duetto.model.step_model import METADATA_KEY, ModelInfo, StepModel
-from duetto.music.notes import write_atomically
 
 
 def quantize_int8(source: str, out: str) -> None:

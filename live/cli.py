@@ -14,12 +14,12 @@ import threading
 from importlib import resources
 from pathlib import Path
 
-from duetto.offline.audio import AudioError
 from duetto.jam.config import ConfigError
-from duetto.voices.improviser import Limits
+from duetto.midi.files import MidiFileError
+from duetto.midi.ports.base import PortError
 from duetto.model.step_model import ModelError
-from duetto.music.notes import MidiFileError
-from duetto.midi.ports import PortError
+from duetto.offline.audio import AudioError
+from duetto.voices.limits import Limits
 
 # the shipped model travels as package data, so an installed Duetto finds it from any folder
 DEFAULT_MODEL = Path(str(resources.files("duetto.models") / "default.onnx"))
@@ -258,7 +258,7 @@ def parse_panic_keys(text: str | None) -> frozenset[int]:
 
 def jam_settings(args: argparse.Namespace, model):
     from duetto.jam.controls import parse_phrase_end
-    from duetto.jam.engine import JamSettings
+    from duetto.jam.settings import JamSettings
     from duetto.music.groove import Feel
     from duetto.music.key import parse_key
 
@@ -304,10 +304,11 @@ def jam_settings(args: argparse.Namespace, model):
 
 def run_jam(args: argparse.Namespace) -> int:
     from duetto.jam.engine import Engine
-    from duetto.midi.ports import open_backend
-    from duetto.midi.ports.reconnect import KeptInput, KeptOutput
+    from duetto.jam.modes import make_mode
     from duetto.jam.recording import SessionRecording
     from duetto.jam.view import TerminalView
+    from duetto.midi.ports import open_backend
+    from duetto.midi.ports.reconnect import KeptInput, KeptOutput
 
     model = load_model(args)
     settings = jam_settings(args, model)
@@ -328,7 +329,7 @@ def run_jam(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     recording = SessionRecording() if args.record else None
     try:
-        engine = Engine(model, output, settings, recording=recording)
+        engine = Engine(model, output, settings, recording=recording, mode=make_mode(settings.mode))
         if args.input is None:
             source = backend.open_input(f"{args.name} In", engine.receive, virtual=True)
         else:
@@ -358,7 +359,7 @@ def run_jam(args: argparse.Namespace) -> int:
         output.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    summary = engine.mode.summary() if engine.mode is not None else None
+    summary = engine.mode.summary()
     if summary:
         print(summary)
     stats = engine.stats
@@ -440,16 +441,14 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_panic(args: argparse.Namespace) -> int:
+    from duetto.midi.messages import panic_everything
     from duetto.midi.ports import open_backend
 
     backend = open_backend(args.backend)
     output = backend.open_output(args.output)
     try:
-        for channel in range(16):
-            for pitch in range(128):
-                output.send([0x80 | channel, pitch, 0])
-            output.send([0xB0 | channel, 64, 0])  # sustain pedal up
-            output.send([0xB0 | channel, 123, 0])  # All Notes Off
+        for message in panic_everything():
+            output.send(message)
     finally:
         output.close()
     print(f"duetto: sent note-offs and All Notes Off on all 16 channels of {output.name!r}")
@@ -480,7 +479,8 @@ def family_models() -> list[str]:
 
 
 def run_quality_bench(args: argparse.Namespace) -> int:
-    from duetto.tools.quality import QualitySettings, format_quality, run_quality_bench as bench, write_quality
+    from duetto.tools.quality import QualitySettings, format_quality, write_quality
+    from duetto.tools.quality import run_quality_bench as bench
 
     models = args.models or [str(DEFAULT_MODEL)] + family_models()
     settings = QualitySettings(models=models, data=args.data, pieces=args.pieces,

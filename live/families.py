@@ -1,77 +1,69 @@
-"""A voice: how one kind of model listens to the duet and answers it.
+"""The one registry of model families: for each, the encoding it speaks (and so its vocabulary), the voice
+that plays it live, and the module that trains it.
 
-The engine and `duetto generate` talk only to a voice: `hear` every key event as it happens, `prime_some`
-when there is nothing else to do, and `answer` for the timed key events of a continuation. Which voice a
-model gets follows from the encoding named in its metadata, so a new family with a new encoding brings
-its own voice and nothing else in the runtime changes.
+Training (`duetto train --family`), export (the metadata written into the ONNX file) and the runtime (which
+voice a loaded model gets) all read this table, so adding a family is one entry here, a training module
+in duetto/train/families/ and, if it hears or speaks differently from the others, a voice.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Protocol
+from dataclasses import dataclass
 
-from duetto.encodings import events as encoding
-from duetto.voices.event_context import Context
-from duetto.encodings.events import KeyEvent
-from duetto.voices.improviser import Improviser, Limits
-from duetto.model.step_model import ModelError, StepModel
-from duetto.voices.roll import RollVoice
+from duetto.encodings import events, note_level, roll
+from duetto.encodings.registry import ENCODINGS, Encoding
 from duetto.model.sampler import Sampler
-from duetto.encodings import note_level as note_encodings
+from duetto.model.step_model import ModelError, StepModel
+from duetto.voices.base import Voice
+from duetto.voices.events import EventVoice
+from duetto.voices.limits import Limits
 from duetto.voices.melody import MelodyVoice
 from duetto.voices.notes import NotesVoice
+from duetto.voices.roll import RollVoice
 
 
-class Voice(Protocol):
-    def hear(self, seconds: float, pitch: int, velocity: int) -> None:
-        """A key went down (velocity > 0) or up (velocity 0) at `seconds` on the session clock."""
-
-    @property
-    def priming(self) -> bool:
-        """Whether background work is waiting for `prime_some` calls."""
-
-    def prime_some(self, budget: int) -> None:
-        """Do up to `budget` model steps of background work."""
-
-    def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True) -> Iterator[KeyEvent]:
-        """Key events continuing what was heard, timed from the answer's start; every key-down gets its
-        key-up unless `should_stop()` ends it early (the caller then releases what it scheduled)."""
-
-
-class EventVoice:
-    """For models over the event stream (the event LSTM, the transformer): a rolling context of tokens
-    kept current note by note, and an improviser sampling from a copy of its state."""
-
-    def __init__(self, model: StepModel, sampler: Sampler, limits: Limits, window_tokens: int) -> None:
-        self.context = Context(model, window_tokens)
-        self.improviser = Improviser(model, sampler, limits)
-
-    def hear(self, seconds: float, pitch: int, velocity: int) -> None:
-        self.context.hear(seconds, pitch, velocity)
+@dataclass(frozen=True)
+class Family:
+    name: str
+    encoding: Encoding
+    voice: type  # how a model of the family listens and answers live
+    summary: str
 
     @property
-    def priming(self) -> bool:
-        return self.context.priming
-
-    def prime_some(self, budget: int) -> None:
-        self.context.prime_some(budget)
-
-    def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True) -> Iterator[KeyEvent]:
-        logits, state, room = self.context.snapshot()
-        return self.improviser.continue_from(logits, state, seconds, trim_leading_silence=trim_leading_silence,
-                                             should_stop=should_stop, room=room)
+    def trainer(self) -> str:
+        """The module that builds and trains the family (duetto.train.families; needs the train extra)."""
+        return f"duetto.train.families.{self.name}"
 
 
-VOICES: dict[str, type] = {encoding.ENCODING_NAME: EventVoice, note_encodings.MELODY: MelodyVoice,
-                           note_encodings.NOTES: NotesVoice, RollVoice.ENCODING: RollVoice}
+FAMILIES: dict[str, Family] = {family.name: family for family in (
+    Family("events", ENCODINGS[events.ENCODING_NAME], EventVoice, "an LSTM over the event stream"),
+    Family("transformer", ENCODINGS[events.ENCODING_NAME], EventVoice,
+           "a decoder-only transformer over the event stream, with a key/value cache"),
+    Family("melody", ENCODINGS[note_level.MELODY], MelodyVoice, "an LSTM over the pitches of the top line"),
+    Family("notes", ENCODINGS[note_level.NOTES], NotesVoice,
+           "an LSTM over whole notes: pitch, step since the previous onset, duration"),
+    Family("biaxial", ENCODINGS[roll.ENCODING_NAME], RollVoice,
+           "a biaxial LSTM over a piano roll on a sixteenth-note grid"),
+    Family("biaxial_quarter", ENCODINGS[roll.ENCODING_NAME], RollVoice,
+           "the biaxial LSTM on the classic benchmark's quarter-note 88-key roll"),
+)}
+
+
+def family(name: str) -> Family:
+    """The family of that name, or a one-line error listing the known ones."""
+    if name not in FAMILIES:
+        raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
+    return FAMILIES[name]
 
 
 def make_voice(model: StepModel, sampler: Sampler, limits: Limits | None = None,
                window_tokens: int = 512) -> Voice:
-    """The voice for a model, chosen by the encoding its metadata names."""
-    voice = VOICES.get(model.info.encoding)
-    if voice is None:
-        raise ModelError(f"{model.path}: no voice for encoding {model.info.encoding}")
-    return voice(model, sampler, limits or Limits(), window_tokens)
+    """The voice for a loaded model, chosen by the family its metadata names."""
+    known = FAMILIES.get(model.info.family)
+    if known is None:
+        raise ModelError(f"{model.path}: no voice for the {model.info.family!r} family (known: "
+                         f"{', '.join(FAMILIES)})")
+    if known.encoding.name != model.info.encoding:
+        raise ModelError(f"{model.path}: the {known.name} family speaks {known.encoding.name}, "
+                         f"not {model.info.encoding}")
+    return known.voice(model, sampler, limits or Limits(), window_tokens)

@@ -37,8 +37,8 @@ def long_form(request) -> bool:
 
 @pytest.fixture(scope="session")
 def jack_server():
+    from duetto.midi.ports.base import PortError
     from duetto.testing.jack_server import PrivateJackServer
-    from duetto.midi.ports import PortError
 
     try:
         # latency is the benchmark's job
@@ -175,7 +175,8 @@ class FailingModel:
 
 def write_tunes(folder: Path, count: int = 24) -> None:
     """Short tunes in different keys: arpeggios with a held bass, enough variety for a split."""
-    from duetto.music.notes import Note, write_midi
+    from duetto.midi.files import write_midi
+    from duetto.music.notes import Note
 
     for index in range(count):
         root = 48 + index

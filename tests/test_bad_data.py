@@ -19,7 +19,8 @@ import torch
 from conftest import REPO, wait_until, write_tunes
 from test_train_export import TINY
 
-from duetto.music.notes import Note, write_midi
+from duetto.midi.files import write_midi
+from duetto.music.notes import Note
 from duetto.train.data.dataset import build_dataset
 from duetto.train.loop import CheckpointError, load_checkpoint, save_checkpoint
 
@@ -139,7 +140,7 @@ DIE_MID_WRITE = textwrap.dedent("""
 """)
 
 WRITERS = {
-    "recording (MIDI)": "from duetto.music.notes import Note, write_midi\n"
+    "recording (MIDI)": "from duetto.music.notes import Note; from duetto.midi.files import write_midi\n"
                         "write_midi(target, {'Duetto': [Note(0.0, 1.0, 62, 90)] * 50})",
     "checkpoint": "import torch; from duetto.train.loop import save_checkpoint\n"
                   "save_checkpoint(target, {'model': {'w': torch.ones(5000)}})",
@@ -148,7 +149,7 @@ WRITERS = {
     "metrics": "from duetto.train.loop import write_metrics_csv\n"
                "write_metrics_csv(target, [dict(step=i, epoch=i, train_loss=1.0, valid_nll=2.0, seconds=3.0) "
                "for i in range(500)])",
-    "model (ONNX bytes, as export writes them)": "from duetto.music.notes import write_atomically\n"
+    "model (ONNX bytes, as export writes them)": "from duetto.atomic import write_atomically\n"
                                                  "write_atomically(target, lambda handle: handle.write(b'x' * 100000))",
 }
 

@@ -9,18 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from duetto.export.onnx import build_step_graph, model_info, to_onnx_bytes
-from duetto.encodings.events import notes_from_events
-from duetto.voices.improviser import Limits
-from duetto.model.step_model import StepModel
-from duetto.music.notes import Note
 from duetto.encodings.roll import ARTICULATE, PLAY, note_frames, piano_roll
-from duetto.voices.roll import CONTEXT_FRAMES, RollVoice
+from duetto.export.onnx import build_step_graph, model_info, to_onnx_bytes
 from duetto.model.sampler import Sampler
+from duetto.model.step_model import StepModel
+from duetto.music.notes import Note, notes_from_events
 from duetto.train.data.corpus import Piece
 from duetto.train.data.dataset import versions
 from duetto.train.families import biaxial, biaxial_quarter
 from duetto.train.families.roll_data import Grid, RollWindows, load_rolls
+from duetto.voices.limits import Limits
+from duetto.voices.roll import CONTEXT_FRAMES, RollVoice
 
 TINY = {"time_hidden": 16, "time_layers": 1, "note_hidden": 8, "note_layers": 1, "dropout": 0.0}
 CHORALE = [Note(0.0, 0.6, 60, 80), Note(0.6, 0.9, 62, 80), Note(0.9, 1.2, 64, 80), Note(1.2, 2.4, 65, 80),

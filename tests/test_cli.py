@@ -65,7 +65,8 @@ def test_unknown_backend_is_refused():
 def test_data_build_reports_skipped_files(tmp_path):
     folder = tmp_path / "midi"
     folder.mkdir()
-    from duetto.music.notes import Note, write_midi
+    from duetto.midi.files import write_midi
+    from duetto.music.notes import Note
 
     write_midi(folder / "good.mid", {"t": [Note(0.0, 0.5, 60, 80), Note(0.5, 1.0, 62, 80)]})
     (folder / "empty.mid").write_bytes(b"")

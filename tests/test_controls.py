@@ -12,11 +12,11 @@ import time
 import pytest
 from conftest import wait_until
 
-from duetto.jam.controls import CONTROLS, PhraseEnd, parse_phrase_end
-from duetto.testing.duet_rig import DuetRig
 from duetto.encodings.events import NOTE_OFF, NOTE_ON
-from duetto.jam.engine import JamSettings
+from duetto.jam.controls import CONTROLS, PhraseEnd, parse_phrase_end
+from duetto.jam.settings import JamSettings
 from duetto.music.notes import Note
+from duetto.testing.duet_rig import DuetRig
 
 PHRASE = [Note(0.0, 0.15, 60, 90), Note(0.2, 0.35, 64, 80), Note(0.4, 0.6, 67, 85)]
 _names = itertools.count()

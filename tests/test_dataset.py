@@ -15,11 +15,19 @@ import numpy as np
 import pytest
 
 from duetto.encodings import events as encoding
-from duetto.music.notes import Note, write_midi
+from duetto.midi.files import write_midi
+from duetto.music.notes import Note
 from duetto.train.data import corpus
 from duetto.train.data.corpus import read_sources
 from duetto.train.data.dataset import (
-    SPLITS, TokenWindows, augment, build_dataset, humanize_timing, humanize_velocity, split_of, transpose_windows,
+    SPLITS,
+    TokenWindows,
+    augment,
+    build_dataset,
+    humanize_timing,
+    humanize_velocity,
+    split_of,
+    transpose_windows,
 )
 
 

@@ -8,8 +8,23 @@ from hypothesis import strategies as st
 
 from duetto.encodings import events as encoding
 from duetto.encodings.events import (
-    MAX_SHIFT_STEPS, NOTE_OFF, NOTE_ON, PAD, START, STEP_SECONDS, TIME_SHIFT, VELOCITY, VELOCITY_BINS,
-    VOCAB_SIZE, EventReader, EventWriter, bin_to_velocity, decode, describe, encode, quantize,
+    MAX_SHIFT_STEPS,
+    NOTE_OFF,
+    NOTE_ON,
+    PAD,
+    START,
+    STEP_SECONDS,
+    TIME_SHIFT,
+    VELOCITY,
+    VELOCITY_BINS,
+    VOCAB_SIZE,
+    EventReader,
+    EventWriter,
+    bin_to_velocity,
+    decode,
+    describe,
+    encode,
+    quantize,
     velocity_to_bin,
 )
 from duetto.music.notes import Note

@@ -7,10 +7,11 @@ import time
 import pytest
 from conftest import FailingModel, wait_until
 
-from duetto.testing.duet_rig import Player, Recorder
-from duetto.jam.engine import Engine, JamSettings
-from duetto.music.notes import Note
+from duetto.jam.engine import Engine
+from duetto.jam.settings import JamSettings
 from duetto.midi.ports import open_backend
+from duetto.music.notes import Note
+from duetto.testing.duet_rig import Player, Recorder
 
 PHRASE = [Note(0.0, 0.15, 60, 90), Note(0.2, 0.35, 64, 80), Note(0.4, 0.6, 67, 85)]
 

@@ -1,7 +1,7 @@
 """Every model family, end to end on real parts: train a tiny one, export it (with its parity check),
 load it in the torch-free runtime, continue a prompt offline and answer a phrase live on the loopback.
 
-A family joins `train.families.FAMILIES` only with a tiny configuration here, so none escapes this test.
+A family joins the registry (`duetto.families.FAMILIES`) only with a tiny configuration here, so none escapes this test.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from duetto.export.onnx import PARITY_TOLERANCE, export
-from duetto.model.step_model import StepModel
-from duetto.music.notes import Note, read_midi, write_midi
+from duetto.families import FAMILIES, make_voice
+from duetto.midi.files import read_midi, write_midi
 from duetto.model.sampler import Sampler
-from duetto.families import make_voice
-from duetto.train.families import FAMILIES
+from duetto.model.step_model import StepModel
+from duetto.music.notes import Note
 from duetto.train.loop import TrainSettings, load_checkpoint, train
 
 TINY = {

@@ -24,10 +24,12 @@ from pathlib import Path
 import pytest
 from conftest import wait_until
 
-from duetto.testing.duet_rig import DuetRig, Recorder, sleep_until
-from duetto.jam.engine import INBOX_LIMIT, Engine, JamSettings
-from duetto.music.notes import Note
+from duetto.jam.engine import Engine
+from duetto.jam.intake import INBOX_LIMIT
+from duetto.jam.settings import JamSettings
 from duetto.midi.ports import open_backend
+from duetto.music.notes import Note
+from duetto.testing.duet_rig import DuetRig, Recorder, sleep_until
 
 PHRASE = [Note(0.0, 0.15, 60, 90), Note(0.2, 0.35, 64, 80), Note(0.4, 0.6, 67, 85)]
 BACKLOG_BOUND = INBOX_LIMIT + 2 * 16 * 128

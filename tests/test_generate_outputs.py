@@ -10,7 +10,8 @@ import zlib
 
 import numpy as np
 
-from duetto.music.notes import Note, write_midi
+from duetto.midi.files import write_midi
+from duetto.music.notes import Note
 from duetto.offline.plots import line_chart, piano_roll, png_bytes
 
 PROMPT = [Note(0.0, 0.4, 60, 80), Note(0.5, 0.9, 64, 80), Note(1.0, 1.4, 67, 80)]

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from duetto.encodings.events import NOTE_OFF, NOTE_ON, PAD, START, STEP_SECONDS, TIME_SHIFT, VELOCITY, VOCAB_SIZE
-from duetto.voices.improviser import Improviser, Limits
 from duetto.model.sampler import Sampler
+from duetto.voices.improviser import Improviser
+from duetto.voices.limits import Limits
 
 EPSILON = 1e-9
 

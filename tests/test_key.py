@@ -10,12 +10,13 @@ import pytest
 from conftest import wait_until
 
 from duetto.encodings import events as encoding
-from duetto.testing.duet_rig import DuetRig
-from duetto.jam.engine import JamSettings
-from duetto.voices.improviser import Improviser, Limits
+from duetto.jam.settings import JamSettings
+from duetto.model.sampler import Sampler
 from duetto.music.key import Key, KeyFinder, parse_key
 from duetto.music.notes import Note
-from duetto.model.sampler import Sampler
+from duetto.testing.duet_rig import DuetRig
+from duetto.voices.improviser import Improviser
+from duetto.voices.limits import Limits
 
 D_MAJOR = Key(2, "major")
 

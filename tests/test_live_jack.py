@@ -16,10 +16,11 @@ import mido
 import pytest
 from conftest import JACK_PERIOD_SECONDS, SHIPPED_MODEL, JamProcess, wait_until
 
-from duetto.testing.duet_rig import DuetRig
-from duetto.jam.engine import JamSettings
-from duetto.music.notes import Note, read_midi
+from duetto.jam.settings import JamSettings
+from duetto.midi.files import read_midi
 from duetto.midi.ports.jack_period import jack_period_seconds
+from duetto.music.notes import Note
+from duetto.testing.duet_rig import DuetRig
 
 GAP = 0.3
 PHRASE = [Note(0.0, 0.2, 60, 90), Note(0.25, 0.45, 62, 80), Note(0.5, 0.7, 64, 85), Note(0.75, 1.2, 67, 95)]
@@ -98,7 +99,7 @@ def test_a_compensated_answer_leaves_early_by_the_compensation_and_no_earlier(ri
     bench = rig(latency_compensation=JACK_PERIOD_SECONDS)
     last_release = bench.player.play(PHRASE)
     assert wait_until(lambda: bench.engine.stats.answers == 1 and not bench.engine.scheduler.busy, 10)
-    heard_end = bench.engine.phrase_ended_at  # the key-up's arrival, which the gap is timed from
+    heard_end = bench.engine.mode.phrase_ended_at  # the key-up's arrival, which the gap is timed from
     intended, sent, _ = next(entry for entry in bench.engine.scheduler.timeline
                              if entry[2] is not None and entry[2][0] & 0xF0 == 0x90)
     assert intended == pytest.approx(heard_end + GAP - JACK_PERIOD_SECONDS, abs=1e-9)

@@ -14,11 +14,11 @@ import pytest
 from conftest import JACK_PERIOD_SECONDS, JamProcess, fit_clock, wait_until
 
 from duetto.jam.modes.duet import PATIENCE_BEATS
-from duetto.testing.duet_rig import ClockSender, DuetRig, Player, Recorder
-from duetto.jam.engine import JamSettings
+from duetto.jam.modes.practice import FIRST_LENGTH, matched_pairs, score_echo
+from duetto.jam.settings import JamSettings
 from duetto.music.groove import Feel
 from duetto.music.notes import Note
-from duetto.jam.modes.practice import FIRST_LENGTH, matched_pairs, score_echo
+from duetto.testing.duet_rig import ClockSender, DuetRig, Player, Recorder
 
 BPM = 120.0
 BEAT = 60.0 / BPM

@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from duetto.music.notes import Note
 from duetto.encodings.note_level import START
-from duetto.voices.melody import MelodyLine
+from duetto.music.notes import Note
 from duetto.train.families import melody, notes
 from duetto.train.families.note_level import NoteWindows, split_notes
+from duetto.voices.melody import MelodyLine
 
 
 def chorale_bar() -> list[Note]:

@@ -10,17 +10,17 @@ import pytest
 import torch
 
 from duetto.export.onnx import export
-from duetto.encodings.events import KeyEvent
-from duetto.voices.improviser import Limits
-from duetto.model.step_model import StepModel
-from duetto.model.sampler import Sampler
 from duetto.families import make_voice
-from duetto.model.rolling import RollingState
-from duetto.voices.common import Phrase
-from duetto.voices.melody import MelodyVoice
-from duetto.voices.notes import NotesVoice
+from duetto.model.rolling_state import RollingState
+from duetto.model.sampler import Sampler
+from duetto.model.step_model import StepModel
+from duetto.music.notes import KeyEvent
 from duetto.train.families import load_family
 from duetto.train.loop import save_checkpoint
+from duetto.voices.common import Phrase
+from duetto.voices.limits import Limits
+from duetto.voices.melody import MelodyVoice
+from duetto.voices.notes import NotesVoice
 
 SHIPPED = Path(__file__).resolve().parent.parent / "models" / "families"
 CONFIGS = {

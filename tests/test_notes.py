@@ -10,7 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from duetto.music.notes import MidiFileError, Note, fold_sustain, read_midi, transpose, write_atomically, write_midi
+from duetto.atomic import write_atomically
+from duetto.midi.files import MidiFileError, fold_sustain, read_midi, write_midi
+from duetto.music.notes import Note, transpose
 
 TICKS_PER_SECOND = 960  # mido's defaults: 480 ticks a beat at 120 bpm
 TOLERANCE = 0.001

@@ -10,8 +10,14 @@ import sys
 import numpy as np
 
 from duetto.music.notes import Note
-from duetto.tools.quality import (TrainingRuns, histogram_overlap, inter_onset_intervals, pitch_class_entropy,
-                          polyphony, scale_consistency)
+from duetto.tools.quality import (
+    TrainingRuns,
+    histogram_overlap,
+    inter_onset_intervals,
+    pitch_class_entropy,
+    polyphony,
+    scale_consistency,
+)
 from tests.conftest import SHIPPED_MODEL
 
 

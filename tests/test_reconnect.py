@@ -11,8 +11,8 @@ import time
 
 from conftest import JACK_PERIOD_SECONDS, JamProcess, wait_until
 
-from duetto.testing.duet_rig import Player, Recorder
 from duetto.music.notes import Note
+from duetto.testing.duet_rig import Player, Recorder
 
 PHRASE = [Note(0.0, 0.12, 60, 90), Note(0.15, 0.27, 64, 80), Note(0.3, 0.5, 67, 85)]
 

@@ -15,14 +15,13 @@ import time
 import pytest
 from conftest import JACK_PERIOD_SECONDS, fit_clock, wait_until
 
-from duetto.music.clock import (CLOCK, CONTINUE, SONG_POSITION, SOURCE_BPM, SOURCE_CLOCK, SOURCE_PLAYER, START, Grid,
-                        TempoTracker)
-from duetto.testing.duet_rig import ClockSender, DuetRig, Recorder
-from duetto.encodings.events import KeyEvent
-from duetto.jam.engine import JamSettings
-from duetto.music.groove import Dynamics, Feel, Placement
-from duetto.music.notes import Note
+from duetto.jam.settings import JamSettings
+from duetto.midi.messages import CLOCK, CONTINUE, SONG_POSITION, START
 from duetto.midi.ports.rtmidi import ArrivalStamps
+from duetto.music.clock import SOURCE_BPM, SOURCE_CLOCK, SOURCE_PLAYER, Grid, TempoTracker
+from duetto.music.groove import Dynamics, Feel, Placement
+from duetto.music.notes import KeyEvent, Note
+from duetto.testing.duet_rig import ClockSender, DuetRig, Recorder
 
 BPM = 130.0
 TICK = 60.0 / BPM / 24

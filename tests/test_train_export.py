@@ -17,8 +17,9 @@ import pytest
 import torch
 
 from duetto.export.onnx import PARITY_TOLERANCE, export
+from duetto.midi.files import read_midi, write_midi
 from duetto.model.step_model import METADATA_KEY, ModelInfo, StepModel
-from duetto.music.notes import Note, read_midi, write_midi
+from duetto.music.notes import Note
 from duetto.train.loop import TrainSettings, learning_rate_at, load_checkpoint, train
 
 TINY = {"embed_dim": 16, "hidden_size": 32, "num_layers": 2, "dropout": 0.1}

@@ -7,10 +7,10 @@ import time
 
 from conftest import JamProcess
 
-from duetto.testing.duet_rig import ClockSender, Player
-from duetto.jam.engine import Status
-from duetto.music.notes import Note
+from duetto.jam.status import Status
 from duetto.jam.view import render
+from duetto.music.notes import Note
+from duetto.testing.duet_rig import ClockSender, Player
 
 STATUS = Status(mode="call", tempo_source="midi clock", bpm=130.0, transport_running=True, key="D:major",
                 key_locked=True, notes_in=13, notes_out=21, answers=2, barge_ins=1, step_ms=(0.25, 0.41),

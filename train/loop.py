@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from duetto.atomic import write_atomically
 from duetto.encodings import events as encoding
-from duetto.music.notes import write_atomically
 from duetto.offline.plots import line_chart, write_png
 from duetto.train.distributed import Cluster
 from duetto.train.families import load_family

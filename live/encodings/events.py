@@ -16,10 +16,9 @@ of one pitch overlapping.  Training data, live input and generated output all pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
-from duetto.music.notes import Note
+from duetto.music.notes import KeyEvent, Note, notes_from_events
 
 ENCODING_NAME = "duetto-events"
 ENCODING_VERSION = 1
@@ -142,15 +141,6 @@ class EventWriter:
         return tokens
 
 
-@dataclass(frozen=True)
-class KeyEvent:
-    """What a token means once read: a key going down or up at a time, or None for time/velocity."""
-
-    seconds: float
-    pitch: int
-    velocity: int  # 0 for a release
-
-
 class EventReader:
     """Reads tokens back into key events, one token at a time (live generation uses this directly).
 
@@ -214,18 +204,6 @@ def encode(notes: Iterable[Note]) -> list[int]:
         else:
             tokens += writer.note_off(event.seconds, event.pitch)
     return tokens
-
-
-def notes_from_events(events: Iterable[KeyEvent]) -> Iterator[Note]:
-    """Pair key-downs with their key-ups."""
-    pressed: dict[int, KeyEvent] = {}
-    for event in events:
-        if event.velocity > 0:
-            pressed[event.pitch] = event
-        elif event.pitch in pressed:
-            down = pressed.pop(event.pitch)
-            if event.seconds > down.seconds:
-                yield Note(down.seconds, event.seconds, event.pitch, down.velocity)
 
 
 def decode(tokens: Sequence[int]) -> list[Note]:

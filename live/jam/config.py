@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from duetto.atomic import write_atomically
 from duetto.jam.controls import check_name
-from duetto.music.notes import write_atomically
 
 TABLES = ("jam", "cc", "presets")
 BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")

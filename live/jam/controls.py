@@ -8,12 +8,13 @@ button does. The same names are the keys of the `[cc]` table in a config file an
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from duetto.midi.messages import SWITCH_ON
+
 ACTIONS = ("panic", "reroll", "undo")
-PRESSED = 64  # a CC value at or above this is a pressed button or pedal
+PRESSED = SWITCH_ON  # a CC value at or above this is a pressed button or pedal
 
 
 @dataclass(frozen=True)
@@ -73,19 +74,6 @@ def set_control(settings: Any, name: str, value: Any) -> None:
     for part in path[:-1]:
         target = getattr(target, part)
     setattr(target, path[-1], value)
-
-
-def get_control(settings: Any, name: str) -> Any:
-    target = settings
-    for part in CONTROLS[name].path:
-        target = getattr(target, part)
-    return target
-
-
-def describe_value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}" if math.isfinite(value) else str(value)
-    return str(value)
 
 
 @dataclass(frozen=True)

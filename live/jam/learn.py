@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import queue
 
-from duetto.jam.engine import parse_control
-from duetto.midi.ports import Backend
-
-CHANNEL_MODE_MESSAGES = range(120, 128)
+from duetto.midi import messages
+from duetto.midi.ports.base import Backend
 
 
 def listen_for_cc(backend: Backend, port: str, virtual: bool, timeout: float) -> int | None:
@@ -21,8 +19,8 @@ def listen_for_cc(backend: Backend, port: str, virtual: bool, timeout: float) ->
     moved: queue.Queue[int] = queue.Queue()
 
     def hear(message: list[int], _stamp: float) -> None:
-        control = parse_control(message)
-        if control is not None and control[1] not in CHANNEL_MODE_MESSAGES:
+        control = messages.parse_control(message)
+        if control is not None and control[1] not in messages.CHANNEL_MODE_CONTROLLERS:
             moved.put(control[1])
 
     source = backend.open_input(port, hear, virtual=virtual)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 
-from duetto.encodings.events import KeyEvent, notes_from_events
-from duetto.music.notes import write_midi
+from duetto.midi.files import write_midi
+from duetto.music.notes import KeyEvent, notes_from_events
 
 TRACKS = {"player": "Player", "bot": "Duetto"}
 

@@ -24,13 +24,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-NOTE_ON_STATUS = 0x90
-NOTE_OFF_STATUS = 0x80
-CONTROL_CHANGE_STATUS = 0xB0
-ALL_NOTES_OFF = 123
-PITCH_BEND_STATUS = 0xE0
-PEDALS = (64, 66, 67)  # sustain, sostenuto, soft: down at 64 and above
-BEND_CENTRE = (0, 64)
+from duetto.midi import messages
+
 SPIN_SECONDS = 0.002
 
 Send = Callable[[list[int]], None]
@@ -86,7 +81,7 @@ class Scheduler:
 
     def forward_message(self, message: list[int]) -> None:
         """Pass one of the player's other channel messages through to the output, now (any thread)."""
-        self._push(_Event(self._clock(), True, next(self._sequence), message[0] & 0x0F, 0, 0, forwarded=True,
+        self._push(_Event(self._clock(), True, next(self._sequence), messages.channel_of(message), 0, 0, forwarded=True,
                           message=tuple(message)))
 
     def _push(self, event: _Event) -> None:
@@ -136,17 +131,11 @@ class Scheduler:
     def _silence(self) -> None:
         self._heap.clear()
         self._release_all()
-        for channel, pitch in sorted(self._forwarded):
-            self._transmit([NOTE_OFF_STATUS | channel, pitch, 0])
+        for message in messages.silence(self._channels_used, self._forwarded, self._pedals_down, self._bent):
+            self._transmit(message)
         self._forwarded.clear()
-        for channel, controller in sorted(self._pedals_down):
-            self._transmit([CONTROL_CHANGE_STATUS | channel, controller, 0])
         self._pedals_down.clear()
-        for channel in sorted(self._bent):
-            self._transmit([PITCH_BEND_STATUS | channel, *BEND_CENTRE])
         self._bent.clear()
-        for channel in sorted(self._channels_used):
-            self._transmit([CONTROL_CHANGE_STATUS | channel, ALL_NOTES_OFF, 0])
 
     def _release_all(self) -> int:
         """Release the bot's sounding notes (not the player's passed-through ones)."""
@@ -162,10 +151,10 @@ class Scheduler:
         if velocity > 0:
             if key in self._sounding:
                 self._emit(now, channel, pitch, 0)
-            self._transmit([NOTE_ON_STATUS | channel, pitch, velocity])
+            self._transmit(messages.note_on(channel, pitch, velocity))
             self._channels_used.add(channel)
         else:
-            self._transmit([NOTE_OFF_STATUS | channel, pitch, 0])
+            self._transmit(messages.note_off(channel, pitch))
             self._sounding.pop(key, None)
         if self._on_sent is not None:
             self._on_sent(now, channel, pitch, velocity)
@@ -184,24 +173,24 @@ class Scheduler:
             return
         key = (event.channel, event.pitch)
         if event.velocity > 0:
-            self._transmit([NOTE_ON_STATUS | event.channel, event.pitch, event.velocity])
+            self._transmit(messages.note_on(event.channel, event.pitch, event.velocity))
             self._forwarded.add(key)
             self._channels_used.add(event.channel)
         elif key in self._forwarded:
-            self._transmit([NOTE_OFF_STATUS | event.channel, event.pitch, 0])
+            self._transmit(messages.note_off(event.channel, event.pitch))
             self._forwarded.discard(key)
 
     def _pass_message(self, channel: int, message: tuple[int, ...]) -> None:
         self._transmit(list(message))
         self._channels_used.add(channel)
-        kind = message[0] & 0xF0
-        if kind == CONTROL_CHANGE_STATUS and message[1] in PEDALS:
-            if message[2] >= 64:
-                self._pedals_down.add((channel, message[1]))
+        control = messages.parse_control(list(message))
+        if control is not None and control[1] in messages.PEDALS:
+            if control[2] >= messages.SWITCH_ON:
+                self._pedals_down.add((channel, control[1]))
             else:
-                self._pedals_down.discard((channel, message[1]))
-        elif kind == PITCH_BEND_STATUS:
-            if tuple(message[1:]) == BEND_CENTRE:
+                self._pedals_down.discard((channel, control[1]))
+        elif messages.is_pitch_bend(message):
+            if tuple(message[1:]) == messages.BEND_CENTRE:
                 self._bent.discard(channel)
             else:
                 self._bent.add(channel)
@@ -217,10 +206,10 @@ class Scheduler:
             safety = _Event(now + self._max_note_seconds, False, next(self._sequence), event.channel,
                             event.pitch, 0, safety_for=event.sequence)
             heapq.heappush(self._heap, safety)
-            sent = (NOTE_ON_STATUS | event.channel, event.pitch, event.velocity)
+            sent = tuple(messages.note_on(event.channel, event.pitch, event.velocity))
         elif key in self._sounding and event.safety_for in (None, self._sounding[key]):
             self._emit(now, event.channel, event.pitch, 0)
-            sent = (NOTE_OFF_STATUS | event.channel, event.pitch, 0)
+            sent = tuple(messages.note_off(event.channel, event.pitch))
         else:
             sent = None
         if event.safety_for is None:

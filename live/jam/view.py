@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import Callable, TextIO
 
-from duetto.jam.engine import Status
+from duetto.jam.status import Status
 
 REDRAW_SECONDS = 0.25
 CLEAR_LINE = "\x1b[2K"

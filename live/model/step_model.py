@@ -16,16 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from duetto.encodings import events as encoding
-from duetto.encodings import roll
-from duetto.encodings import note_level as note_encodings
+from duetto.encodings.registry import ENCODINGS
 
 METADATA_KEY = "duetto"
-# encodings this runtime speaks: name -> (version, vocabulary size)
-ENCODINGS = {encoding.ENCODING_NAME: (encoding.ENCODING_VERSION, encoding.VOCAB_SIZE),
-             note_encodings.MELODY: (note_encodings.MELODY_VERSION, note_encodings.PITCHES),
-             note_encodings.NOTES: (note_encodings.NOTES_VERSION, note_encodings.PITCHES),
-             roll.ENCODING_NAME: (roll.ENCODING_VERSION, roll.VOCAB_SIZE)}
 
 
 class ModelError(Exception):
@@ -158,11 +151,12 @@ class StepModel:
             info = ModelInfo.from_json(props[METADATA_KEY])
         except (ValueError, TypeError, KeyError) as error:
             raise ModelError(f"{self.path}: unreadable Duetto metadata ({error})") from None
-        if (info.encoding, info.encoding_version) not in {(name, v) for name, (v, _) in ENCODINGS.items()}:
-            known = ", ".join(f"{name} v{version}" for name, (version, _) in ENCODINGS.items())
+        spoken = ENCODINGS.get(info.encoding)
+        if spoken is None or spoken.version != info.encoding_version:
+            known = ", ".join(f"{encoding.name} v{encoding.version}" for encoding in ENCODINGS.values())
             raise ModelError(f"{self.path}: encoding {info.encoding} v{info.encoding_version} is not one this "
                              f"Duetto speaks ({known})")
-        vocab_size = ENCODINGS[info.encoding][1]
+        vocab_size = spoken.vocab_size
         if info.vocab_size != vocab_size:
             raise ModelError(f"{self.path}: vocabulary of {info.vocab_size} tokens, expected {vocab_size}")
         return info

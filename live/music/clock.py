@@ -13,10 +13,10 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from duetto.midi.messages import CLOCK, CONTINUE, SONG_POSITION, START, STOP
+
 TICKS_PER_BEAT = 24
 TICKS_PER_SIXTEENTH = 6  # Song Position Pointer counts sixteenths
-CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
-TIMING_STATUSES = (CLOCK, START, CONTINUE, STOP, SONG_POSITION)
 CLOCK_WINDOW_TICKS = 4 * TICKS_PER_BEAT  # a line through a bar of ticks: jitter averages out, tempo changes follow within a bar
 CLOCK_SILENCE_SECONDS = 0.5  # ticks further apart than this (below 5 BPM) mean the clock stopped
 SOURCE_CLOCK, SOURCE_PLAYER, SOURCE_BPM, SOURCE_NONE = "midi clock", "player", "--bpm", "none"

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 
 from duetto.music.clock import Grid
-from duetto.encodings.events import KeyEvent
+from duetto.music.notes import KeyEvent
 
 SHORTEST_SECONDS = 0.02  # a placed note keeps at least this length
 HUMANIZE_CLIP = 2.0  # humanize offsets beyond this many standard deviations are clipped

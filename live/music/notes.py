@@ -1,24 +1,14 @@
-"""Timed notes, and the conversions between MIDI files and them.
+"""Timed notes and key events: the units every stage speaks.
 
-A `Note` is the one unit every other stage speaks: the corpus reader produces them, the encoding turns
-them into tokens, the generator turns tokens back into them, and `--record`/`generate` write them to MIDI.
-Sustain pedal is folded into note lengths here, on the way in, so nothing downstream needs to know about
-CC 64.
+A `Note` is a sounding note with its start and end; a `KeyEvent` is one key going down or up. The corpus
+reader and the MIDI file reader produce notes, the encodings turn them into tokens, the voices answer in
+key events, and `--record` and `generate` write notes to MIDI files (duetto.midi.files).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterable, Sequence
-
-import mido
-
-SUSTAIN_CC = 64
-DEFAULT_TICKS_PER_BEAT = 480
-DEFAULT_TEMPO_BPM = 120.0
+from typing import Iterable, Iterator
 
 
 @dataclass(frozen=True, order=True)
@@ -36,173 +26,25 @@ class Note:
         return self.end - self.start
 
 
-class MidiFileError(Exception):
-    """A MIDI file that cannot be read; the message says why in one line."""
+@dataclass(frozen=True)
+class KeyEvent:
+    """What a token means once read: a key going down or up at a time, or None for time/velocity."""
+
+    seconds: float
+    pitch: int
+    velocity: int  # 0 for a release
 
 
-def fold_sustain(notes: Sequence[Note], pedal_down: Sequence[tuple[float, float]]) -> list[Note]:
-    """Lengthen notes released while the pedal is down to the pedal's release.
-
-    A held note is cut short when the same pitch is struck again, as on a piano.
-    `pedal_down` holds (press, release) intervals in seconds.
-    """
-    lengthened = []
-    for note in notes:
-        end = note.end
-        for press, release in pedal_down:
-            if press <= note.end < release:
-                end = max(end, release)
-                break
-        lengthened.append(Note(note.start, end, note.pitch, note.velocity, note.channel))
-    by_pitch: dict[tuple[int, int], list[Note]] = {}
-    for note in sorted(lengthened):
-        by_pitch.setdefault((note.channel, note.pitch), []).append(note)
-    folded = []
-    for same_key in by_pitch.values():
-        for current, following in zip(same_key, same_key[1:] + [None]):
-            end = current.end
-            if following is not None and following.start < end:
-                end = max(following.start, current.start)
-            if end > current.start:
-                folded.append(Note(current.start, end, current.pitch, current.velocity, current.channel))
-    return sorted(folded)
-
-
-def _pedal_intervals(events: list[tuple[float, int]], piece_end: float) -> list[tuple[float, float]]:
-    """Turn a time-ordered list of (time, CC64 value) into pedal-down intervals."""
-    intervals = []
-    pressed_at = None
-    for time, value in events:
-        if value >= 64 and pressed_at is None:
-            pressed_at = time
-        elif value < 64 and pressed_at is not None:
-            intervals.append((pressed_at, time))
-            pressed_at = None
-    if pressed_at is not None:
-        intervals.append((pressed_at, piece_end))
-    return intervals
-
-
-def _describe(error: Exception) -> str:
-    """mido's errors, some of which (a truncated file's EOFError) carry no message of their own."""
-    if str(error):
-        return str(error)
-    return "file ends too early" if isinstance(error, EOFError) else type(error).__name__
-
-
-def read_midi(path: str | os.PathLike) -> list[Note]:
-    """Read every non-drum note of a MIDI file, with the sustain pedal folded in.
-
-    Raises MidiFileError with a one-line reason for anything unreadable.
-    """
-    try:
-        midi = mido.MidiFile(str(path))
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as error:
-        raise MidiFileError(f"{path}: not a readable MIDI file ({_describe(error)})") from None
-    if midi.type == 2:
-        raise MidiFileError(f"{path}: MIDI format 2 (independent sequences) is not supported")
-    notes: list[Note] = []
-    pedals: dict[int, list[tuple[float, int]]] = {}
-    sounding: dict[tuple[int, int], tuple[float, int]] = {}
-    restruck: dict[tuple[int, int], float] = {}  # when a press last cut a sounding note of that key short
-    now = 0.0
-    try:
-        messages = list(midi)  # merged tracks, delta times already in seconds (tempo map applied)
-    except (ValueError, KeyError, IndexError, EOFError) as error:
-        raise MidiFileError(f"{path}: corrupt track data ({_describe(error)})") from None
-    for message in messages:
-        now += message.time
-        if message.type not in ("note_on", "note_off", "control_change"):
-            continue
-        if message.channel == 9:  # General MIDI drums carry no pitch content
-            continue
-        if message.type == "control_change":
-            if message.control == SUSTAIN_CC:
-                pedals.setdefault(message.channel, []).append((now, message.value))
-            continue
-        key = (message.channel, message.note)
-        is_press = message.type == "note_on" and message.velocity > 0
-        if not is_press and restruck.get(key) == now and key in sounding and sounding[key][0] == now:
-            continue  # the release of a note another track re-struck at this instant, not of the new one
-        if key in sounding:
-            start, velocity = sounding.pop(key)
-            if now > start:
-                notes.append(Note(start, now, message.note, velocity, message.channel))
-                if is_press:
-                    restruck[key] = now
-        if is_press:
-            sounding[key] = (now, message.velocity)
-    for (channel, pitch), (start, velocity) in sounding.items():
-        if now > start:
-            notes.append(Note(start, now, pitch, velocity, channel))
-    folded: list[Note] = []
-    for channel in sorted({note.channel for note in notes}):
-        on_channel = [note for note in notes if note.channel == channel]
-        folded.extend(fold_sustain(on_channel, _pedal_intervals(pedals.get(channel, []), now)))
-    return sorted(folded)
-
-
-def notes_to_midi(
-    tracks: dict[str, Sequence[Note]],
-    bpm: float = DEFAULT_TEMPO_BPM,
-    ticks_per_beat: int = DEFAULT_TICKS_PER_BEAT,
-) -> mido.MidiFile:
-    """Build a type-1 MIDI file with one named track per entry of `tracks`."""
-    midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
-    tempo = mido.bpm2tempo(bpm)
-    seconds_per_tick = tempo / 1_000_000 / ticks_per_beat
-    conductor = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
-    midi.tracks.append(conductor)
-    for name, notes in tracks.items():
-        track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0)])
-        timed = []
-        for note in notes:
-            start = round(note.start / seconds_per_tick)
-            end = max(start + 1, round(note.end / seconds_per_tick))
-            # note-offs sort before note-ons at the same tick, so a repeated pitch re-strikes cleanly
-            timed.append((start, 1, mido.Message("note_on", channel=note.channel, note=note.pitch,
-                                                 velocity=note.velocity)))
-            timed.append((end, 0, mido.Message("note_off", channel=note.channel, note=note.pitch,
-                                               velocity=0)))
-        timed.sort(key=lambda item: (item[0], item[1]))
-        previous = 0
-        for tick, _, message in timed:
-            track.append(message.copy(time=tick - previous))
-            previous = tick
-        midi.tracks.append(track)
-    return midi
-
-
-def write_midi(path: str | os.PathLike, tracks: dict[str, Sequence[Note]], bpm: float = DEFAULT_TEMPO_BPM) -> None:
-    """Write notes to a MIDI file atomically: a crash never leaves half a file behind."""
-    midi = notes_to_midi(tracks, bpm=bpm)
-    write_atomically(path, lambda handle: midi.save(file=handle))
-
-
-def write_atomically(path: str | os.PathLike, write, mode: str = "wb") -> None:
-    """Write through a temporary file in the same folder, then rename it over `path`."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(descriptor, mode) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide the file from others
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()  # read once at import: os.umask is process-wide and not safe to toggle later
+def notes_from_events(events: Iterable[KeyEvent]) -> Iterator[Note]:
+    """Pair key-downs with their key-ups."""
+    pressed: dict[int, KeyEvent] = {}
+    for event in events:
+        if event.velocity > 0:
+            pressed[event.pitch] = event
+        elif event.pitch in pressed:
+            down = pressed.pop(event.pitch)
+            if event.seconds > down.seconds:
+                yield Note(down.seconds, event.seconds, event.pitch, down.velocity)
 
 
 def transpose(notes: Iterable[Note], semitones: int) -> list[Note]:

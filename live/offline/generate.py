@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Sequence
 
 from duetto.encodings import events as encoding
-from duetto.encodings.events import key_events, notes_from_events
-from duetto.voices.improviser import Limits
-from duetto.model.step_model import StepModel
-from duetto.music.notes import Note, read_midi, write_midi
-from duetto.model.sampler import Sampler
+from duetto.encodings.events import key_events
 from duetto.families import make_voice
+from duetto.midi.files import read_midi, write_midi
+from duetto.model.sampler import Sampler
+from duetto.model.step_model import StepModel
+from duetto.music.notes import Note, notes_from_events
+from duetto.voices.limits import Limits
 
 
 def continue_notes(model: StepModel, prompt: Sequence[Note], seconds: float, sampler: Sampler,

@@ -13,7 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from duetto.music.notes import Note, write_atomically
+from duetto.atomic import write_atomically
+from duetto.music.notes import Note
 
 BACKGROUND = (255, 255, 255)
 GRID = (225, 225, 225)

@@ -12,11 +12,14 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-from duetto.encodings.events import KeyEvent, key_events, notes_from_events
-from duetto.jam.engine import Engine, JamSettings
+from duetto.encodings.events import key_events
+from duetto.jam.engine import Engine
+from duetto.jam.modes import make_mode
+from duetto.jam.settings import JamSettings
+from duetto.midi import messages
+from duetto.midi.ports.base import Backend, OutputPort
 from duetto.model.step_model import StepModel
-from duetto.music.notes import Note
-from duetto.midi.ports import Backend, OutputPort
+from duetto.music.notes import KeyEvent, Note, notes_from_events
 
 SPIN_SECONDS = 0.002
 
@@ -53,20 +56,20 @@ class Player:
                     break
                 sleep_until(start + event.seconds)
                 if event.velocity > 0:
-                    self.port.send([0x90 | self.channel, event.pitch, event.velocity])
+                    self.port.send(messages.note_on(self.channel, event.pitch, event.velocity))
                     held.add(event.pitch)
                 else:
-                    self.port.send([0x80 | self.channel, event.pitch, 0])
+                    self.port.send(messages.note_off(self.channel, event.pitch))
                     held.discard(event.pitch)
                     last_release = time.perf_counter()
         finally:
             for pitch in sorted(held):
-                self.port.send([0x80 | self.channel, pitch, 0])
+                self.port.send(messages.note_off(self.channel, pitch))
         return last_release
 
 
 class ClockSender:
-    """A DAW's transport: MIDI Start, then Clock (0xF8) at 24 per beat from its own thread until stopped."""
+    """A DAW's transport: MIDI Start, then Clock (MIDI Clock) at 24 per beat from its own thread until stopped."""
 
     def __init__(self, port: OutputPort, bpm: float) -> None:
         self.port = port
@@ -79,12 +82,12 @@ class ClockSender:
         return self
 
     def _run(self) -> None:
-        self.port.send([0xFA])
+        self.port.send([messages.START])
         first = time.perf_counter() + 0.01
         tick = 0
         while not self._stop.is_set():
             sleep_until(first + tick * self.tick_seconds)
-            self.port.send([0xF8])
+            self.port.send([messages.CLOCK])
             tick += 1
 
     def stop(self) -> None:
@@ -118,13 +121,9 @@ class Recorder:
         """Note messages after `since`, as key events timed from `origin`."""
         events = []
         for item in self.heard:
-            if item.stamp < since or len(item.message) < 3:
-                continue
-            kind = item.message[0] & 0xF0
-            if kind == 0x90 and item.message[2] > 0:
-                events.append(KeyEvent(item.stamp - origin, item.message[1], item.message[2]))
-            elif kind in (0x80, 0x90):
-                events.append(KeyEvent(item.stamp - origin, item.message[1], 0))
+            note = messages.parse_note(list(item.message)) if item.stamp >= since else None
+            if note is not None:
+                events.append(KeyEvent(item.stamp - origin, note[1], note[2]))
         return events
 
     def notes(self, since: float = 0.0, origin: float = 0.0) -> list[Note]:
@@ -141,18 +140,15 @@ class Recorder:
         a strict count asks every note-on for its own note-off)."""
         sounding: dict[tuple[int, int], int] = {}
         for item in self.heard:
-            message = item.message
-            if len(message) < 3:
-                continue
-            kind, channel = message[0] & 0xF0, message[0] & 0x0F
-            if kind == 0x90 and message[2] > 0:
-                sounding[(channel, message[1])] = sounding.get((channel, message[1]), 0) + 1
-            elif kind in (0x80, 0x90) and (channel, message[1]) in sounding:
-                sounding[(channel, message[1])] -= 1
-                if not sounding[(channel, message[1])]:
-                    del sounding[(channel, message[1])]
-            elif kind == 0xB0 and message[1] == 123 and all_notes_off_releases:
-                for key in [key for key in sounding if key[0] == channel]:
+            note, control = messages.parse_note(list(item.message)), messages.parse_control(list(item.message))
+            if note is not None and note[2] > 0:
+                sounding[note[:2]] = sounding.get(note[:2], 0) + 1
+            elif note is not None and note[:2] in sounding:
+                sounding[note[:2]] -= 1
+                if not sounding[note[:2]]:
+                    del sounding[note[:2]]
+            elif control is not None and control[1] == messages.ALL_NOTES_OFF and all_notes_off_releases:
+                for key in [key for key in sounding if key[0] == control[0]]:
                     del sounding[key]
         return sum(sounding.values())
 
@@ -172,7 +168,7 @@ class DuetRig:
 
     def __init__(self, backend: Backend, model: StepModel, settings: JamSettings, name: str = "Duetto") -> None:
         self.output = backend.open_output(f"{name} Out", virtual=True)
-        self.engine = Engine(model, self.output, settings)
+        self.engine = Engine(model, self.output, settings, mode=make_mode(settings.mode))
         self.input = backend.open_input(f"{name} In", self.engine.receive, virtual=True)
         self.recorder = Recorder()
         self.listener = backend.open_input(f"{name} Out", self.recorder)

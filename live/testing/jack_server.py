@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import tempfile
 
-from duetto.midi.ports import PortError
+from duetto.midi.ports.base import PortError
 
 
 def may_use_realtime() -> bool:

@@ -35,13 +35,16 @@ from pathlib import Path
 
 import numpy as np
 
-from duetto.testing.duet_rig import DuetRig, Player
-from duetto.jam.engine import JamSettings
-from duetto.testing.jack_server import PrivateJackServer
-from duetto.model.step_model import ModelError, StepModel
-from duetto.music.notes import Note, write_atomically
-from duetto.midi.ports import Backend, PortError, open_backend
+from duetto.atomic import write_atomically
+from duetto.jam.settings import JamSettings
+from duetto.midi import messages
+from duetto.midi.ports import open_backend
+from duetto.midi.ports.base import Backend, PortError
 from duetto.model.sampler import Sampler
+from duetto.model.step_model import ModelError, StepModel
+from duetto.music.notes import Note
+from duetto.testing.duet_rig import DuetRig, Player
+from duetto.testing.jack_server import PrivateJackServer
 
 BENCH_GAP = 0.1
 BENCH_RESPONSE_SECONDS = 0.3
@@ -220,13 +223,13 @@ def one_way_transport(backend: Backend, count: int) -> list[float]:
             arrivals.clear()
             pitch = index % 128
             sent = time.perf_counter()
-            sender.send([0x90, pitch, 64])
+            sender.send(messages.note_on(0, pitch, 64))
             deadline = sent + 0.05
             while pitch not in arrivals and time.perf_counter() < deadline:
                 time.sleep(0)
             if pitch in arrivals:
                 latencies.append(arrivals[pitch] - sent)
-            sender.send([0x80, pitch, 0])
+            sender.send(messages.note_off(0, pitch))
             time.sleep(rng.uniform(0.001, 0.004))  # land at different points of the JACK period
     finally:
         sender.close()
@@ -308,12 +311,12 @@ def answer_phrases(model: StepModel, settings: BenchSettings, backend: Backend, 
                 rig.wait_until_answered(last_release, timeout=BENCH_GAP + BENCH_RESPONSE_SECONDS + 2.0)
                 first = rig.recorder.first_note_on(since=last_release)
                 engine = rig.engine
-                if first is None or engine.phrase_ended_at is None:
+                if first is None or engine.mode.phrase_ended_at is None:
                     missed += 1
                 else:
                     parts["response_latency"].append(first - (last_release + BENCH_GAP))
-                    parts["trip_in"].append(engine.phrase_ended_at - last_release)
-                    due = engine.phrase_ended_at + BENCH_GAP - compensation
+                    parts["trip_in"].append(engine.mode.phrase_ended_at - last_release)
+                    due = engine.mode.phrase_ended_at + BENCH_GAP - compensation
                     parts["first_note_leaves_late"].append(engine.answer_began_at - due)
                     parts["trip_out"].append(first - engine.answer_began_at)
                 time.sleep(0.02)

@@ -13,11 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-from duetto.testing.duet_rig import DuetRig
-from duetto.jam.engine import JamSettings
+from duetto.jam.settings import JamSettings
+from duetto.midi.files import read_midi, write_midi
+from duetto.midi.ports import open_backend
+from duetto.midi.ports.base import Backend, PortError
 from duetto.model.step_model import StepModel
-from duetto.music.notes import Note, read_midi, write_midi
-from duetto.midi.ports import Backend, PortError, open_backend
+from duetto.music.notes import Note
+from duetto.testing.duet_rig import DuetRig
 
 CALL = Path(__file__).resolve().parent / "assets" / "call.mid"
 TRANSPOSITIONS = (0, 5, -2, 7)

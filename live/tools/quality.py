@@ -25,11 +25,13 @@ from typing import Sequence
 
 import numpy as np
 
+from duetto.atomic import write_atomically
 from duetto.encodings import events as encoding
-from duetto.offline.generate import continue_notes
-from duetto.model.step_model import StepModel
-from duetto.music.notes import Note, write_atomically
 from duetto.model.sampler import Sampler
+from duetto.model.step_model import StepModel
+from duetto.music.notes import Note
+from duetto.offline.generate import continue_notes
+from duetto.train.data.shards import read_shard
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 HARMONIC_MINOR = (0, 2, 3, 5, 7, 8, 11)
@@ -50,12 +52,7 @@ class QualitySettings:
 
 def load_split(data_dir: str | Path, split: str) -> list[list[Note]]:
     """Every sequence of one split of a built dataset, as notes."""
-    path = Path(data_dir) / f"{split}.npz"
-    if not path.is_file():
-        raise ValueError(f"{data_dir}: no {split} split (build it: duetto data build music21:bach --out {data_dir})")
-    with np.load(path) as shard:
-        tokens, offsets = shard["tokens"], shard["offsets"]
-    return [encoding.decode(tokens[begin:end].tolist()) for begin, end in zip(offsets[:-1], offsets[1:])]
+    return read_shard(data_dir, split).notes()
 
 
 def pitch_line(notes: Sequence[Note]) -> list[int]:

@@ -1,4 +1,2 @@
-"""Voices for the note-level families (melody, notes): models that take one step per note, not per event.
-
-Kept import-free so `live.model` can read the encoding names in `encodings` without importing a voice.
-"""
+"""How each model family listens to the duet and answers it: one module a voice, behind the protocol in
+`base`. `limits` says what any voice may play; `common` holds what the note-level voices share."""

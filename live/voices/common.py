@@ -10,8 +10,8 @@ from collections import deque
 
 import numpy as np
 
-from duetto.encodings.events import KeyEvent
-from duetto.voices.improviser import Limits
+from duetto.music.notes import KeyEvent
+from duetto.voices.limits import Limits
 
 
 class Phrase:

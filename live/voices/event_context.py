@@ -3,7 +3,7 @@ state after hearing it.
 
 Every note heard (the player's and the bot's own, as they actually sounded) is written as tokens, and
 each token is fed to the model the moment it is written; keeping the state current, re-priming it from
-the recent window and respecting a transformer's cache are `RollingState`'s job (live/rolling.py).
+the recent window and respecting a transformer's cache are `RollingState`'s job (duetto.model.rolling_state).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import numpy as np
 
 from duetto.encodings import events as encoding
 from duetto.encodings.events import EventWriter
+from duetto.model.rolling_state import RollingState, RollingVoice
 from duetto.model.step_model import StepModel
-from duetto.model.rolling import RollingState, RollingVoice
 
 LONGEST_REST_SECONDS = 4.0  # longer silences are heard as this long (a few tokens, not one per second)
 

@@ -10,26 +10,16 @@ the engine can change register, scale and density between answers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
 
 from duetto.encodings import events as encoding
-from duetto.encodings.events import EventReader, KeyEvent
-from duetto.model.step_model import StepModel
+from duetto.encodings.events import EventReader
 from duetto.model.sampler import Sampler
-
-
-@dataclass
-class Limits:
-    lowest: int = 21
-    highest: int = 108
-    max_polyphony: int = 6
-    max_note_seconds: float = 3.0
-    min_note_seconds: float = 0.06  # shorter notes are clicks, not music: the model may not release sooner
-    pitch_classes: frozenset[int] | None = None  # scale lock: only these pitch classes (0 = C); None: all
-    density: float = 1.0  # odds of striking a key are multiplied by this (below 1: sparser, above: busier)
+from duetto.model.step_model import StepModel
+from duetto.music.notes import KeyEvent
+from duetto.voices.limits import Limits
 
 
 class Improviser:

@@ -17,11 +17,11 @@ from typing import Callable, Iterator
 import numpy as np
 
 from duetto.encodings import roll
-from duetto.encodings.events import KeyEvent
-from duetto.voices.improviser import Limits
-from duetto.model.step_model import StepModel
 from duetto.model.sampler import Sampler
+from duetto.model.step_model import StepModel
+from duetto.music.notes import KeyEvent
 from duetto.voices.common import playable_pitches
+from duetto.voices.limits import Limits
 
 CONTEXT_FRAMES = 64  # the span of the live model's training windows (4 bars of 16ths)
 LONGEST_REST_BARS = 2  # a longer silence is heard as this long (whole bars skipped, the beat kept)
@@ -33,7 +33,6 @@ class RollVoice:
     """For models over a piano roll. `window_tokens` sizes an event-stream context and means nothing to a
     roll: the time-axis state is recurrent and carried along frame by frame."""
 
-    ENCODING = roll.ENCODING_NAME  # the encoding it speaks: its key in live.voice.VOICES
 
     def __init__(self, model: StepModel, sampler: Sampler, limits: Limits, window_tokens: int = 0) -> None:
         extra = model.info.extra

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from duetto.music.notes import MidiFileError, Note, read_midi, write_atomically
+from duetto.atomic import write_atomically
+from duetto.midi.files import MidiFileError, read_midi
+from duetto.music.notes import Note
 
 MIDI_EXTENSIONS = (".mid", ".midi")
 MAX_FILE_BYTES = 64 * 1024 * 1024  # real MIDI files are tiny; anything this big is not music worth reading

@@ -24,12 +24,11 @@ from typing import Iterator, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from duetto.atomic import write_atomically
 from duetto.encodings import events as encoding
-from duetto.music.notes import Note, write_atomically
+from duetto.music.notes import Note
 from duetto.train.data.corpus import SECONDS_PER_QUARTER, Piece, read_sources
-
-SPLITS = ("train", "valid", "test")
-MANIFEST = "manifest.json"
+from duetto.train.data.shards import MANIFEST, SPLITS, encoding_stamp, read_shard
 
 TRANSPOSE_SEMITONES = 6
 TEMPO_RANGE = (0.8, 1.25)
@@ -201,8 +200,7 @@ def build_dataset(
             tokens, offsets, beats, counts[split] = _encode_split(members, split, augment_copies, seed, progress)
             _write_npz(out / f"{split}.npz", tokens=tokens, offsets=offsets, seconds_per_beat=beats)
     manifest = {
-        "encoding": {"name": encoding.ENCODING_NAME, "version": encoding.ENCODING_VERSION,
-                     "vocab_size": encoding.VOCAB_SIZE},
+        "encoding": encoding_stamp(),
         "sources": list(sources),
         "seed": seed,
         "augment": {
@@ -222,16 +220,24 @@ def build_dataset(
     return manifest
 
 
+def random_shifts(pitches: np.ndarray, is_note: np.ndarray, top: int, rng: np.random.Generator,
+                  semitones: int = TRANSPOSE_SEMITONES) -> np.ndarray:
+    """The transposition of every family's training windows: for each window (the first axis of
+    `pitches`, where `is_note` marks real notes) a random shift in ±semitones, or 0 where that shift would
+    take one of its notes outside 0..top-1 (so a window is shifted whole or not at all)."""
+    axes = tuple(range(1, pitches.ndim))
+    lowest = np.where(is_note, pitches, top).min(axis=axes)
+    highest = np.where(is_note, pitches, -1).max(axis=axes)
+    shifts = rng.integers(-semitones, semitones + 1, size=len(pitches))
+    return np.where((lowest + shifts >= 0) & (highest + shifts < top), shifts, 0)
+
+
 def transpose_windows(windows: np.ndarray, rng: np.random.Generator, semitones: int = TRANSPOSE_SEMITONES) -> None:
-    """Shift the note tokens of each window (in place) by a random amount in ±semitones; a window whose
-    notes would leave 0..127 is left as it is."""
+    """Shift the note tokens of each window (in place), as `random_shifts` says."""
     is_note = (windows >= encoding.NOTE_ON) & (windows < encoding.TIME_SHIFT)
     pitch = (windows - encoding.NOTE_ON) % encoding.PITCHES
-    shifts = rng.integers(-semitones, semitones + 1, size=len(windows))
-    lowest = np.where(is_note, pitch, encoding.PITCHES).min(axis=1)
-    highest = np.where(is_note, pitch, -1).max(axis=1)
-    fits = (lowest + shifts >= 0) & (highest + shifts < encoding.PITCHES)
-    windows += np.where(is_note & fits[:, None], shifts[:, None], 0)
+    shifts = random_shifts(pitch, is_note, encoding.PITCHES, rng, semitones)
+    windows += np.where(is_note, shifts[:, None], 0)
 
 
 def covering_windows(offsets: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -255,27 +261,12 @@ class TokenWindows:
     def __init__(self, data_dir: str | os.PathLike, split: str, seq_len: int, transpose: bool = False) -> None:
         """`transpose`: shift each sampled window by a random ±6 semitones (for training only;
         eval_batches never transposes)."""
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
         if seq_len < 1:
             raise ValueError(f"seq_len must be at least 1, not {seq_len}")
-        folder = Path(data_dir)
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text())
-        except FileNotFoundError:
-            raise ValueError(f"{folder} holds no dataset ({MANIFEST} missing): build one first") from None
-        found = manifest.get("encoding", {})
-        expected = {"name": encoding.ENCODING_NAME, "version": encoding.ENCODING_VERSION,
-                    "vocab_size": encoding.VOCAB_SIZE}
-        if found != expected:
-            raise ValueError(f"{folder} was built for encoding {found.get('name')} v{found.get('version')}, "
-                             f"but this code uses {expected['name']} v{expected['version']}: rebuild it")
-        with np.load(folder / f"{split}.npz") as shard:
-            self.tokens = shard["tokens"].astype(np.int64)
-            self.offsets = shard["offsets"].astype(np.int64)
+        shard = read_shard(data_dir, split)
+        self.tokens, self.offsets, self.manifest = shard.tokens, shard.offsets, shard.manifest
         self.seq_len = seq_len
         self.transpose = transpose
-        self.manifest = manifest
 
     @property
     def num_tokens(self) -> int:

@@ -22,11 +22,10 @@ from __future__ import annotations
 from importlib import import_module
 from types import ModuleType
 
-FAMILIES = ("events", "transformer", "melody", "notes", "biaxial", "biaxial_quarter")
+from duetto.families import family
 
 
 def load_family(name: str) -> ModuleType:
-    """The module of a family by name, or a one-line error listing the known ones."""
-    if name not in FAMILIES:
-        raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
-    return import_module(f"duetto.train.families.{name}")
+    """The training module of a family by name (the registry in duetto.families), or a one-line error
+    listing the known ones."""
+    return import_module(family(name).trainer)

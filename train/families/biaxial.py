@@ -168,8 +168,7 @@ class StepGraph(nn.Module):
         super().__init__()
         self.model = model
         config = model.config
-        self.encoding = (roll.ENCODING_NAME, roll.ENCODING_VERSION, config.seconds_per_beat / config.steps_per_beat)
-        self.vocab_size = roll.VOCAB_SIZE
+        self.step_seconds = config.seconds_per_beat / config.steps_per_beat
         self._loop: ClosedLoop | None = None
 
     def forward(self, prev_frame, beat, lower, key, time_h, time_c, note_h, note_c):

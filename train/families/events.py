@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from duetto.encodings import events as encoding
-from duetto.train.families.lstm_step import FusedLSTMStep
+from duetto.train.families.lstm_step import FusedLSTMStep, lstm_state_layout
 from duetto.train.families.token_stream import UNIT, TokenStepGraph, loss, windows  # noqa: F401 - shared parts
 
 FAMILY = "events"
@@ -84,11 +84,7 @@ class StepGraph(TokenStepGraph):
 
     def state_layout(self) -> list[dict]:
         """How the runtime should build and thread the state: names, shapes (batch on axis 1)."""
-        shape = [self.model.config.num_layers, 1, self.model.config.hidden_size]
-        return [
-            {"input": "h", "output": "h_out", "shape": shape, "dtype": "float32", "batch_axis": 1},
-            {"input": "c", "output": "c_out", "shape": shape, "dtype": "float32", "batch_axis": 1},
-        ]
+        return lstm_state_layout(self.model.config.num_layers, self.model.config.hidden_size)
 
 
 def build(config: dict | None = None) -> EventLSTM:

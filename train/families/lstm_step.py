@@ -48,3 +48,11 @@ class FusedLSTMStep(nn.Module):
             hs.append(x)
             cs.append(c_k)
         return self.readout(x), torch.stack(hs), torch.stack(cs)
+
+
+def lstm_state_layout(layers: int, hidden_size: int) -> list[dict]:
+    """The state of a stacked LSTM as the runtime threads it (duetto.model.step_model.StateSpec): h and c,
+    each [layers, batch, hidden] with the batch on axis 1, fed back as returned."""
+    shape = [layers, 1, hidden_size]
+    return [{"input": name, "output": f"{name}_out", "shape": shape, "dtype": "float32", "batch_axis": 1}
+            for name in ("h", "c")]

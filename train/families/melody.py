@@ -18,11 +18,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from duetto.encodings.events import key_events
+from duetto.encodings.note_level import PITCHES, START
 from duetto.music.notes import Note
-from duetto.encodings.note_level import MELODY, MELODY_VERSION, PITCHES, START
-from duetto.voices.melody import CHORD_SECONDS, MelodyLine
-from duetto.train.families.lstm_step import FusedLSTMStep
+from duetto.train.families.lstm_step import FusedLSTMStep, lstm_state_layout
 from duetto.train.families.note_level import NoteWindows, draw, split_notes
+from duetto.voices.melody import CHORD_SECONDS, MelodyLine
 
 FAMILY = "melody"
 UNIT = "note"
@@ -92,7 +92,7 @@ class StepGraph(nn.Module):
 
     input_names = ["pitch", "h", "c"]
     output_names = ["logits", "h_out", "c_out"]
-    encoding = (MELODY, MELODY_VERSION, 0.0)  # no time grid: the model has no time
+    step_seconds = 0.0  # no time grid: the model has no time
     max_steps = None
 
     def __init__(self, model: MelodyLSTM) -> None:
@@ -113,9 +113,7 @@ class StepGraph(nn.Module):
         return (torch.full((batch_size,), START, dtype=torch.int64), *self.model.initial_state(batch_size))
 
     def state_layout(self) -> list[dict]:
-        shape = [self.model.config.num_layers, 1, self.model.config.hidden_size]
-        return [{"input": "h", "output": "h_out", "shape": shape, "dtype": "float32", "batch_axis": 1},
-                {"input": "c", "output": "c_out", "shape": shape, "dtype": "float32", "batch_axis": 1}]
+        return lstm_state_layout(self.model.config.num_layers, self.model.config.hidden_size)
 
     def feedback(self, outputs: tuple[torch.Tensor, ...], rng: np.random.Generator) -> tuple[torch.Tensor]:
         """The next pitch, drawn from the logits (for the export's closed-loop parity check)."""

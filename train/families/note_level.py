@@ -14,17 +14,15 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from duetto.encodings import events as encoding
-from duetto.music.notes import Note
 from duetto.encodings.note_level import PITCHES, START
-from duetto.train.data.dataset import TRANSPOSE_SEMITONES, TokenWindows, covering_windows
+from duetto.music.notes import Note
+from duetto.train.data.dataset import TRANSPOSE_SEMITONES, covering_windows, random_shifts
+from duetto.train.data.shards import read_shard
 
 
 def split_notes(data_dir: str | os.PathLike, split: str) -> list[list[Note]]:
     """Every sequence of one split as notes, in time order (the dataset's checks apply)."""
-    shard = TokenWindows(data_dir, split, seq_len=1)
-    tokens = shard.tokens.tolist()
-    return [encoding.decode(tokens[begin:end]) for begin, end in zip(shard.offsets[:-1], shard.offsets[1:])]
+    return read_shard(data_dir, split).notes()
 
 
 class NoteWindows:
@@ -80,15 +78,11 @@ class NoteWindows:
 
 def transpose_pitches(batch: dict[str, np.ndarray], rng: np.random.Generator,
                       semitones: int = TRANSPOSE_SEMITONES) -> None:
-    """Shift the note pitches of each window (in place) by a random amount in ±semitones; a window whose
-    notes would leave 0..127 is left as it is."""
+    """Shift the note pitches of each window (in place), as `random_shifts` says."""
     pitch = batch["rows"][..., 0]
     is_note = batch["valid"] & (pitch != START)
-    shifts = rng.integers(-semitones, semitones + 1, size=len(pitch))
-    lowest = np.where(is_note, pitch, PITCHES).min(axis=1)
-    highest = np.where(is_note, pitch, -1).max(axis=1)
-    fits = (lowest + shifts >= 0) & (highest + shifts < PITCHES)
-    pitch += np.where(is_note & fits[:, None], shifts[:, None], 0).astype(pitch.dtype)
+    shifts = random_shifts(pitch, is_note, PITCHES, rng, semitones)
+    pitch += np.where(is_note, shifts[:, None], 0).astype(pitch.dtype)
 
 
 def draw(logits: torch.Tensor, rng: np.random.Generator) -> int:

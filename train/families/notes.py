@@ -31,8 +31,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from duetto.encodings import events as encoding
+from duetto.encodings.note_level import PITCHES, START
 from duetto.music.notes import Note
-from duetto.encodings.note_level import NOTES, NOTES_VERSION, PITCHES, START
+from duetto.train.families.lstm_step import lstm_state_layout
 from duetto.train.families.note_level import NoteWindows, draw, split_notes
 
 FAMILY = "notes"
@@ -180,7 +181,7 @@ class StepGraph(nn.Module):
 
     input_names = ["pitch", "step", "duration", "h", "c"]
     output_names = ["pitch_logits", "step_out", "duration_out", "h_out", "c_out"]
-    encoding = (NOTES, NOTES_VERSION, GRID_SECONDS)
+    step_seconds = GRID_SECONDS
     max_steps = None
 
     def __init__(self, model: NotesLSTM) -> None:
@@ -200,9 +201,7 @@ class StepGraph(nn.Module):
                 *self.model.initial_state(batch_size))
 
     def state_layout(self) -> list[dict]:
-        shape = [1, 1, self.model.config.hidden_size]
-        return [{"input": "h", "output": "h_out", "shape": shape, "dtype": "float32", "batch_axis": 1},
-                {"input": "c", "output": "c_out", "shape": shape, "dtype": "float32", "batch_axis": 1}]
+        return lstm_state_layout(1, self.model.config.hidden_size)
 
     def extra(self) -> dict:
         """How the voice reads the timing outputs: bins and their values, or a Gaussian's mean."""

@@ -11,7 +11,6 @@ dataset folder under `rolls/`, keyed by the grid and checked against the shard t
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +18,10 @@ from typing import Iterator
 
 import numpy as np
 
-from duetto.encodings import events as encoding
-from duetto.music.notes import write_atomically
+from duetto.atomic import write_atomically
 from duetto.encodings.roll import PLAY, piano_roll
-from duetto.train.data.dataset import SPLITS, TRANSPOSE_SEMITONES
+from duetto.train.data.dataset import TRANSPOSE_SEMITONES, random_shifts
+from duetto.train.data.shards import Shard, read_shard
 
 UNKNOWN_BEAT_SECONDS = 0.5  # MIDI's default tempo, 120 BPM
 ROLL_CACHE_VERSION = 1  # bump when the gridding changes, so stale caches are rebuilt
@@ -57,13 +56,9 @@ def _shard_digest(path: Path) -> str:
 
 def load_rolls(data_dir: str | os.PathLike, split: str, grid: Grid) -> Rolls:
     """The rolls of one split, from the cache when it was made from this very shard, else built and cached."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
+    shard = read_shard(data_dir, split)
+    digest = _shard_digest(shard.path)
     folder = Path(data_dir)
-    shard = folder / f"{split}.npz"
-    if not (folder / "manifest.json").is_file():
-        raise ValueError(f"{folder} holds no dataset (manifest.json missing): build one first")
-    digest = _shard_digest(shard)
     cache = folder / "rolls" / grid.cache_name(split)
     try:
         with np.load(cache) as cached:
@@ -78,17 +73,11 @@ def load_rolls(data_dir: str | os.PathLike, split: str, grid: Grid) -> Rolls:
     return rolls
 
 
-def build_rolls(shard: Path, grid: Grid) -> Rolls:
+def build_rolls(shard: Shard, grid: Grid) -> Rolls:
     """Decode every sequence of a shard to notes and grid it at its own beat."""
-    with np.load(shard) as arrays:
-        if "seconds_per_beat" not in arrays:
-            raise ValueError(f"{shard} records no beat per sequence (built before Duetto kept it): "
-                             "rebuild the dataset with `duetto data build`")
-        tokens, offsets, beats = arrays["tokens"], arrays["offsets"], arrays["seconds_per_beat"]
     rolls = []
-    for begin, end, beat in zip(offsets[:-1], offsets[1:], beats):
-        seconds_per_beat = UNKNOWN_BEAT_SECONDS if math.isnan(beat) else float(beat)
-        notes = encoding.decode(tokens[begin + 1:end].tolist())  # past the opening START
+    for notes, beat in zip(shard.notes(), shard.beats()):
+        seconds_per_beat = UNKNOWN_BEAT_SECONDS if beat is None else beat
         rolls.append(piano_roll(notes, seconds_per_beat / grid.steps_per_beat, grid.lowest, grid.num_keys,
                                 grid.keep_short))
     lengths = [len(roll) for roll in rolls]
@@ -164,13 +153,10 @@ class RollWindows:
 
 def transpose_frames(frames: np.ndarray, rng: np.random.Generator,
                      semitones: int = TRANSPOSE_SEMITONES) -> None:
-    """Shift each window [keys axis 2] by a random amount in ±semitones, in place; a window whose notes
-    would leave the keyboard stays as it is."""
+    """Shift each window [keys axis 2] in place, as `random_shifts` says (keys are the pitches here)."""
     keys = frames.shape[2]
     played = frames[..., PLAY].any(axis=1)  # [batch, keys]
-    lowest = np.where(played.any(axis=1), played.argmax(axis=1), keys)
-    highest = np.where(played.any(axis=1), keys - 1 - played[:, ::-1].argmax(axis=1), -1)
-    for index, shift in enumerate(rng.integers(-semitones, semitones + 1, size=len(frames))):
-        if shift and lowest[index] + shift >= 0 and highest[index] + shift < keys:
-            frames[index] = np.roll(frames[index], shift, axis=1)
+    shifts = random_shifts(np.broadcast_to(np.arange(keys), played.shape), played, keys, rng, semitones)
+    for index in np.flatnonzero(shifts):
+        frames[index] = np.roll(frames[index], shifts[index], axis=1)
 

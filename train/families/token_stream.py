@@ -35,10 +35,10 @@ def loss(model: nn.Module, batch: np.ndarray) -> tuple[torch.Tensor, int, int]:
 
 
 class TokenStepGraph(nn.Module):
-    """What the single-step graphs of event-stream families share: the encoding they speak, and how
+    """What the single-step graphs of event-stream families share: their time step, and how
     the export parity check closes the loop (the next token is drawn from the logits)."""
 
-    encoding = (encoding.ENCODING_NAME, encoding.ENCODING_VERSION, encoding.STEP_SECONDS)
+    step_seconds = encoding.STEP_SECONDS
     max_steps: int | None = None  # a recurrent state holds any number of steps
 
     def feedback(self, outputs: tuple[torch.Tensor, ...], rng: np.random.Generator) -> tuple[torch.Tensor]:

@@ -9,12 +9,9 @@ too, and it comes in again a beat after the player starts.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
+from duetto.jam.modes.base import Mode
 from duetto.music.clock import Grid
-
-if TYPE_CHECKING:
-    from duetto.jam.engine import Engine
 
 CHUNK_BEATS = 1  # composed at a time
 LEAD_BEATS = 1  # composed this far ahead of when it sounds
@@ -23,17 +20,18 @@ FALLBACK_BPM = 100.0  # the pulse until MIDI Clock, the player's pulse or --bpm 
 SOURCE_FALLBACK = "duet default"
 
 
-class DuetMode:
-    def __init__(self, engine: "Engine") -> None:
-        self._engine = engine
-        self.wake_at = math.inf
+class DuetMode(Mode):
+    name = "duet"
+
+    def __init__(self) -> None:
+        super().__init__()
         self._next_chunk: float | None = None  # when the next beat to compose starts; None: not playing
         self._player_active_at = -math.inf  # the player's latest key event
         self._keys_down = False
         self._fallback_origin = 0.0
 
     def _grid(self) -> Grid:
-        grid = self._engine.grid()
+        grid = self.stage.grid()
         return grid if grid is not None else Grid(60.0 / FALLBACK_BPM, self._fallback_origin, SOURCE_FALLBACK)
 
     def player_note(self, stamp: float, pitch: int, velocity: int, keys_down: bool) -> None:
@@ -51,11 +49,8 @@ class DuetMode:
             self._next_chunk, self.wake_at = None, math.inf
             return
         start = self._next_chunk if self._next_chunk is not None and self._next_chunk > now else grid.next_beat(now)
-        engine = self._engine
-        engine.perform(lambda: engine.voice.answer(CHUNK_BEATS * grid.beat, should_stop=lambda: engine.stopping),
-                       start, grid)
+        stage = self.stage
+        stage.perform(lambda: stage.voice.answer(CHUNK_BEATS * grid.beat, should_stop=lambda: stage.stopping),
+                      start, grid)
         self._next_chunk = grid.next_beat(start + grid.beat * (CHUNK_BEATS - 0.5))
         self.wake_at = self._next_chunk - grid.beat * LEAD_BEATS
-
-    def summary(self) -> str | None:
-        return None

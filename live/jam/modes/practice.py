@@ -14,14 +14,12 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from duetto.encodings.events import STEP_SECONDS
+from duetto.jam.modes.base import Mode, Stage
 from duetto.music.clock import CHORD_SECONDS, Grid
-from duetto.encodings.events import STEP_SECONDS, KeyEvent
 from duetto.music.key import parse_key
-
-if TYPE_CHECKING:
-    from duetto.jam.engine import Engine
+from duetto.music.notes import KeyEvent
 
 FIRST_LENGTH, SHORTEST, LONGEST = 4, 3, 12  # notes per phrase
 FALLBACK_BPM = 90.0
@@ -102,23 +100,29 @@ def top_line(events: list[KeyEvent], count: int) -> list[KeyEvent]:
     return sorted(line, key=lambda event: (event.seconds, event.velocity > 0))
 
 
-class PracticeMode:
-    def __init__(self, engine: "Engine") -> None:
-        self._engine = engine
-        settings = engine.settings
-        self._chosen_key = settings.key
-        settings.scale_lock = True
-        settings.feel.quantize, settings.feel.steps_per_beat = 1.0, 2  # on the eighth-note grid
+class PracticeMode(Mode):
+    name = "practice"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._chosen_key = None
         self.length = FIRST_LENGTH
         self.scores: list[Score] = []
         self.phrase: list[tuple[float, int]] = []  # (onset, pitch) of the phrase to echo
         self._echo: list[tuple[float, int]] = []
         self._listening = False
         self._beat = 60.0 / FALLBACK_BPM
-        self.wake_at = engine.now() + PAUSE_SECONDS
+
+    def begin(self, stage: Stage) -> None:
+        super().begin(stage)
+        settings = stage.settings
+        self._chosen_key = settings.key
+        settings.scale_lock = True
+        settings.feel.quantize, settings.feel.steps_per_beat = 1.0, 2  # on the eighth-note grid
+        self.wake_at = stage.now() + PAUSE_SECONDS
 
     def _grid(self, now: float) -> Grid:
-        grid = self._engine.grid()
+        grid = self.stage.grid()
         return grid if grid is not None else Grid(60.0 / FALLBACK_BPM, now, SOURCE_FALLBACK)
 
     def tick(self, now: float) -> None:
@@ -128,18 +132,18 @@ class PracticeMode:
             self._play_phrase(now)
 
     def _play_phrase(self, now: float) -> None:
-        engine = self._engine
-        engine.settings.key = self._chosen_key or engine.keys.key or parse_key(DEFAULT_KEY)
+        stage = self.stage
+        stage.settings.key = self._chosen_key or stage.heard_key or parse_key(DEFAULT_KEY)
         grid = self._grid(now)
         self._beat = grid.beat
         start = grid.next_beat(now + LEAD_SECONDS)
         seconds = 2 * self.length * grid.beat  # room for `length` notes of up to a beat each
-        events = top_line(list(engine.voice.answer(seconds, should_stop=lambda: engine.stopping)), self.length)
-        self.phrase = engine.perform(lambda: events, start, grid)
+        events = top_line(list(stage.voice.answer(seconds, should_stop=lambda: stage.stopping)), self.length)
+        self.phrase = stage.perform(lambda: events, start, grid)
         self._echo = []
         self._listening = True
         ends = max((event.seconds for event in events), default=0.0) + start
-        self.wake_at = ends + PATIENCE_SECONDS + engine.settings.phrase_gap
+        self.wake_at = ends + PATIENCE_SECONDS + stage.settings.phrase_gap
 
     def player_note(self, stamp: float, pitch: int, velocity: int, keys_down: bool) -> None:
         if not self._listening or not self.phrase or stamp < self.phrase[-1][0]:
@@ -148,23 +152,23 @@ class PracticeMode:
             self._echo.append((stamp, pitch))
             self.wake_at = math.inf  # until the keys are up again
         elif not keys_down and self._echo:
-            self.wake_at = stamp + self._engine.settings.phrase_gap
+            self.wake_at = stamp + self.stage.settings.phrase_gap
 
     def _score(self) -> None:
-        engine = self._engine
+        stage = self.stage
         score = score_echo(self.phrase, self._echo, self._beat)
         self.scores.append(score)
-        settings = engine.settings
+        settings = stage.settings
         if score.clean:
             self.length = min(LONGEST, self.length + 1)
             settings.temperature = min(WILDEST, settings.temperature + TEMPERATURE_STEP)
         elif score.pitch < POOR_PITCH:
             self.length = max(SHORTEST, self.length - 1)
             settings.temperature = max(TAMEST, settings.temperature - TEMPERATURE_STEP)
-        engine.log(f"duetto practice: round {len(self.scores)}: pitch {score.pitch:.0%}, timing {score.timing:.0%} "
+        stage.log(f"duetto practice: round {len(self.scores)}: pitch {score.pitch:.0%}, timing {score.timing:.0%} "
                    f"({score.notes} notes){' - clean!' if score.clean else ''}; next phrase: {self.length} notes")
         self._listening = False
-        self.wake_at = engine.now() + PAUSE_SECONDS
+        self.wake_at = stage.now() + PAUSE_SECONDS
 
     def summary(self) -> str | None:
         if not self.scores:

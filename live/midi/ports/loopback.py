@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from duetto.midi.ports import PortError, Receive
+from duetto.midi.ports.base import PortError, Receive
 
 
 class LoopbackBackend:

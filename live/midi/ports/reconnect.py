@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from duetto.midi.ports import Backend, InputPort, OutputPort, PortError, Receive
+from duetto.midi.ports.base import Backend, InputPort, OutputPort, PortError, Receive
 
 Log = Callable[[str], None]
 

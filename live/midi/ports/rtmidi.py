@@ -15,7 +15,7 @@ from typing import Iterator
 
 import rtmidi
 
-from duetto.midi.ports import PortError, Receive
+from duetto.midi.ports.base import PortError, Receive
 from duetto.midi.ports.jack_period import jack_period_seconds
 
 APIS = {

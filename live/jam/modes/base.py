@@ -1,0 +1,111 @@
+"""What a mode is, and the stage it plays on.
+
+A mode decides when the bot plays and what it plays for: call and response answers each phrase, duet
+plays along, practice plays a phrase for the player to echo. The engine thread drives every mode the same
+way: it feeds the voice everything heard, then hands the mode the player's notes and phrase triggers, and
+gives it a turn (`tick`) at the time it asked for (`wake_at`). A mode sees only the `Stage`: the few things
+the engine offers it, never the engine itself, so a new mode needs nothing but this module.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
+
+from duetto.music.clock import Grid
+from duetto.music.key import Key
+from duetto.music.notes import KeyEvent
+
+if TYPE_CHECKING:
+    from duetto.jam.settings import JamSettings, JamStats
+    from duetto.voices.base import Voice
+
+
+class Stage(Protocol):
+    """What a mode may use. Engine thread only, like the mode itself."""
+
+    settings: "JamSettings"
+    stats: "JamStats"
+    voice: "Voice"  # the model listening to the duet; `answer` composes from what it heard
+
+    def now(self) -> float:
+        """The clock port stamps and scheduled times are on."""
+
+    def grid(self) -> Grid | None:
+        """The beat grid now (MIDI Clock, the player's pulse or --bpm), or None when no tempo is known."""
+
+    @property
+    def stopping(self) -> bool:
+        """Whether composing should stop now: the jam ends, or an action waits to be carried out."""
+
+    @property
+    def keys_held(self) -> bool:
+        """Whether the player holds any key down."""
+
+    @property
+    def latest_strike(self) -> float:
+        """Stamp of the player's latest key-down to arrive, perhaps still waiting in the inbox."""
+
+    @property
+    def heard_key(self) -> Key | None:
+        """The key heard in the player's playing (None until one is heard)."""
+
+    def perform(self, compose: Callable[[], Iterable[KeyEvent]], start: float,
+                grid: Grid | None) -> list[tuple[float, int]]:
+        """Play what `compose()` yields from `start`: placed on the grid with the feel and dynamics,
+        sampled with the current settings; returns the (time meant, pitch) of each note-on queued."""
+
+    @property
+    def phrase_has_notes(self) -> bool:
+        """Whether the player struck a key since the phrase last ended."""
+
+    def end_phrase(self) -> None:
+        """The player's phrase is over: the voice hears any answer held back, and the next key-down opens
+        a new phrase (and anchors the player's pulse)."""
+
+    def silence_bot(self) -> bool:
+        """Stop what the bot plays or is about to play, now; True if it had anything playing or queued."""
+
+    def forget_answer(self) -> None:
+        """Stop the bot and keep its notes from the voice, as if it had never played them."""
+
+    def log(self, line: str) -> None:
+        """One line for the player (stderr)."""
+
+
+class Mode:
+    """A mode that does nothing: each subclass fills in the hooks it needs."""
+
+    name = "none"
+    # the bot's notes reach the voice only once the player plays on, so an answer can be undone or
+    # re-rolled and the model never learns it happened (call and response)
+    holds_answers = False
+
+    def __init__(self) -> None:
+        self.stage: Stage | None = None
+        self.wake_at = math.inf  # stage-clock time of the next `tick` (math.inf: none wanted)
+
+    def begin(self, stage: Stage) -> None:
+        """The jam starts on `stage`."""
+        self.stage = stage
+
+    def key_struck(self, stamp: float) -> None:
+        """The player strikes a key; called before anyone hears it, so the mode can stop the bot at once."""
+
+    def player_note(self, stamp: float, pitch: int, velocity: int, keys_down: bool) -> None:
+        """One of the player's key events, after the voice heard it; `keys_down` says whether any key is
+        still held after it."""
+
+    def phrase_trigger(self, stamp: float) -> None:
+        """The player ended a phrase by pedal, CC or key (`--phrase-end`)."""
+
+    def tick(self, now: float) -> None:
+        """The time asked for in `wake_at` has come."""
+
+    def reroll(self) -> bool:
+        """Play the last answer again, differently; False when the mode has nothing to re-roll."""
+        return False
+
+    def summary(self) -> str | None:
+        """A closing report for the end of the session, if the mode has one."""
+        return None

@@ -1,0 +1,63 @@
+"""Everything that shapes a jam (`JamSettings`), and what it counts (`JamStats`).
+
+The command line and the config file fill the settings in; once the engine runs, its thread owns them,
+and a CC changes them only through the inbox. The port thread reads a few of them (the input channel,
+pass-through, the CC map, the phrase-end key) to sort messages, which is safe for single attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from duetto.jam.controls import PhraseEnd
+from duetto.music.groove import Feel
+from duetto.music.key import Key
+from duetto.voices.limits import Limits
+
+
+@dataclass
+class JamSettings:
+    phrase_gap: float = 0.6  # seconds of silence that end a phrase...
+    phrase_beats: float | None = None  # ...or this many beats, when a tempo is known
+    phrase_end: PhraseEnd = field(default_factory=PhraseEnd)
+    response_seconds: float = 4.0
+    temperature: float = 1.0
+    top_p: float = 0.95
+    seed: int | None = None
+    channel: int = 0
+    input_channel: int | None = None  # listen to this channel only (None: all)
+    passthrough: bool = False  # the player's notes go to the output too
+    velocity_follow: float = 0.0  # 0: the model's dynamics, 1: the player's
+    bpm: float | None = None  # the tempo when neither MIDI Clock nor the player gives one
+    follow_player: bool = True  # find the beat in the player's own pulse (False: free time)
+    key: Key | None = None  # None: detected from the player
+    scale_lock: bool = False
+    feel: Feel = field(default_factory=Feel)
+    cc_map: dict[int, str] = field(default_factory=dict)  # CC number -> control or action name
+    panic_keys: frozenset[int] = frozenset()  # held together by the player: panic
+    window_tokens: int = 512
+    limits: Limits = field(default_factory=Limits)
+    mode: str = "call"
+    # seconds the bot's notes leave early, to make up for the MIDI transport (see `compensate_transport`)
+    latency_compensation: float = 0.0
+
+    def compensate_transport(self, one_way: float) -> None:
+        """Make up for a transport whose trips take `one_way` seconds on average. The player's key
+        reaches Duetto one trip after it was played, which delays every time the engine derives from it
+        (the phrase's end, the beat), and the answer reaches the synth one trip after it leaves: so the
+        bot's notes are sent two trips early, and land when they were meant to."""
+        self.latency_compensation = 2 * one_way
+
+
+@dataclass
+class JamStats:
+    notes_in: int = 0
+    notes_out: int = 0
+    answers: int = 0  # answers that began to sound
+    barge_ins: int = 0
+    dropped_messages: int = 0  # messages dropped because the inbox was full (key-ups of dropped key-downs too)
+    errors: int = 0
+    panics: int = 0
+    rerolls: int = 0
+    undos: int = 0
+    cc_changes: int = 0

@@ -1,0 +1,43 @@
+"""The port protocol every backend fills in: open an input with a callback, open an output and send, close.
+
+Messages are plain lists of MIDI bytes; inputs stamp each one with `time.perf_counter()` on arrival, the
+clock every other stage uses.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+Receive = Callable[[list[int], float], None]  # (MIDI bytes, perf_counter seconds at arrival)
+
+
+class PortError(Exception):
+    """A port or MIDI system that cannot be used; the message says what to do, in one line."""
+
+
+class InputPort(Protocol):
+    name: str
+
+    def close(self) -> None: ...
+
+
+class OutputPort(Protocol):
+    name: str
+
+    def send(self, message: list[int]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    name: str
+
+    def input_names(self) -> list[str]: ...
+
+    def output_names(self) -> list[str]: ...
+
+    def open_input(self, name: str, callback: Receive, virtual: bool = False) -> InputPort: ...
+
+    def open_output(self, name: str, virtual: bool = False) -> OutputPort: ...
+
+    def transport_latency(self) -> float: ...
