@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test jack fluidsynth clean
 
-# the runtime alone: numpy, mido, python-rtmidi, pretty_midi and the CPU build of ONNX Runtime
+# the runtime alone: numpy, mido, python-rtmidi and the CPU build of ONNX Runtime
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

@@ -21,6 +21,7 @@ import onnx
 import torch
 
 from duetto.atomic import write_atomically
+from duetto.encodings.registry import for_vocabulary, newest
 from duetto.families import family
 from duetto.model.step_model import METADATA_KEY, ModelInfo, StateSpec, StepModel, next_state
 from duetto.train.families import load_family
@@ -55,7 +56,9 @@ def model_info(checkpoint: dict, graph) -> ModelInfo:
         "command": settings.get("command", ""),
         "config": checkpoint["config"],
     }
-    encoding = family(checkpoint["family"]).encoding
+    config, name = checkpoint["config"], family(checkpoint["family"]).encoding
+    # the vocabulary a checkpoint was trained on says which version of its encoding it speaks
+    encoding = for_vocabulary(name, config["vocab_size"]) if "vocab_size" in config else newest(name)
     return ModelInfo(
         family=checkpoint["family"],
         encoding=encoding.name,

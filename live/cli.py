@@ -11,18 +11,17 @@ import gc
 import signal
 import sys
 import threading
-from importlib import resources
 from pathlib import Path
 
 from duetto.jam.config import ConfigError
 from duetto.midi.files import MidiFileError
 from duetto.midi.ports.base import PortError
 from duetto.model.step_model import ModelError
+from duetto.models import DEFAULT_MODEL
 from duetto.offline.audio import AudioError
+from duetto.voices.in_kind import TEXTURE_CHOICES
 from duetto.voices.limits import Limits
 
-# the shipped model travels as package data, so an installed Duetto finds it from any folder
-DEFAULT_MODEL = Path(str(resources.files("duetto.models") / "default.onnx"))
 PORT_CHECK_SECONDS = 0.5  # how often ports connected by name are checked for their program quitting
 
 
@@ -46,6 +45,13 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lowest", type=int, default=21, help="lowest note the bot may play (MIDI number)")
     parser.add_argument("--highest", type=int, default=108, help="highest note the bot may play")
     parser.add_argument("--max-polyphony", type=int, default=6, help="most notes the bot holds at once")
+    kind = parser.add_argument_group("the answer's kind (`duetto styles` lists what a model knows)")
+    kind.add_argument("--style", default="auto",
+                      help="a style the model was trained on, or auto (default): none is said, and the model "
+                           "hears it in your playing")
+    kind.add_argument("--texture", default="auto", choices=TEXTURE_CHOICES,
+                      help="auto (default): the texture of your latest phrase, a line answers a line and chords "
+                           "answer chords; free: the model's choice; or line, voices, chords")
 
 
 def add_live_options(parser: argparse.ArgumentParser) -> None:
@@ -178,6 +184,9 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
     generate.add_argument("--soundfont", default=None, help="soundfont for --wav (default: the system's GM one)")
     add_model_options(generate)
 
+    styles = commands.add_parser("styles", help="list the styles and textures a model knows")
+    styles.add_argument("--model", default=str(DEFAULT_MODEL), help="ONNX model (default: the shipped one)")
+
     ports = commands.add_parser("ports", help="list MIDI inputs and outputs")
     ports.add_argument("--backend", default="auto", help="auto, alsa, jack, coremidi or windows")
 
@@ -229,11 +238,31 @@ def load_model(args: argparse.Namespace):
     from duetto.model.step_model import StepModel
 
     model = StepModel(args.model, device=args.device, threads=args.threads)
+    check_style(getattr(args, "style", "auto"), model)
     print(f"duetto: {model.describe()}", file=sys.stderr)
     # what exists now lives for the whole session: keep the collector from walking it mid-phrase
     gc.collect()
     gc.freeze()
     return model
+
+
+def check_style(style: str, model) -> None:
+    """A style must be one the model was trained on (auto always is)."""
+    known = model.info.styles
+    if style != "auto" and style not in known:
+        listed = ", ".join(known) if known else "none: it was trained before styles (use auto)"
+        raise UsageError(f"--style {style!r}: {model.path.name} knows {listed}")
+
+
+def run_styles(args: argparse.Namespace) -> int:
+    from duetto.model.step_model import StepModel
+
+    model = StepModel(args.model, device="cpu")
+    styles = model.info.styles
+    print(f"{model.path.name} ({model.info.family}, {model.info.encoding} v{model.info.encoding_version})")
+    print("styles: " + (", ".join(["auto", *styles]) if styles else "auto only (trained before styles)"))
+    print("textures: " + ", ".join(TEXTURE_CHOICES))
+    return 0
 
 
 def make_limits(args: argparse.Namespace) -> Limits:
@@ -298,6 +327,9 @@ def jam_settings(args: argparse.Namespace, model):
         panic_keys=parse_panic_keys(args.panic_keys),
         cc_map=getattr(args, "cc_map", {}),
         mode=getattr(args, "mode", "call"),
+        style=args.style,
+        texture=args.texture,
+        style_choices=("auto", *model.info.styles),
         limits=limits,
     )
 
@@ -407,7 +439,7 @@ def run_generate(args: argparse.Namespace) -> int:
         model, args.prompt, args.out, args.seconds,
         temperature=defaults.get("temperature", 1.0) if args.temperature is None else args.temperature,
         top_p=defaults.get("top_p", 0.95) if args.top_p is None else args.top_p,
-        seed=args.seed, limits=make_limits(args))
+        seed=args.seed, limits=make_limits(args), style=args.style, texture=args.texture)
     print(summary)
     if args.plot:
         write_png(args.plot, piano_roll(tracks))
@@ -505,7 +537,8 @@ def main(argv: list[str] | None = None) -> int:
     # Python hands the interpreter between threads every 5 ms by default; the scheduler cannot wait that long
     sys.setswitchinterval(0.0005)
     runners = {"jam": run_jam, "learn": run_learn, "generate": run_generate, "ports": run_ports,
-               "demo": run_demo, "panic": run_panic, "bench": run_bench}
+               "demo": run_demo, "panic": run_panic, "bench": run_bench,
+               "styles": run_styles}
     try:
         if argv and argv[0] in PRODUCERS:
             return run_producer(argv[0], argv[1:])

@@ -3,7 +3,8 @@ that plays it live, and the module that trains it.
 
 Training (`duetto train --family`), export (the metadata written into the ONNX file) and the runtime (which
 voice a loaded model gets) all read this table, so adding a family is one entry here, a training module
-in duetto/train/families/ and, if it hears or speaks differently from the others, a voice.
+in duetto/train/families/ and, if it hears or speaks differently from the others, a voice. Which version
+of its encoding a model speaks is the model's own word (its metadata; checked by duetto.model).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from duetto.encodings import events, note_level, roll
-from duetto.encodings.registry import ENCODINGS, Encoding
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import ModelError, StepModel
 from duetto.voices.base import Voice
@@ -25,7 +25,7 @@ from duetto.voices.roll import RollVoice
 @dataclass(frozen=True)
 class Family:
     name: str
-    encoding: Encoding
+    encoding: str  # its name; duetto.encodings.registry knows the versions
     voice: type  # how a model of the family listens and answers live
     summary: str
 
@@ -36,15 +36,15 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {family.name: family for family in (
-    Family("events", ENCODINGS[events.ENCODING_NAME], EventVoice, "an LSTM over the event stream"),
-    Family("transformer", ENCODINGS[events.ENCODING_NAME], EventVoice,
+    Family("events", events.ENCODING_NAME, EventVoice, "an LSTM over the event stream"),
+    Family("transformer", events.ENCODING_NAME, EventVoice,
            "a decoder-only transformer over the event stream, with a key/value cache"),
-    Family("melody", ENCODINGS[note_level.MELODY], MelodyVoice, "an LSTM over the pitches of the top line"),
-    Family("notes", ENCODINGS[note_level.NOTES], NotesVoice,
+    Family("melody", note_level.MELODY, MelodyVoice, "an LSTM over the pitches of the top line"),
+    Family("notes", note_level.NOTES, NotesVoice,
            "an LSTM over whole notes: pitch, step since the previous onset, duration"),
-    Family("biaxial", ENCODINGS[roll.ENCODING_NAME], RollVoice,
+    Family("biaxial", roll.ENCODING_NAME, RollVoice,
            "a biaxial LSTM over a piano roll on a sixteenth-note grid"),
-    Family("biaxial_quarter", ENCODINGS[roll.ENCODING_NAME], RollVoice,
+    Family("biaxial_quarter", roll.ENCODING_NAME, RollVoice,
            "the biaxial LSTM on the classic benchmark's quarter-note 88-key roll"),
 )}
 
@@ -63,7 +63,6 @@ def make_voice(model: StepModel, sampler: Sampler, limits: Limits | None = None,
     if known is None:
         raise ModelError(f"{model.path}: no voice for the {model.info.family!r} family (known: "
                          f"{', '.join(FAMILIES)})")
-    if known.encoding.name != model.info.encoding:
-        raise ModelError(f"{model.path}: the {known.name} family speaks {known.encoding.name}, "
-                         f"not {model.info.encoding}")
+    if known.encoding != model.info.encoding:
+        raise ModelError(f"{model.path}: the {known.name} family speaks {known.encoding}, not {model.info.encoding}")
     return known.voice(model, sampler, limits or Limits(), window_tokens)

@@ -6,8 +6,11 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
-from conftest import REPO, SHIPPED_MODEL
+from duetto.models import DEFAULT_MODEL
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:
@@ -26,7 +29,7 @@ def test_runtime_imports_and_plays_without_torch(tmp_path):
     result = run_python(BLOCK_TORCH + f"""
     import duetto.cli, duetto.jam.engine, duetto.model.step_model, duetto.voices.event_context, duetto.jam.scheduler, duetto.midi.ports.rtmidi
     code = duetto.cli.main(["demo", "--backend", "loopback", "--rounds", "1", "--seed", "2",
-                          "--model", {str(SHIPPED_MODEL)!r}, "--out", {str(out)!r}])
+                          "--model", {str(DEFAULT_MODEL)!r}, "--out", {str(out)!r}])
     assert "torch" not in sys.modules or sys.modules["torch"] is None
     sys.exit(code)
     """)

@@ -1,12 +1,19 @@
 """The event vocabulary: MIDI written as a text of tokens, and read back.
 
-Vocabulary ("duetto-events", version 1), in token order:
+Vocabulary ("duetto-events", version 2), in token order:
 
     PAD, START                      specials (START opens every training sequence)
     NOTE_ON(0..127)                 a key goes down, at the current velocity
     NOTE_OFF(0..127)                a key comes up
     TIME_SHIFT(1..100)              time moves on by that many 10 ms steps
     VELOCITY(0..31)                 velocity bin for the note-ons that follow
+    STYLE(0..15)                    the style of what follows: 0 withheld, k + 1 the style of index k
+    TEXTURE(0..2)                   the texture of the phrase that follows: line, voices, chords
+
+Version 1 is the same vocabulary without STYLE and TEXTURE (390 tokens); its models keep loading and
+playing, and never hear or say a conditioning token. In version 2 training data, every phrase opens with
+its conditioning pair, STYLE then TEXTURE (`encode_conditioned`), so a model learns to read them wherever
+they stand; live, the voice says the pair it wants just before an answer.
 
 A round trip notes -> tokens -> notes is exact for notes already in canonical form (`quantize`): times on
 the 10 ms grid, velocities at their bin's representative value, at least one step long, and no two notes
@@ -19,9 +26,10 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from duetto.music.notes import KeyEvent, Note, notes_from_events
+from duetto.music.texture import TEXTURES, texture_of
 
 ENCODING_NAME = "duetto-events"
-ENCODING_VERSION = 1
+ENCODING_VERSION = 2
 
 STEP_SECONDS = 0.01
 MAX_SHIFT_STEPS = 100
@@ -34,7 +42,15 @@ NOTE_ON = 2
 NOTE_OFF = NOTE_ON + PITCHES
 TIME_SHIFT = NOTE_OFF + PITCHES  # token TIME_SHIFT + k means a shift of k + 1 steps
 VELOCITY = TIME_SHIFT + MAX_SHIFT_STEPS
-VOCAB_SIZE = VELOCITY + VELOCITY_BINS
+STYLE = VELOCITY + VELOCITY_BINS  # STYLE: withheld; STYLE + 1 + k: the style of index k
+STYLE_SLOTS = 16
+TEXTURE = STYLE + STYLE_SLOTS
+VOCAB_SIZE = TEXTURE + len(TEXTURES)
+V1_VOCAB_SIZE = STYLE  # version 1 ends before the conditioning tokens
+VOCAB_SIZES = {1: V1_VOCAB_SIZE, 2: VOCAB_SIZE}
+
+PHRASE_REST_SECONDS = 0.3  # a silence this long after every key is up opens a new phrase
+LONGEST_PHRASE_SECONDS = 8.0  # past this, the next strike opens a new phrase (music with no rests)
 
 
 def velocity_to_bin(velocity: int) -> int:
@@ -62,8 +78,12 @@ def describe(token: int) -> str:
         return f"NOTE_OFF({token - NOTE_OFF})"
     if TIME_SHIFT <= token < VELOCITY:
         return f"TIME_SHIFT({token - TIME_SHIFT + 1})"
-    if VELOCITY <= token < VOCAB_SIZE:
+    if VELOCITY <= token < STYLE:
         return f"VELOCITY({token - VELOCITY})"
+    if STYLE <= token < TEXTURE:
+        return f"STYLE({token - STYLE})"
+    if TEXTURE <= token < VOCAB_SIZE:
+        return f"TEXTURE({TEXTURES[token - TEXTURE]})"
     raise ValueError(f"token {token} is outside the vocabulary of {VOCAB_SIZE}")
 
 
@@ -173,7 +193,7 @@ class EventReader:
             return [KeyEvent(self.seconds, pitch, 0)]
         if TIME_SHIFT <= token < VELOCITY:
             self.step += token - TIME_SHIFT + 1
-        elif VELOCITY <= token < VOCAB_SIZE:
+        elif VELOCITY <= token < STYLE:
             self.velocity = bin_to_velocity(token - VELOCITY)
         return []
 
@@ -200,6 +220,61 @@ def encode(notes: Iterable[Note]) -> list[int]:
     tokens: list[int] = []
     for event in key_events(quantize(notes)):
         if event.velocity > 0:
+            tokens += writer.note_on(event.seconds, event.pitch, event.velocity)
+        else:
+            tokens += writer.note_off(event.seconds, event.pitch)
+    return tokens
+
+
+def style_token(index: int | None) -> int:
+    """The STYLE token for a style index (None: withheld)."""
+    if index is None:
+        return STYLE
+    if not 0 <= index < STYLE_SLOTS - 1:
+        raise ValueError(f"style index {index} is outside the {STYLE_SLOTS - 1} styles this encoding holds")
+    return STYLE + 1 + index
+
+
+def texture_token(texture: str) -> int:
+    return TEXTURE + TEXTURES.index(texture)
+
+
+def is_conditioning(token: int) -> bool:
+    return STYLE <= token < VOCAB_SIZE
+
+
+def conditioning(style: int | None, texture: str | None) -> list[int]:
+    """The tokens that say what follows: its style (None: withheld), then its texture if one is asked for."""
+    return [style_token(style)] + ([texture_token(texture)] if texture is not None else [])
+
+
+def phrases(notes: Sequence[Note]) -> list[list[Note]]:
+    """Notes in time order cut into phrases: a new one opens at a strike after PHRASE_REST_SECONDS of
+    silence, or at the first strike once a phrase has run LONGEST_PHRASE_SECONDS."""
+    cut: list[list[Note]] = []
+    sounding_until = float("-inf")
+    for note in sorted(notes, key=lambda note: (note.start, note.pitch)):
+        opens = (not cut or note.start - sounding_until >= PHRASE_REST_SECONDS
+                 or note.start - cut[-1][0].start >= LONGEST_PHRASE_SECONDS)
+        if opens and (not cut or note.start > cut[-1][-1].start):
+            cut.append([])
+        cut[-1].append(note)
+        sounding_until = max(sounding_until, note.end)
+    return cut
+
+
+def encode_conditioned(notes: Iterable[Note], style: int | None) -> list[int]:
+    """Canonical notes -> tokens (without START), each phrase opened by its conditioning pair: the style
+    (None: withheld) and the phrase's own texture."""
+    canonical = quantize(notes)
+    openings = {to_step(phrase[0].start): texture_of(phrase) for phrase in phrases(canonical)}
+    writer = EventWriter()
+    tokens: list[int] = []
+    for event in key_events(canonical):
+        if event.velocity > 0:
+            texture = openings.pop(to_step(event.seconds), None)
+            if texture is not None:
+                tokens += writer.advance_to(event.seconds) + conditioning(style, texture)
             tokens += writer.note_on(event.seconds, event.pitch, event.velocity)
         else:
             tokens += writer.note_off(event.seconds, event.pitch)

@@ -26,9 +26,14 @@ class Control:
     kind: type = float
     ratio: bool = False  # map CC values evenly in ratio (for multipliers), not in difference
     help: str = ""
+    choices: str | None = None  # a choice: the settings attribute listing what may be chosen, in order
 
-    def value(self, cc_value: int) -> Any:
-        """The setting for a CC value (0..127)."""
+    def value(self, cc_value: int, settings: Any = None) -> Any:
+        """The setting for a CC value (0..127); a choice's options are read from `settings`, the range of
+        CC values split evenly among them."""
+        if self.choices is not None:
+            options = getattr(settings, self.choices)
+            return options[min(len(options) - 1, max(0, cc_value) * len(options) // 128)]
         share = max(0, min(127, cc_value)) / 127
         if self.ratio:
             number = self.lowest * (self.highest / self.lowest) ** share
@@ -53,6 +58,9 @@ CONTROLS = {control.name: control for control in (
     Control("phrase_beats", ("phrase_beats",), 0.5, 8.0, help="silence in beats that ends your phrase"),
     Control("scale_lock", ("scale_lock",), 0, 1, bool, help="keep the bot in the key"),
     Control("passthrough", ("passthrough",), 0, 1, bool, help="send your notes to the output too"),
+    Control("texture", ("texture",), 0, 0, str, choices="texture_choices",
+            help="auto, free, line, voices, chords: the answers' texture"),
+    Control("style", ("style",), 0, 0, str, choices="style_choices", help="auto, or a style the model knows"),
 )}
 
 

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from duetto.families import make_voice
 from duetto.jam.controls import ACTIONS, CONTROLS, PRESSED, set_control
@@ -41,6 +41,8 @@ from duetto.music.clock import Grid, TempoTracker
 from duetto.music.groove import Dynamics, Placement
 from duetto.music.key import Key, KeyFinder
 from duetto.music.notes import KeyEvent
+from duetto.voices.base import Kind
+from duetto.voices.in_kind import CallListener
 
 PRIME_SLICE_TOKENS = 8  # model steps taken for context priming between looks at the inbox (~2 ms)
 
@@ -80,6 +82,7 @@ class Engine:
         self.status: Status | None = None
         self._status_at = -math.inf
         self.voice = make_voice(self.model, self.sampler, settings.limits, settings.window_tokens)
+        self.call = CallListener()  # the player's latest phrase, for answers in kind
         self.scheduler = Scheduler(output.send, clock, on_sent=self._bot_sent)
         self.intake = Intake(settings, self.stats, clock, self.scheduler.forward, self.scheduler.forward_message)
         self.mode = mode if mode is not None else make_mode(settings.mode)
@@ -163,7 +166,18 @@ class Engine:
 
     def end_phrase(self) -> None:
         self._phrase_has_notes = False
+        self.call.phrase_ended()
         self._let_voice_hear_the_answer()
+
+    def compose(self, seconds: float, should_stop: Callable[[], bool], texture: str | None = None
+                ) -> Iterator[KeyEvent]:
+        return self.voice.answer(seconds, should_stop=should_stop, kind=self.kind(texture))
+
+    def kind(self, texture: str | None = None) -> Kind:
+        """What the next answer should be like (see duetto.voices.in_kind)."""
+        styles = self.model.info.styles
+        style = styles.index(self.settings.style) if self.settings.style in styles else None
+        return self.call.kind(texture or self.settings.texture, style, self.key)
 
     def silence_bot(self) -> bool:
         if not self.scheduler.busy:
@@ -300,6 +314,7 @@ class Engine:
         else:
             self._player_down.discard((channel, pitch))
         self.voice.hear(stamp - self._origin, pitch, velocity)
+        self.call.hear(stamp - self._origin, pitch, velocity)
         self.mode.player_note(stamp, pitch, velocity, bool(self._player_down))
 
     def _let_voice_hear_the_answer(self) -> None:
@@ -322,7 +337,7 @@ class Engine:
             if pressed:
                 self._act(name)
         elif name is not None:
-            set_control(self.settings, name, CONTROLS[name].value(value))
+            set_control(self.settings, name, CONTROLS[name].value(value, self.settings))
             self.stats.cc_changes += 1
 
     # -- actions (engine thread) ---------------------------------------------------------------------

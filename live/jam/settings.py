@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from duetto.jam.controls import PhraseEnd
 from duetto.music.groove import Feel
 from duetto.music.key import Key
+from duetto.voices.in_kind import TEXTURE_CHOICES
 from duetto.voices.limits import Limits
 
 
@@ -38,6 +39,10 @@ class JamSettings:
     window_tokens: int = 512
     limits: Limits = field(default_factory=Limits)
     mode: str = "call"
+    style: str = "auto"  # a style the model knows, or auto: none is said, and the model hears it in the music
+    texture: str = "auto"  # auto: the texture of your latest phrase; free: the model's choice; line, voices, chords
+    texture_choices: tuple[str, ...] = TEXTURE_CHOICES  # what a CC mapped to texture chooses among
+    style_choices: tuple[str, ...] = ("auto",)  # what a CC mapped to style chooses among: the model's styles
     # seconds the bot's notes leave early, to make up for the MIDI transport (see `compensate_transport`)
     latency_compensation: float = 0.0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from duetto.encodings.registry import ENCODINGS
+from duetto.encodings.registry import ENCODINGS, spoken
 
 METADATA_KEY = "duetto"
 
@@ -73,6 +73,7 @@ class ModelInfo:
     max_steps: int | None = None  # steps one state can hold (a transformer's cache); None: unbounded
     defaults: dict = field(default_factory=lambda: {"temperature": 1.0, "top_p": 0.95})
     extra: dict = field(default_factory=dict)  # what a family's voice needs beyond the above
+    styles: list[str] = field(default_factory=list)  # the styles it was trained on, by index (encoding v2)
     training: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -151,12 +152,12 @@ class StepModel:
             info = ModelInfo.from_json(props[METADATA_KEY])
         except (ValueError, TypeError, KeyError) as error:
             raise ModelError(f"{self.path}: unreadable Duetto metadata ({error})") from None
-        spoken = ENCODINGS.get(info.encoding)
-        if spoken is None or spoken.version != info.encoding_version:
-            known = ", ".join(f"{encoding.name} v{encoding.version}" for encoding in ENCODINGS.values())
+        speaks = spoken(info.encoding, info.encoding_version)
+        if speaks is None:
+            known = ", ".join(f"{encoding.name} v{encoding.version}" for encoding in ENCODINGS)
             raise ModelError(f"{self.path}: encoding {info.encoding} v{info.encoding_version} is not one this "
                              f"Duetto speaks ({known})")
-        vocab_size = spoken.vocab_size
+        vocab_size = speaks.vocab_size
         if info.vocab_size != vocab_size:
             raise ModelError(f"{self.path}: vocabulary of {info.vocab_size} tokens, expected {vocab_size}")
         return info

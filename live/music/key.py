@@ -10,8 +10,11 @@ over, so the answer's scale does not flicker between relative keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
+
+from duetto.music.notes import Note
 
 NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 LETTERS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
@@ -85,6 +88,14 @@ class KeyFinder:
         self._stamp: float | None = None
         self._changed = False
         self._key: Key | None = None
+
+    @classmethod
+    def of(cls, notes: Sequence[Note]) -> Key | None:
+        """The key of some notes, heard in order (None when they are too few to tell)."""
+        finder = cls()
+        for note in sorted(notes):
+            finder.heard(note.start, note.pitch)
+        return finder.key
 
     def heard(self, stamp: float, pitch: int) -> None:
         """A key-down of the player's at `stamp` seconds."""

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
 from duetto.encodings.events import key_events
 from duetto.jam.engine import Engine
 from duetto.jam.modes import make_mode
@@ -66,6 +68,12 @@ class Player:
             for pitch in sorted(held):
                 self.port.send(messages.note_off(self.channel, pitch))
         return last_release
+
+
+def fit_clock(stamps: list[float]) -> tuple[float, float]:
+    """(seconds per tick, stamp of the first tick): a least-squares line through MIDI Clock ticks as heard."""
+    slope, intercept = np.polyfit(np.arange(len(stamps)), np.array(stamps), 1)
+    return float(slope), float(intercept)
 
 
 class ClockSender:

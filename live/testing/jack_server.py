@@ -13,6 +13,11 @@ import tempfile
 
 from duetto.midi.ports.base import PortError
 
+# the test suite's server: a 5.3 ms period leaves a loaded 2-core CI machine headroom (latency is the
+# benchmark's job, on a server of its own)
+TEST_RATE, TEST_PERIOD_FRAMES = 48_000, 256
+TEST_PERIOD_SECONDS = TEST_PERIOD_FRAMES / TEST_RATE
+
 
 def may_use_realtime() -> bool:
     """Whether this user may run threads with real-time (SCHED_FIFO) priority."""

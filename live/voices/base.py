@@ -8,9 +8,26 @@ nothing else in the runtime changes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
 
+from duetto.music.key import Key
 from duetto.music.notes import KeyEvent
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What an answer should be like: "in kind" with the call, or as the player set it. The event-stream
+    voice follows all of it: style and texture as tokens its model reads (version 2 of the encoding), the
+    texture's polyphony, a lean to the key, a pull towards the pace. The note-level and roll voices take
+    it and play as before (their models hear none of it; their register and scale come from Limits).
+    None everywhere: the model's free choice."""
+
+    style: int | None = None  # the style's index in the model's list of styles; None: withheld
+    texture: str | None = None  # line, voices or chords (duetto.music.texture)
+    key: Key | None = None  # notes of this key are favoured (the scale lock, a hard limit, is in Limits)
+    pace: float | None = None  # notes per second to aim for
+    register: tuple[int, int] | None = None  # lowest and highest pitch, within the Limits' own
 
 
 class Voice(Protocol):
@@ -25,6 +42,6 @@ class Voice(Protocol):
         """Do up to `budget` model steps of background work."""
 
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True) -> Iterator[KeyEvent]:
+               trim_leading_silence: bool = True, kind: Kind | None = None) -> Iterator[KeyEvent]:
         """Key events continuing what was heard, timed from the answer's start; every key-down gets its
         key-up unless `should_stop()` ends it early (the caller then releases what it scheduled)."""

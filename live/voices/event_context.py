@@ -14,6 +14,7 @@ from duetto.encodings import events as encoding
 from duetto.encodings.events import EventWriter
 from duetto.model.rolling_state import RollingState, RollingVoice
 from duetto.model.step_model import StepModel
+from duetto.voices.improviser import Start
 
 LONGEST_REST_SECONDS = 4.0  # longer silences are heard as this long (a few tokens, not one per second)
 
@@ -51,8 +52,8 @@ class Context(RollingVoice):
     def steps_in_state(self) -> int:
         return self.rolling.steps_in_state
 
-    def snapshot(self) -> tuple[np.ndarray, list[np.ndarray], int | None]:
-        """The logits and state to continue from (copies, so generating never disturbs the context), and
-        how many more steps the state can take (None: no bound)."""
+    def snapshot(self) -> Start:
+        """Where to continue from: copies of the logits and state (so generating never disturbs the
+        context), the room left in the state, and the recent window for priming a fresh one."""
         outputs, state = self.rolling.snapshot()
-        return outputs[0][0], state, self.rolling.room
+        return Start(outputs[0][0], state, self.rolling.room, self.window)

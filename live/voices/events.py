@@ -7,6 +7,7 @@ from typing import Callable, Iterator
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
+from duetto.voices.base import Kind
 from duetto.voices.event_context import Context
 from duetto.voices.improviser import Improviser
 from duetto.voices.limits import Limits
@@ -31,7 +32,6 @@ class EventVoice:
         self.context.prime_some(budget)
 
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True) -> Iterator[KeyEvent]:
-        logits, state, room = self.context.snapshot()
-        return self.improviser.continue_from(logits, state, seconds, trim_leading_silence=trim_leading_silence,
-                                             should_stop=should_stop, room=room)
+               trim_leading_silence: bool = True, kind: Kind | None = None) -> Iterator[KeyEvent]:
+        return self.improviser.continue_from(self.context.snapshot(), seconds, should_stop=should_stop, kind=kind,
+                                             trim_leading_silence=trim_leading_silence)

@@ -16,6 +16,7 @@ from duetto.model.rolling_state import RollingState, RollingVoice
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
+from duetto.voices.base import Kind
 from duetto.voices.common import Phrase, Touch, playable_pitches
 from duetto.voices.limits import Limits
 
@@ -92,7 +93,7 @@ class MelodyVoice(RollingVoice):
             self.rolling.step(self._feeds(pitch))
 
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True) -> Iterator[KeyEvent]:
+               trim_leading_silence: bool = True, kind: Kind | None = None) -> Iterator[KeyEvent]:
         self._take(self.line.flush())
         (logits,), state = self.rolling.snapshot()
         interval = max(self.touch.interval, self.limits.min_note_seconds)

@@ -18,6 +18,7 @@ from duetto.model.rolling_state import RollingState, RollingVoice
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
+from duetto.voices.base import Kind
 from duetto.voices.common import Phrase, Touch, playable_pitches
 from duetto.voices.limits import Limits
 
@@ -78,7 +79,7 @@ class NotesVoice(RollingVoice):
         return note_feeds(pitch, step, max(release - onset, SHORTEST_STEP_SECONDS))
 
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True) -> Iterator[KeyEvent]:
+               trim_leading_silence: bool = True, kind: Kind | None = None) -> Iterator[KeyEvent]:
         outputs, state = self.rolling.snapshot()
         previous = self.previous_onset
         for onset, pitch, release in self.pending:  # still sounding: heard as long as they have lasted

@@ -20,6 +20,7 @@ from duetto.encodings import roll
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
+from duetto.voices.base import Kind
 from duetto.voices.common import playable_pitches
 from duetto.voices.limits import Limits
 
@@ -42,7 +43,7 @@ class RollVoice:
         self.lowest, self.keys = int(extra["lowest"]), int(extra["num_keys"])
         self.steps_per_beat = int(extra["steps_per_beat"])
         self.articulation = bool(extra["articulation"])
-        self.keep_short = bool(extra["keep_short_notes"])  # as the training rolls did (`live.roll.note_frames`)
+        self.keep_short = bool(extra["keep_short_notes"])  # as training rolls did (roll.note_frames)
         self._seconds_per_frame = float(extra["seconds_per_beat"]) / self.steps_per_beat
         self._anchor = (0, 0.0)  # (frame, seconds): the grid is anchored here, frames a fixed time apart
         self.main = Feeder(model, 0, np.zeros((self.keys, 2), dtype=np.float32))
@@ -168,7 +169,7 @@ class RollVoice:
 
     # -- answering -----------------------------------------------------------------------------------
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True) -> Iterator[KeyEvent]:
+               trim_leading_silence: bool = True, kind: Kind | None = None) -> Iterator[KeyEvent]:
         """Key events continuing what was heard, timed from the last event heard (or from the answer's
         first note when trimming); frames are drawn from the first grid point at or after that event."""
         self.prime_some(self.keys * (self.final - self.main.fed) - self.main.key)  # the settled frames, no more

@@ -2,7 +2,7 @@
 
 An embedded pitch sequence, three stacked LSTMs with dropout, a dense layer and a softmax over the 128
 pitches; no time at all (the live voice takes its tempo from what it hears). Polyphonic pieces are first
-reduced to their top line by `live.voices.melody.MelodyLine`, the same reduction the voice applies live.
+reduced to their top line by `duetto.voices.melody.MelodyLine`, the same reduction the voice applies live.
 A target is one melody note, so nats per note over ln 2 is bits per note.
 """
 

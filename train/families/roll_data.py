@@ -30,7 +30,7 @@ ROLL_CACHE_VERSION = 1  # bump when the gridding changes, so stale caches are re
 @dataclass(frozen=True)
 class Grid:
     """How sequences become rolls: frames per beat, the keys kept, and whether notes shorter than a
-    frame keep their onset frame (see `live.roll.note_frames`)."""
+    frame keep their onset frame (see `duetto.encodings.roll.note_frames`)."""
 
     steps_per_beat: int
     lowest: int

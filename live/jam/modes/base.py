@@ -10,7 +10,7 @@ the engine offers it, never the engine itself, so a new mode needs nothing but t
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 
 from duetto.music.clock import Grid
 from duetto.music.key import Key
@@ -18,7 +18,6 @@ from duetto.music.notes import KeyEvent
 
 if TYPE_CHECKING:
     from duetto.jam.settings import JamSettings, JamStats
-    from duetto.voices.base import Voice
 
 
 class Stage(Protocol):
@@ -26,7 +25,6 @@ class Stage(Protocol):
 
     settings: "JamSettings"
     stats: "JamStats"
-    voice: "Voice"  # the model listening to the duet; `answer` composes from what it heard
 
     def now(self) -> float:
         """The clock port stamps and scheduled times are on."""
@@ -49,6 +47,11 @@ class Stage(Protocol):
     @property
     def heard_key(self) -> Key | None:
         """The key heard in the player's playing (None until one is heard)."""
+
+    def compose(self, seconds: float, should_stop: Callable[[], bool], texture: str | None = None
+                ) -> Iterator[KeyEvent]:
+        """`seconds` of music continuing what the voice heard, in kind with the player's latest phrase
+        (or the texture named here); see duetto.voices.in_kind."""
 
     def perform(self, compose: Callable[[], Iterable[KeyEvent]], start: float,
                 grid: Grid | None) -> list[tuple[float, int]]:

@@ -50,7 +50,7 @@ class DuetMode(Mode):
             return
         start = self._next_chunk if self._next_chunk is not None and self._next_chunk > now else grid.next_beat(now)
         stage = self.stage
-        stage.perform(lambda: stage.voice.answer(CHUNK_BEATS * grid.beat, should_stop=lambda: stage.stopping),
+        stage.perform(lambda: stage.compose(CHUNK_BEATS * grid.beat, lambda: stage.stopping),
                       start, grid)
         self._next_chunk = grid.next_beat(start + grid.beat * (CHUNK_BEATS - 0.5))
         self.wake_at = self._next_chunk - grid.beat * LEAD_BEATS

@@ -138,7 +138,7 @@ class PracticeMode(Mode):
         self._beat = grid.beat
         start = grid.next_beat(now + LEAD_SECONDS)
         seconds = 2 * self.length * grid.beat  # room for `length` notes of up to a beat each
-        events = top_line(list(stage.voice.answer(seconds, should_stop=lambda: stage.stopping)), self.length)
+        events = top_line(list(stage.compose(seconds, lambda: stage.stopping, texture="line")), self.length)
         self.phrase = stage.perform(lambda: events, start, grid)
         self._echo = []
         self._listening = True

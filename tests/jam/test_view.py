@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import time
 
-from conftest import JamProcess
-
 from duetto.jam.status import Status
 from duetto.jam.view import render
 from duetto.music.notes import Note
 from duetto.testing.duet_rig import ClockSender, Player
+from duetto.testing.processes import JamProcess
 
 STATUS = Status(mode="call", tempo_source="midi clock", bpm=130.0, transport_running=True, key="D:major",
                 key_locked=True, notes_in=13, notes_out=21, answers=2, barge_ins=1, step_ms=(0.25, 0.41),

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 
-from conftest import JACK_PERIOD_SECONDS, JamProcess, wait_until
-
 from duetto.music.notes import Note
 from duetto.testing.duet_rig import Player, Recorder
+from duetto.testing.jack_server import TEST_PERIOD_SECONDS
+from duetto.testing.processes import JamProcess, wait_until
 
 PHRASE = [Note(0.0, 0.12, 60, 90), Note(0.15, 0.27, 64, 80), Note(0.3, 0.5, 67, 85)]
 
@@ -28,7 +28,7 @@ def test_a_synth_that_quits_and_comes_back_is_reconnected(jack):
     try:
         assert wait_until(lambda: jam.said("Ctrl-C to stop") or jam.process.poll() is not None, 30), jam.lines
         # the bot's notes leave one JACK period early: half a period for the trip in, half for the trip out
-        assert jam.said(f"notes sent {1000 * JACK_PERIOD_SECONDS:.2f} ms early for the transport"), jam.lines
+        assert jam.said(f"notes sent {1000 * TEST_PERIOD_SECONDS:.2f} ms early for the transport"), jam.lines
         keyboard = jack.open_output(jam.in_port)
         time.sleep(0.2)
         Player(keyboard).play(PHRASE)

@@ -10,7 +10,7 @@ import math
 import subprocess
 import sys
 
-from conftest import SHIPPED_MODEL
+from duetto.models import DEFAULT_MODEL
 
 
 def is_summary(stats: dict) -> bool:
@@ -20,11 +20,11 @@ def is_summary(stats: dict) -> bool:
 
 def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     out = tmp_path / "bench.json"
-    families = SHIPPED_MODEL.parent / "families"
+    families = DEFAULT_MODEL.parent / "families"
     # an LSTM; families fed more than a token, one of them with a per-key state written in place
     also = [str(families / "events.onnx"), str(families / "melody.onnx"), str(families / "biaxial.onnx")]
     result = subprocess.run([sys.executable, "-m", "duetto", "bench", "latency", "--quick", "--model",
-                             str(SHIPPED_MODEL), "--also", *also, "--json", str(out)],
+                             str(DEFAULT_MODEL), "--also", *also, "--json", str(out)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 
+from duetto.models import DEFAULT_MODEL
 from duetto.music.notes import Note
 from duetto.tools.quality import (
     TrainingRuns,
@@ -18,7 +19,6 @@ from duetto.tools.quality import (
     polyphony,
     scale_consistency,
 )
-from tests.conftest import SHIPPED_MODEL
 
 
 def line(pitches, step=0.5, length=0.4, start=0.0):
@@ -54,7 +54,7 @@ def test_the_longest_verbatim_copy_is_found_and_nothing_longer():
 
 def test_bench_quality_runs_on_held_out_pieces_and_writes_its_table(tiny_dataset, tmp_path):
     data, _ = tiny_dataset
-    result = subprocess.run([sys.executable, "-m", "duetto", "bench", "quality", "--models", str(SHIPPED_MODEL),
+    result = subprocess.run([sys.executable, "-m", "duetto", "bench", "quality", "--models", str(DEFAULT_MODEL),
                              "--data", str(data), "--prompt-seconds", "1", "--seconds", "2",
                              "--json", str(tmp_path / "q.json"), "--markdown", str(tmp_path / "q.md")],
                             capture_output=True, text=True, timeout=300)

@@ -8,11 +8,11 @@ import sys
 import time
 
 import pytest
-from conftest import JamProcess, wait_until
 
 from duetto.cli import build_parser, config_for, jam_option_types
 from duetto.jam.config import Config, ConfigError, format_config, read_config, write_config
 from duetto.testing.duet_rig import Recorder
+from duetto.testing.processes import JamProcess, wait_until
 
 GOOD = """
 [jam]

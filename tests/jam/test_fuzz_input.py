@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
 
 from duetto.jam.engine import Engine
 from duetto.jam.intake import INBOX_LIMIT
@@ -30,6 +29,7 @@ from duetto.jam.settings import JamSettings
 from duetto.midi.ports import open_backend
 from duetto.music.notes import Note
 from duetto.testing.duet_rig import DuetRig, Recorder, sleep_until
+from duetto.testing.processes import wait_until
 
 PHRASE = [Note(0.0, 0.15, 60, 90), Note(0.2, 0.35, 64, 80), Note(0.4, 0.6, 67, 85)]
 BACKLOG_BOUND = INBOX_LIMIT + 2 * 16 * 128

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import FailingModel, wait_until
 
 from duetto.jam.engine import Engine
 from duetto.jam.settings import JamSettings
 from duetto.midi.ports import open_backend
 from duetto.music.notes import Note
 from duetto.testing.duet_rig import Player, Recorder
+from duetto.testing.faults import FailingModel
+from duetto.testing.processes import wait_until
 
 PHRASE = [Note(0.0, 0.15, 60, 90), Note(0.2, 0.35, 64, 80), Note(0.4, 0.6, 67, 85)]
 

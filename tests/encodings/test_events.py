@@ -8,26 +8,38 @@ from hypothesis import strategies as st
 
 from duetto.encodings import events as encoding
 from duetto.encodings.events import (
+    LONGEST_PHRASE_SECONDS,
     MAX_SHIFT_STEPS,
     NOTE_OFF,
     NOTE_ON,
     PAD,
     START,
     STEP_SECONDS,
+    STYLE,
+    STYLE_SLOTS,
+    TEXTURE,
     TIME_SHIFT,
+    V1_VOCAB_SIZE,
     VELOCITY,
     VELOCITY_BINS,
     VOCAB_SIZE,
     EventReader,
     EventWriter,
     bin_to_velocity,
+    conditioning,
     decode,
     describe,
     encode,
+    encode_conditioned,
+    is_conditioning,
+    phrases,
     quantize,
+    style_token,
+    texture_token,
     velocity_to_bin,
 )
 from duetto.music.notes import Note
+from duetto.music.texture import TEXTURES
 
 PROPERTY = settings(max_examples=200, deadline=None)
 
@@ -75,8 +87,11 @@ def test_vocabulary_layout():
     assert NOTE_OFF - NOTE_ON == 128
     assert TIME_SHIFT - NOTE_OFF == 128
     assert VELOCITY - TIME_SHIFT == MAX_SHIFT_STEPS == 100
-    assert VOCAB_SIZE - VELOCITY == VELOCITY_BINS == 32
-    assert VOCAB_SIZE == 390
+    assert STYLE - VELOCITY == VELOCITY_BINS == 32
+    assert V1_VOCAB_SIZE == STYLE == 390  # version 1 ends where the conditioning tokens begin
+    assert TEXTURE - STYLE == STYLE_SLOTS == 16
+    assert VOCAB_SIZE - TEXTURE == len(TEXTURES) == 3
+    assert VOCAB_SIZE == 409
 
 
 @pytest.mark.parametrize("token, name", [
@@ -84,7 +99,8 @@ def test_vocabulary_layout():
     (NOTE_ON, "NOTE_ON(0)"), (NOTE_ON + 60, "NOTE_ON(60)"), (NOTE_OFF - 1, "NOTE_ON(127)"),
     (NOTE_OFF, "NOTE_OFF(0)"), (NOTE_OFF + 127, "NOTE_OFF(127)"),
     (TIME_SHIFT, "TIME_SHIFT(1)"), (VELOCITY - 1, "TIME_SHIFT(100)"),
-    (VELOCITY, "VELOCITY(0)"), (VOCAB_SIZE - 1, "VELOCITY(31)"),
+    (VELOCITY, "VELOCITY(0)"), (STYLE - 1, "VELOCITY(31)"),
+    (STYLE, "STYLE(0)"), (TEXTURE - 1, "STYLE(15)"), (TEXTURE, "TEXTURE(line)"), (VOCAB_SIZE - 1, "TEXTURE(chords)"),
 ])
 def test_describe_names_tokens(token, name):
     assert describe(token) == name
@@ -313,3 +329,39 @@ def test_a_rest_is_not_shortened_while_a_key_is_held():
     writer.note_on(0.0, 60, 80)
     writer.shorten_rest(10.0, longest=4.0)
     assert writer.note_off(10.0, 60)[:-1] == [TIME_SHIFT + 99] * 10
+
+
+# -- conditioning (version 2) ----------------------------------------------------------------------
+
+
+def test_conditioning_tokens_are_read_as_nothing_and_keep_the_velocity():
+    reader = EventReader(velocity=30)
+    velocity = reader.read(NOTE_ON + 60)[0].velocity
+    for token in conditioning(3, "chords") + [style_token(None)]:
+        assert reader.read(token) == []
+    assert reader.read(NOTE_ON + 62)[0].velocity == velocity and reader.seconds == 0.0
+
+
+def test_style_tokens_cover_every_slot_and_refuse_the_rest():
+    assert style_token(None) == STYLE and style_token(0) == STYLE + 1 and style_token(14) == TEXTURE - 1
+    with pytest.raises(ValueError, match="15 styles"):
+        style_token(15)
+
+
+def test_every_phrase_opens_with_its_style_and_texture_and_the_notes_survive():
+    tune = [Note(0.5 * i, 0.5 * i + 0.4, 60 + i, 80) for i in range(6)]  # a line
+    chords = [Note(4.0 + i, 4.9 + i, pitch, 80) for i in range(3) for pitch in (48, 52, 55, 60)]  # after a rest
+    tokens = encode_conditioned(tune + chords, style=2)
+    opened = [(tokens[index], tokens[index + 1]) for index, token in enumerate(tokens) if token == style_token(2)]
+    assert opened == [(style_token(2), texture_token("line")), (style_token(2), texture_token("chords"))]
+    assert tokens[:2] == conditioning(2, "line")  # before anything else: the first phrase opens at 0
+    assert decode(tokens) == quantize(tune + chords)
+    assert [token for token in tokens if not is_conditioning(token)] == encode(tune + chords)
+
+
+def test_music_without_rests_is_still_cut_into_phrases():
+    legato = [Note(0.25 * i, 0.25 * i + 0.3, 60 + i % 12, 80) for i in range(100)]  # 25 s, never silent
+    cut = phrases(legato)
+    assert len(cut) == 4 and sum(len(phrase) for phrase in cut) == 100
+    assert all(phrase[-1].start - phrase[0].start < LONGEST_PHRASE_SECONDS for phrase in cut)
+    assert encode_conditioned(legato, style=None).count(STYLE) == 4  # withheld, once a phrase

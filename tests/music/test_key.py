@@ -7,7 +7,6 @@ plays in D major, the bot hears the key and every note it answers with is in it.
 from __future__ import annotations
 
 import pytest
-from conftest import wait_until
 
 from duetto.encodings import events as encoding
 from duetto.jam.settings import JamSettings
@@ -15,7 +14,8 @@ from duetto.model.sampler import Sampler
 from duetto.music.key import Key, KeyFinder, parse_key
 from duetto.music.notes import Note
 from duetto.testing.duet_rig import DuetRig
-from duetto.voices.improviser import Improviser
+from duetto.testing.processes import wait_until
+from duetto.voices.improviser import Improviser, Start
 from duetto.voices.limits import Limits
 
 D_MAJOR = Key(2, "major")
@@ -68,7 +68,7 @@ def test_scale_lock_keeps_200_sampled_answers_in_key(shipped_model):
         logits, state = shipped_model.step(encoding.START, state)
         for token in encoding.encode([Note(0.0, 0.2, 60 + answer % 12, 80), Note(0.2, 0.4, 61, 80)]):
             logits, state = shipped_model.step(token, state)  # out-of-key calls, to tempt it
-        struck += [event.pitch for event in improviser.continue_from(logits, state, 1.0) if event.velocity > 0]
+        struck += [event.pitch for event in improviser.continue_from(Start(logits, state), 1.0) if event.velocity > 0]
     assert len(struck) > 400
     assert sorted({pitch % 12 for pitch in struck if pitch % 12 not in D_MAJOR.pitch_classes}) == []
 
@@ -78,7 +78,7 @@ def test_without_the_lock_the_model_does_leave_the_key(shipped_model):
     improviser = Improviser(shipped_model, Sampler(temperature=1.2, top_p=1.0, seed=5), Limits())
     state = shipped_model.initial_state()
     logits, state = shipped_model.step(encoding.START, state)
-    pitches = [event.pitch for event in improviser.continue_from(logits, state, 8.0) if event.velocity > 0]
+    pitches = [event.pitch for event in improviser.continue_from(Start(logits, state), 8.0) if event.velocity > 0]
     assert any(pitch % 12 not in D_MAJOR.pitch_classes for pitch in pitches)
 
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import JACK_PERIOD_SECONDS, JamProcess, fit_clock, wait_until
 
 from duetto.jam.modes.duet import PATIENCE_BEATS
 from duetto.jam.modes.practice import FIRST_LENGTH, matched_pairs, score_echo
 from duetto.jam.settings import JamSettings
 from duetto.music.groove import Feel
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import ClockSender, DuetRig, Player, Recorder
+from duetto.testing.duet_rig import ClockSender, DuetRig, Player, Recorder, fit_clock
+from duetto.testing.jack_server import TEST_PERIOD_SECONDS
+from duetto.testing.processes import JamProcess, wait_until
 
 BPM = 120.0
 BEAT = 60.0 / BPM
@@ -74,7 +75,7 @@ def test_duet_plays_along_on_the_beat_and_stops_when_the_player_does(jack, shipp
     placed = [intended for intended, _, message in rig.engine.scheduler.timeline if message and message[0] == 0x90]
     assert len(placed) >= len(during)
     off_grid = [min((at - first_tick) % step, step - (at - first_tick) % step) for at in placed]
-    assert [round(1000 * d, 1) for d in off_grid if d > JACK_PERIOD_SECONDS] == []
+    assert [round(1000 * d, 1) for d in off_grid if d > TEST_PERIOD_SECONDS] == []
     assert [onset for onset in onsets if onset > stopped] == [], "the bot played on after the player stopped"
     assert rig.recorder.unmatched_note_ons() == 0
     # the player's notes reached the model while the bot played: it heard the whole melody, in order, among

@@ -13,7 +13,6 @@ import random
 import time
 
 import pytest
-from conftest import JACK_PERIOD_SECONDS, fit_clock, wait_until
 
 from duetto.jam.settings import JamSettings
 from duetto.midi.messages import CLOCK, CONTINUE, SONG_POSITION, START
@@ -21,7 +20,9 @@ from duetto.midi.ports.rtmidi import ArrivalStamps
 from duetto.music.clock import SOURCE_BPM, SOURCE_CLOCK, SOURCE_PLAYER, Grid, TempoTracker
 from duetto.music.groove import Dynamics, Feel, Placement
 from duetto.music.notes import KeyEvent, Note
-from duetto.testing.duet_rig import ClockSender, DuetRig, Recorder
+from duetto.testing.duet_rig import ClockSender, DuetRig, Recorder, fit_clock
+from duetto.testing.jack_server import TEST_PERIOD_SECONDS
+from duetto.testing.processes import wait_until
 
 BPM = 130.0
 TICK = 60.0 / BPM / 24
@@ -197,14 +198,14 @@ def test_the_bot_follows_midi_clock_over_jack(jack, shipped_model, fast_switchin
     assert period == pytest.approx(TICK, rel=0.01)
     onsets = [event.seconds for event in rig.recorder.key_events() if event.velocity > 0]
     assert len(onsets) >= 3
-    assert onsets[0] >= released + settings.phrase_gap - JACK_PERIOD_SECONDS
+    assert onsets[0] >= released + settings.phrase_gap - TEST_PERIOD_SECONDS
 
     def off_grid(stamp: float, ticks_per_line: int) -> float:
         line = period * ticks_per_line
         distance = (stamp - first_tick) % line
         return min(distance, line - distance)
 
-    tolerance = JACK_PERIOD_SECONDS + CALLBACK_SECONDS
+    tolerance = TEST_PERIOD_SECONDS + CALLBACK_SECONDS
     assert off_grid(onsets[0], 24) <= tolerance, "the answer did not start on a beat"
     misses = [round(1000 * off_grid(onset, 6), 2) for onset in onsets if off_grid(onset, 6) > tolerance]
     assert misses == [], f"onsets off the sixteenth grid by (ms): {misses}"

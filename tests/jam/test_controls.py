@@ -10,13 +10,13 @@ import itertools
 import time
 
 import pytest
-from conftest import wait_until
 
 from duetto.encodings.events import NOTE_OFF, NOTE_ON
-from duetto.jam.controls import CONTROLS, PhraseEnd, parse_phrase_end
+from duetto.jam.controls import CONTROLS, PhraseEnd, parse_phrase_end, set_control
 from duetto.jam.settings import JamSettings
 from duetto.music.notes import Note
 from duetto.testing.duet_rig import DuetRig
+from duetto.testing.processes import wait_until
 
 PHRASE = [Note(0.0, 0.15, 60, 90), Note(0.2, 0.35, 64, 80), Note(0.4, 0.6, 67, 85)]
 _names = itertools.count()
@@ -195,3 +195,13 @@ def test_reroll_replaces_the_answer_and_undo_withdraws_it(rig):
     # neither discarded answer reached the model: all it has heard is the player's phrase
     window = bench.engine.voice.context.window
     assert [token - NOTE_ON for token in window if NOTE_ON <= token < NOTE_OFF] == [note.pitch for note in PHRASE]
+
+
+def test_a_choice_control_splits_the_knob_among_its_options():
+    settings = JamSettings(style_choices=("auto", "chorale", "folk"))
+    texture, style = CONTROLS["texture"], CONTROLS["style"]
+    assert [texture.value(cc, settings) for cc in (0, 30, 60, 90, 127)] == ["auto", "free", "line", "voices", "chords"]
+    assert [style.value(cc, settings) for cc in (0, 42, 43, 85, 86, 127)] == ["auto", "auto", "chorale", "chorale",
+                                                                            "folk", "folk"]
+    set_control(settings, "texture", texture.value(127, settings))
+    assert settings.texture == "chords"

@@ -8,9 +8,9 @@ import sys
 
 import onnx
 import pytest
-from conftest import SHIPPED_MODEL
 
 from duetto.model.step_model import METADATA_KEY, ModelError, StepModel
+from duetto.models import DEFAULT_MODEL
 
 
 def refuse(path) -> str:
@@ -27,7 +27,7 @@ def refuse(path) -> str:
 
 
 def with_metadata(tmp_path, change) -> str:
-    proto = onnx.load(str(SHIPPED_MODEL))
+    proto = onnx.load(str(DEFAULT_MODEL))
     props = {p.key: p.value for p in proto.metadata_props}
     del proto.metadata_props[:]
     info = json.loads(props[METADATA_KEY])
@@ -41,7 +41,7 @@ def with_metadata(tmp_path, change) -> str:
 
 
 def test_truncated_model_is_refused(tmp_path):
-    data = SHIPPED_MODEL.read_bytes()
+    data = DEFAULT_MODEL.read_bytes()
     path = tmp_path / "truncated.onnx"
     path.write_bytes(data[: len(data) // 2])
     assert "not a loadable ONNX model" in refuse(path)
@@ -58,7 +58,7 @@ def test_missing_model_is_refused(tmp_path):
 
 
 def test_onnx_without_duetto_metadata_is_refused(tmp_path):
-    proto = onnx.load(str(SHIPPED_MODEL))
+    proto = onnx.load(str(DEFAULT_MODEL))
     del proto.metadata_props[:]
     path = tmp_path / "plain.onnx"
     onnx.save(proto, str(path))
@@ -129,4 +129,4 @@ def test_asking_for_cuda_on_a_runtime_without_it_is_one_line_and_auto_falls_back
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "--device cuda" in result.stderr, result.stderr
-    assert StepModel(SHIPPED_MODEL, device="auto").provider == CPU
+    assert StepModel(DEFAULT_MODEL, device="auto").provider == CPU

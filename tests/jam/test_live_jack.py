@@ -14,13 +14,15 @@ import time
 
 import mido
 import pytest
-from conftest import JACK_PERIOD_SECONDS, SHIPPED_MODEL, JamProcess, wait_until
 
 from duetto.jam.settings import JamSettings
 from duetto.midi.files import read_midi
 from duetto.midi.ports.jack_period import jack_period_seconds
+from duetto.models import DEFAULT_MODEL
 from duetto.music.notes import Note
 from duetto.testing.duet_rig import DuetRig
+from duetto.testing.jack_server import TEST_PERIOD_SECONDS
+from duetto.testing.processes import JamProcess, wait_until
 
 GAP = 0.3
 PHRASE = [Note(0.0, 0.2, 60, 90), Note(0.25, 0.45, 62, 80), Note(0.5, 0.7, 64, 85), Note(0.75, 1.2, 67, 95)]
@@ -85,27 +87,27 @@ def test_barge_in_stops_the_answer_and_releases_its_notes(rig):
 
 
 def test_the_transport_compensation_is_one_period_read_from_the_running_server(jack, monkeypatch):
-    assert jack_period_seconds() == pytest.approx(JACK_PERIOD_SECONDS)
-    assert jack.transport_latency() == pytest.approx(JACK_PERIOD_SECONDS / 2)  # each trip, on average
+    assert jack_period_seconds() == pytest.approx(TEST_PERIOD_SECONDS)
+    assert jack.transport_latency() == pytest.approx(TEST_PERIOD_SECONDS / 2)  # each trip, on average
     settings = JamSettings()
     settings.compensate_transport(jack.transport_latency())
-    assert settings.latency_compensation == pytest.approx(JACK_PERIOD_SECONDS)  # the trip in and the trip out
+    assert settings.latency_compensation == pytest.approx(TEST_PERIOD_SECONDS)  # the trip in and the trip out
     monkeypatch.setenv("JACK_DEFAULT_SERVER", "duetto-no-such-server")
     assert jack_period_seconds() is None
     assert jack.transport_latency() == 0.0
 
 
 def test_a_compensated_answer_leaves_early_by_the_compensation_and_no_earlier(rig):
-    bench = rig(latency_compensation=JACK_PERIOD_SECONDS)
+    bench = rig(latency_compensation=TEST_PERIOD_SECONDS)
     last_release = bench.player.play(PHRASE)
     assert wait_until(lambda: bench.engine.stats.answers == 1 and not bench.engine.scheduler.busy, 10)
     heard_end = bench.engine.mode.phrase_ended_at  # the key-up's arrival, which the gap is timed from
     intended, sent, _ = next(entry for entry in bench.engine.scheduler.timeline
                              if entry[2] is not None and entry[2][0] & 0xF0 == 0x90)
-    assert intended == pytest.approx(heard_end + GAP - JACK_PERIOD_SECONDS, abs=1e-9)
+    assert intended == pytest.approx(heard_end + GAP - TEST_PERIOD_SECONDS, abs=1e-9)
     assert sent >= intended
     first = bench.recorder.first_note_on(since=last_release)
-    assert first is not None and first >= last_release + GAP - JACK_PERIOD_SECONDS
+    assert first is not None and first >= last_release + GAP - TEST_PERIOD_SECONDS
 
 
 def test_jam_can_be_told_not_to_compensate_the_transport(jack):
@@ -132,7 +134,7 @@ def test_ports_lists_virtual_ports_on_jack(jack):
 def test_demo_runs_over_jack_and_writes_the_duet(jack, tmp_path):
     out = tmp_path / "duet.mid"
     demo = subprocess.run([sys.executable, "-m", "duetto", "demo", "--backend", "jack", "--rounds", "1",
-                           "--model", str(SHIPPED_MODEL), "--seed", "1", "--out", str(out)],
+                           "--model", str(DEFAULT_MODEL), "--seed", "1", "--out", str(out)],
                           capture_output=True, text=True, timeout=60)
     assert demo.returncode == 0, demo.stderr
     assert "on jack ports" in demo.stdout

@@ -16,7 +16,10 @@ from pathlib import Path
 import mido
 import pytest
 import torch
-from conftest import REPO, wait_until, write_tunes
+from duetto.testing.material import write_tunes
+from duetto.testing.processes import wait_until
+
+REPO = Path(__file__).resolve().parents[2]
 from test_train_export import TINY
 
 from duetto.midi.files import write_midi

@@ -6,13 +6,14 @@ The model here is `RandomTableModel`, a fixed random table of logits: it exercis
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from duetto.encodings.events import NOTE_OFF, NOTE_ON, PAD, START, STEP_SECONDS, TIME_SHIFT, VELOCITY, VOCAB_SIZE
+from duetto.encodings.events import NOTE_OFF, NOTE_ON, PAD, START, STEP_SECONDS, TIME_SHIFT, V1_VOCAB_SIZE, VELOCITY
 from duetto.model.sampler import Sampler
-from duetto.voices.improviser import Improviser
+from duetto.voices.improviser import Improviser, Start
 from duetto.voices.limits import Limits
 
 EPSILON = 1e-9
@@ -27,10 +28,12 @@ class RandomTableModel:
     Every token it is stepped with is recorded in `heard`.
     """
 
-    BIAS = {(NOTE_OFF, TIME_SHIFT): 2.0, (TIME_SHIFT, VELOCITY): -4.0, (VELOCITY, VOCAB_SIZE): -3.0}
+    BIAS = {(NOTE_OFF, TIME_SHIFT): 2.0, (TIME_SHIFT, VELOCITY): -4.0, (VELOCITY, V1_VOCAB_SIZE): -3.0}
+    # version 1 of the encoding: no conditioning tokens; an unbounded state
+    info = SimpleNamespace(vocab_size=V1_VOCAB_SIZE, max_steps=None)
 
     def __init__(self, seed: int) -> None:
-        self.table = np.random.default_rng(seed).normal(0.0, 2.0, (VOCAB_SIZE, VOCAB_SIZE)).astype(np.float32)
+        self.table = np.random.default_rng(seed).normal(0.0, 2.0, (V1_VOCAB_SIZE, V1_VOCAB_SIZE)).astype(np.float32)
         for (first, last), bias in self.BIAS.items():
             self.table[:, first:last] += bias
         self.heard: list[int] = []
@@ -60,7 +63,7 @@ def improvise(seed, limits, seconds, trim=True, should_stop=lambda: False):
     model = RandomTableModel(seed)
     logits, state = model.initial()
     improviser = Improviser(model, Sampler(temperature=1.0, top_p=0.95, seed=seed), limits)
-    events = list(improviser.continue_from(logits, state, seconds, trim_leading_silence=trim,
+    events = list(improviser.continue_from(Start(logits, state), seconds, trim_leading_silence=trim,
                                            should_stop=should_stop))
     return Run(limits, seconds, trim, events, model.heard)
 
@@ -196,7 +199,7 @@ def test_should_stop_stops_immediately_and_leaves_the_releases_to_the_caller():
             return True
         return False
 
-    for event in improviser.continue_from(logits, state, 10.0, should_stop=should_stop):
+    for event in improviser.continue_from(Start(logits, state), 10.0, should_stop=should_stop):
         events.append(event)
     assert len(heard_at_stop) == 1  # asked once more, then it returned
     assert len(model.heard) == heard_at_stop[0]  # not one more model step
@@ -241,4 +244,4 @@ def test_mask_before_the_first_note_of_a_trimmed_answer_allows_no_waiting():
 
 
 def test_mask_size_matches_the_vocabulary():
-    assert mask_for({}).shape == (VOCAB_SIZE,)
+    assert mask_for({}).shape == (V1_VOCAB_SIZE,)

@@ -22,7 +22,7 @@ from duetto.voices.limits import Limits
 from duetto.voices.melody import MelodyVoice
 from duetto.voices.notes import NotesVoice
 
-SHIPPED = Path(__file__).resolve().parent.parent / "models" / "families"
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "families"
 CONFIGS = {
     "melody": ("melody", {"embed_dim": 8, "hidden_size": 16, "num_layers": 2, "dense_size": 16}),
     "notes": ("notes", {"pitch_embed_dim": 8, "hidden_size": 16, "timing_bins": 16}),
