@@ -10,6 +10,7 @@ import argparse
 import gc
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -169,18 +170,22 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
     add_port_name_option(learn)
     learn.add_argument("--in", dest="input", default=None,
                        help="listen to this MIDI input instead of opening a virtual 'NAME In'")
-    learn.add_argument("--backend", default="auto")
+    learn.add_argument("--backend", default="auto", help="MIDI system: auto (default), alsa, jack, coremidi, windows")
     learn.add_argument("--timeout", type=float, default=30.0, metavar="S",
                        help="how long to wait for a knob to move (default 30)")
 
     generate = commands.add_parser("generate", help="continue a MIDI file offline")
     generate.add_argument("--prompt", required=True, help="MIDI file to continue")
-    generate.add_argument("--seconds", type=float, default=30.0, help="length of the continuation")
+    generate.add_argument("--seconds", type=float, default=30.0,
+                          help="length of the continuation in seconds, 0.1 to 3600 (default 30)")
     generate.add_argument("--out", required=True, help="MIDI file to write (prompt + continuation)")
     generate.add_argument("--plot", default=None, metavar="FILE.png",
                           help="also draw both tracks as a piano roll (prompt blue, continuation red)")
     generate.add_argument("--wav", default=None, metavar="FILE.wav",
                           help="also render the result to audio (needs FluidSynth and a GM soundfont)")
+    generate.add_argument("--show-seconds", type=float, default=30.0, metavar="S",
+                          help="how much of the prompt's end the picture and the audio cover before the "
+                               "continuation, in seconds (default 30; the MIDI file always has it all)")
     generate.add_argument("--soundfont", default=None, help="soundfont for --wav (default: the system's GM one)")
     add_model_options(generate)
 
@@ -199,12 +204,12 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
     panic = commands.add_parser("panic", help="silence a MIDI output: note-offs and All Notes Off everywhere")
     panic.add_argument("--out", dest="output", required=True,
                        help="the synth or DAW port the bot was playing into")
-    panic.add_argument("--backend", default="auto")
+    panic.add_argument("--backend", default="auto", help="MIDI system: auto (default), alsa, jack, coremidi, windows")
 
     bench = commands.add_parser("bench", help="measure latency or quality (see docs/benchmarks.md)")
     kinds = bench.add_subparsers(dest="what", required=True)
     latency = kinds.add_parser("latency", help="model step, response latency, jitter, throughput, memory")
-    latency.add_argument("--model", default=str(DEFAULT_MODEL))
+    latency.add_argument("--model", default=str(DEFAULT_MODEL), help="ONNX model to time (default: the shipped one)")
     latency.add_argument("--checkpoint", default=str(DEFAULT_MODEL.with_suffix(".pt")),
                          help="the model's PyTorch checkpoint, for the PyTorch baselines")
     latency.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
@@ -223,9 +228,11 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
     quality.add_argument("--data", default="data/bach",
                          help="dataset folder whose test split is held out (default data/bach)")
     quality.add_argument("--pieces", type=int, default=38, help="held-out pieces to continue (at most)")
-    quality.add_argument("--prompt-seconds", type=float, default=10.0)
-    quality.add_argument("--seconds", type=float, default=10.0, help="length of each continuation")
-    quality.add_argument("--seed", type=int, default=0)
+    quality.add_argument("--prompt-seconds", type=float, default=10.0,
+                         help="seconds of each held-out piece given as the call (default 10)")
+    quality.add_argument("--seconds", type=float, default=10.0,
+                         help="length of each continuation in seconds (default 10)")
+    quality.add_argument("--seed", type=int, default=0, help="random seed of the continuations (default 0)")
     quality.add_argument("--json", default=None, help="also write the figures to this JSON file")
     quality.add_argument("--markdown", default=None, help="also write the table to this markdown file")
 
@@ -265,6 +272,25 @@ def run_styles(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_model_options(args: argparse.Namespace) -> None:
+    """The options every command that plays a model shares, each in its range."""
+    check_range("--threads", args.threads, 1, 64)
+    check_range("--temperature", args.temperature, 0, 5)
+    check_range("--top-p", args.top_p, 0.01, 1)
+    check_range("--max-polyphony", args.max_polyphony, 1, 32)
+    make_limits(args)
+
+
+def check_named_ports(backend, args: argparse.Namespace) -> None:
+    """The ports named by --in and --out exist (or one line lists those that do), before anything loads."""
+    from duetto.midi.ports.base import match_port
+
+    if getattr(args, "input", None) is not None:
+        match_port(args.input, backend.input_names(), "input")
+    if getattr(args, "output", None) is not None:
+        match_port(args.output, backend.output_names(), "output")
+
+
 def make_limits(args: argparse.Namespace) -> Limits:
     if not 0 <= args.lowest <= args.highest <= 127:
         raise UsageError(f"--lowest {args.lowest} / --highest {args.highest}: need 0 <= lowest <= highest <= 127")
@@ -285,12 +311,12 @@ def parse_panic_keys(text: str | None) -> frozenset[int]:
     return frozenset(int(part) for part in parts)
 
 
-def jam_settings(args: argparse.Namespace, model):
+def check_live_options(args: argparse.Namespace) -> None:
+    """Every live option in its range: one line naming the first that is not, before any work starts."""
     from duetto.jam.controls import parse_phrase_end
-    from duetto.jam.settings import JamSettings
-    from duetto.music.groove import Feel
     from duetto.music.key import parse_key
 
+    check_model_options(args)
     check_range("--channel", args.channel, 1, 16)
     check_range("--in-channel", args.in_channel, 1, 16)
     check_range("--bpm", args.bpm, 20, 400)
@@ -304,6 +330,19 @@ def jam_settings(args: argparse.Namespace, model):
     check_range("--velocity-follow", args.velocity_follow, 0, 1)
     check_range("--phrase-gap", args.phrase_gap, 1, 60_000)
     check_range("--response-seconds", args.response_seconds, 0.1, 600)
+    parse_phrase_end(args.phrase_end)
+    parse_panic_keys(args.panic_keys)
+    if args.key.strip().lower() != "auto":
+        parse_key(args.key)
+
+
+def jam_settings(args: argparse.Namespace, model):
+    from duetto.jam.controls import parse_phrase_end
+    from duetto.jam.settings import JamSettings
+    from duetto.music.groove import Feel
+    from duetto.music.key import parse_key
+
+    check_live_options(args)
     defaults = model.info.defaults
     limits = make_limits(args)
     limits.density = args.density
@@ -342,9 +381,11 @@ def run_jam(args: argparse.Namespace) -> int:
     from duetto.midi.ports import open_backend
     from duetto.midi.ports.reconnect import KeptInput, KeptOutput
 
+    check_live_options(args)  # before the model loads: bad input costs nothing
+    backend = open_backend(args.backend)
+    check_named_ports(backend, args)
     model = load_model(args)
     settings = jam_settings(args, model)
-    backend = open_backend(args.backend)
     if not args.no_transport_compensation:
         settings.compensate_transport(backend.transport_latency())
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
@@ -426,26 +467,56 @@ def run_learn(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_writable(option: str, path: str, suffixes: tuple[str, ...]) -> None:
+    """An output file's name and folder, checked before any work: the right kind of name, and a folder
+    that exists (or can be made) and may be written in."""
+    target = Path(path)
+    if target.suffix.lower() not in suffixes:
+        raise UsageError(f"{option} {path}: name it {' or '.join(suffixes)}")
+    if target.is_dir():
+        raise UsageError(f"{option} {path}: is a folder")
+    folder = next(parent for parent in [target.parent.absolute(), *target.parent.absolute().parents] if parent.exists())
+    try:  # the only sure test, whoever the user is: write something there
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
+        raise UsageError(f"{option} {path}: cannot write in {folder}") from None
+
+
 def run_generate(args: argparse.Namespace) -> int:
+    from duetto.midi.files import write_midi
     from duetto.offline.audio import find_renderer, render_wav
-    from duetto.offline.generate import continue_midi
+    from duetto.offline.generate import continue_midi, shown
     from duetto.offline.plots import piano_roll, write_png
 
+    check_model_options(args)
+    check_range("--seconds", args.seconds, 0.1, 3600)
+    check_range("--show-seconds", args.show_seconds, 0, 36_000)
+    check_writable("--out", args.out, (".mid", ".midi"))
+    if args.plot:
+        check_writable("--plot", args.plot, (".png",))
     if args.wav:
+        check_writable("--wav", args.wav, (".wav",))
         find_renderer(args.soundfont)  # say what is missing before generating, not after
+    if not Path(args.prompt).is_file():
+        raise UsageError(f"--prompt {args.prompt}: no such file")
     model = load_model(args)
     defaults = model.info.defaults
-    summary, tracks = continue_midi(
+    continued = continue_midi(
         model, args.prompt, args.out, args.seconds,
         temperature=defaults.get("temperature", 1.0) if args.temperature is None else args.temperature,
         top_p=defaults.get("top_p", 0.95) if args.top_p is None else args.top_p,
         seed=args.seed, limits=make_limits(args), style=args.style, texture=args.texture)
-    print(summary)
+    print(continued.summary)
+    tracks = shown(continued, args.show_seconds)
     if args.plot:
         write_png(args.plot, piano_roll(tracks))
         print(f"wrote {args.plot}")
     if args.wav:
-        render_wav(args.out, args.wav, args.soundfont)
+        with tempfile.TemporaryDirectory() as folder:
+            excerpt = Path(folder) / "shown.mid"
+            write_midi(excerpt, tracks, programs=continued.score.programs)
+            render_wav(excerpt, args.wav, args.soundfont)
         print(f"wrote {args.wav}")
     return 0
 

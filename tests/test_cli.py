@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -79,3 +80,36 @@ def test_data_build_reports_skipped_files(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "skipped 1 files:" in result.stdout
     assert "empty.mid" in result.stdout
+
+
+def every_option(parser: argparse.ArgumentParser, command: tuple[str, ...] = ()):
+    """(command words, option) for every option of a parser and its subcommands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from every_option(sub, command + (name,))
+        elif action.dest != "help":
+            yield command, action
+
+
+def test_every_option_says_what_it_does():
+    from duetto.cli import build_parser
+    from duetto.train.cli import export_parser, train_parser
+
+    parsers = [build_parser(), train_parser(), export_parser()]
+    silent = [(" ".join(command), action.option_strings or action.dest)
+              for parser in parsers for command, action in every_option(parser) if not action.help]
+    assert silent == []
+    families = dict((action.dest, action) for _, action in every_option(train_parser()))["family"]
+    assert set(families.choices) == {"events", "transformer", "melody", "notes", "biaxial", "biaxial_quarter"}
+
+
+def test_jam_refuses_a_bad_option_in_one_line_before_it_loads_the_model():
+    for options, message in ((["--quantize", "2"], "--quantize 2: use a value from 0 to 1"),
+                             (["--max-polyphony", "0"], "--max-polyphony 0: use a value from 1 to 32"),
+                             (["--key", "H:major"], "key 'H:major'")):
+        result = subprocess.run([sys.executable, "-m", "duetto", "jam", "--backend", "loopback", *options],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("duetto: error: ") and message in lines[0], lines

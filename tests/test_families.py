@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from duetto.export.onnx import PARITY_TOLERANCE, export
 from duetto.families import FAMILIES, make_voice
@@ -18,6 +19,7 @@ from duetto.midi.files import read_midi, write_midi
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import Note
+from duetto.train.families import load_family
 from duetto.train.loop import TrainSettings, load_checkpoint, train
 
 TINY = {
@@ -118,3 +120,19 @@ def test_a_cache_may_hold_fewer_steps_than_trained_with_the_same_results(exporte
     assert small_state[1].shape != model.initial_state()[1].shape
     small, _ = model.feed(tokens, small_state)
     assert np.allclose(full, small, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_familys_batch_follows_the_model_to_its_device(family, tiny_dataset):
+    """Training on a GPU moves each batch to the model's device; the meta device stands in for CUDA here
+    (its tensors have shapes but no values), so a batch left on the CPU fails as it would on a GPU."""
+    from torch.fx.experimental import _config as fx_config
+
+    data, _ = tiny_dataset
+    module = load_family(family)
+    torch.manual_seed(0)
+    model = module.build(TINY[family]).to("meta")
+    batch = module.windows(str(data), "train", 16, train=True).sample_batch(np.random.default_rng(0), 2)
+    with fx_config.patch(meta_nonzero_assume_all_nonzero=True):  # boolean masks select on meta too
+        nats, targets, notes = module.loss(model, batch)
+    assert nats.device.type == "meta" and targets > 0 and notes >= 0

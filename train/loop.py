@@ -2,8 +2,11 @@
 
 Random windows from the train split, AdamW with warmup and cosine decay, gradient clipping, validation NLL
 once per epoch, the best checkpoint kept as `best.pt`, everything needed to resume in `last.pt`, and the
-loss curves of the run as `metrics.csv` and `loss.png`. With the same seed and data a run is repeatable, including across a resume.
-Checkpoints hold only tensors and plain Python values, so they load with `weights_only=True`.
+loss curves of the run as `metrics.csv` and `loss.png`. With the same seed and data a run is repeatable,
+including across a resume. A run may start from another model's weights (`init`: fine-tuning), and a
+dataset too small for a validation split trains without one, saying so. Both checkpoints describe the
+model alike, so either exports; they hold only tensors and plain Python values, so they load with
+`weights_only=True`.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class TrainSettings:
     threads: int | None = None
     device: str = "auto"  # auto: CUDA when PyTorch sees a GPU
     model: dict = field(default_factory=dict)  # family config overrides
+    init: str | None = None  # a checkpoint to start from (fine-tuning): its weights, where they fit
     command: str = ""
 
 
@@ -91,8 +95,13 @@ def evaluate(family, model: torch.nn.Module, windows, batch_size: int = 32) -> d
             nats, batch_targets, batch_notes = family.loss(model, batch)
             total, targets, notes = total + nats.item(), targets + batch_targets, notes + batch_notes
     model.train()
-    return {"nll": total / targets if targets else math.nan,
-            "bits_per_note": total / notes / math.log(2) if notes else math.nan}
+    return {"nll": total / targets if targets else None,
+            "bits_per_note": total / notes / math.log(2) if notes else None}
+
+
+def figure(value: float | None, digits: int = 4) -> str:
+    """A figure for people: 'n/a' where there is none (an empty split), never 'nan'."""
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
 def learning_rate_at(step: int, settings: TrainSettings, total_steps: int, time_spent: float = 0.0) -> float:
@@ -131,8 +140,16 @@ def train_on(cluster: Cluster, settings: TrainSettings, out: Path) -> None:
         total_steps = min(total_steps, settings.max_steps)
 
     torch.manual_seed(settings.seed)  # the same initial weights in every process
-    core = family.build(settings.model)
+    if settings.init:
+        core = fine_tuned(family, settings)
+    else:
+        core = family.build(settings.model)
     model = cluster.wrap(core)
+    validating = valid_windows.num_tokens > 0
+    if not validating and cluster.is_main:
+        print("duetto: warning: the valid split is empty, so this run trains without validation and keeps its "
+              "latest step as best.pt (a dataset needs at least 3 pieces to give valid and test one each)",
+              file=sys.stderr)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate,
                                   weight_decay=settings.weight_decay)
     rng = np.random.default_rng([settings.seed, cluster.rank] if cluster.rank else settings.seed)
@@ -186,20 +203,23 @@ def train_on(cluster: Cluster, settings: TrainSettings, out: Path) -> None:
                             "valid_nll": valid_nll, "valid_bits_per_note": valid["bits_per_note"],
                             "seconds": time.monotonic() - started})
             progress.write(f"step {step}  epoch {step / steps_per_epoch:.2f}  train {running_loss:.4f}  "
-                           f"valid {valid_nll:.4f} nats/{family.UNIT}, {valid['bits_per_note']:.3f} bits/note")
-            if not valid_windows.num_tokens or valid_nll < best_nll:
+                           f"valid {figure(valid_nll)} nats/{family.UNIT}, {figure(valid['bits_per_note'], 3)} "
+                           "bits/note")
+            description = {
+                "family": settings.family, "config": core.config.to_dict(), "model": core.state_dict(),
+                "step": step, "valid_nll": valid_nll, "valid_bits_per_note": valid["bits_per_note"],
+                "unit": family.UNIT, "seconds": time.monotonic() - started, "settings": asdict(settings),
+                "world_size": cluster.world_size, "styles": styles_of(settings.data),
+                "encoding": {"name": encoding.ENCODING_NAME, "version": encoding.ENCODING_VERSION},
+            }
+            if not validating:  # the latest step is the best there is to know
+                save_checkpoint(out / "best.pt", description)
+            elif valid_nll < best_nll:
                 best_nll = valid_nll
-                save_checkpoint(out / "best.pt", {
-                    "family": settings.family, "config": core.config.to_dict(), "model": core.state_dict(),
-                    "step": step, "valid_nll": valid_nll, "valid_bits_per_note": valid["bits_per_note"],
-                    "unit": family.UNIT, "seconds": time.monotonic() - started, "settings": asdict(settings),
-                    "world_size": cluster.world_size,
-                    "encoding": {"name": encoding.ENCODING_NAME, "version": encoding.ENCODING_VERSION},
-                })
-            save_checkpoint(out / "last.pt", {
-                "model": core.state_dict(), "optimizer": optimizer.state_dict(),
-                "numpy_rngs": numpy_rngs, "torch_rngs": torch_rngs,
-                "step": step, "best_nll": best_nll, "elapsed_seconds": time.monotonic() - started,
+                save_checkpoint(out / "best.pt", description)
+            save_checkpoint(out / "last.pt", {  # as described as best.pt, so either exports
+                **description, "optimizer": optimizer.state_dict(), "numpy_rngs": numpy_rngs,
+                "torch_rngs": torch_rngs, "best_nll": best_nll, "elapsed_seconds": time.monotonic() - started,
                 "history": history, "running_loss": running_loss,
             })
             write_metrics(out, history)
@@ -214,7 +234,7 @@ def write_metrics(out: Path, history: list[dict]) -> None:
     write_metrics_csv(out / "metrics.csv", history)
     write_png(out / "loss.png", line_chart({
         "train_loss": [(row["step"], row["train_loss"]) for row in history],
-        "valid_nll": [(row["step"], row["valid_nll"]) for row in history],
+        "valid_nll": [(row["step"], row["valid_nll"]) for row in history if row["valid_nll"] is not None],
     }))
 
 
@@ -225,6 +245,39 @@ def write_metrics_csv(path: Path, history: list[dict]) -> None:
     writer.writeheader()
     writer.writerows(history)
     write_atomically(path, lambda handle: handle.write(text.getvalue()), mode="w")
+
+
+def styles_of(data_dir: str) -> list[str]:
+    """The style names of a dataset, by index (what a model trained on it knows)."""
+    return json.loads((Path(data_dir) / "manifest.json").read_text()).get("styles", [])
+
+
+def fine_tuned(family, settings: TrainSettings) -> torch.nn.Module:
+    """The model built as `init`'s was (with this run's overrides), holding its weights wherever they fit.
+
+    A tensor of the same shape is copied; one that has grown along its first axis (an embedding or a
+    read-out over a vocabulary with new tokens) keeps its old rows and learns the new ones; anything else
+    new (a layer added by an override) starts fresh. The same family only: another's weights mean nothing.
+    """
+    start = load_checkpoint(settings.init)
+    if start.get("family") != settings.family:
+        raise ValueError(f"--init {settings.init}: it is {start.get('family')!r}, and cannot start a "
+                         f"{settings.family} model")
+    config = {**start["config"], **settings.model}
+    if "vocab_size" in config:
+        config["vocab_size"] = family.Config().vocab_size  # the encoding this code writes
+    model = family.build(config)
+    state = model.state_dict()
+    for name, value in start["model"].items():
+        if name not in state:
+            continue
+        target = state[name]
+        if target.shape == value.shape:
+            target.copy_(value)
+        elif target.dim() == value.dim() and target.shape[1:] == value.shape[1:] and target.shape[0] > value.shape[0]:
+            target[:value.shape[0]].copy_(value)
+    model.load_state_dict(state)
+    return model
 
 
 def data_summary(data_dir: str) -> str:
@@ -242,11 +295,13 @@ def finish(out: Path, settings: TrainSettings) -> dict:
     model.load_state_dict(best["model"])
     test = evaluate(family, model, family.windows(settings.data, "test", settings.seq_len, train=False))
     best["test_nll"], best["test_bits_per_note"] = test["nll"], test["bits_per_note"]
+    if test["nll"] is None:
+        print("duetto: warning: the test split is empty: no test figures", file=sys.stderr)
     best["data_summary"] = data_summary(settings.data)
     save_checkpoint(out / "best.pt", best)
     summary = {"valid_nll": best["valid_nll"], "test_nll": best["test_nll"],
                "test_bits_per_note": best["test_bits_per_note"], "step": best["step"]}
-    print(f"best checkpoint {out / 'best.pt'}: step {best['step']}, valid {best['valid_nll']:.4f}, "
-          f"test {best['test_nll']:.4f} nats/{family.UNIT} ({best['test_bits_per_note']:.3f} bits/note)",
+    print(f"best checkpoint {out / 'best.pt'}: step {best['step']}, valid {figure(best['valid_nll'])}, "
+          f"test {figure(best['test_nll'])} nats/{family.UNIT} ({figure(best['test_bits_per_note'], 3)} bits/note)",
           file=sys.stderr)
     return summary

@@ -37,7 +37,7 @@ from duetto.midi import messages
 from duetto.midi.ports.base import OutputPort
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
-from duetto.music.clock import Grid, TempoTracker
+from duetto.music.clock import SOURCE_CLOCK, Grid, TempoTracker
 from duetto.music.groove import Dynamics, Placement
 from duetto.music.key import Key, KeyFinder
 from duetto.music.notes import KeyEvent
@@ -123,7 +123,8 @@ class Engine:
         try:
             self._stopping.set()
             self.intake.wake()
-            self._thread.join(timeout=2.0)
+            if self._thread.ident is not None:  # started
+                self._thread.join(timeout=2.0)
         finally:
             self.scheduler.close()
 
@@ -273,6 +274,11 @@ class Engine:
     def _publish_status(self) -> None:
         self._status_at = self._clock()
         grid, key, stats = self.grid(), self.key, self.stats
+        if self.recording is not None and grid is not None:
+            self.recording.tempo(self.session_seconds, grid.bpm)
+            started = self.tempo.transport_origin
+            if grid.source == SOURCE_CLOCK and self.tempo.transport_running and started is not None:
+                self.recording.transport_started(started - self._origin)
         self.status = Status(
             mode=self.mode.name, tempo_source=grid.source if grid else "none",
             bpm=grid.bpm if grid else None, transport_running=self.tempo.transport_running,

@@ -83,6 +83,8 @@ class Intake:
             return
         if settings.passthrough:
             self._forward_note(*note)
+        if note[0] == messages.DRUM_CHANNEL:
+            return  # percussion: passed through, but no pitch for the key, the context or the model
         if self._admit(PLAYER, *note):
             if note[2] > 0:
                 self.latest_strike = stamp

@@ -1,37 +1,67 @@
-"""`duetto jam --record FILE.mid`: both parts of a session as they sounded, in a two-track MIDI file.
+"""`duetto jam --record FILE.mid`: both parts of a session as they sounded, in a two-track MIDI file that
+lines up in a DAW.
 
-The engine hands it every key event of the player's it hears, and the scheduler every note of the
-bot's the moment it is sent; on the way out, keys still held are released at the end, and the file is written atomically,
-so a session stopped with Ctrl-C is saved whole.
+The engine hands it every key event of the player's it hears, and the scheduler every note of the bot's
+the moment it is sent; the engine thread also tells it the session's tempo as it goes (MIDI Clock's, the
+player's pulse or --bpm) and when the clock's transport started. The file starts at the clock's Start
+(so its bar 1 is the DAW's) or else at the first note, and carries the tempo map, so bars and beats line
+up. On the way out, keys still held are released at the end, and the file is written atomically, so a
+session stopped with Ctrl-C is saved whole.
 """
 
 from __future__ import annotations
 
 import threading
 
-from duetto.midi.files import write_midi
-from duetto.music.notes import KeyEvent, notes_from_events
+from duetto.midi.files import DEFAULT_TEMPO_BPM, write_midi
+from duetto.music.notes import KeyEvent, Note, notes_from_events
 
 TRACKS = {"player": "Player", "bot": "Duetto"}
+TEMPO_CHANGE_BPM = 0.5  # a tempo that moves less than this is the same tempo, measured again
 
 
 class SessionRecording:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._parts: dict[str, list[KeyEvent]] = {part: [] for part in TRACKS}
+        self._tempos: list[tuple[float, float]] = []  # (session seconds, BPM) at each change
+        self._transport_started: float | None = None
 
     def add(self, part: str, seconds: float, pitch: int, velocity: int) -> None:
         with self._lock:
             self._parts[part].append(KeyEvent(seconds, pitch, velocity))
 
+    def tempo(self, seconds: float, bpm: float) -> None:
+        """The session's tempo at `seconds` (engine thread; told often, kept when it changes)."""
+        with self._lock:
+            if not self._tempos or abs(self._tempos[-1][1] - bpm) >= TEMPO_CHANGE_BPM:
+                self._tempos.append((seconds, bpm))
+
+    def transport_started(self, seconds: float) -> None:
+        """The clock's transport started, its first beat at `seconds`: the recording's bar 1."""
+        with self._lock:
+            if self._transport_started is None:
+                self._transport_started = seconds
+
     def write(self, path: str, end_seconds: float) -> int:
         """Write the file; returns how many notes it holds."""
-        tracks = {}
         with self._lock:
+            parts = {}
             for part, events in self._parts.items():
                 # a release for every key ever struck: those already up ignore it, those held end here
                 struck = {event.pitch for event in events if event.velocity > 0}
                 closing = [KeyEvent(end_seconds, pitch, 0) for pitch in sorted(struck)]
-                tracks[TRACKS[part]] = sorted(notes_from_events(events + closing))
-        write_midi(path, tracks)
+                parts[TRACKS[part]] = sorted(notes_from_events(events + closing))
+            onsets = [note.start for notes in parts.values() for note in notes]
+            origin = self._transport_started if self._transport_started is not None else min(onsets, default=0.0)
+            tempos = self._tempo_map(origin)
+        tracks = {name: [Note(max(0.0, note.start - origin), note.end - origin, note.pitch, note.velocity)
+                         for note in notes if note.end > origin] for name, notes in parts.items()}
+        write_midi(path, tracks, tempos=tempos)
         return sum(len(notes) for notes in tracks.values())
+
+    def _tempo_map(self, origin: float) -> list[tuple[float, float]]:
+        """The tempo changes from `origin` on, as (seconds from origin, BPM), the first at 0."""
+        before = [bpm for at, bpm in self._tempos if at <= origin]
+        first = before[-1] if before else (self._tempos[0][1] if self._tempos else DEFAULT_TEMPO_BPM)
+        return [(0.0, first)] + [(at - origin, bpm) for at, bpm in self._tempos if at > origin]

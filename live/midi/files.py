@@ -1,10 +1,17 @@
-"""MIDI files: reading their notes (the sustain pedal folded into note lengths on the way in, so nothing
-downstream needs to know about CC 64) and writing notes back as a multi-track file, atomically.
+"""MIDI files: reading what they hold and writing notes back, atomically.
+
+Reading gives a `MidiScore`: the pitched notes (the sustain pedal folded into their lengths on the way in,
+so nothing downstream needs to know about CC 64), the drum part apart (General MIDI channel 10 holds
+percussion, not pitches), the tempo map and each channel's program. Writing takes named tracks of notes
+(each note keeps its channel) with a tempo map and programs, so a file read and written back lines up
+with the original in a DAW.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import mido
@@ -71,8 +78,29 @@ def _describe(error: Exception) -> str:
     return "file ends too early" if isinstance(error, EOFError) else type(error).__name__
 
 
+@dataclass
+class MidiScore:
+    notes: list[Note]  # pitched notes, in time order, each on its channel
+    drums: list[Note] = field(default_factory=list)  # the percussion of channel 10
+    tempos: list[tuple[float, float]] = field(default_factory=lambda: [(0.0, DEFAULT_TEMPO_BPM)])  # (seconds, BPM)
+    programs: dict[int, int] = field(default_factory=dict)  # channel -> its (first) program
+
+    @property
+    def end(self) -> float:
+        """When the last note, pitched or drum, ends."""
+        return max((note.end for note in self.notes + self.drums), default=0.0)
+
+    def bpm_at(self, seconds: float) -> float:
+        return self.tempos[max(0, bisect.bisect_right([at for at, _ in self.tempos], seconds) - 1)][1]
+
+
 def read_midi(path: str | os.PathLike) -> list[Note]:
-    """Read every non-drum note of a MIDI file, with the sustain pedal folded in.
+    """Every pitched note of a MIDI file (drums left out), with the sustain pedal folded in."""
+    return read_score(path).notes
+
+
+def read_score(path: str | os.PathLike) -> MidiScore:
+    """Read a MIDI file's notes, drums, tempo map and programs.
 
     Raises MidiFileError with a one-line reason for anything unreadable.
     """
@@ -86,6 +114,8 @@ def read_midi(path: str | os.PathLike) -> list[Note]:
     pedals: dict[int, list[tuple[float, int]]] = {}
     sounding: dict[tuple[int, int], tuple[float, int]] = {}
     restruck: dict[tuple[int, int], float] = {}  # when a press last cut a sounding note of that key short
+    tempos: list[tuple[float, float]] = []
+    programs: dict[int, int] = {}
     now = 0.0
     try:
         timed = list(midi)  # merged tracks, delta times already in seconds (tempo map applied)
@@ -93,12 +123,20 @@ def read_midi(path: str | os.PathLike) -> list[Note]:
         raise MidiFileError(f"{path}: corrupt track data ({_describe(error)})") from None
     for message in timed:
         now += message.time
+        if message.type == "set_tempo":
+            bpm = mido.tempo2bpm(message.tempo)
+            if tempos and tempos[-1][0] == now:
+                tempos[-1] = (now, bpm)
+            elif not tempos or tempos[-1][1] != bpm:
+                tempos.append((now, bpm))
+            continue
+        if message.type == "program_change":
+            programs.setdefault(message.channel, message.program)
+            continue
         if message.type not in ("note_on", "note_off", "control_change"):
             continue
-        if message.channel == messages.DRUM_CHANNEL:  # General MIDI drums carry no pitch content
-            continue
         if message.type == "control_change":
-            if message.control == messages.SUSTAIN:
+            if message.control == messages.SUSTAIN and message.channel != messages.DRUM_CHANNEL:
                 pedals.setdefault(message.channel, []).append((now, message.value))
             continue
         key = (message.channel, message.note)
@@ -116,30 +154,61 @@ def read_midi(path: str | os.PathLike) -> list[Note]:
     for (channel, pitch), (start, velocity) in sounding.items():
         if now > start:
             notes.append(Note(start, now, pitch, velocity, channel))
+    drums = sorted(note for note in notes if note.channel == messages.DRUM_CHANNEL)
     folded: list[Note] = []
-    for channel in sorted({note.channel for note in notes}):
+    for channel in sorted({note.channel for note in notes} - {messages.DRUM_CHANNEL}):
         on_channel = [note for note in notes if note.channel == channel]
         folded.extend(fold_sustain(on_channel, _pedal_intervals(pedals.get(channel, []), now)))
-    return sorted(folded)
+    if not tempos or tempos[0][0] > 0:
+        tempos.insert(0, (0.0, DEFAULT_TEMPO_BPM))  # MIDI's default until a tempo is set
+    return MidiScore(sorted(folded), drums, tempos, programs)
+
+
+class TempoMap:
+    """Seconds <-> ticks under a list of (seconds, BPM) tempo changes."""
+
+    def __init__(self, tempos: Sequence[tuple[float, float]], ticks_per_beat: int) -> None:
+        self.ticks_per_beat = ticks_per_beat
+        self.changes: list[tuple[float, float, float]] = []  # (seconds, ticks, seconds per tick) from there
+        ticks = 0.0
+        for index, (at, bpm) in enumerate(tempos):
+            if index:
+                previous_at, previous_ticks, per_tick = self.changes[-1]
+                ticks = previous_ticks + (at - previous_at) / per_tick
+            self.changes.append((at, ticks, 60.0 / bpm / ticks_per_beat))
+
+    def ticks(self, seconds: float) -> int:
+        at, ticks, per_tick = self.changes[max(0, bisect.bisect_right([c[0] for c in self.changes], seconds) - 1)]
+        return round(ticks + (seconds - at) / per_tick)
 
 
 def notes_to_midi(
     tracks: dict[str, Sequence[Note]],
     bpm: float = DEFAULT_TEMPO_BPM,
     ticks_per_beat: int = DEFAULT_TICKS_PER_BEAT,
+    tempos: Sequence[tuple[float, float]] | None = None,
+    programs: dict[int, int] | None = None,
 ) -> mido.MidiFile:
-    """Build a type-1 MIDI file with one named track per entry of `tracks`."""
+    """Build a type-1 MIDI file: a conductor track with the tempo map (`tempos`, else one `bpm`), then one
+    named track per entry of `tracks`, opening with the program of each channel it plays on."""
+    tempos = list(tempos) if tempos else [(0.0, bpm)]
+    timeline = TempoMap(tempos, ticks_per_beat)
     midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
-    tempo = mido.bpm2tempo(bpm)
-    seconds_per_tick = tempo / 1_000_000 / ticks_per_beat
-    conductor = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
+    conductor = mido.MidiTrack()
+    previous = 0
+    for at, tempo_bpm in tempos:
+        tick = timeline.ticks(at)
+        conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm), time=tick - previous))
+        previous = tick
     midi.tracks.append(conductor)
     for name, notes in tracks.items():
         track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0)])
+        for channel in sorted({note.channel for note in notes} & set(programs or {})):
+            track.append(mido.Message("program_change", channel=channel, program=programs[channel], time=0))
         timed = []
         for note in notes:
-            start = round(note.start / seconds_per_tick)
-            end = max(start + 1, round(note.end / seconds_per_tick))
+            start = timeline.ticks(note.start)
+            end = max(start + 1, timeline.ticks(note.end))
             # note-offs sort before note-ons at the same tick, so a repeated pitch re-strikes cleanly
             timed.append((start, 1, mido.Message("note_on", channel=note.channel, note=note.pitch,
                                                  velocity=note.velocity)))
@@ -154,7 +223,8 @@ def notes_to_midi(
     return midi
 
 
-def write_midi(path: str | os.PathLike, tracks: dict[str, Sequence[Note]], bpm: float = DEFAULT_TEMPO_BPM) -> None:
+def write_midi(path: str | os.PathLike, tracks: dict[str, Sequence[Note]], bpm: float = DEFAULT_TEMPO_BPM,
+               tempos: Sequence[tuple[float, float]] | None = None, programs: dict[int, int] | None = None) -> None:
     """Write notes to a MIDI file atomically: a crash never leaves half a file behind."""
-    midi = notes_to_midi(tracks, bpm=bpm)
+    midi = notes_to_midi(tracks, bpm=bpm, tempos=tempos, programs=programs)
     write_atomically(path, lambda handle: midi.save(file=handle))

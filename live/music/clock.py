@@ -67,10 +67,11 @@ class _ClockFollower:
         self.running = False
         self.position: int | None = None  # ticks since the song's start, as of the next tick
         self.beat_serial = 0  # the serial of a tick on a beat
+        self.started_at: float | None = None  # the downbeat after Start: the first tick's stamp
 
     def message(self, status: int, data: list[int], stamp: float) -> None:
         if status == START:
-            self.running, self.position = True, 0
+            self.running, self.position, self.started_at = True, 0, None
         elif status == CONTINUE:
             self.running = True
             if self.position is None:
@@ -87,6 +88,8 @@ class _ClockFollower:
             self.ticks.clear()
         if not self.ticks:
             self.serial, self.beat_serial = 0, 0
+        if self.running and self.position == 0 and self.started_at is None:
+            self.started_at = stamp  # after Start the next tick is the downbeat (not the Start byte)
         if self.running and self.position is not None:
             # this tick is at `position`: the last beat at or before it fixes the phase
             self.beat_serial = self.serial - self.position % TICKS_PER_BEAT
@@ -166,6 +169,11 @@ class TempoTracker:
     @property
     def transport_running(self) -> bool:
         return self._clock.running
+
+    @property
+    def transport_origin(self) -> float | None:
+        """When the clock's song began: the downbeat after its latest Start (None: not known)."""
+        return self._clock.started_at
 
     def grid(self, now: float) -> Grid | None:
         """The grid from MIDI Clock, else from the player's pulse, else from `--bpm`; None: no tempo."""

@@ -1,31 +1,65 @@
 """Offline continuation: `duetto generate --prompt IN.mid --seconds 30 --out OUT.mid`.
 
 The prompt is heard by the model's voice exactly as live input would be, then the same voice continues
-it; the output file holds the prompt and the continuation as two tracks. The quality benchmark continues
-held-out pieces through the same `continue_notes`, so what it measures is what `generate` and `jam` play.
+it, in kind with the prompt's end; the output file holds the prompt (with its tempo map, channels,
+programs and drums) and the continuation as two tracks. A model hears only a window of recent music, so
+of a long prompt only the tail that fits in it is heard (the summary says how much). The quality benchmark
+continues held-out pieces through the same `continue_notes`, so what it measures is what `generate` and
+`jam` play.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Sequence
 
 from duetto.encodings import events as encoding
 from duetto.encodings.events import key_events
 from duetto.families import make_voice
-from duetto.midi.files import read_midi, write_midi
+from duetto.midi.files import MidiScore, read_score, write_midi
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.key import KeyFinder
-from duetto.music.notes import Note, notes_from_events
+from duetto.music.notes import KeyEvent, Note, notes_from_events
 from duetto.voices.in_kind import CallListener
 from duetto.voices.limits import Limits
 
+WINDOW_TOKENS = 512  # what a model with no cache of its own hears at most (as `duetto jam` does)
+PROGRESS_AFTER_SECONDS = 2.0  # composing longer than this says how far it is
+PROGRESS_EVERY_SECONDS = 5.0
+Progress = Callable[[str], None]
+
+
+def window_tokens(model: StepModel) -> int:
+    """How many recent tokens the model can hear: half a transformer's cache (the rest is for the answer),
+    else the live window."""
+    return model.info.max_steps // 2 if model.info.max_steps else WINDOW_TOKENS
+
+
+def prompt_tail(notes: Sequence[Note], tokens: int) -> list[Note]:
+    """The latest notes of the prompt whose encoding fits in `tokens`: the part a model can hear."""
+    ordered = sorted(notes)
+    low, high = 0, len(ordered)  # the tail ordered[high:] fits; find the longest that still does
+    while low < high:
+        middle = (low + high) // 2
+        tail = ordered[middle:]
+        shifted = [Note(n.start - tail[0].start, n.end - tail[0].start, n.pitch, n.velocity) for n in tail]
+        if len(encoding.encode(shifted)) + 8 <= tokens:  # room for START and the conditioning
+            high = middle
+        else:
+            low = middle + 1
+    return ordered[high:]
+
 
 def continue_notes(model: StepModel, prompt: Sequence[Note], seconds: float, sampler: Sampler,
-                   limits: Limits | None = None, style: str = "auto", texture: str = "auto") -> list[Note]:
+                   limits: Limits | None = None, style: str = "auto", texture: str = "auto",
+                   progress: Progress | None = None) -> list[Note]:
     """`seconds` of continuation after the prompt's last key event, on the prompt's clock, in kind with
-    the end of the prompt (duetto.voices.in_kind)."""
-    voice = make_voice(model, sampler, limits, window_tokens=len(prompt) * 4 + 64)
+    the end of the prompt (duetto.voices.in_kind). The voice hears the prompt as given: cut a long one
+    with `prompt_tail` first."""
+    voice = make_voice(model, sampler, limits, window_tokens=window_tokens(model))
     call = CallListener()
     heard = key_events(prompt)
     for event in heard:
@@ -34,23 +68,67 @@ def continue_notes(model: StepModel, prompt: Sequence[Note], seconds: float, sam
     styles = model.info.styles
     kind = call.kind(texture, styles.index(style) if style in styles else None, KeyFinder.of(call.notes))
     offset = heard[-1].seconds
+    events = voice.answer(seconds, trim_leading_silence=False, kind=kind)
+    if progress is not None:
+        events = reporting(events, seconds, progress)
     return [Note(note.start + offset, note.end + offset, note.pitch, note.velocity)
-            for note in notes_from_events(voice.answer(seconds, trim_leading_silence=False, kind=kind))]
+            for note in notes_from_events(events)]
+
+
+def reporting(events: Iterable[KeyEvent], seconds: float, progress: Progress) -> Iterator[KeyEvent]:
+    """The same events, saying now and then how far composing has got once it takes a while."""
+    began = time.monotonic()
+    said = began + PROGRESS_AFTER_SECONDS - PROGRESS_EVERY_SECONDS
+    for event in events:
+        now = time.monotonic()
+        if now - began >= PROGRESS_AFTER_SECONDS and now - said >= PROGRESS_EVERY_SECONDS:
+            progress(f"composing: {event.seconds:.0f} of {seconds:.0f} s")
+            said = now
+        yield event
+
+
+@dataclass
+class Continued:
+    """What `continue_midi` wrote: the summary line, and the tracks with the time they are shown from."""
+
+    summary: str
+    tracks: dict[str, list[Note]]
+    score: MidiScore  # the prompt as read
+    continuation_starts: float  # seconds: where the prompt ends and Duetto begins
 
 
 def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: float,
                   temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
                   limits: Limits | None = None, style: str = "auto", texture: str = "auto",
-                  ) -> tuple[str, dict[str, list[Note]]]:
-    """Continue a MIDI file; returns a one-line summary and the two tracks written."""
-    prompt = read_midi(prompt_path)
-    if not prompt:
-        raise ValueError(f"{prompt_path}: the prompt has no notes")
-    prompt = encoding.quantize(prompt)
-    continuation = continue_notes(model, prompt, seconds, Sampler(temperature, top_p, seed), limits, style, texture)
-    tracks = {"Prompt": prompt, "Duetto": continuation}
-    write_midi(out_path, tracks)
-    prompt_seconds = max(note.end for note in prompt)
-    summary = (f"wrote {out_path}: prompt {len(prompt)} notes ({prompt_seconds:.1f} s), "
-               f"continuation {len(continuation)} notes ({seconds:.1f} s)")
-    return summary, tracks
+                  progress: Progress | None = None) -> Continued:
+    """Continue a MIDI file: the prompt (as read, drums and programs and tempo map kept) and the
+    continuation go to `out_path` as two tracks."""
+    score = read_score(prompt_path)
+    if not score.notes:
+        what = f"only drums ({len(score.drums)} notes on channel 10, which Duetto does not continue)" \
+            if score.drums else "no notes"
+        raise ValueError(f"{prompt_path}: the prompt has {what}")
+    prompt = encoding.quantize(score.notes)
+    heard = prompt_tail(prompt, window_tokens(model))
+    continuation = continue_notes(model, heard, seconds, Sampler(temperature, top_p, seed), limits, style, texture,
+                                  progress or (lambda line: print(f"duetto: {line}", file=sys.stderr)))
+    prompt_end = max(note.end for note in prompt)
+    continuation_end = max((note.end for note in continuation), default=prompt_end)
+    tracks = {"Prompt": sorted(score.notes + score.drums), "Duetto": continuation}
+    write_midi(out_path, tracks, tempos=score.tempos, programs=score.programs)
+    prompt_seconds = max(prompt_end, score.end)
+    tail = "" if len(heard) == len(prompt) else \
+        f", its last {prompt_end - heard[0].start:.1f} s heard (the model's window)"
+    drums = f", {len(score.drums)} drum notes kept but not heard" if score.drums else ""
+    summary = (f"wrote {out_path}: prompt {len(prompt)} notes ({prompt_seconds:.1f} s{tail}{drums}), "
+               f"continuation {len(continuation)} notes ({max(0.0, continuation_end - prompt_end):.1f} s)")
+    return Continued(summary, tracks, score, prompt_end)
+
+
+def shown(continued: Continued, prompt_seconds: float) -> dict[str, list[Note]]:
+    """The tracks from `prompt_seconds` before the continuation on, times moved to start there: what a
+    picture or a recording of a long prompt's continuation should cover."""
+    cut = max(0.0, continued.continuation_starts - prompt_seconds)
+    return {name: [Note(max(0.0, note.start - cut), note.end - cut, note.pitch, note.velocity, note.channel)
+                   for note in notes if note.end > cut]
+            for name, notes in continued.tracks.items()}

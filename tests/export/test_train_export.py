@@ -161,3 +161,12 @@ def test_export_writes_an_fp16_variant_in_half_precision_and_reports_what_it_cos
            for line in result.stdout.splitlines() if "test NLL" in line}
     assert set(nll) == {str(full), str(half)}
     assert abs(nll[str(half)] - nll[str(full)]) < 0.01 * nll[str(full)]
+
+
+def test_export_checks_its_data_folder_before_writing_anything(trained, tmp_path):
+    run, _ = trained
+    out = tmp_path / "never.onnx"
+    result = subprocess.run([sys.executable, "-m", "duetto", "export", str(run / "best.pt"), "--out", str(out),
+                             "--data", str(tmp_path / "nope")], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "--data" in result.stderr and "no dataset" in result.stderr
+    assert "Errno" not in result.stderr and not out.exists()

@@ -62,7 +62,7 @@ def test_generate_writes_a_piano_roll_and_a_wav(tmp_path):
         seconds = audio.getnframes() / audio.getframerate()
         samples = np.frombuffer(audio.readframes(audio.getnframes()), dtype=np.int16)
     assert seconds >= 1.4 + 4.0 - 0.5  # the prompt and the continuation (FluidSynth adds a release tail)
-    assert np.abs(samples).max() > 1000, "the WAV is silent"
+    assert np.abs(samples).max() > 200, "the WAV is silent"  # silence is 0 or 1; these notes peak near 1000
 
 
 def test_missing_fluidsynth_is_one_clear_line_before_any_work(tmp_path):

@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from duetto.encodings import roll
+from duetto.train.families.batches import on_device
 from duetto.train.families.roll_data import Grid, RollBatch, RollWindows
 
 FAMILY = "biaxial"
@@ -135,18 +136,18 @@ class Biaxial(nn.Module):
 
 def loss(model: Biaxial, batch: RollBatch) -> tuple[torch.Tensor, int, int]:
     """Summed nats over the real frames of the batch, the number of frames, and the notes struck in them."""
-    frames = torch.from_numpy(batch.frames).float()
-    mask = torch.from_numpy(batch.mask).float()
-    notes = int((frames[:, 1:, :, roll.ARTICULATE].sum(-1) * mask).sum())
+    frames = on_device(batch.frames, model).float()
+    mask = on_device(batch.mask, model).float()
+    notes = int((batch.frames[:, 1:, :, roll.ARTICULATE].sum(-1) * batch.mask).sum())
     if not model.config.articulation:
         frames[..., roll.ARTICULATE] = 0.0
-    logits = model(frames, torch.from_numpy(batch.beats))
+    logits = model(frames, on_device(batch.beats, model))
     play, struck = frames[:, 1:, :, roll.PLAY], frames[:, 1:, :, roll.ARTICULATE]
     nats = F.binary_cross_entropy_with_logits(logits[..., roll.PLAY], play, reduction="none")
     if model.config.articulation:
         nats = nats + play * F.binary_cross_entropy_with_logits(logits[..., roll.ARTICULATE], struck,
                                                                 reduction="none")
-    return (nats.sum(-1) * mask).sum(), int(mask.sum()), notes
+    return (nats.sum(-1) * mask).sum(), int(batch.mask.sum()), notes
 
 
 class StepGraph(nn.Module):

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from duetto.encodings.events import key_events
 from duetto.encodings.note_level import PITCHES, START
 from duetto.music.notes import Note
+from duetto.train.families.batches import on_device
 from duetto.train.families.lstm_step import FusedLSTMStep, lstm_state_layout
 from duetto.train.families.note_level import NoteWindows, draw, split_notes
 from duetto.voices.melody import CHORD_SECONDS, MelodyLine
@@ -79,11 +80,11 @@ class MelodyLSTM(nn.Module):
 
 def loss(model: MelodyLSTM, batch: dict[str, np.ndarray]) -> tuple[torch.Tensor, int, int]:
     """Summed next-pitch cross-entropy over the real notes; each target is one note."""
-    pitches = torch.from_numpy(batch["rows"][..., 0]).long()
-    valid = torch.from_numpy(batch["valid"][:, 1:])
+    pitches = on_device(batch["rows"][..., 0], model).long()
+    valid = on_device(batch["valid"][:, 1:], model)
     logits, _ = model(pitches[:, :-1])
     nats = F.cross_entropy(logits[valid], pitches[:, 1:][valid], reduction="sum")
-    notes = int(valid.sum())
+    notes = int(batch["valid"][:, 1:].sum())
     return nats, notes, notes
 
 

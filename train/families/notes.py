@@ -33,6 +33,7 @@ from torch.nn import functional as F
 from duetto.encodings import events as encoding
 from duetto.encodings.note_level import PITCHES, START
 from duetto.music.notes import Note
+from duetto.train.families.batches import on_device
 from duetto.train.families.lstm_step import lstm_state_layout
 from duetto.train.families.note_level import NoteWindows, draw, split_notes
 
@@ -148,10 +149,11 @@ class NotesLSTM(nn.Module):
 
 def batch_terms(model: NotesLSTM, batch: dict[str, np.ndarray]) -> tuple[torch.Tensor, int]:
     """Summed nats of each term [3] over a batch's real target notes, and how many notes."""
-    rows = torch.from_numpy(batch["rows"])
-    valid = torch.from_numpy(batch["valid"][:, 1:])
+    rows = on_device(batch["rows"], model)
+    valid = on_device(batch["valid"][:, 1:], model)
     outputs, _ = model(rows[:, :-1])
-    return model.terms(tuple(output[valid] for output in outputs), rows[:, 1:][valid]).sum(dim=1), int(valid.sum())
+    nats = model.terms(tuple(output[valid] for output in outputs), rows[:, 1:][valid]).sum(dim=1)
+    return nats, int(batch["valid"][:, 1:].sum())
 
 
 def loss(model: NotesLSTM, batch: dict[str, np.ndarray]) -> tuple[torch.Tensor, int, int]:

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from duetto.encodings import events as encoding
 from duetto.train.data.dataset import TokenWindows
+from duetto.train.families.batches import on_device
 
 UNIT = "token"
 
@@ -25,11 +26,11 @@ def windows(data_dir: str | os.PathLike, split: str, seq_len: int, train: bool) 
 
 def loss(model: nn.Module, batch: np.ndarray) -> tuple[torch.Tensor, int, int]:
     """Summed next-token cross-entropy over non-PAD targets, the number of targets and of notes."""
-    batch = torch.from_numpy(batch).to(next(model.parameters()).device)
-    logits, _ = model(batch[:, :-1])
-    targets = batch[:, 1:]
-    nats = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+    tokens = on_device(batch, model)
+    logits, _ = model(tokens[:, :-1])
+    nats = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tokens[:, 1:].reshape(-1),
                            ignore_index=encoding.PAD, reduction="sum")
+    targets = batch[:, 1:]
     notes = int(((targets >= encoding.NOTE_ON) & (targets < encoding.NOTE_OFF)).sum())
     return nats, int((targets != encoding.PAD).sum()), notes
 

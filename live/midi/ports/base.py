@@ -41,3 +41,16 @@ class Backend(Protocol):
     def open_output(self, name: str, virtual: bool = False) -> OutputPort: ...
 
     def transport_latency(self) -> float: ...
+
+
+def match_port(name: str, available: list[str], direction: str) -> str:
+    """The available port `name` means: itself, or the one port whose name holds it (any letter case);
+    a one-line PortError listing the ports otherwise."""
+    if name in available:
+        return name
+    matches = [port for port in available if name.lower() in port.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    listing = ", ".join(repr(port) for port in available) or "none"
+    problem = "matches several" if matches else "matches none"
+    raise PortError(f"MIDI {direction} {name!r} {problem} of the available ports: {listing}")
