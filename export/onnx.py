@@ -21,6 +21,7 @@ import onnx
 import torch
 
 from duetto.atomic import write_atomically
+from duetto.encodings import events
 from duetto.encodings.registry import for_vocabulary, newest
 from duetto.families import family
 from duetto.model.step_model import METADATA_KEY, ModelInfo, StateSpec, StepModel, next_state
@@ -70,6 +71,8 @@ def model_info(checkpoint: dict, graph) -> ModelInfo:
         outputs=graph.output_names[:len(graph.output_names) - len(graph.state_layout())],
         max_steps=graph.max_steps,
         extra=graph.extra(),
+        # only models that read conditioning tokens know styles
+        styles=list(checkpoint.get("styles", [])) if encoding == newest(events.ENCODING_NAME) else [],
         training=training,
     )
 

@@ -4,6 +4,8 @@ crash or a full disk never leaves half a file (a model, a dataset shard, a recor
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -33,3 +35,21 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()  # read once at import: os.umask is process-wide and not safe to toggle later
+
+
+def without_nan(value):
+    """`value` with every NaN float as None: JSON has no NaN, and strict readers refuse Python's."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: without_nan(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [without_nan(item) for item in value]
+    return value
+
+
+def write_json_atomically(path: str | os.PathLike, data) -> None:
+    """Write `data` as indented JSON, atomically; a NaN figure (an empty split's, a part that never ran)
+    is written as null."""
+    clean = without_nan(data)
+    write_atomically(path, lambda handle: json.dump(clean, handle, indent=1, allow_nan=False), mode="w")

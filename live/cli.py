@@ -382,7 +382,7 @@ def run_jam(args: argparse.Namespace) -> int:
     from duetto.midi.ports.reconnect import KeptInput, KeptOutput
 
     check_live_options(args)  # before the model loads: bad input costs nothing
-    backend = open_backend(args.backend)
+    backend = open_backend(args.backend, own_name=args.name)
     check_named_ports(backend, args)
     model = load_model(args)
     settings = jam_settings(args, model)
@@ -450,7 +450,7 @@ def run_learn(args: argparse.Namespace) -> int:
     name = check_name(args.control)
     path = Path(args.config)
     config = read_config(path, jam_option_types()) if path.exists() else Config()
-    backend = open_backend(args.backend)
+    backend = open_backend(args.backend, own_name=args.name)
     port = args.input or f"{args.name} In"
     print(f"duetto: move the knob, fader or pedal for {name} (listening on {port!r}, {backend.name})",
           file=sys.stderr)

@@ -78,7 +78,7 @@ def test_data_build_reports_skipped_files(tmp_path):
                              str(tmp_path / "data"), "--augment", "0"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "skipped 1 files:" in result.stdout
+    assert "skipped 1 unreadable, empty or duplicate item:" in result.stdout
     assert "empty.mid" in result.stdout
 
 

@@ -57,6 +57,8 @@ class TrainSettings:
     device: str = "auto"  # auto: CUDA when PyTorch sees a GPU
     model: dict = field(default_factory=dict)  # family config overrides
     init: str | None = None  # a checkpoint to start from (fine-tuning): its weights, where they fit
+    valid_batches: int | None = None  # validate on the first this many batches only (a broad corpus's
+    # valid split can take minutes to score; its first batches, always the same ones, tell the trend)
     command: str = ""
 
 
@@ -85,13 +87,15 @@ def load_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
 
 
-def evaluate(family, model: torch.nn.Module, windows, batch_size: int = 32) -> dict:
+def evaluate(family, model: torch.nn.Module, windows, batch_size: int = 32, batches: int | None = None) -> dict:
     """Held-out negative log-likelihood: nats per target in the family's own unit, and bits per note,
     the one unit every family shares. NaN for an empty split."""
     model.eval()
     total, targets, notes = 0.0, 0, 0
     with torch.inference_mode():
-        for batch in windows.eval_batches(batch_size):
+        for index, batch in enumerate(windows.eval_batches(batch_size)):
+            if batches is not None and index >= batches:
+                break
             nats, batch_targets, batch_notes = family.loss(model, batch)
             total, targets, notes = total + nats.item(), targets + batch_targets, notes + batch_notes
     model.train()
@@ -197,7 +201,7 @@ def train_on(cluster: Cluster, settings: TrainSettings, out: Path) -> None:
         # every process takes part in gathering its random streams; rank 0 validates and writes
         numpy_rngs, torch_rngs = cluster.gather(rng.bit_generator.state), cluster.gather(torch.get_rng_state())
         if cluster.is_main:
-            valid = evaluate(family, core, valid_windows)
+            valid = evaluate(family, core, valid_windows, batches=settings.valid_batches)
             valid_nll = valid["nll"]
             history.append({"step": step, "epoch": step / steps_per_epoch, "train_loss": running_loss,
                             "valid_nll": valid_nll, "valid_bits_per_note": valid["bits_per_note"],
@@ -257,7 +261,8 @@ def fine_tuned(family, settings: TrainSettings) -> torch.nn.Module:
 
     A tensor of the same shape is copied; one that has grown along its first axis (an embedding or a
     read-out over a vocabulary with new tokens) keeps its old rows and learns the new ones; anything else
-    new (a layer added by an override) starts fresh. The same family only: another's weights mean nothing.
+    new (a layer added by an override) starts fresh, or as the family's `grown` says (a transformer's new
+    blocks start as the identity). The same family only: another's weights mean nothing.
     """
     start = load_checkpoint(settings.init)
     if start.get("family") != settings.family:
@@ -268,15 +273,21 @@ def fine_tuned(family, settings: TrainSettings) -> torch.nn.Module:
         config["vocab_size"] = family.Config().vocab_size  # the encoding this code writes
     model = family.build(config)
     state = model.state_dict()
+    loaded = set()
     for name, value in start["model"].items():
-        if name not in state:
+        target = state.get(name)
+        if target is None:
             continue
-        target = state[name]
         if target.shape == value.shape:
             target.copy_(value)
         elif target.dim() == value.dim() and target.shape[1:] == value.shape[1:] and target.shape[0] > value.shape[0]:
             target[:value.shape[0]].copy_(value)
+        else:
+            continue
+        loaded.add(name)
     model.load_state_dict(state)
+    if hasattr(family, "grown"):  # the family's own word on how new parts should start
+        family.grown(model, loaded)
     return model
 
 

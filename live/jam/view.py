@@ -21,7 +21,9 @@ def _pair(values: tuple[float, float] | None) -> str:
 
 
 def render(status: Status) -> list[str]:
-    """The view's lines for one status."""
+    """The view's lines for one status. How late each answer's first note left is shown in call mode only,
+    where an answer is due the moment the phrase gap ends; elsewhere it means nothing (duet streams a beat
+    at a time, each queued a beat ahead, so its "first note" is a note of the beat before)."""
     if status.bpm is None:
         tempo = "no tempo (silence ends phrases in ms)"
     else:
@@ -30,12 +32,14 @@ def render(status: Status) -> list[str]:
     key = status.key or "not heard yet"
     if status.key_locked:
         key += " (locked)"
+    lateness = ""
+    if status.mode == "call":
+        lateness = f"   answer's first note after due p50/p99 {_pair(status.answer_late_ms)}"
     return [
         f"duetto  mode {status.mode}   tempo {tempo}   key {key}",
         f"notes in {status.notes_in}   notes out {status.notes_out}   answers {status.answers}   "
         f"barge-ins {status.barge_ins}",
-        f"model step p50/p99 {_pair(status.step_ms)} on {status.provider}   "
-        f"answer's first note after due p50/p99 {_pair(status.answer_late_ms)}",
+        f"model step p50/p99 {_pair(status.step_ms)} on {status.provider}{lateness}",
         f"temperature {status.temperature:.2f}   quantize {status.quantize:.2f}   "
         f"dropped {status.dropped}   errors {status.errors}",
     ]

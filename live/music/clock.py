@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from duetto.midi.messages import CLOCK, CONTINUE, SONG_POSITION, START, STOP
+from duetto.music.notes import CHORD_SECONDS
 
 TICKS_PER_BEAT = 24
 TICKS_PER_SIXTEENTH = 6  # Song Position Pointer counts sixteenths
@@ -22,7 +23,6 @@ CLOCK_SILENCE_SECONDS = 0.5  # ticks further apart than this (below 5 BPM) mean 
 SOURCE_CLOCK, SOURCE_PLAYER, SOURCE_BPM, SOURCE_NONE = "midi clock", "player", "--bpm", "none"
 
 # tempo from the player's onsets
-CHORD_SECONDS = 0.05  # onsets closer than this are one event (a chord, a flam)
 ONSET_MEMORY = 24
 SHORTEST_UNIT, LONGEST_INTERVAL = 0.1, 2.0  # inter-onset intervals outside this are not pulse
 MIN_INTERVALS = 6

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+CHORD_SECONDS = 0.05  # strikes closer than this are one moment: a chord, a flam, a rolled chord's start
+
 
 @dataclass(frozen=True, order=True)
 class Note:

@@ -13,9 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from duetto.music.notes import Note
+from duetto.music.notes import CHORD_SECONDS, Note
 
-CHORD_SECONDS = 0.05  # strikes closer than this are one moment (a chord, a flam)
 LEGATO_SECONDS = 0.1  # a note held this little past the next strike is legato, not a second voice
 TEXTURES = ("line", "voices", "chords")  # in order of thickness
 LINE_MOST_VOICES = 1.3  # a line: mostly one note at a time (a few overlaps of legato playing)

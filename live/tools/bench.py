@@ -19,7 +19,6 @@ speed is judged.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -35,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from duetto.atomic import write_atomically
+from duetto.atomic import write_json_atomically
 from duetto.jam.settings import JamSettings
 from duetto.midi import messages
 from duetto.midi.ports import open_backend
@@ -76,9 +75,20 @@ def summarize(seconds) -> dict:
             "p99_ms": float(np.percentile(values, 99)), "max_ms": float(values.max())}
 
 
-def times(value: float | None, what: str) -> str:
+MISSING = "n/a"  # how the report prints a figure that was not measured
+
+
+def figure(value: float | int | None, spec: str = "", unit: str = "") -> str:
+    """A figure as the report prints it: MISSING when there is none, be it None or the NaN that
+    arithmetic on a missing figure leaves (`beyond_transport_p99_ms`)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    return f"{value:{spec}}{unit}"
+
+
+def times(value: float | None, what: str, spec: str = ".1f") -> str:
     """A ratio as the report prints it; blank when either side had no figures."""
-    return "" if value is None else f"{value:.1f}x {what}"
+    return "" if value is None else f"{value:{spec}}x {what}"
 
 
 def ratio(numerator: dict, denominator: dict) -> float | None:
@@ -448,61 +458,65 @@ def run_latency_bench(settings: BenchSettings, command: str) -> dict:
 
 
 def write_json(path: str, report: dict) -> None:
-    write_atomically(path, lambda handle: json.dump(report, handle, indent=1), mode="w")
+    write_json_atomically(path, report)
 
 
 def format_report(report: dict) -> str:
-    lines = [f"duetto bench latency — {report['date']}, {report['machine']['cpu']} "
-             f"({report['machine']['cores']} cores), onnxruntime {report['machine']['onnxruntime']}",
+    """The report as a Markdown table and a few lines. A run that went partly wrong still prints: any
+    figure missing from `report` (None, no summary, a part that never ran) shows as MISSING, a ratio blank."""
+    machine, steps = report["machine"], report["steps"]
+    lines = [f"duetto bench latency — {report['date']}, {machine['cpu']} ({figure(machine['cores'])} cores), "
+             f"onnxruntime {figure(machine['onnxruntime'])}",
              f"model: {report['model']}", "",
              "| measure | n | median ms | p99 ms | max ms | ratio |", "|---|---|---|---|---|---|"]
 
     def row(name: str, stats: dict, ratio_text: str = "") -> None:
-        if stats.get("n"):
-            lines.append(f"| {name} | {stats['n']} | {stats['median_ms']:.3f} | {stats['p99_ms']:.3f} | "
-                         f"{stats['max_ms']:.3f} | {ratio_text} |")
+        cells = " | ".join(figure(stats.get(key), ".3f") for key in ("median_ms", "p99_ms", "max_ms"))
+        lines.append(f"| {name} | {stats.get('n', 0)} | {cells} | {ratio_text} |")
 
-    for step in report["steps"]:
+    for step in steps:
         name = f"{step['model']} ({step['family']}" + (f", context {step['context']})" if step["context"] else ")")
         row(f"step {name}, ONNX Runtime ({step['provider']})", step["onnxruntime"], "1.0 (baseline)")
         if "torch_eager" in step:
-            row(f"step {name}, PyTorch eager", step["torch_eager"], f"{step['torch_over_onnxruntime']:.1f}x ORT")
+            row(f"step {name}, PyTorch eager", step["torch_eager"], times(step["torch_over_onnxruntime"], "ORT"))
         if "recompute_window" in step:
             row(f"recompute {step['recompute_window']['window_tokens']}-token window {name}, PyTorch",
-                step["recompute_window"], f"{step['recompute_over_onnxruntime']:.0f}x ORT")
-    if "jack" in report:
-        jack, response = report["jack"], report["response"]
+                step["recompute_window"], times(step["recompute_over_onnxruntime"], "ORT", ".0f"))
+    jack, response = report.get("jack"), report.get("response")
+    if jack is not None:
         scheduling = "real-time" if jack["realtime"] else "NOT real-time: expect losses under load"
         row(f"JACK one-way transport (period {jack['period_frames']} @ {jack['rate']} Hz = "
-            f"{jack['period_ms']:.2f} ms, {scheduling})", jack["one_way_transport"], "1.0 (baseline)")
-        uncompensated = response["uncompensated"]
+            f"{figure(jack['period_ms'], '.2f')} ms, {scheduling})", jack["one_way_transport"], "1.0 (baseline)")
+    if response is not None:
         row(f"response latency, gap end -> first note at client ({response['phrases']} phrases, sent "
-            f"{response['compensation_ms']:.2f} ms early for the transport)", response["response_latency"],
+            f"{figure(response['compensation_ms'], '.2f')} ms early for the transport)", response["response_latency"],
             times(response["over_transport"], "transport"))
         row("  its parts: the player's key-up to Duetto (one trip)", response["trip_in"])
         row("  its parts: the first note leaves, after it was due", response["first_note_leaves_late"])
         row("  its parts: the first note to the client (one trip)", response["trip_out"])
         slower = response["over_uncompensated"]
-        row("response latency, no transport compensation (baseline)", uncompensated["response_latency"],
+        row("response latency, no transport compensation (baseline)", response["uncompensated"]["response_latency"],
             times(None if slower is None else 1 / slower, "compensated"))
         row("note lateness at the sender (with inference load)", response["sender_lateness"])
         row("note lateness at the receiving client (with inference load)", response["arrival_lateness"])
     lines.append("")
     for throughput in report["throughput"]:
-        lines.append(f"throughput ({throughput['device']}): {throughput['batch_1_tokens_per_second']:,.0f} "
-                     f"tokens/s at batch 1, {throughput['batched_tokens_per_second']:,.0f} tokens/s at batch "
-                     f"{throughput['batch']}")
+        single, batched = (figure(throughput[key], ",.0f")
+                           for key in ("batch_1_tokens_per_second", "batched_tokens_per_second"))
+        lines.append(f"throughput ({throughput['device']}): {single} tokens/s at batch 1, {batched} tokens/s at "
+                     f"batch {throughput['batch']}")
     if "gpu_unavailable" in report:
         lines.append(f"GPU figures: none ({report['gpu_unavailable']})")
-    unavailable = {step["model"]: step["torch_unavailable"] for step in report["steps"] if "torch_unavailable" in step}
+    unavailable = {step["model"]: step["torch_unavailable"] for step in steps if "torch_unavailable" in step}
     for name, reason in unavailable.items():
         lines.append(f"PyTorch baselines for {name}: unavailable ({reason})")
-    if "jack" in report:
-        response = report["response"]
-        lines.append(f"response p99 beyond the transport's median one-way latency: "
-                     f"{response['beyond_transport_p99_ms']:.3f} ms; unanswered phrases: {response['unanswered']}; "
-                     f"bot messages lost in transport: {response['messages_lost_in_transport']}")
-        lines.append(f"peak RSS of `duetto jam`: {report['memory']['peak_rss_mb']:.0f} MB")
-    else:
+    if response is not None:
+        beyond = figure(response["beyond_transport_p99_ms"], ".3f", " ms")
+        lines.append(f"response p99 beyond the transport's median one-way latency: {beyond}; unanswered phrases: "
+                     f"{response['unanswered']}; bot messages lost in transport: "
+                     f"{response['messages_lost_in_transport']}")
+    if jack is not None:
+        lines.append(f"peak RSS of `duetto jam`: {figure(report.get('memory', {}).get('peak_rss_mb'), '.0f', ' MB')}")
+    if "jack_unavailable" in report:
         lines.append(f"real-port figures: unavailable ({report['jack_unavailable']})")
     return "\n".join(lines)

@@ -16,7 +16,6 @@ Torch-free: it reads the dataset's shards and the ONNX files only.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -25,13 +24,16 @@ from typing import Sequence
 
 import numpy as np
 
-from duetto.atomic import write_atomically
+from duetto.atomic import write_atomically, write_json_atomically
 from duetto.encodings import events as encoding
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
+from duetto.music.key import KeyFinder
 from duetto.music.notes import Note
+from duetto.music.texture import texture_of, voices
 from duetto.offline.generate import continue_notes
 from duetto.train.data.shards import read_shard
+from duetto.voices.in_kind import REGISTER_MARGIN
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 HARMONIC_MINOR = (0, 2, 3, 5, 7, 8, 11)
@@ -53,6 +55,16 @@ class QualitySettings:
 def load_split(data_dir: str | Path, split: str) -> list[list[Note]]:
     """Every sequence of one split of a built dataset, as notes."""
     return read_shard(data_dir, split).notes()
+
+
+def style_names(data_dir: str | Path, split: str) -> list[str]:
+    """The style of every sequence of a split ("all" for a dataset that records none)."""
+    shard = read_shard(data_dir, split)
+    styles = getattr(shard, "styles", None)
+    names = shard.manifest.get("styles", [])
+    if styles is None or not names:
+        return ["all"] * shard.num_sequences
+    return [names[int(index)] for index in styles]
 
 
 def pitch_line(notes: Sequence[Note]) -> list[int]:
@@ -133,6 +145,25 @@ def histogram_overlap(first: np.ndarray, second: np.ndarray) -> float:
     return float(np.minimum(p / p.sum(), q / q.sum()).sum())
 
 
+def in_kind(call: Sequence[Note], answer: Sequence[Note], call_seconds: float, answer_seconds: float) -> dict:
+    """How far an answer is of a kind with its call: the gap between their textures (voices, see
+    duetto.music.texture), the share of answer notes in the call's key (Krumhansl–Schmuckler key finding)
+    and within the call's range ± REGISTER_MARGIN semitones, and how alike their paces are (the smaller
+    note density over the larger: 1 alike, 0 one of them silent)."""
+    key = KeyFinder.of(call)
+    low, high = min(n.pitch for n in call) - REGISTER_MARGIN, max(n.pitch for n in call) + REGISTER_MARGIN
+    call_pace, answer_pace = len(call) / call_seconds, len(answer) / answer_seconds
+    return {
+        "call_voices": voices(call), "answer_voices": voices(answer) if answer else math.nan,
+        "texture_gap": abs(voices(answer) - voices(call)) if answer else math.nan,
+        "in_key": (sum(n.pitch % 12 in key.pitch_classes for n in answer) / len(answer)
+                   if answer and key is not None else math.nan),
+        "in_register": sum(low <= n.pitch <= high for n in answer) / len(answer) if answer else math.nan,
+        "pace": min(call_pace, answer_pace) / max(call_pace, answer_pace) if max(call_pace, answer_pace) else math.nan,
+        "call_is_line": texture_of(call) == "line",
+    }
+
+
 def describe(notes: Sequence[Note], seconds: float) -> dict:
     return {"pitch_class_entropy": pitch_class_entropy(notes), "scale_consistency": scale_consistency(notes),
             "notes_per_second": len(notes) / seconds, "polyphony": polyphony(notes)}
@@ -143,15 +174,18 @@ def cut(piece: Sequence[Note], start: float, end: float) -> list[Note]:
     return [Note(n.start, min(n.end, end), n.pitch, n.velocity) for n in piece if start <= n.start < end]
 
 
-def continuations(settings: QualitySettings, test: Sequence[Sequence[Note]]) -> list[tuple[list[Note], list[Note]]]:
-    """(prompt, real continuation) for every held-out piece long enough to have both."""
-    pairs = []
-    for piece in test:
+def continuations(settings: QualitySettings, test: Sequence[Sequence[Note]],
+                  styles: Sequence[str]) -> list[tuple[list[Note], list[Note], str]]:
+    """(prompt, real continuation, style) for held-out pieces long enough to have both: up to
+    `settings.pieces` of each style."""
+    pairs, taken = [], {}
+    for piece, style in zip(test, styles):
         prompt = cut(piece, 0.0, settings.prompt_seconds)
         real = cut(piece, settings.prompt_seconds, settings.prompt_seconds + settings.seconds)
-        if prompt and real:
-            pairs.append((prompt, real))
-    return pairs[:settings.pieces]
+        if prompt and real and taken.get(style, 0) < settings.pieces:
+            pairs.append((prompt, real, style))
+            taken[style] = taken.get(style, 0) + 1
+    return pairs
 
 
 def summarize(rows: list[dict], intervals: np.ndarray, reference_intervals: np.ndarray) -> dict:
@@ -160,17 +194,33 @@ def summarize(rows: list[dict], intervals: np.ndarray, reference_intervals: np.n
     return summary
 
 
+def summarize_kind(rows: list[dict]) -> dict:
+    """The in-kind figures over many calls: the median texture gap, the mean voices answering single-line
+    calls, and the mean shares in key and register and pace likeness."""
+    def mean(values: list[float]) -> float | None:
+        values = [value for value in values if not math.isnan(value)]
+        return float(np.mean(values)) if values else None
+
+    gaps = [row["texture_gap"] for row in rows if not math.isnan(row["texture_gap"])]
+    return {"calls": len(rows), "texture_gap_median": float(np.median(gaps)) if gaps else None,
+            "line_calls": sum(row["call_is_line"] for row in rows),
+            "line_answer_voices": mean([row["answer_voices"] for row in rows if row["call_is_line"]]),
+            "in_key": mean([row["in_key"] for row in rows]), "in_register": mean([row["in_register"] for row in rows]),
+            "pace": mean([row["pace"] for row in rows])}
+
+
 def evaluate_model(path: str, settings: QualitySettings, pairs, runs: TrainingRuns,
                    reference_intervals: np.ndarray) -> dict:
     model = StepModel(path, device="cpu")
     sampler = Sampler(settings.temperature, settings.top_p, settings.seed)
-    rows, intervals, started = [], [], time.perf_counter()
-    for prompt, _ in pairs:
+    rows, intervals, kinds, started = [], [], [], time.perf_counter()
+    for prompt, _, style in pairs:
         generated = continue_notes(model, prompt, settings.seconds, sampler)
         end = max(note.end for note in prompt)
         generated = [Note(n.start - end, n.end - end, n.pitch, n.velocity) for n in generated]
         rows.append({**describe(generated, settings.seconds), "longest_copy": runs.longest_copy(generated)})
         intervals.append(inter_onset_intervals(generated))
+        kinds.append({**in_kind(prompt, generated, settings.prompt_seconds, settings.seconds), "style": style})
     training = model.info.training
     return {
         "model": path, "family": model.info.family,
@@ -179,17 +229,19 @@ def evaluate_model(path: str, settings: QualitySettings, pairs, runs: TrainingRu
         "train_seconds": training.get("train_seconds"), "train_steps": training.get("step"),
         "generation": {**summarize(rows, np.concatenate(intervals), reference_intervals),
                        "longest_copy_max": max(row["longest_copy"] for row in rows)},
+        "in_kind": {"all": summarize_kind(kinds), **{style: summarize_kind([k for k in kinds if k["style"] == style])
+                                                    for style in sorted({k["style"] for k in kinds})}},
         "generation_seconds": time.perf_counter() - started,
     }
 
 
 def run_quality_bench(settings: QualitySettings, command: str) -> dict:
-    pairs = continuations(settings, load_split(settings.data, "test"))
+    pairs = continuations(settings, load_split(settings.data, "test"), style_names(settings.data, "test"))
     if not pairs:
         raise ValueError(f"{settings.data}: no held-out piece is longer than the {settings.prompt_seconds} s prompt")
     runs = TrainingRuns(load_split(settings.data, "train"))
     reference_rows, reference_intervals = [], []
-    for prompt, real in pairs:
+    for prompt, real, _ in pairs:
         shifted = [Note(n.start - settings.prompt_seconds, n.end - settings.prompt_seconds, n.pitch, n.velocity)
                    for n in real]
         reference_rows.append({**describe(shifted, settings.seconds), "longest_copy": runs.longest_copy(shifted)})
@@ -228,11 +280,21 @@ def format_quality(report: dict) -> str:
                      f"{row['nll_unit']} | {number(row['test_bits_per_note'], 2)} | {number(minutes, 1)} | "
                      f"{stats(row['generation'])} |")
     lines.append(f"| real continuations | — | — | — | — | {stats(report['reference'])} |")
+    lines += ["", "In kind with the call (goals: texture gap ≤ 0.5, a line answered with ≤ 1.3 voices, in key and in "
+              "register ≥ 0.9, pace ≥ 0.6):", "",
+              "| model | style | calls | texture gap (median) | voices answering a line | in key | in register | pace |",
+              "|---|---|---|---|---|---|---|---|"]
+    for row in report["models"]:
+        for style, kind in row.get("in_kind", {}).items():
+            lines.append(f"| {Path(row['model']).name} | {style} | {kind['calls']} | "
+                         f"{number(kind['texture_gap_median'], 2)} | {number(kind['line_answer_voices'], 2)} "
+                         f"({kind['line_calls']} calls) | {number(kind['in_key'], 2)} | "
+                         f"{number(kind['in_register'], 2)} | {number(kind['pace'], 2)} |")
     return "\n".join(lines)
 
 
 def write_quality(report: dict, json_path: str | None, markdown_path: str | None) -> None:
     if json_path:
-        write_atomically(json_path, lambda handle: json.dump(report, handle, indent=1), mode="w")
+        write_json_atomically(json_path, report)
     if markdown_path:
         write_atomically(markdown_path, lambda handle: handle.write(format_quality(report) + "\n"), mode="w")

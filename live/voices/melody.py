@@ -15,13 +15,12 @@ from duetto.encodings.note_level import PITCHES, START
 from duetto.model.rolling_state import RollingState, RollingVoice
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
-from duetto.music.notes import KeyEvent
+from duetto.music.notes import CHORD_SECONDS, KeyEvent
 from duetto.voices.base import Kind
 from duetto.voices.common import Phrase, Touch, playable_pitches
 from duetto.voices.limits import Limits
 
 # key-downs this close to a group's first one are struck together (a chord, or a player's spread of it)
-CHORD_SECONDS = 0.05
 
 
 class MelodyLine:

@@ -1,9 +1,12 @@
-"""Duet and practice modes over real JACK ports, and the practice scoring on its own.
+"""Duet and practice modes over real JACK ports, and practice's scoring and phrase-making on their own.
 
 Duet: with MIDI Clock coming in, the bot plays while the player plays, each beat composed from what the
-player played until a beat before, starting on the beat; it stops when the player has stopped. Practice:
-the bot plays a phrase; echoing it exactly scores full marks and lengthens the next phrase, a wrong echo
-scores low and shortens it; `duetto jam --mode practice` prints a summary when stopped.
+player played until a beat before, starting on the beat; its last note ends within two bars (8 beats) of
+the player's last key event. Practice: the bot's phrases are ones a learner can echo (one note at a time,
+none shorter than an eighth, within an octave and a half, mostly by step, never leaping beyond a fifth);
+an exact echo scores full marks even when the player lets each key go early, and lengthens the next phrase;
+a wrong echo scores low and shortens it; pitch and timing are scored apart; a round with no echo is missed,
+and after three in a row the bot waits for the player; `duetto jam --mode practice` prints a summary.
 """
 
 from __future__ import annotations
@@ -12,32 +15,85 @@ import time
 
 import pytest
 
+from duetto.encodings.events import key_events
 from duetto.jam.modes.duet import PATIENCE_BEATS
-from duetto.jam.modes.practice import FIRST_LENGTH, matched_pairs, score_echo
+from duetto.jam.modes.practice import (
+    FIRST_LENGTH,
+    LARGEST_LEAP,
+    MIDDLE_C,
+    MISSES_BEFORE_WAITING,
+    RANGE_SEMITONES,
+    matched_pairs,
+    practice_phrase,
+    score_echo,
+    singable_scale,
+    top_line,
+)
 from duetto.jam.settings import JamSettings
 from duetto.music.groove import Feel
-from duetto.music.notes import Note
+from duetto.music.key import Key, parse_key
+from duetto.music.notes import Note, notes_from_events
 from duetto.testing.duet_rig import ClockSender, DuetRig, Player, Recorder, fit_clock
 from duetto.testing.jack_server import TEST_PERIOD_SECONDS
 from duetto.testing.processes import JamProcess, wait_until
 
 BPM = 120.0
 BEAT = 60.0 / BPM
+WHOLE_TONE = 2
 
 
 def test_matching_and_scoring_an_echo():
     assert matched_pairs([60, 62, 64, 65], [60, 64, 65]) == [(0, 0), (2, 1), (3, 2)]
     phrase = [(0.0, 60), (0.5, 62), (1.0, 64)]
     perfect = score_echo(phrase, [(10.0, 60), (10.5, 62), (11.0, 64)], beat=0.5)
-    assert (perfect.pitch, perfect.timing, perfect.clean) == (1.0, 1.0, True)
+    assert (perfect.pitch, perfect.timing, perfect.clean, perfect.missed) == (1.0, 1.0, True, False)
     late = score_echo(phrase, [(10.0, 60), (10.6, 62), (11.25, 64)], beat=0.5)
     assert late.pitch == 1.0 and late.timing == pytest.approx((1 + 0.6 + 0.0) / 3)
+    # pitch and timing apart: the notes played are right and on time, so the timing is perfect; the one
+    # left out costs pitch alone
+    half = score_echo(phrase + [(1.5, 65)], [(10.0, 60), (10.5, 62)], beat=0.5)
+    assert (half.pitch, half.timing) == (0.5, 1.0)
     wrong = score_echo(phrase, [(10.0, 61), (10.5, 63)], beat=0.5)
-    assert (wrong.pitch, wrong.timing, wrong.clean) == (0.0, 0.0, False)
-    assert score_echo(phrase, [], beat=0.5).pitch == 0.0
+    assert (wrong.pitch, wrong.timing, wrong.clean, wrong.missed) == (0.0, None, False, False)
+    silence = score_echo(phrase, [], beat=0.5)
+    assert silence.missed and not silence.clean
 
 
-def test_duet_plays_along_on_the_beat_and_stops_when_the_player_does(jack, shipped_model, fast_switching):
+def assert_learnable(notes: list[Note], key: Key, eighth: float, slack: float = 0.0) -> None:
+    """A phrase a learner can echo: one note at a time (no chords), none shorter than an eighth, in the key,
+    within an octave and a half, no leap beyond a fifth and at least half the moves steps; `slack`: how
+    far times heard over ports may stray from the written ones."""
+    assert notes
+    for note, following in zip(notes, notes[1:]):
+        assert following.start - note.start >= eighth - slack, notes
+        assert note.end <= following.start + slack, notes
+    assert all(note.end - note.start >= eighth - slack for note in notes), notes
+    pitches = [note.pitch for note in notes]
+    assert all(pitch % 12 in key.pitch_classes for pitch in pitches), pitches
+    assert max(pitches) - min(pitches) <= RANGE_SEMITONES, pitches
+    moves = [abs(later - earlier) for earlier, later in zip(pitches, pitches[1:])]
+    assert max(moves, default=0) <= LARGEST_LEAP, pitches
+    assert 2 * sum(move <= WHOLE_TONE for move in moves) >= len(moves), pitches
+
+
+def test_a_wild_line_becomes_a_phrase_a_learner_can_echo():
+    # what the model gave practice mode (issue 12): chords, 20 ms notes, leaps of 19 to 26 semitones, and
+    # notes outside the key
+    wild = [Note(0.0, 0.02, 60, 80), Note(0.01, 0.02, 64, 80), Note(0.02, 0.05, 67, 80), Note(0.3, 0.32, 86, 80),
+            Note(0.4, 1.4, 62, 80), Note(1.5, 1.52, 88, 80), Note(1.5, 1.52, 84, 80), Note(1.54, 1.56, 63, 80),
+            Note(1.9, 2.2, 40, 80), Note(2.3, 2.32, 66, 80), Note(2.33, 2.9, 45, 80), Note(3.0, 3.02, 71, 80),
+            Note(3.4, 3.42, 96, 80)]
+    key, eighth = parse_key("C:major"), 0.25
+    line = top_line(key_events(wild), 8)
+    assert len(line) == 8
+    phrase = list(notes_from_events(practice_phrase(line, singable_scale(key, MIDDLE_C), eighth)))
+    assert len(phrase) == 8
+    assert_learnable(phrase, key, eighth)
+    assert all(abs(note.pitch - MIDDLE_C) <= RANGE_SEMITONES // 2 for note in phrase)
+    assert all((note.start / eighth).is_integer() for note in phrase), "off the eighth-note grid"
+
+
+def test_duet_plays_along_on_the_beat_and_stops_two_bars_after_the_player(jack, shipped_model, fast_switching):
     settings = JamSettings(mode="duet", seed=3, feel=Feel(quantize=1.0), limits=JamSettings().limits)
     rig = DuetRig(jack, shipped_model, settings, name="Duet")
     context, model_heard = rig.engine.voice.context, []  # every key event the model is fed, in order
@@ -55,9 +111,7 @@ def test_duet_plays_along_on_the_beat_and_stops_when_the_player_does(jack, shipp
         melody = [60, 62, 64, 65, 67, 65, 64, 62] * 2
         first = time.perf_counter()
         last = rig.player.play([Note(i * BEAT / 2, i * BEAT / 2 + 0.2, pitch, 80) for i, pitch in enumerate(melody)])
-        time.sleep(PATIENCE_BEATS * BEAT + 2 * BEAT)
-        stopped = time.perf_counter()
-        time.sleep(2 * BEAT)
+        time.sleep((PATIENCE_BEATS + 4) * BEAT)  # room for a bot that plays on too long to be heard doing so
     finally:
         clock.stop()
         rig.close()
@@ -76,7 +130,14 @@ def test_duet_plays_along_on_the_beat_and_stops_when_the_player_does(jack, shipp
     assert len(placed) >= len(during)
     off_grid = [min((at - first_tick) % step, step - (at - first_tick) % step) for at in placed]
     assert [round(1000 * d, 1) for d in off_grid if d > TEST_PERIOD_SECONDS] == []
-    assert [onset for onset in onsets if onset > stopped] == [], "the bot played on after the player stopped"
+    # two bars after the player's last key-up (8 beats of the clock as heard) the bot's last note has ended,
+    # give or take a JACK period each for the key-up's trip in and the note-off's trip out, and one for
+    # the stamps; and it played on into the last of those bars
+    beat = tick * 24
+    releases = [event.seconds for event in rig.recorder.key_events() if event.velocity == 0]
+    overshoot = max(releases) - (last + PATIENCE_BEATS * beat)
+    assert overshoot <= 3 * TEST_PERIOD_SECONDS, f"the bot's last note ended {overshoot / beat:.2f} beats late"
+    assert max(onsets) > last + (PATIENCE_BEATS - 2) * beat, "the bot stopped before the two bars were up"
     assert rig.recorder.unmatched_note_ons() == 0
     # the player's notes reached the model while the bot played: it heard the whole melody, in order, among
     # the bot's own notes
@@ -98,7 +159,9 @@ def echo_of(rig: DuetRig, since: float) -> list[Note]:
 
 
 def test_practice_scores_echoes_and_adapts_the_phrase(jack, shipped_model, fast_switching):
-    settings = JamSettings(mode="practice", seed=9, bpm=BPM, phrase_gap=0.3)
+    # a phrase gap shorter than the silence after each key of an echo played staccato: the echo must be
+    # heard whole all the same
+    settings = JamSettings(mode="practice", seed=9, bpm=BPM, phrase_gap=0.1)
     lines: list[str] = []
     rig = DuetRig(jack, shipped_model, settings, name="Practice")
     rig.engine._log = lines.append
@@ -106,36 +169,69 @@ def test_practice_scores_echoes_and_adapts_the_phrase(jack, shipped_model, fast_
     try:
         phrase = echo_of(rig, 0.0)
         assert len(phrase) == FIRST_LENGTH
-        rig.player.play(phrase)  # a perfect echo
-        assert wait_until(lambda: len(practice.scores) == 1, 10), lines
+        # the right keys at the right times, each let go after a tenth of a second
+        rig.player.play([Note(note.start, note.start + 0.1, note.pitch, 80) for note in phrase])
+        assert wait_until(lambda: len(practice.scores) == 1, 15), lines
         assert practice.scores[0].pitch == 1.0 and practice.scores[0].timing > 0.8, practice.scores
         assert practice.length == FIRST_LENGTH + 1
         since = time.perf_counter()
         second = echo_of(rig, since)
         rig.player.play([Note(n.start, n.end, 30 + i, 80) for i, n in enumerate(second)])  # all wrong
-        assert wait_until(lambda: len(practice.scores) == 2, 10), lines
-        assert practice.scores[1].pitch == 0.0
+        assert wait_until(lambda: len(practice.scores) == 2, 15), lines
+        assert practice.scores[1].pitch == 0.0 and not practice.scores[1].missed
         assert practice.length == FIRST_LENGTH
     finally:
         rig.close()
-    assert all(note.pitch % 12 in rig.engine.key.pitch_classes for note in phrase + second)
+    # as heard over JACK, where each time may be a period off
+    for heard in (phrase, second):
+        assert_learnable(heard, rig.engine.key, BEAT / 2, slack=2 * TEST_PERIOD_SECONDS)
+    assert all(abs(note.pitch - MIDDLE_C) <= RANGE_SEMITONES // 2 for note in phrase), "the player has not played yet"
     assert any("round 1: pitch 100%" in line and "clean" in line for line in lines), lines
-    assert practice.summary().startswith("duetto practice: 2 rounds")
+    assert any("round 2: pitch 0%, timing n/a" in line for line in lines), lines
+    assert practice.summary().startswith("duetto practice: 2 rounds, 0 missed; pitch 50%")
     assert rig.recorder.unmatched_note_ons() == 0
+
+
+def test_practice_waits_for_the_player_after_rounds_missed_in_a_row(jack, shipped_model, fast_switching):
+    settings = JamSettings(mode="practice", seed=4, bpm=180.0, phrase_gap=0.1)
+    lines: list[str] = []
+    rig = DuetRig(jack, shipped_model, settings, name="Absent")
+    rig.engine._log = lines.append
+    practice = rig.engine.mode
+    try:
+        assert wait_until(lambda: len(practice.scores) == MISSES_BEFORE_WAITING, 60), lines
+        waiting_since = time.perf_counter()
+        time.sleep(4.0)  # longer than the pause before a phrase, its lead and its composing
+        assert rig.recorder.notes(since=waiting_since) == [], "the bot played on with nobody there"
+        played = time.perf_counter()
+        rig.player.play([Note(0.0, 0.2, 60, 80)])
+        assert wait_until(lambda: rig.recorder.first_note_on(since=played + 0.2) is not None, 15), \
+            "the bot did not start again when the player played"
+    finally:
+        rig.close()
+    assert lines[:MISSES_BEFORE_WAITING] == [
+        "duetto practice: round 1: missed (no echo)", "duetto practice: round 2: missed (no echo)",
+        "duetto practice: round 3: missed (no echo); 3 missed in a row: waiting for you to play"]
+    assert practice.summary() == "duetto practice: 3 rounds, 3 missed"
 
 
 def test_jam_practice_prints_a_summary_when_stopped(jack):
     jam = JamProcess("--mode", "practice", "--seed", "2", "--bpm", "140", "--phrase-gap", "200")
+    phrase = Recorder()
     try:
         jam.wait_for_ports(jack)
+        listener = jack.open_input(jam.out_port, phrase)
         keyboard = jack.open_output(jam.in_port)
-        time.sleep(4.0)  # the first phrase is played; the player echoes something, then stops the session
+        # the first phrase is played (one note after another, none longer than a half note: 0.86 s at this
+        # tempo); the player echoes something, and once the round is scored stops the session
+        assert wait_until(lambda: phrase.heard, 30), jam.errors
+        assert wait_until(lambda: time.perf_counter() - phrase.heard[-1].stamp > 1.0, 15), jam.errors
         Player(keyboard).play([Note(0.0, 0.2, 60, 80), Note(0.25, 0.45, 62, 80)])
-        time.sleep(1.0)
+        assert wait_until(lambda: jam.said("duetto practice: round 1:"), 15), jam.errors
         code = jam.stop()
         keyboard.close()
+        listener.close()
     finally:
         jam.stop()
     assert code == 0, jam.errors
-    assert "duetto practice: round 1:" in jam.errors
-    assert "duetto practice: 1 rounds" in jam.out
+    assert "duetto practice: 1 rounds, 0 missed" in jam.out

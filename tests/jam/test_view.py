@@ -1,9 +1,11 @@
-"""The live terminal view: what it shows for a status, and `duetto jam --view` over JACK showing a clocked
-session (tempo and its source, the key heard, notes in and out, step time and answer timing, provider)."""
+"""The live terminal view: what it shows for a status (the answers' timing in call mode only, where it means
+something), and `duetto jam --view` over JACK showing a clocked session (tempo and its source, the key
+heard, notes in and out, step time and answer timing, provider)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from duetto.jam.status import Status
 from duetto.jam.view import render
@@ -30,6 +32,17 @@ def test_render_without_tempo_or_key_or_timings():
                       "step_ms": None, "answer_late_ms": None})
     text = "\n".join(render(quiet))
     assert "no tempo" in text and "key not heard yet" in text and "p50/p99 -" in text
+
+
+def test_render_shows_the_answers_timing_in_call_mode_only():
+    # what a duet showed (issue 12): the "first note" of a stream of beats each queued a beat ahead
+    for mode in ("duet", "practice"):
+        lines = render(replace(STATUS, mode=mode, answer_late_ms=(-599.97, 0.06)))
+        assert len(lines) == len(render(STATUS)), "the view redraws in place: as many lines in every mode"
+        text = "\n".join(lines)
+        assert "answer's first note" not in text and "-599.97" not in text, text
+        assert f"mode {mode}" in text and "0.25 / 0.41 ms on CPUExecutionProvider" in text
+    assert "answer's first note after due p50/p99 0.03 / 0.20 ms" in "\n".join(render(STATUS))
 
 
 def test_jam_view_shows_the_session_live(jack):

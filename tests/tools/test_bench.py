@@ -1,4 +1,5 @@
-"""A smoke run of `duetto bench latency`: it runs end to end and writes well-formed figures.
+"""A smoke run of `duetto bench latency`: it runs end to end and writes well-formed figures; and its report
+prints when figures are missing.
 
 The figures themselves are judged in docs/benchmarks.md, never by timed assertions here.
 """
@@ -7,10 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 
 from duetto.models import DEFAULT_MODEL
+from duetto.tools.bench import MISSING, format_report, ratio, summarize
 
 
 def is_summary(stats: dict) -> bool:
@@ -63,3 +66,43 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     assert report["memory"]["peak_rss_mb"] > 10
     assert "| step default.onnx (transformer, context 128), ONNX Runtime" in result.stdout
     assert "| step events.onnx (events), ONNX Runtime" in result.stdout
+
+
+def test_the_report_prints_missing_figures_as_missing():
+    """A run where the PyTorch baselines measured nothing, no phrase was answered and `duetto jam` never
+    opened its ports, built as `run_latency_bench` builds it: empty summaries, ratios of None, the NaN
+    left by arithmetic on a missing p99, and no memory figure."""
+    measured, nothing = summarize([0.0002, 0.0003]), summarize([])
+    step = {"family": "events", "model": "events.onnx", "context": None, "provider": "CPUExecutionProvider",
+            "onnxruntime": measured, "torch_eager": nothing, "recompute_window": {**nothing, "window_tokens": 256},
+            "torch_over_onnxruntime": ratio(nothing, measured), "recompute_over_onnxruntime": ratio(nothing, measured)}
+    answers = {**{part: nothing for part in ("response_latency", "trip_in", "first_note_leaves_late", "trip_out",
+                                             "sender_lateness", "arrival_lateness")},
+               "compensation_ms": 1.33, "unanswered": 10, "messages_lost_in_transport": 0,
+               "concurrent_inference_steps": 0}
+    transport = summarize([0.0008, 0.0009])
+    response = {"phrases": 10, "phrase_gap_ms": 100.0, **answers, "uncompensated": {**answers, "compensation_ms": 0.0},
+                "over_uncompensated": ratio(nothing, nothing),
+                "beyond_transport_p99_ms": nothing.get("p99_ms", math.nan) - transport.get("median_ms", math.nan),
+                "over_transport": ratio(nothing, transport)}
+    report = {"command": "duetto bench latency --quick", "date": "2025-01-01 12:00",
+              "machine": {"cpu": "test cpu", "cores": None, "python": "3.11.7", "onnxruntime": None},
+              "model": "default.onnx", "devices": ["cpu"], "steps": [step],
+              "throughput": [{"device": "CPUExecutionProvider", "batch_1_tokens_per_second": 4000.0, "batch": 32,
+                              "batched_tokens_per_second": 50000.0}],
+              "gpu_unavailable": "CUDA is not available",
+              "jack": {"rate": 48000, "period_frames": 64, "realtime": False, "period_ms": 1.33,
+                       "one_way_transport": transport},
+              "response": response, "jack_unavailable": "duetto jam did not open its ports: gone"}
+    lines = format_report(report).splitlines()
+    missing = f"| 0 | {MISSING} | {MISSING} | {MISSING} |"
+    assert any(line.startswith("| step events.onnx (events), PyTorch eager " + missing) for line in lines), lines
+    assert any(line.startswith("| recompute 256-token window events.onnx (events), PyTorch " + missing)
+               for line in lines), lines
+    assert any(line.startswith("| response latency, gap end -> first note at client") and missing in line
+               for line in lines), lines
+    assert f"({MISSING} cores), onnxruntime {MISSING}" in lines[0]
+    assert any(f"median one-way latency: {MISSING}; unanswered phrases: 10" in line for line in lines), lines
+    assert f"peak RSS of `duetto jam`: {MISSING}" in lines
+    assert "real-port figures: unavailable (duetto jam did not open its ports: gone)" in lines
+    assert not [line for line in lines if re.search(r"\b(None|nan)\b", line)], lines

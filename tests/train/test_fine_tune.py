@@ -88,3 +88,19 @@ def test_a_dataset_too_small_to_validate_trains_without_and_never_says_nan(tmp_p
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["valid_nll"] is None and summary["test_nll"] is None
     assert (tmp_path / "run" / "best.pt").is_file()
+
+
+def test_a_deeper_transformer_grown_from_a_checkpoint_first_plays_as_that_one(tiny_dataset, tmp_path):
+    data, _ = tiny_dataset
+    small = {"model_dim": 32, "num_layers": 2, "num_heads": 2, "feedforward_dim": 64, "max_context": 64}
+    train(settings(data, tmp_path / "small", family="transformer", model=small, epochs=1))
+    grown = fine_tuned(load_family("transformer"), settings(data, tmp_path, family="transformer",
+                                                             model={"num_layers": 4},
+                                                             init=str(tmp_path / "small" / "best.pt")))
+    original = load_family("transformer").build(small)
+    original.load_state_dict(load_checkpoint(tmp_path / "small" / "best.pt")["model"])
+    tokens = torch.randint(2, 300, (2, 40))
+    grown.eval(), original.eval()
+    with torch.no_grad():
+        assert len(grown.blocks) == 4
+        assert torch.allclose(grown(tokens)[0], original(tokens)[0], atol=1e-5)

@@ -123,6 +123,18 @@ class EventTransformer(nn.Module):
         return self.head(self.norm(x)), None
 
 
+def grown(model: EventTransformer, loaded: set[str]) -> None:
+    """Blocks a fine-tuning run adds to the checkpoint it starts from begin as the identity: their residual
+    branches' output projections start at zero, so the grown model plays as the one it grew from and
+    learns its new depth from there (see duetto.train.loop.fine_tuned)."""
+    for index, block in enumerate(model.blocks):
+        if f"blocks.{index}.qkv.weight" not in loaded:
+            with torch.no_grad():
+                for layer in (block.attention_out, block.feedforward[2]):
+                    layer.weight.zero_()
+                    layer.bias.zero_()
+
+
 class StepGraph(TokenStepGraph):
     """(token, position, keys, values) -> (logits, position + 1, new key, new value).
 

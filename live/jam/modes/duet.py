@@ -2,8 +2,10 @@
 
 While the player plays, each beat of the bot's part is composed one beat before it sounds, from a
 context that has heard everything the player actually played until then (and the bot's own notes as
-they sounded), and starts on the beat. When the player has been silent for a few bars the bot stops
-too, and it comes in again a beat after the player starts.
+they sounded), and starts on the beat. The bot stops two bars after the player does: a beat is composed
+only if it ends within PATIENCE_BEATS of the player's latest key event (composing runs a beat ahead, so
+the check looks at the end of the beat being composed, not at now), and it comes in again a beat after
+the player starts.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from duetto.music.clock import Grid
 
 CHUNK_BEATS = 1  # composed at a time
 LEAD_BEATS = 1  # composed this far ahead of when it sounds
-PATIENCE_BEATS = 8  # the bot stops after the player has been silent this long
+PATIENCE_BEATS = 8  # the bot's last note ends at most this long after the player's last key event
 FALLBACK_BPM = 100.0  # the pulse until MIDI Clock, the player's pulse or --bpm gives one
 SOURCE_FALLBACK = "duet default"
 
@@ -45,10 +47,11 @@ class DuetMode(Mode):
 
     def tick(self, now: float) -> None:
         grid = self._grid()
-        if not self._keys_down and now - self._player_active_at > PATIENCE_BEATS * grid.beat:
+        start = self._next_chunk if self._next_chunk is not None and self._next_chunk > now else grid.next_beat(now)
+        ends = start + CHUNK_BEATS * grid.beat  # the composed beat's notes are all released by then
+        if not self._keys_down and ends > self._player_active_at + PATIENCE_BEATS * grid.beat:
             self._next_chunk, self.wake_at = None, math.inf
             return
-        start = self._next_chunk if self._next_chunk is not None and self._next_chunk > now else grid.next_beat(now)
         stage = self.stage
         stage.perform(lambda: stage.compose(CHUNK_BEATS * grid.beat, lambda: stage.stopping),
                       start, grid)

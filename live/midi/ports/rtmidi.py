@@ -2,7 +2,9 @@
 
 Each rtmidi port is its own client on the MIDI system. Virtual ports are named as asked ("Duetto In"), and
 ports to connect to are found by exact name or by a unique case-insensitive part of the name, so
-`--in keystation` finds "Keystation 49 MK3:Keystation 49 MK3 MIDI 1 20:0".
+`--in keystation` finds "Keystation 49 MK3:Keystation 49 MK3 MIDI 1 20:0". The port Duetto makes to
+connect to one is named after Duetto ("Duetto Out", or the backend's `own_name`), never after the other
+program's port: `--out fluidsynth` must not add a "fluidsynth" that reads as the synth's own.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Iterator
 
 import rtmidi
 
-from duetto.midi.ports.base import PortError, Receive
+from duetto.midi.ports.base import PortError, Receive, match_port
 from duetto.midi.ports.jack_period import jack_period_seconds
 
 APIS = {
@@ -64,24 +66,14 @@ def _probe(api_name: str) -> str | None:
     return None
 
 
-def _match(name: str, available: list[str], direction: str) -> str:
-    if name in available:
-        return name
-    matches = [port for port in available if name.lower() in port.lower()]
-    if len(matches) == 1:
-        return matches[0]
-    listing = ", ".join(repr(port) for port in available) or "none"
-    problem = "matches several" if matches else "matches none"
-    raise PortError(f"MIDI {direction} {name!r} {problem} of the available ports: {listing}")
-
-
-def _open(midi, name: str, virtual: bool, available: list[str], direction: str) -> str:
-    """Open a virtual port called `name`, or connect to the available port it names; returns its name."""
+def _open(midi, name: str, own_name: str, virtual: bool, available: list[str], direction: str) -> str:
+    """Open a virtual port called `name`, or connect a port called `own_name` to the available port `name`
+    names; returns the name of the port opened or connected to."""
     if virtual:
         midi.open_virtual_port(name)
         return name
-    match = _match(name, available, direction)
-    midi.open_port(available.index(match), name=name)
+    match = match_port(name, available, direction)
+    midi.open_port(available.index(match), name=own_name)
     return match
 
 
@@ -117,12 +109,13 @@ class ArrivalStamps:
 
 
 class RtMidiInput:
-    def __init__(self, api: int, name: str, callback: Receive, virtual: bool, available: list[str]) -> None:
-        self._midi = rtmidi.MidiIn(api, name=name)
+    def __init__(self, api: int, name: str, own_name: str, callback: Receive, virtual: bool,
+                 available: list[str]) -> None:
+        self._midi = rtmidi.MidiIn(api, name=name if virtual else own_name)
         self._midi.ignore_types(sysex=True, timing=False, active_sense=True)  # MIDI Clock must come through
         stamps = ArrivalStamps()
         self._midi.set_callback(lambda event, _data: callback(event[0], stamps.stamp(event[1], time.perf_counter())))
-        self.name = _open(self._midi, name, virtual, available, "input")
+        self.name = _open(self._midi, name, own_name, virtual, available, "input")
 
     def close(self) -> None:
         if self._midi is not None:
@@ -133,9 +126,9 @@ class RtMidiInput:
 
 
 class RtMidiOutput:
-    def __init__(self, api: int, name: str, virtual: bool, available: list[str]) -> None:
-        self._midi = rtmidi.MidiOut(api, name=name)
-        self.name = _open(self._midi, name, virtual, available, "output")
+    def __init__(self, api: int, name: str, own_name: str, virtual: bool, available: list[str]) -> None:
+        self._midi = rtmidi.MidiOut(api, name=name if virtual else own_name)
+        self.name = _open(self._midi, name, own_name, virtual, available, "output")
 
     def send(self, message: list[int]) -> None:
         if self._midi is None:  # after close() the C++ object is freed: touching it would crash
@@ -150,12 +143,17 @@ class RtMidiOutput:
 
 
 class RtMidiBackend:
-    def __init__(self, api_name: str) -> None:
+    """Ports on one MIDI system. `own_name` names the ports Duetto makes to connect to other programs'
+    ports, client and port alike: "Duetto In", "Duetto Out" by default; a second bot (`--name Bass`)
+    passes its own, so its connections read "Bass In", "Bass Out"."""
+
+    def __init__(self, api_name: str, own_name: str = "Duetto") -> None:
         self.name = api_name
         self.api = APIS[api_name]
+        self.own_name = own_name
 
     @classmethod
-    def select(cls, name: str = "auto") -> "RtMidiBackend":
+    def select(cls, name: str = "auto", own_name: str = "Duetto") -> "RtMidiBackend":
         """The named backend if it works here, or the first that works for `auto`; else a PortError."""
         if name != "auto" and name not in APIS:
             raise PortError(f"unknown MIDI backend {name!r}: use auto, {', '.join(APIS)} or loopback")
@@ -164,7 +162,7 @@ class RtMidiBackend:
         for candidate in candidates:
             reason = _probe(candidate)
             if reason is None:
-                return cls(candidate)
+                return cls(candidate, own_name)
             reasons.append(reason)
         raise PortError("no usable MIDI system: " + "; ".join(reasons))
 
@@ -211,7 +209,7 @@ class RtMidiBackend:
         self._check_virtual(virtual)
         available = [] if virtual else self.input_names()
         try:
-            return RtMidiInput(self.api, name, callback, virtual, available)
+            return RtMidiInput(self.api, name, f"{self.own_name} In", callback, virtual, available)
         except (rtmidi.SystemError, rtmidi.InvalidPortError, RuntimeError) as error:
             raise PortError(f"cannot open MIDI input {name!r} on {self.name}: {error}") from None
 
@@ -219,6 +217,6 @@ class RtMidiBackend:
         self._check_virtual(virtual)
         available = [] if virtual else self.output_names()
         try:
-            return RtMidiOutput(self.api, name, virtual, available)
+            return RtMidiOutput(self.api, name, f"{self.own_name} Out", virtual, available)
         except (rtmidi.SystemError, rtmidi.InvalidPortError, RuntimeError) as error:
             raise PortError(f"cannot open MIDI output {name!r} on {self.name}: {error}") from None
