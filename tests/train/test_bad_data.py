@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -16,11 +17,11 @@ from pathlib import Path
 import mido
 import pytest
 import torch
+
 from duetto.testing.material import write_tunes
 from duetto.testing.processes import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-from test_train_export import TINY
 
 from duetto.midi.files import write_midi
 from duetto.music.notes import Note
@@ -36,7 +37,8 @@ def duetto(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 # --- training data ------------------------------------------------------------------------------------
 
 def bad_folder(folder: Path) -> dict[str, str]:
-    """Three good files and one of every kind of bad one; returns bad name -> a word of its reason."""
+    """Three good files and one of every kind of bad one; returns bad name -> a word of its reason (a MIDI
+    file under the wrong extension, tune.txt, is no MIDI file to a build: it is counted with the READMEs)."""
     for index in range(3):
         write_midi(folder / f"good{index}.mid", {"t": [Note(0.5 * i, 0.5 * i + 0.4, 60 + index + i, 80)
                                                        for i in range(8)]})
@@ -57,22 +59,91 @@ def bad_folder(folder: Path) -> dict[str, str]:
     (folder / "photo.mid").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(4000))  # a JPEG in disguise
     (folder / "gone.mid").symlink_to(folder / "nowhere.mid")  # unreadable: a dangling link
     return {"truncated.mid": "", "empty.mid": "empty", "zero-length.mid": "no notes", "huge.mid": "limit",
-            "format2.mid": "format 2", "tune.txt": ".mid", "photo.mid": "MIDI", "gone.mid": "cannot read"}
+            "format2.mid": "format 2", "photo.mid": "not a MIDI file", "gone.mid": "cannot read"}
+
+
+def data_build(*args: str, cache: Path) -> subprocess.CompletedProcess:
+    """`duetto data build` as a user runs it, with music21's parsed scores cached in `cache`."""
+    return subprocess.run([sys.executable, "-m", "duetto", "data", "build", *args], capture_output=True, text=True,
+                          timeout=120, cwd=REPO, env={**os.environ, "DUETTO_CACHE": str(cache)})
 
 
 def test_every_bad_training_file_is_skipped_with_a_reason_and_counted(tmp_path):
     folder = tmp_path / "midi"
     folder.mkdir()
     bad = bad_folder(folder)
+    for name in ("README.txt", "LICENSE.txt", "score.pdf"):
+        (folder / name).write_text("not music\n")
     result = duetto("data", "build", str(folder), "--out", str(tmp_path / "data"), "--augment", "0")
     assert result.returncode == 0, result.stderr
-    assert f"skipped {len(bad)} files:" in result.stdout
-    reasons = {line.strip().split(":", 1)[0]: line.split(":", 1)[1] for line in result.stdout.splitlines()
-               if line.startswith("  ")}
+    lines = result.stdout.splitlines()
+    first = lines.index(f"skipped {len(bad)} unreadable, empty or duplicate items:")
+    listed = [line for line in lines[first + 1:first + 1 + len(bad)] if line.startswith("  ")]
+    reasons = {line.strip().split(":", 1)[0]: line.split(":", 1)[1] for line in listed}
     assert set(reasons) == set(bad)
     for name, word in bad.items():
         assert word in reasons[name] and reasons[name].strip(), (name, reasons[name])
+    # the files that are not MIDI files at all: one line, whatever their number
+    assert "skipped 4 files that are not MIDI files (.txt 3, .pdf 1)" in lines
+    assert not any("README" in line or "score.pdf" in line for line in lines)
     assert (tmp_path / "data" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--augment", "-1"], "--augment must be a whole number of copies, 0 or more, not -1"),
+    (["--seed", "-5"], "--seed must be a whole number, 0 or more, not -5"),
+    (["--limit", "0"], "--limit must be a whole number of pieces, 1 or more, not 0"),
+    (["--style", "Jazz"], "--style 'Jazz': a style is lowercase letters"),
+    (["--out", "{tmp}/a-file"], "--out {tmp}/a-file is a file: expected a folder"),
+    (["{tmp}/missing"], "source {tmp}/missing does not exist: expected a folder of MIDI files"),
+    (["music21:bachh"], "unknown source 'music21:bachh': music21 has no such collection"),
+])
+def test_a_bad_build_option_is_refused_in_one_line_before_any_work(tmp_path, option, message):
+    (tmp_path / "a-file").write_text("in the way\n")
+    arguments = ["--out", str(tmp_path / "data"), *(word.format(tmp=tmp_path) for word in option), "music21:bach"]
+    result = data_build(*arguments, cache=tmp_path / "cache")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"duetto: error: {message.format(tmp=tmp_path)}"), line
+    assert not (tmp_path / "cache").exists(), "music21's corpus was parsed before the options were checked"
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_folder_too_small_to_split_builds_with_a_warning(tmp_path):
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    for index in range(2):
+        write_midi(folder / f"tune{index}.mid", {"t": [Note(0.5 * i, 0.5 * i + 0.4, 60 + index + i, 80)
+                                                       for i in range(8)]})
+    result = data_build(str(folder), "--out", str(tmp_path / "data"), "--style", "jazz", cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    [warning] = [line for line in result.stderr.splitlines() if line.startswith("duetto: warning:")]
+    assert "valid and test are empty: every split needs at least 1 piece" in warning
+    assert "at least 3 pieces" in warning and "(found 2 pieces)" in warning
+    table = [line.split() for line in result.stdout.splitlines()]
+    assert ["style", "split", "pieces", "notes", "hours", "sequences", "tokens"] in table
+    assert [row[:3] for row in table if row and row[0] in ("jazz", "all")] == [
+        ["jazz", "train", "2"], ["jazz", "valid", "0"], ["jazz", "test", "0"],
+        ["all", "train", "2"], ["all", "valid", "0"], ["all", "test", "0"]]
+    assert (tmp_path / "data" / "manifest.json").is_file()
+
+
+def test_the_help_of_data_build_says_what_every_option_does_its_default_and_choices():
+    from duetto.train.data.music21_corpus import COLLECTIONS
+    from duetto.train.data.pieces import STYLES
+
+    result = duetto("data", "build", "--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    options = re.split(r" (?=--[a-z]+ [A-Z]+ )", text.split(" options: ", 1)[1])
+    helps = {option.split()[0]: option for option in options if option.startswith("--")}
+    assert set(helps) == {"--out", "--augment", "--seed", "--style", "--limit"}
+    for name in ("--augment", "--seed", "--style", "--limit"):
+        assert "(default: " in helps[name], helps[name]
+    assert "0 or more" in helps["--augment"] and "1 or more" in helps["--limit"]
+    assert all(style in helps["--style"] for style in STYLES)
+    assert "music21:all" in text and all(name in text for name in COLLECTIONS)
+    assert ".mid" in text and ".kar" in text
 
 
 # --- checkpoints --------------------------------------------------------------------------------------
@@ -182,7 +253,6 @@ def train_command(data: Path, out: Path, *extra: str) -> list[str]:
 
 
 def test_training_killed_mid_run_resumes_to_the_same_weights(tmp_path):
-    assert TINY == {"embed_dim": 16, "hidden_size": 32, "num_layers": 2, "dropout": 0.1}
     folder, data = tmp_path / "midi", tmp_path / "data"
     folder.mkdir()
     write_tunes(folder)

@@ -17,7 +17,7 @@ import pytest
 from duetto.encodings import events as encoding
 from duetto.midi.files import write_midi
 from duetto.music.notes import Note
-from duetto.train.data import corpus
+from duetto.train.data import corpus, music21_corpus
 from duetto.train.data.corpus import read_sources
 from duetto.train.data.dataset import (
     SPLITS,
@@ -26,9 +26,11 @@ from duetto.train.data.dataset import (
     build_dataset,
     humanize_timing,
     humanize_velocity,
-    split_of,
     transpose_windows,
 )
+from duetto.train.data.pieces import STYLES
+from duetto.train.data.shards import read_shard
+from duetto.train.data.splits import split_of
 
 
 def scale(root: int, count: int = 24, step: float = 0.25) -> list[Note]:
@@ -63,7 +65,7 @@ def midi_folder(tmp_path_factory) -> Path:
     return folder
 
 
-BAD_FILES = {"truncated.mid", "empty.mid", "text.mid", "silent.mid", "format2.mid", "notes.txt"}
+BAD_FILES = {"truncated.mid", "empty.mid", "text.mid", "silent.mid", "format2.mid"}  # notes.txt: not a MIDI file
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +85,7 @@ def test_split_is_pinned_so_datasets_stay_comparable():
 
 def test_split_is_the_same_in_another_process():
     ids = [f"music21:bach/bwv{i}" for i in range(50)]
-    code = "import sys; from duetto.train.data.dataset import split_of; print(' '.join(split_of(i) for i in sys.argv[1:]))"
+    code = "import sys; from duetto.train.data.splits import split_of; print(' '.join(split_of(i) for i in sys.argv[1:]))"
     result = subprocess.run([sys.executable, "-c", code, *ids], capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONHASHSEED": "12345"})
     assert result.stdout.split() == [split_of(i) for i in ids]
@@ -100,53 +102,56 @@ def test_split_proportions_are_roughly_80_10_10():
 
 
 def test_folder_reads_good_files_and_reports_bad_ones(midi_folder):
-    pieces, skipped = read_sources([str(midi_folder)])
-    assert sorted(p.name for p in pieces) == sorted(GOOD_FILES)
-    assert {s.name for s in skipped} == BAD_FILES
-    for item in skipped:
+    found = read_sources([str(midi_folder)])
+    assert sorted(p.name for p in found.pieces) == sorted(GOOD_FILES)
+    assert {s.name for s in found.skipped} == BAD_FILES
+    for item in found.skipped:
         assert item.reason and "\n" not in item.reason and "()" not in item.reason
-    assert all(p.id.startswith("sha256:") and p.notes for p in pieces)
+    assert all(p.id.startswith("sha256:") and p.notes and p.style == "user" for p in found.pieces)
+    assert found.not_midi == {".txt": 1}
 
 
 def test_identity_does_not_depend_on_the_folder(midi_folder, tmp_path):
     copy = tmp_path / "elsewhere"
     copy.mkdir()
     (copy / "renamed.mid").write_bytes((midi_folder / "a.mid").read_bytes())
-    [moved], _ = read_sources([str(copy)])
-    [original] = [p for p in read_sources([str(midi_folder)])[0] if p.name == "a.mid"]
+    [moved] = read_sources([str(copy)]).pieces
+    [original] = [p for p in read_sources([str(midi_folder)]).pieces if p.name == "a.mid"]
     assert moved.id == original.id
 
 
 def test_duplicates_are_skipped(midi_folder):
-    pieces, skipped = read_sources([str(midi_folder), str(midi_folder)])
-    assert len(pieces) == len(GOOD_FILES)
-    assert sum(s.reason.startswith("duplicate of") for s in skipped) == len(GOOD_FILES)
+    found = read_sources([str(midi_folder), str(midi_folder)])
+    assert len(found.pieces) == len(GOOD_FILES)
+    assert sum(s.reason.startswith("duplicate of") for s in found.skipped) == len(GOOD_FILES)
 
 
 def test_huge_files_are_skipped_by_size(midi_folder, monkeypatch):
     monkeypatch.setattr(corpus, "MAX_FILE_BYTES", 10)
-    pieces, skipped = read_sources([str(midi_folder)])
-    assert not pieces
-    assert all("limit" in s.reason for s in skipped if s.name in GOOD_FILES)
+    found = read_sources([str(midi_folder)])
+    assert not found.pieces
+    assert all("limit" in s.reason for s in found.skipped if s.name in GOOD_FILES)
 
 
 def test_unknown_source_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="unknown source"):
+    with pytest.raises(ValueError, match="does not exist"):
         read_sources([str(tmp_path / "missing")])
-    with pytest.raises(ValueError, match="unknown source"):
-        read_sources(["music21:mozart"])
+    with pytest.raises(ValueError, match="unknown source 'music21:mozartt'.*one of bach, .*mozart"):
+        read_sources(["music21:mozartt"])
 
 
 def test_bach_chorales_convert_and_cache(tmp_path):
-    pieces, skipped = read_sources(["music21:bach"], cache_dir=tmp_path, limit=2)
-    assert len(pieces) + len(skipped) == 2 and pieces
-    for piece in pieces:
-        assert piece.id == f"music21:{piece.name}" and piece.name.startswith("bach/")
-        assert len(piece.notes) > 50
+    found = read_sources(["music21:bach"], cache_dir=tmp_path, limit=2)
+    assert len(found.pieces) + len(found.skipped) == 2 and found.pieces
+    # the chorales keep the names (and so the identities and splits) they always had
+    assert [p.name for p in found.pieces] == ["bach/bwv269", "bach/bwv347"]
+    for piece in found.pieces:
+        assert piece.id == f"music21:{piece.name}" and piece.style == "chorale"
+        assert len(piece.notes) > 50 and piece.seconds_per_beat == music21_corpus.SECONDS_PER_QUARTER
         assert all(0 <= n.pitch <= 127 and n.end > n.start >= 0 and n.velocity == 80 for n in piece.notes)
-    [cache] = list(tmp_path.iterdir())
+    [cache] = list(tmp_path.rglob("*.json"))
     written = cache.stat().st_mtime_ns
-    assert read_sources(["music21:bach"], cache_dir=tmp_path, limit=2) == (pieces, skipped)
+    assert read_sources(["music21:bach"], cache_dir=tmp_path, limit=2) == found
     assert cache.stat().st_mtime_ns == written  # the second read came from the cache
 
 
@@ -162,8 +167,8 @@ def test_score_notes_merge_ties_and_split_chords():
     rest_of_it.tie = tie.Tie("stop")
     second.append([rest_of_it, chord.Chord(["E4", "G4"], quarterLength=3)])
     part.append([first, second])
-    notes = corpus.score_notes(stream.Score([part]))
-    q = corpus.SECONDS_PER_QUARTER
+    notes = music21_corpus.score_notes(stream.Score([part]))
+    q = music21_corpus.SECONDS_PER_QUARTER
     assert [(n.pitch, round(n.start / q, 6), round(n.end / q, 6)) for n in notes] == [
         (60, 2, 5), (64, 5, 8), (67, 5, 8)]
 
@@ -178,9 +183,13 @@ def test_build_writes_shards_and_manifest_and_no_temporaries(built):
     assert manifest["encoding"] == {"name": encoding.ENCODING_NAME, "version": encoding.ENCODING_VERSION,
                                     "vocab_size": encoding.VOCAB_SIZE}
     assert {s["name"] for s in manifest["skipped"]} == BAD_FILES
+    assert manifest["not_midi_files"] == {".txt": 1}
     splits = manifest["splits"]
     assert sum(splits[s]["pieces"] for s in SPLITS) == len(GOOD_FILES)
-    assert manifest["empty_splits"] == [s for s in SPLITS if splits[s]["pieces"] == 0]
+    assert manifest["empty_splits"] == [s for s in SPLITS if splits[s]["pieces"] == 0] == []
+    assert manifest["styles"] == list(STYLES)
+    assert manifest["style_counts"]["user"] == splits  # a folder without --style: every piece is "user"
+    assert all(c["pieces"] == 0 for style in STYLES[:-1] for c in manifest["style_counts"][style].values())
     for split in SPLITS:
         copies = 1 + 2 if split == "train" else 1
         assert splits[split]["sequences"] == splits[split]["pieces"] * copies
@@ -190,6 +199,18 @@ def test_build_writes_shards_and_manifest_and_no_temporaries(built):
         assert (tokens[offsets[:-1]] == encoding.START).all()
         assert np.count_nonzero(tokens == encoding.START) == len(offsets) - 1
         assert (tokens != encoding.PAD).all()
+        styles = read_shard(out, split).styles
+        assert styles.dtype == np.int64 and styles.tolist() == [STYLES.index("user")] * (len(offsets) - 1)
+
+
+def test_a_shard_built_before_styles_says_so(built, tmp_path):
+    out, _ = built
+    for name in ("manifest.json", "valid.npz", "test.npz"):
+        (tmp_path / name).write_bytes((out / name).read_bytes())
+    with np.load(out / "train.npz") as shard:
+        np.savez(tmp_path / "train.npz", tokens=shard["tokens"], offsets=shard["offsets"])
+    old = read_shard(tmp_path, "train")
+    assert old.styles is None and old.seconds_per_beat is None and old.num_sequences > 0
 
 
 def test_build_is_deterministic_per_seed(midi_folder, built, tmp_path):
@@ -306,6 +327,8 @@ def test_empty_split_loads_and_yields_nothing(tmp_path):
     manifest = build_dataset([str(folder)], tmp_path / "out", augment_copies=1)
     empty = manifest["empty_splits"]
     assert len(empty) == 2
+    [warning] = manifest["warnings"]  # said at build time, and the dataset is still written
+    assert " and ".join(empty) in warning and "at least 1 piece" in warning and "at least 3 pieces" in warning
     windows = TokenWindows(tmp_path / "out", empty[0], 16)
     assert windows.num_tokens == 0 and windows.num_pieces == 0
     assert list(windows.eval_batches(4)) == []

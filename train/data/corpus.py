@@ -1,136 +1,190 @@
-"""Training pieces from their sources: folders of MIDI files, and the Bach chorales bundled with music21.
+"""Training pieces from their sources: folders of MIDI files, single MIDI files, and the scores bundled with
+music21 (`music21:NAME`, `music21:all`; see `train.data.music21_corpus`).
 
 A corpus build must survive the real world's MIDI files, so nothing here stops on one bad file: each
-unreadable or duplicate item becomes a `Skipped` with a one-line reason, for the manifest to report.
+unreadable or duplicate item becomes a `Skipped` with a one-line reason, for the manifest to report, and
+files that are not MIDI files at all (READMEs, PDFs, images) are counted by extension. Only a source
+that cannot be read at all (a missing folder, an unknown collection) stops a build, before any work.
 
 Every piece carries an identity that depends only on its content or its catalogue name, never on where a
-folder happens to live, so the train/valid/test split (see `train.dataset.split_of`) is stable across
-machines and checkouts.
+folder happens to live, so the train/valid/test split (see `train.data.splits`) is stable across machines
+and checkouts. Copies of one piece are dropped twice over: byte for byte (the same identity), and note
+for note (`train.data.dedup`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from duetto.atomic import write_atomically
 from duetto.midi.files import MidiFileError, read_midi
 from duetto.music.notes import Note
+from duetto.train.data import music21_corpus
+from duetto.train.data.dedup import drop_copies
+from duetto.train.data.pieces import FOLDER_STYLE, Piece, Skipped, check_style
 
-MIDI_EXTENSIONS = (".mid", ".midi")
+MIDI_EXTENSIONS = (".mid", ".midi", ".kar")  # .kar: karaoke files, standard MIDI files with lyrics
+MIDI_HEADER = b"MThd"  # how every standard MIDI file begins
 MAX_FILE_BYTES = 64 * 1024 * 1024  # real MIDI files are tiny; anything this big is not music worth reading
-
-BACH_SOURCE = "music21:bach"
-SECONDS_PER_QUARTER = 0.6  # the chorales carry no performance tempo: play them all at 100 BPM
-CHORALE_VELOCITY = 80  # flat on purpose; the dataset humanizes velocities
-CONVERTER_VERSION = 1  # bump whenever the chorale conversion changes, so stale caches are not reused
+NO_EXTENSION = "(no extension)"
 
 
 @dataclass
-class Piece:
-    """One piece of music: `id` is its stable identity, `name` is for people reading reports."""
+class Corpus:
+    """What the sources held: the pieces, what could not be used and why, and how many files were passed
+    over for not being MIDI files (by extension, e.g. {".txt": 40, ".pdf": 30})."""
 
-    id: str
-    name: str
-    notes: list[Note]
+    pieces: list[Piece] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    not_midi: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
-class Skipped:
-    """An item of a source that did not become a piece, and why."""
+def source_kinds() -> str:
+    """What a source may be, for error messages and --help."""
+    return (f"a folder of MIDI files, one MIDI file ({', '.join(MIDI_EXTENSIONS)}), {music21_corpus.ALL}, "
+            f"or music21:NAME, where NAME is one of {', '.join(music21_corpus.collection_names())}")
 
-    name: str
-    reason: str
+
+def check_sources(sources: Sequence[str]) -> None:
+    """A one-line ValueError for the first source that cannot be read at all, before any work starts."""
+    if not sources:
+        raise ValueError(f"no sources given: expected {source_kinds()}")
+    for source in sources:
+        path = Path(source)
+        if source.startswith(music21_corpus.PREFIX):
+            if music21_corpus.collection_of(source) is None:
+                raise ValueError(f"unknown source {source!r}: music21 has no such collection; expected "
+                                 f"{source_kinds()}")
+        elif not path.exists():
+            raise ValueError(f"source {source} does not exist: expected {source_kinds()}")
+        elif path.is_file() and path.suffix.lower() not in MIDI_EXTENSIONS:
+            raise ValueError(f"source {source} is not named as a MIDI file: expected {source_kinds()}")
+        elif not (path.is_file() or path.is_dir()):
+            raise ValueError(f"source {source} is neither a file nor a folder: expected {source_kinds()}")
 
 
 def read_sources(
     sources: Sequence[str],
     cache_dir: str | os.PathLike | None = None,
     limit: int | None = None,
-) -> tuple[list[Piece], list[Skipped]]:
-    """Read every source: a folder of MIDI files, or "music21:bach".
+    style: str = FOLDER_STYLE,
+) -> Corpus:
+    """Read every source (see `source_kinds`); folder and file sources get `style`, music21's collections
+    their own.
 
-    A piece already read (same identity) is skipped with a reason, so listing a source twice is harmless.
-    `limit` reads at most that many items (files or chorales) from each source, for quick tests.
-    `cache_dir` holds converted chorales (default: $DUETTO_CACHE, else ~/.cache/duetto).
-    Raises ValueError for a source that is neither.
+    A piece already read (same identity, or the same music) is skipped with a reason naming the first, so
+    listing a source twice is harmless. With several sources, folder pieces are named with their folder,
+    so that such a report says which file copies which. `limit` reads at most that many items (files,
+    scores or tunes) from each source, or each collection of music21:all, for quick trials. `cache_dir`
+    holds parsed music21 scores (default: $DUETTO_CACHE, else ~/.cache/duetto). Raises a one-line
+    ValueError for a source that cannot be read at all or a bad style, before reading anything.
     """
-    pieces: list[Piece] = []
-    skipped: list[Skipped] = []
+    check_sources(sources)
+    check_style(style)
+    collections = [name for source in sources for name in music21_corpus.collection_of(source) or []]
+    scores = music21_corpus.read_collections(collections, cache_dir, limit) if collections else {}
+    corpus = Corpus()
+    not_midi: Counter[str] = Counter()
     seen: dict[str, str] = {}  # piece id -> name of the first piece with it
     for source in sources:
-        if source == BACH_SOURCE:
-            found, bad = read_bach_chorales(cache_dir, limit)
-        elif Path(source).is_dir():
-            found, bad = read_folder(source, limit)
+        if source.startswith(music21_corpus.PREFIX):
+            found = [scores[name] for name in music21_corpus.collection_of(source)]
         else:
-            raise ValueError(f"unknown source {source!r}: expected a folder of MIDI files or {BACH_SOURCE!r}")
-        skipped.extend(bad)
-        for piece in found:
-            if piece.id in seen:
-                skipped.append(Skipped(piece.name, f"duplicate of {seen[piece.id]}"))
-            else:
-                seen[piece.id] = piece.name
-                pieces.append(piece)
-    return pieces, skipped
+            found = [_read_midi_source(Path(source), limit, style, source if len(sources) > 1 else None, not_midi)]
+        for pieces, bad in found:
+            corpus.skipped.extend(bad)
+            for piece in pieces:
+                if piece.id in seen:
+                    corpus.skipped.append(Skipped(piece.name, f"duplicate of {seen[piece.id]}"))
+                else:
+                    seen[piece.id] = piece.name
+                    corpus.pieces.append(piece)
+    corpus.pieces, copies = drop_copies(corpus.pieces)
+    corpus.skipped.extend(copies)
+    corpus.not_midi = dict(not_midi.most_common())
+    return corpus
 
 
-def midi_files(folder: str | os.PathLike) -> tuple[list[Path], list[Skipped]]:
-    """Every *.mid / *.midi file under `folder` (any letter case), sorted by path for a stable order.
+def _read_midi_source(path: Path, limit: int | None, style: str, shown_as: str | None,
+                      not_midi: Counter[str]) -> tuple[list[Piece], list[Skipped]]:
+    """The pieces of a folder or of one MIDI file, named relative to the folder (a file: by its name),
+    or under `shown_as` (the source as given) when there are several sources; the folder's files that
+    are not MIDI files are counted into `not_midi`."""
+    if path.is_file():
+        return _read_files([(path, shown_as or path.name)], limit, style)
+    files, skipped, passed_over = midi_files(path)
+    not_midi.update(passed_over)
+    named = [(file, file.relative_to(path).as_posix()) for file in files]
+    if shown_as is not None:
+        named = [(file, f"{shown_as.rstrip('/')}/{name}") for file, name in named]
+        skipped = [Skipped(f"{shown_as.rstrip('/')}/{item.name}", item.reason) for item in skipped]
+    found, bad = _read_files(named, limit, style)
+    return found, skipped + bad
 
-    Other files are reported as skipped, so a summary accounts for every file; unlistable subfolders are
-    reported rather than raised; symlinked folders are not followed, so a link
+
+def midi_files(folder: str | os.PathLike) -> tuple[list[Path], list[Skipped], Counter[str]]:
+    """Every MIDI file under `folder` (named .mid, .midi or .kar in any letter case), sorted by path for
+    a stable order; the other files counted by extension, so a summary accounts for every file.
+
+    Unlistable subfolders are reported rather than raised; symlinked folders are not followed, so a link
     loop cannot hang the build.
     """
     root = Path(folder)
     files: list[Path] = []
     skipped: list[Skipped] = []
+    others: Counter[str] = Counter()
 
     def report(error: OSError) -> None:
         name = Path(error.filename).relative_to(root).as_posix() if error.filename else str(root)
         skipped.append(Skipped(name, f"cannot list folder ({error.strerror or error})"))
 
     for directory, _, names in os.walk(root, onerror=report):
-        for name in sorted(names):
-            path = Path(directory, name)
-            if name.lower().endswith(MIDI_EXTENSIONS):
-                files.append(path)
+        for name in names:
+            extension = Path(name).suffix.lower()
+            if extension in MIDI_EXTENSIONS:
+                files.append(Path(directory, name))
             else:
-                skipped.append(Skipped(path.relative_to(root).as_posix(), "not named .mid or .midi"))
-    return sorted(files), skipped
+                others[extension or NO_EXTENSION] += 1
+    return sorted(files), skipped, others
 
 
-def read_folder(folder: str | os.PathLike, limit: int | None = None) -> tuple[list[Piece], list[Skipped]]:
-    """Read the MIDI files of a folder; a piece's identity is the sha256 of its file's bytes."""
-    root = Path(folder)
-    files, skipped = midi_files(root)
+def _read_files(named: Sequence[tuple[Path, str]], limit: int | None, style: str,
+                ) -> tuple[list[Piece], list[Skipped]]:
+    """The first `limit` files as pieces (identity: the sha256 of the file's bytes), and why the rest
+    of them could not be."""
     pieces: list[Piece] = []
-    for path in files[:limit]:
-        name = path.relative_to(root).as_posix()
+    skipped: list[Skipped] = []
+    for path, name in named[:limit]:
         try:
-            piece = _read_midi_piece(path, name)
+            identity = _file_identity(path)  # first: it keeps huge, empty and non-MIDI files from read_midi
+            pieces.append(Piece(identity, name, _read_notes(path), style))
         except (MidiFileError, OSError) as error:
             skipped.append(Skipped(name, _one_line(error, path)))
-        else:
-            pieces.append(piece)
     return pieces, skipped
 
 
-def _read_midi_piece(path: Path, name: str) -> Piece:
+def _file_identity(path: Path) -> str:
+    """The sha256 of a file's bytes, after the checks that keep huge, empty and non-MIDI files out."""
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise MidiFileError(f"{size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit")
     if size == 0:
         raise MidiFileError("empty file")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    data = path.read_bytes()
+    if not data.startswith(MIDI_HEADER):  # read_midi would say "file ends too early" of a text file
+        raise MidiFileError(f"not a MIDI file (it does not begin with {MIDI_HEADER.decode()})")
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
+def _read_notes(path: Path) -> list[Note]:
     notes = read_midi(path)
     if not notes:
         raise MidiFileError("no notes")
-    return Piece(f"sha256:{digest}", name, notes)
+    return notes
 
 
 def _one_line(error: Exception, path: Path) -> str:
@@ -139,101 +193,3 @@ def _one_line(error: Exception, path: Path) -> str:
         return f"cannot read file ({error.strerror or error})"
     message = " ".join(str(error).split())
     return message.removeprefix(f"{path}: ")
-
-
-def cache_folder(cache_dir: str | os.PathLike | None) -> Path:
-    """Where converted corpora are kept: the argument, else $DUETTO_CACHE, else ~/.cache/duetto."""
-    if cache_dir is not None:
-        return Path(cache_dir)
-    return Path(os.environ.get("DUETTO_CACHE") or Path.home() / ".cache" / "duetto")
-
-
-def read_bach_chorales(
-    cache_dir: str | os.PathLike | None = None, limit: int | None = None
-) -> tuple[list[Piece], list[Skipped]]:
-    """The Bach chorales of music21's bundled corpus (offline), converted once and then cached.
-
-    Conversion takes minutes, so the result is cached under a name that carries the music21 version and
-    CONVERTER_VERSION (and `limit`): a new music21 or a changed converter converts afresh.
-    """
-    import music21  # heavy, and only needed for this source
-
-    suffix = f"-first{limit}" if limit is not None else ""
-    cache = cache_folder(cache_dir) / f"bach-chorales-m21_{music21.__version__}-c{CONVERTER_VERSION}{suffix}.json"
-    cached = _load_cache(cache)
-    if cached is not None:
-        return cached
-    pieces, skipped = _convert_chorales(limit)
-    payload = {
-        "music21": music21.__version__,
-        "converter": CONVERTER_VERSION,
-        "pieces": [{"id": p.id, "name": p.name, "notes": [[n.start, n.end, n.pitch, n.velocity] for n in p.notes]}
-                   for p in pieces],
-        "skipped": [{"name": s.name, "reason": s.reason} for s in skipped],
-    }
-    write_atomically(cache, lambda handle: json.dump(payload, handle), mode="w")
-    return pieces, skipped
-
-
-def _load_cache(cache: Path) -> tuple[list[Piece], list[Skipped]] | None:
-    """The cached conversion, or None when absent or unreadable (it is then simply rebuilt)."""
-    try:
-        payload = json.loads(cache.read_text())
-        pieces = [Piece(p["id"], p["name"], [Note(s, e, pitch, velocity) for s, e, pitch, velocity in p["notes"]])
-                  for p in payload["pieces"]]
-        skipped = [Skipped(s["name"], s["reason"]) for s in payload["skipped"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return pieces, skipped
-
-
-def _convert_chorales(limit: int | None) -> tuple[list[Piece], list[Skipped]]:
-    from music21 import corpus
-    from tqdm import tqdm
-
-    # The catalogue lists some files under two numbers; a file is read once.
-    names = list(dict.fromkeys(corpus.chorales.Iterator(returnType="filename")))[:limit]
-    pieces: list[Piece] = []
-    skipped: list[Skipped] = []
-    first_with: dict[str, str] = {}  # content hash -> name: some chorales appear under two files
-    for name in tqdm(names, desc="converting Bach chorales", unit="chorale", disable=None):
-        try:
-            notes = score_notes(corpus.parse(name))
-        except Exception as error:  # music21 raises many unrelated types; one bad chorale must not stop the rest
-            skipped.append(Skipped(name, f"music21 could not read it ({type(error).__name__}: "
-                                         f"{' '.join(str(error).split())})"))
-            continue
-        if not notes:
-            skipped.append(Skipped(name, "no notes"))
-            continue
-        content = _content_hash(notes)
-        if content in first_with:
-            skipped.append(Skipped(name, f"same notes as {first_with[content]}"))
-            continue
-        first_with[content] = name
-        pieces.append(Piece(f"music21:{name}", name, notes))  # name is "bach/bwv…"
-    return pieces, skipped
-
-
-def score_notes(score) -> list[Note]:
-    """The notes of a music21 score, read straight from its parts (not via its MIDI export, which fails
-    on some chorales). Tied notes become one note; chords give one note per pitch; grace notes, having no
-    length, are dropped; repeats are played as written, once."""
-    notes = []
-    for part in score.parts:
-        flat = part.stripTies().flatten()
-        for element in flat.notes:
-            length = float(element.quarterLength)
-            if length <= 0:
-                continue
-            start = float(flat.elementOffset(element)) * SECONDS_PER_QUARTER
-            end = start + length * SECONDS_PER_QUARTER
-            for pitch in element.pitches:
-                if 0 <= pitch.midi <= 127:
-                    notes.append(Note(start, end, pitch.midi, CHORALE_VELOCITY))
-    return sorted(notes)
-
-
-def _content_hash(notes: Sequence[Note]) -> str:
-    key = json.dumps([[round(n.start, 4), round(n.end, 4), n.pitch] for n in notes])
-    return hashlib.sha256(key.encode()).hexdigest()

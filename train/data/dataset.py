@@ -6,10 +6,14 @@ Layout of a dataset folder, all written atomically (a manifest present means a c
                                      `offsets`: sequence boundaries (sequence i is tokens[offsets[i]:offsets[i+1]])
                                      `seconds_per_beat`: each sequence's beat, NaN where unknown (absent
                                      from shards built before it was recorded)
-    manifest.json                    encoding, sources, settings, per-split counts, skipped files
+                                     `styles`: each sequence's style, an index into the manifest's
+                                     "styles" (absent from shards built before styles)
+    manifest.json                    encoding, sources, settings, styles, per-split and per-style counts,
+                                     skipped files, pieces grouped by their opening, warnings
 
 A sequence is one version of a piece: its original, or (train only) one augmented copy.  The split of a
-piece comes from a hash of its identity, so adding pieces never moves existing ones between splits.
+piece comes from a hash of its identity, so adding pieces never moves existing ones between splits
+(`train.data.splits` says what may move a piece, and why).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import hashlib
 import json
 import math
 import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -27,10 +32,14 @@ from tqdm import tqdm
 from duetto.atomic import write_atomically
 from duetto.encodings import events as encoding
 from duetto.music.notes import Note
-from duetto.train.data.corpus import SECONDS_PER_QUARTER, Piece, read_sources
+from duetto.train.data.corpus import read_sources
+from duetto.train.data.dedup import opening_groups
+from duetto.train.data.pieces import FOLDER_STYLE, SECONDS_PER_QUARTER, Piece, style_names
 from duetto.train.data.shards import MANIFEST, SPLITS, encoding_stamp, read_shard
+from duetto.train.data.splits import HELD_OUT, MIN_STYLE_PIECES, assign_splits
 
 TRANSPOSE_SEMITONES = 6
+STYLE_WITHHELD_SHARE = 0.25  # of training windows: their style tokens say nothing
 TEMPO_RANGE = (0.8, 1.25)
 TIMING_SIGMA_SECONDS = 0.01
 MIN_NOTE_SECONDS = 0.01
@@ -38,13 +47,6 @@ BASE_VELOCITY_RANGE = (50, 100)
 VELOCITY_JITTER = 6.0
 PHRASE_AMPLITUDE_MAX = 12.0  # peak velocity swing of the slow phrase-level crescendo/decrescendo
 PHRASE_PERIOD_RANGE = (4.0, 12.0)  # seconds
-
-
-def split_of(piece_id: str) -> str:
-    """The split of a piece, "train", "valid" or "test" (80/10/10), from a sha256 of its identity: stable
-    across runs, processes and machines (unlike hash()), and independent of the other pieces."""
-    bucket = int.from_bytes(hashlib.sha256(piece_id.encode()).digest()[:8], "big") % 100
-    return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
 
 
 def piece_rng(seed: int, piece_id: str) -> np.random.Generator:
@@ -115,8 +117,11 @@ def stretched_copy(notes: Sequence[Note], rng: np.random.Generator) -> tuple[lis
 
 
 def known_seconds_per_beat(piece: Piece) -> float:
-    """The beat of a piece as read: the chorales are rendered at a fixed tempo; a MIDI file's notes come
-    in seconds without their tempo map, so its beat is unknown (NaN)."""
+    """The beat of a piece as read: a score's is the tempo it was rendered at (SECONDS_PER_QUARTER unless
+    it says otherwise); a MIDI file's notes come in seconds without their tempo map, so its beat is
+    unknown (NaN)."""
+    if piece.seconds_per_beat is not None:
+        return piece.seconds_per_beat
     return SECONDS_PER_QUARTER if piece.id.startswith("music21:") else math.nan
 
 
@@ -146,32 +151,77 @@ def _measure(sequence: np.ndarray) -> tuple[int, float]:
     return int(notes), steps * encoding.STEP_SECONDS
 
 
-def _encode_split(members: Sequence[Piece], split: str, augment_copies: int, seed: int, progress: tqdm,
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """The shard arrays (tokens, offsets, seconds per beat) of one split, and its counts for the manifest."""
-    sequences, beats = [], []
-    notes = seconds = source_seconds = 0.0
+@dataclass
+class Tally:
+    """What one split (or one style within it) holds: its pieces and their notes and seconds as read,
+    and the sequences made of them (augmented copies included) with their tokens, notes and seconds."""
+
+    pieces: int = 0
+    sequences: int = 0
+    tokens: int = 0
+    notes: int = 0
+    seconds: float = 0.0
+    source_notes: int = 0
+    source_seconds: float = 0.0
+
+    def add_piece(self, piece: Piece) -> None:
+        self.pieces += 1
+        self.source_notes += len(piece.notes)
+        self.source_seconds += max(note.end for note in piece.notes)
+
+    def add_sequence(self, tokens: int, notes: int, seconds: float) -> None:
+        self.sequences += 1
+        self.tokens += tokens
+        self.notes += notes
+        self.seconds += seconds
+
+    def as_dict(self) -> dict:
+        counts = asdict(self)
+        counts["seconds"], counts["source_seconds"] = round(self.seconds, 1), round(self.source_seconds, 1)
+        return counts
+
+
+def _encode_split(members: Sequence[Piece], split: str, augment_copies: int, seed: int, styles: Sequence[str],
+                  progress: tqdm) -> tuple[dict[str, np.ndarray], Tally, dict[str, Tally]]:
+    """The shard arrays of one split (tokens, offsets, seconds per beat, style indices), and its counts,
+    whole and by style."""
+    sequences, beats, style_indices = [], [], []
+    whole, by_style = Tally(), {style: Tally() for style in styles}
     for piece in members:
-        source_seconds += max(note.end for note in piece.notes)
+        for tally in (whole, by_style[piece.style]):
+            tally.add_piece(piece)
         for version, beat in versions(piece, split, augment_copies, seed):
-            sequence = np.array([encoding.START, *encoding.encode(version)], dtype=np.int16)
+            # every phrase opens with its style and texture (encoding v2): what the model learns to read
+            sequence = np.array([encoding.START, *encoding.encode_conditioned(version, styles.index(piece.style))],
+                                dtype=np.int16)
             sequences.append(sequence)
             beats.append(beat)
+            style_indices.append(styles.index(piece.style))
             struck, length = _measure(sequence)
-            notes += struck
-            seconds += length
+            for tally in (whole, by_style[piece.style]):
+                tally.add_sequence(len(sequence), struck, length)
         progress.update()
     offsets = np.concatenate([[0], np.cumsum([len(sequence) for sequence in sequences])]).astype(np.int64)
-    tokens = np.concatenate(sequences) if sequences else np.zeros(0, dtype=np.int16)
-    counts = {
-        "pieces": len(members),
-        "sequences": len(sequences),
-        "tokens": int(offsets[-1]),
-        "notes": int(notes),
-        "seconds": round(seconds, 1),
-        "source_seconds": round(source_seconds, 1),
+    arrays = {
+        "tokens": np.concatenate(sequences) if sequences else np.zeros(0, dtype=np.int16),
+        "offsets": offsets,
+        "seconds_per_beat": np.array(beats, dtype=np.float64),
+        "styles": np.array(style_indices, dtype=np.int16),
     }
-    return tokens, offsets, np.array(beats, dtype=np.float64), counts
+    return arrays, whole, by_style
+
+
+def check_build_settings(out_dir: str | os.PathLike, augment_copies: int, seed: int, limit: int | None) -> None:
+    """A one-line ValueError naming the first bad setting (by its `duetto data build` option) and what is
+    allowed, so that nothing is read before a typo is caught."""
+    if not isinstance(augment_copies, int) or augment_copies < 0:
+        raise ValueError(f"--augment must be a whole number of copies, 0 or more, not {augment_copies}")
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"--seed must be a whole number, 0 or more, not {seed}")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"--limit must be a whole number of pieces, 1 or more, not {limit}")
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise ValueError(f"--out {out_dir} is a file: expected a folder to write the dataset into")
 
 
 def build_dataset(
@@ -180,29 +230,39 @@ def build_dataset(
     augment_copies: int = 4,
     seed: int = 0,
     cache_dir: str | os.PathLike | None = None,
+    limit: int | None = None,
+    style: str = FOLDER_STYLE,
 ) -> dict:
     """Read the sources, split, augment, encode and write one shard per split plus the manifest.
 
-    Deterministic given the sources' contents and `seed`. Returns the manifest. Raises ValueError when
+    Folder and file sources are labelled `style`; `limit` reads at most that many pieces from each source
+    (see `corpus.read_sources`). Deterministic given the sources' contents and `seed`. Returns the
+    manifest. Raises a one-line ValueError for a bad setting or source before reading anything, and when
     no piece at all could be read.
     """
-    pieces, skipped = read_sources(sources, cache_dir=cache_dir)
-    if not pieces:
-        raise ValueError(f"no readable pieces in {list(sources)} ({len(skipped)} skipped)")
+    check_build_settings(out_dir, augment_copies, seed, limit)
+    corpus = read_sources(sources, cache_dir=cache_dir, limit=limit, style=style)
+    if not corpus.pieces:
+        raise ValueError(f"no readable pieces in {list(sources)} ({len(corpus.skipped)} skipped)")
     out = Path(out_dir)
     (out / MANIFEST).unlink(missing_ok=True)  # until the new one is written, the folder is no dataset
-    by_split: dict[str, list[Piece]] = {split: [] for split in SPLITS}
-    for piece in sorted(pieces, key=lambda p: p.id):  # shard order independent of where files were found
-        by_split[split_of(piece.id)].append(piece)
-    counts = {}
-    with tqdm(total=len(pieces), desc="encoding", unit="piece", disable=None) as progress:
-        for split, members in by_split.items():
-            tokens, offsets, beats, counts[split] = _encode_split(members, split, augment_copies, seed, progress)
-            _write_npz(out / f"{split}.npz", tokens=tokens, offsets=offsets, seconds_per_beat=beats)
+    styles = style_names([style])
+    groups = opening_groups(sorted(corpus.pieces, key=lambda p: p.id))  # order independent of the folders
+    by_split = assign_splits(groups)
+    counts, style_counts = {}, {name: {} for name in styles}
+    with tqdm(total=len(corpus.pieces), desc="encoding", unit="piece", disable=None) as progress:
+        for split in SPLITS:
+            members = sorted(by_split[split], key=lambda p: p.id)
+            arrays, whole, by_style = _encode_split(members, split, augment_copies, seed, styles, progress)
+            _write_npz(out / f"{split}.npz", **arrays)
+            counts[split] = whole.as_dict()
+            for name, tally in by_style.items():
+                style_counts[name][split] = tally.as_dict()
     manifest = {
         "encoding": encoding_stamp(),
         "sources": list(sources),
         "seed": seed,
+        "limit": limit,
         "augment": {
             "copies": augment_copies,
             "transpose_semitones": TRANSPOSE_SEMITONES,
@@ -212,12 +272,36 @@ def build_dataset(
             "velocity_jitter": VELOCITY_JITTER,
             "phrase_amplitude_max": PHRASE_AMPLITUDE_MAX,
         },
+        "styles": styles,
         "splits": counts,
+        "style_counts": style_counts,
         "empty_splits": [split for split in SPLITS if counts[split]["pieces"] == 0],
-        "skipped": [{"name": s.name, "reason": s.reason} for s in skipped],
+        "skipped": [{"name": s.name, "reason": s.reason} for s in corpus.skipped],
+        "not_midi_files": corpus.not_midi,
+        "shared_openings": [[piece.name for piece in group] for group in groups if len(group) > 1],
     }
+    manifest["warnings"] = split_warnings(manifest)
     write_atomically(out / MANIFEST, lambda handle: json.dump(manifest, handle, indent=1), mode="w")
     return manifest
+
+
+def split_warnings(manifest: dict) -> list[str]:
+    """One line for each held-out split left empty and each style too small to reach valid and test:
+    the build is still written, but training cannot be measured on what is missing."""
+    warnings = []
+    empty = manifest["empty_splits"]
+    if empty:
+        total = sum(counts["pieces"] for counts in manifest["splits"].values())
+        warnings.append(f"{' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty: every split needs "
+                        f"at least 1 piece, and only a style with at least {MIN_STYLE_PIECES} pieces that open "
+                        f"differently is sure to reach all three (found {total} pieces)")
+    for name, by_split in manifest["style_counts"].items():
+        pieces = sum(counts["pieces"] for counts in by_split.values())
+        missing = [split for split in HELD_OUT if by_split[split]["pieces"] == 0]
+        if pieces and missing and not set(missing) <= set(empty):
+            warnings.append(f"style {name!r} has no {' or '.join(missing)} piece: a style needs at least "
+                            f"{MIN_STYLE_PIECES} pieces that open differently to reach every split (found {pieces})")
+    return warnings
 
 
 def random_shifts(pitches: np.ndarray, is_note: np.ndarray, top: int, rng: np.random.Generator,
@@ -230,6 +314,14 @@ def random_shifts(pitches: np.ndarray, is_note: np.ndarray, top: int, rng: np.ra
     highest = np.where(is_note, pitches, -1).max(axis=axes)
     shifts = rng.integers(-semitones, semitones + 1, size=len(pitches))
     return np.where((lowest + shifts >= 0) & (highest + shifts < top), shifts, 0)
+
+
+def withhold_styles(windows: np.ndarray, rng: np.random.Generator, share: float = STYLE_WITHHELD_SHARE) -> None:
+    """In `share` of the windows (in place), every STYLE token says "withheld": the model learns to play
+    from the music alone too, as it must when a player names no style."""
+    chosen = rng.random(len(windows)) < share
+    said = (windows > encoding.STYLE) & (windows < encoding.TEXTURE)
+    windows[chosen[:, None] & said] = encoding.STYLE
 
 
 def transpose_windows(windows: np.ndarray, rng: np.random.Generator, semitones: int = TRANSPOSE_SEMITONES) -> None:
@@ -296,6 +388,7 @@ class TokenWindows:
         windows = self._windows(starts, self.offsets[chosen + 1])
         if self.transpose:
             transpose_windows(windows, rng)
+            withhold_styles(windows, rng)
         return windows
 
     def eval_batches(self, batch_size: int) -> Iterator[np.ndarray]:

@@ -30,13 +30,15 @@ def encoding_stamp() -> dict:
 @dataclass
 class Shard:
     """One split of a built dataset: every sequence's tokens (each opened by START) end to end, where each
-    begins (`offsets`, one more than there are sequences), and each one's beat in seconds (NaN: unknown)."""
+    begins (`offsets`, one more than there are sequences), each one's beat in seconds (NaN: unknown), and
+    each one's style (an index into the manifest's "styles")."""
 
     path: Path
     tokens: np.ndarray  # int64
     offsets: np.ndarray  # int64
     seconds_per_beat: np.ndarray | None  # float64; None in shards built before Duetto kept it
     manifest: dict
+    styles: np.ndarray | None = None  # int64; None in shards built before Duetto labelled styles
 
     @property
     def num_sequences(self) -> int:
@@ -83,6 +85,8 @@ def read_shard(data_dir: str | os.PathLike, split: str) -> Shard:
     try:
         with np.load(path) as arrays:
             beats = arrays["seconds_per_beat"].astype(np.float64) if "seconds_per_beat" in arrays else None
-            return Shard(path, arrays["tokens"].astype(np.int64), arrays["offsets"].astype(np.int64), beats, manifest)
+            styles = arrays["styles"].astype(np.int64) if "styles" in arrays else None
+            return Shard(path, arrays["tokens"].astype(np.int64), arrays["offsets"].astype(np.int64), beats, manifest,
+                         styles)
     except (OSError, KeyError, ValueError) as error:
         raise ValueError(f"{path}: unreadable shard ({error}): rebuild the dataset") from None
