@@ -124,13 +124,13 @@ def train_main(argv: list[str]) -> int:
     try:
         overrides = json.loads(args.model_config)
     except ValueError as error:
-        parser.error(f"--model-config: not JSON ({error})")
+        raise ValueError(f"--model-config: not JSON ({error})") from None
     if not isinstance(overrides, dict):
-        parser.error("--model-config: give a JSON object, like {\"hidden_size\": 512}")
+        raise ValueError("--model-config: give a JSON object, like {\"hidden_size\": 512}")
     if not (Path(args.data) / "manifest.json").is_file():
-        parser.error(f"--data {args.data}: no dataset there (build one with `duetto data build`)")
+        raise ValueError(f"--data {args.data}: no dataset there (build one with `duetto data build`)")
     if args.init is not None and not Path(args.init).is_file():
-        parser.error(f"--init {args.init}: no such checkpoint")
+        raise ValueError(f"--init {args.init}: no such checkpoint")
     settings = TrainSettings(
         data=args.data, out=args.out, family=args.family, epochs=args.epochs, max_steps=args.max_steps,
         max_minutes=args.max_minutes, anneal_minutes=args.anneal_minutes, steps_per_epoch=args.steps_per_epoch,
@@ -170,12 +170,12 @@ def export_main(argv: list[str]) -> int:
     parser = export_parser()
     args = parser.parse_args(argv)
     if not Path(args.checkpoint).is_file():
-        parser.error(f"{args.checkpoint}: no such checkpoint")
+        raise ValueError(f"{args.checkpoint}: no such checkpoint")
     if args.data is not None:
         try:
             read_manifest(args.data)  # before the export, not after it
         except ValueError as error:
-            parser.error(f"--data {error}")
+            raise ValueError(f"--data {error}")
     try:
         export(args.checkpoint, args.out, parity_steps=args.parity_steps)
     except ParityError as error:
