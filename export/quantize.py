@@ -18,13 +18,14 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
 import onnx
 import onnxruntime as ort
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from duetto.atomic import write_atomically
+from duetto.model.scoring import sequence_nats
 from duetto.model.step_model import METADATA_KEY, ModelInfo, StepModel
+from duetto.train.data.shards import read_shard
 
 
 def quantize_int8(source: str, out: str) -> None:
@@ -71,27 +72,10 @@ def write_variant(proto: onnx.ModelProto, out: str, variant: str) -> None:
 
 
 def heldout_nll(model: StepModel, data_dir: str, split: str = "test") -> float:
-    """Nats per token over a split, each sequence read from its START to its end, one step at a time.
-
-    A model with a bounded state (a transformer's cache) is re-primed from the last half-cache of tokens
-    whenever its cache is full, as it is live.
-    """
-    shard = np.load(Path(data_dir) / f"{split}.npz")
-    tokens, offsets = shard["tokens"].astype(np.int64), shard["offsets"]
-    capacity = model.info.max_steps
-    total, count = 0.0, 0
-    for begin, end in zip(offsets[:-1], offsets[1:]):
-        state, used = model.initial_state(), 0
-        for index in range(begin, end - 1):
-            current, following = tokens[index], tokens[index + 1]
-            if capacity is not None and used == capacity:
-                keep = capacity // 2
-                _, state = model.feed(tokens[index - keep:index], model.initial_state())
-                used = keep
-            logits, state = model.step(int(current), state)
-            used += 1
-            logits = logits.astype(np.float64)
-            peak = logits.max()
-            total += peak + np.log(np.exp(logits - peak).sum()) - logits[following]
-            count += 1
+    """Nats per token over a split, each sequence read from its START to its end, one step at a time, as
+    it runs live (duetto.model.scoring)."""
+    total = count = 0
+    for sequence in read_shard(data_dir, split).sequences():
+        nats, targets, _ = sequence_nats(model, sequence)
+        total, count = total + nats, count + targets
     return total / max(count, 1)

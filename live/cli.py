@@ -225,13 +225,15 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
     quality = kinds.add_parser("quality", help="the model families compared on held-out music")
     quality.add_argument("--models", nargs="+", default=None,
                          help="ONNX models (default: models/default.onnx and models/families/*.onnx)")
-    quality.add_argument("--data", default="data/bach",
-                         help="dataset folder whose test split is held out (default data/bach)")
-    quality.add_argument("--pieces", type=int, default=38, help="held-out pieces to continue (at most)")
-    quality.add_argument("--prompt-seconds", type=float, default=10.0,
-                         help="seconds of each held-out piece given as the call (default 10)")
-    quality.add_argument("--seconds", type=float, default=10.0,
-                         help="length of each continuation in seconds (default 10)")
+    quality.add_argument("--data", default="data/all",
+                         help="dataset folder whose test split is held out (default data/all, from "
+                              "`duetto data build music21:all --out data/all`)")
+    quality.add_argument("--pieces", type=int, default=38,
+                         help="held-out pieces of each style to continue and score, at most (default 38)")
+    quality.add_argument("--prompt-seconds", type=float, default=8.0,
+                         help="seconds of each held-out piece given as the call (default 8)")
+    quality.add_argument("--seconds", type=float, default=8.0,
+                         help="length of each continuation in seconds (default 8)")
     quality.add_argument("--seed", type=int, default=0, help="random seed of the continuations (default 0)")
     quality.add_argument("--json", default=None, help="also write the figures to this JSON file")
     quality.add_argument("--markdown", default=None, help="also write the table to this markdown file")

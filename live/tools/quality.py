@@ -27,6 +27,7 @@ import numpy as np
 from duetto.atomic import write_atomically, write_json_atomically
 from duetto.encodings import events as encoding
 from duetto.model.sampler import Sampler
+from duetto.model.scoring import sequence_nats
 from duetto.model.step_model import StepModel
 from duetto.music.key import KeyFinder
 from duetto.music.notes import Note
@@ -45,8 +46,8 @@ class QualitySettings:
     models: list[str]
     data: str
     pieces: int = 38
-    prompt_seconds: float = 10.0
-    seconds: float = 10.0
+    prompt_seconds: float = 8.0
+    seconds: float = 8.0
     seed: int = 0
     temperature: float = 1.0
     top_p: float = 0.95
@@ -209,6 +210,25 @@ def summarize_kind(rows: list[dict]) -> dict:
             "pace": mean([row["pace"] for row in rows])}
 
 
+def likelihood_by_style(model: StepModel, data_dir: str | Path, pieces: int) -> dict | None:
+    """Held-out NLL per style and overall, on up to `pieces` test pieces of each style stepped through the
+    ONNX file: nats per token and bits per note, conditioning tokens given rather than guessed. None for a
+    model that cannot read the dataset (another family, or an encoding version without its tokens)."""
+    shard = read_shard(data_dir, "test")
+    if model.info.encoding != encoding.ENCODING_NAME or model.info.vocab_size < encoding.VOCAB_SIZE:
+        return None
+    totals: dict[str, list[float]] = {}
+    for sequence, style in zip(shard.sequences(), style_names(data_dir, "test")):
+        tally = totals.setdefault(style, [0.0, 0, 0, 0])  # nats, targets, notes, pieces
+        if tally[3] < pieces:
+            for index, value in enumerate((*sequence_nats(model, sequence, conditioning_counts=False), 1)):
+                tally[index] += value
+    totals["all"] = [sum(values[index] for values in totals.values()) for index in range(4)]
+    return {style: {"pieces": int(count), "nats_per_token": nats / targets if targets else None,
+                    "bits_per_note": nats / notes / math.log(2) if notes else None}
+            for style, (nats, targets, notes, count) in totals.items()}
+
+
 def evaluate_model(path: str, settings: QualitySettings, pairs, runs: TrainingRuns,
                    reference_intervals: np.ndarray) -> dict:
     model = StepModel(path, device="cpu")
@@ -229,6 +249,7 @@ def evaluate_model(path: str, settings: QualitySettings, pairs, runs: TrainingRu
         "train_seconds": training.get("train_seconds"), "train_steps": training.get("step"),
         "generation": {**summarize(rows, np.concatenate(intervals), reference_intervals),
                        "longest_copy_max": max(row["longest_copy"] for row in rows)},
+        "likelihood": likelihood_by_style(model, settings.data, settings.pieces),
         "in_kind": {"all": summarize_kind(kinds), **{style: summarize_kind([k for k in kinds if k["style"] == style])
                                                     for style in sorted({k["style"] for k in kinds})}},
         "generation_seconds": time.perf_counter() - started,
@@ -280,6 +301,12 @@ def format_quality(report: dict) -> str:
                      f"{row['nll_unit']} | {number(row['test_bits_per_note'], 2)} | {number(minutes, 1)} | "
                      f"{stats(row['generation'])} |")
     lines.append(f"| real continuations | — | — | — | — | {stats(report['reference'])} |")
+    lines += ["", "Held-out likelihood by style (test pieces stepped through the ONNX file; conditioning tokens "
+              "given, not guessed):", "", "| model | style | pieces | nats/token | bits/note |", "|---|---|---|---|---|"]
+    for row in report["models"]:
+        for style, figures in (row.get("likelihood") or {}).items():
+            lines.append(f"| {Path(row['model']).name} | {style} | {figures['pieces']} | "
+                         f"{number(figures['nats_per_token'])} | {number(figures['bits_per_note'], 2)} |")
     lines += ["", "In kind with the call (goals: texture gap ≤ 0.5, a line answered with ≤ 1.3 voices, in key and in "
               "register ≥ 0.9, pace ≥ 0.6):", "",
               "| model | style | calls | texture gap (median) | voices answering a line | in key | in register | pace |",
