@@ -113,3 +113,12 @@ def test_jam_refuses_a_bad_option_in_one_line_before_it_loads_the_model():
         assert result.returncode == 1
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("duetto: error: ") and message in lines[0], lines
+
+
+def test_jam_connecting_to_a_port_that_is_not_there_says_so_in_one_line(jack):
+    result = subprocess.run([sys.executable, "-m", "duetto", "jam", "--backend", "jack", "--in", "no such keyboard"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [lines[0]] and "MIDI input 'no such keyboard' matches none" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
