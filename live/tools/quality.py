@@ -33,7 +33,7 @@ from duetto.music.key import KeyFinder
 from duetto.music.notes import Note
 from duetto.music.texture import texture_of, voices
 from duetto.offline.generate import continue_notes
-from duetto.train.data.shards import read_shard
+from duetto.train.data.shards import Shard, read_shard
 from duetto.voices.in_kind import REGISTER_MARGIN
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
@@ -58,14 +58,12 @@ def load_split(data_dir: str | Path, split: str) -> list[list[Note]]:
     return read_shard(data_dir, split).notes()
 
 
-def style_names(data_dir: str | Path, split: str) -> list[str]:
-    """The style of every sequence of a split ("all" for a dataset that records none)."""
-    shard = read_shard(data_dir, split)
-    styles = getattr(shard, "styles", None)
+def style_names(shard: Shard) -> list[str]:
+    """The style of every sequence of a shard ("all" for a dataset that records none)."""
     names = shard.manifest.get("styles", [])
-    if styles is None or not names:
+    if shard.styles is None or not names:
         return ["all"] * shard.num_sequences
-    return [names[int(index)] for index in styles]
+    return [names[int(index)] for index in shard.styles]
 
 
 def pitch_line(notes: Sequence[Note]) -> list[int]:
@@ -218,7 +216,7 @@ def likelihood_by_style(model: StepModel, data_dir: str | Path, pieces: int) -> 
     if model.info.encoding != encoding.ENCODING_NAME or model.info.vocab_size < encoding.VOCAB_SIZE:
         return None
     totals: dict[str, list[float]] = {}
-    for sequence, style in zip(shard.sequences(), style_names(data_dir, "test")):
+    for sequence, style in zip(shard.sequences(), style_names(shard)):
         tally = totals.setdefault(style, [0.0, 0, 0, 0])  # nats, targets, notes, pieces
         if tally[3] < pieces:
             for index, value in enumerate((*sequence_nats(model, sequence, conditioning_counts=False), 1)):
@@ -257,7 +255,8 @@ def evaluate_model(path: str, settings: QualitySettings, pairs, runs: TrainingRu
 
 
 def run_quality_bench(settings: QualitySettings, command: str) -> dict:
-    pairs = continuations(settings, load_split(settings.data, "test"), style_names(settings.data, "test"))
+    test = read_shard(settings.data, "test")
+    pairs = continuations(settings, test.notes(), style_names(test))
     if not pairs:
         raise ValueError(f"{settings.data}: no held-out piece is longer than the {settings.prompt_seconds} s prompt")
     runs = TrainingRuns(load_split(settings.data, "train"))
