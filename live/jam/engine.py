@@ -58,6 +58,7 @@ class Engine:
         self.stats = JamStats()
         self._clock = clock
         self._origin = clock()
+        self._taken_until = self._origin  # the stamp of the latest inbox item taken
         self._log = log or (lambda line: print(line, file=sys.stderr))
         self._stopping = threading.Event()
         # an answer is being composed and fed to the scheduler (whose queue may run dry meanwhile if
@@ -138,7 +139,10 @@ class Engine:
         return self._clock()
 
     def grid(self) -> Grid | None:
-        return self.tempo.grid(self._clock())
+        # while messages wait in the inbox the engine thread is behind (composing takes time on a busy
+        # machine): the clock is judged as of the latest message taken, so that lag never reads as a
+        # stopped clock and the grid never falls back to the player's pulse mid-song
+        return self.tempo.grid(self._clock() if self.intake.inbox.empty() else self._taken_until)
 
     @property
     def stopping(self) -> bool:
@@ -258,6 +262,7 @@ class Engine:
         if item is None:  # None only wakes the thread to stop
             return
         kind, stamp, *rest = item
+        self._taken_until = stamp
         if kind == TIMING:
             self.tempo.timing_message(rest[0], stamp)
         elif kind == CONTROL:

@@ -4,7 +4,8 @@
 Start, 0xFB Continue, 0xFC Stop, 0xF2 Song Position Pointer) and the player's onsets, all stamped on
 arrival. `grid()` answers with a `Grid`: a beat length and the time of one beat, from the best source
 there is now. Clock ticks arrive with transport jitter (up to a JACK period), so tempo and phase are a
-least-squares line through the last bar of ticks rather than the latest interval.
+least-squares line through the last bar of ticks rather than the latest interval, fitted again without
+the ticks that were held up on the way.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from duetto.music.notes import CHORD_SECONDS
 TICKS_PER_BEAT = 24
 TICKS_PER_SIXTEENTH = 6  # Song Position Pointer counts sixteenths
 CLOCK_WINDOW_TICKS = 4 * TICKS_PER_BEAT  # a line through a bar of ticks: jitter averages out, tempo changes follow within a bar
+OUTLIER_SPREADS = 4  # a tick further from the line than this many median deviations was held up on the way
+JITTER_FLOOR_SECONDS = 0.0005  # the least spread assumed: exact ticks must not make every tick an outlier
 CLOCK_SILENCE_SECONDS = 0.5  # ticks further apart than this (below 5 BPM) mean the clock stopped
 SOURCE_CLOCK, SOURCE_PLAYER, SOURCE_BPM, SOURCE_NONE = "midi clock", "player", "--bpm", "none"
 
@@ -100,16 +103,34 @@ class _ClockFollower:
     def grid(self, now: float) -> Grid | None:
         if len(self.ticks) < TICKS_PER_BEAT // 2 or now - self.ticks[-1][1] > CLOCK_SILENCE_SECONDS:
             return None
-        serials = [serial for serial, _ in self.ticks]
-        stamps = [stamp for _, stamp in self.ticks]
-        mean_serial, mean_stamp = sum(serials) / len(serials), sum(stamps) / len(stamps)
-        spread = sum((serial - mean_serial) ** 2 for serial in serials)
-        tick_seconds = sum((serial - mean_serial) * (stamp - mean_stamp)
-                           for serial, stamp in zip(serials, stamps)) / spread
-        if tick_seconds <= 0:
+        line = _fit_line(list(self.ticks))
+        if line is None:
             return None
-        origin = mean_stamp + (self.beat_serial - mean_serial) * tick_seconds
-        return Grid(tick_seconds * TICKS_PER_BEAT, origin, SOURCE_CLOCK)
+        # ticks held up on the way (a busy sender, a busy machine) lie above the line and pull it late:
+        # fit again without those further from it than the ticks' own spread allows
+        tick_seconds, at_zero = line
+        residuals = [stamp - (at_zero + serial * tick_seconds) for serial, stamp in self.ticks]
+        middle = sorted(residuals)[len(residuals) // 2]
+        spread = max(JITTER_FLOOR_SECONDS, sorted(abs(r - middle) for r in residuals)[len(residuals) // 2])
+        kept = [tick for tick, r in zip(self.ticks, residuals) if abs(r - middle) <= OUTLIER_SPREADS * spread]
+        tick_seconds, at_zero = _fit_line(kept) or line
+        return Grid(tick_seconds * TICKS_PER_BEAT, at_zero + self.beat_serial * tick_seconds, SOURCE_CLOCK)
+
+
+def _fit_line(ticks: list[tuple[int, float]]) -> tuple[float, float] | None:
+    """(seconds per tick, stamp at serial 0): the least-squares line through (serial, stamp) pairs;
+    None unless it rises."""
+    if len(ticks) < 2:
+        return None
+    mean_serial = sum(serial for serial, _ in ticks) / len(ticks)
+    mean_stamp = sum(stamp for _, stamp in ticks) / len(ticks)
+    spread = sum((serial - mean_serial) ** 2 for serial, _ in ticks)
+    if spread == 0:
+        return None
+    slope = sum((serial - mean_serial) * (stamp - mean_stamp) for serial, stamp in ticks) / spread
+    if slope <= 0:
+        return None
+    return slope, mean_stamp - mean_serial * slope
 
 
 class _PulseFinder:

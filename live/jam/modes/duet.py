@@ -47,7 +47,10 @@ class DuetMode(Mode):
 
     def tick(self, now: float) -> None:
         grid = self._grid()
-        start = self._next_chunk if self._next_chunk is not None and self._next_chunk > now else grid.next_beat(now)
+        start = grid.next_beat(now)
+        if self._next_chunk is not None:  # the beat planned then, moved onto the grid as it is now
+            planned = grid.next_beat(self._next_chunk - grid.beat / 2)
+            start = planned if planned > now else start
         ends = start + CHUNK_BEATS * grid.beat  # the composed beat's notes are all released by then
         if not self._keys_down and ends > self._player_active_at + PATIENCE_BEATS * grid.beat:
             self._next_chunk, self.wake_at = None, math.inf
