@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from duetto.midi.files import write_midi
 from duetto.music.notes import Note
 
+MAJOR = (0, 2, 4, 5, 7, 9, 11)
+
 
 def write_tunes(folder: Path, count: int = 24) -> None:
-    """Short tunes in different keys: arpeggios with a held bass, enough variety for a split."""
+    """`count` different short tunes, each over a held bass in its own key: a melody of eighths and
+    quarters stepping and leaping through the major scale, different enough from tune to tune that no two
+    are copies of each other in any key (the dataset builder drops such copies)."""
     for index in range(count):
-        root = 48 + index
-        notes = [Note(0.0, 2.0, root - 12, 70)]
-        for step, interval in enumerate([0, 4, 7, 12, 7, 4, 0, 7] * 2):
-            notes.append(Note(step * 0.25, step * 0.25 + 0.2, root + interval, 60 + (step * 7) % 40))
+        rng = random.Random(index)
+        root = 48 + index % 12
+        notes = [Note(0.0, 4.0, root - 12, 70)]
+        degree, time = 0, 0.0
+        while time < 4.0:
+            length = rng.choice((0.25, 0.25, 0.5))
+            degree = max(-3, min(9, degree + rng.choice((-2, -1, -1, 1, 1, 2, 4))))
+            pitch = root + 12 * (degree // 7) + MAJOR[degree % 7]
+            notes.append(Note(time, time + length * 0.8, pitch, 60 + rng.randrange(40)))
+            time += length
         write_midi(folder / f"tune{index:02d}.mid", {"tune": notes})

@@ -40,8 +40,8 @@ def bad_folder(folder: Path) -> dict[str, str]:
     """Three good files and one of every kind of bad one; returns bad name -> a word of its reason (a MIDI
     file under the wrong extension, tune.txt, is no MIDI file to a build: it is counted with the READMEs)."""
     for index in range(3):
-        write_midi(folder / f"good{index}.mid", {"t": [Note(0.5 * i, 0.5 * i + 0.4, 60 + index + i, 80)
-                                                       for i in range(8)]})
+        write_midi(folder / f"good{index}.mid", {"t": [Note(0.5 * i, 0.5 * i + 0.4, 60 + i * (index + 1) % 12, 80)
+                                                       for i in range(8)]})  # three tunes, not one in three keys
     whole = (folder / "good0.mid").read_bytes()
     (folder / "truncated.mid").write_bytes(whole[: len(whole) // 2])
     (folder / "empty.mid").write_bytes(b"")

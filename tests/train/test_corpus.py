@@ -112,11 +112,15 @@ def test_a_copy_saved_at_another_tempo_and_touch_is_dropped_naming_both(tmp_path
     assert (copy.name, copy.reason) == (f"{tmp_path}/b/tune (copy).mid", f"same music as {tmp_path}/a/tune.mid")
 
 
-def test_the_same_tune_in_another_key_is_kept(tmp_path):
+def test_the_same_tune_in_another_key_is_a_copy_naming_the_interval(tmp_path):
     tune = melody(7)
     write(tmp_path / "in C.mid", tune)
     write(tmp_path / "in D.mid", [Note(n.start, n.end, n.pitch + 2, n.velocity) for n in tune])
-    assert len(read_sources([str(tmp_path)]).pieces) == 2
+    write(tmp_path / "other.mid", melody(9))
+    found = read_sources([str(tmp_path)])
+    assert sorted(p.name for p in found.pieces) == ["in C.mid", "other.mid"]
+    [copy] = found.skipped
+    assert (copy.name, copy.reason) == ("in D.mid", "same music as in C.mid, +2 semitones")
 
 
 def test_an_excerpt_lands_in_the_split_of_its_whole_piece(tmp_path):
@@ -124,7 +128,8 @@ def test_an_excerpt_lands_in_the_split_of_its_whole_piece(tmp_path):
     whole = melody(8, count=60)
     whole_split = split_of(identity(write(folder / "whole.mid", whole)))
     for count in range(24, 59):  # an excerpt whose own hash would put it in another split than its piece's
-        excerpt = write(tmp_path / "excerpt.mid", whole[:count])
+        # and in another key: a transposed excerpt is still the same music
+        excerpt = write(tmp_path / "excerpt.mid", [Note(n.start, n.end, n.pitch - 5, n.velocity) for n in whole[:count]])
         if split_of(identity(excerpt)) != whole_split:
             break
     else:

@@ -34,11 +34,13 @@ from duetto.train.data.splits import split_of
 
 
 def scale(root: int, count: int = 24, step: float = 0.25) -> list[Note]:
-    """A little melody with a chord every fourth note, distinct for each root."""
+    """A little melody with a chord every fourth note, distinct for each root (its interval pattern comes
+    from the root too: the same tune in another key would be a copy)."""
     notes = []
+    stride = 1 + (root % 12) % 11
     for i in range(count):
         start = i * step
-        notes.append(Note(start, start + step * 0.9, root + (i * 7) % 12, 64 + i))
+        notes.append(Note(start, start + step * 0.9, root + (i * stride) % 12, 64 + i))
         if i % 4 == 0:
             notes.append(Note(start, start + step * 2, root - 12, 70))
     return notes

@@ -8,8 +8,9 @@ first onset and pulse (so tempo, loudness and leading silence do not matter), su
 - pieces that open the same way (their first OPENING_ONSETS onsets alike: the same chords, the same
   rhythm) form one split group, so that train never holds what test asks about.
 
-Pitches are compared as written, not transposed to a common key: a folder of one exercise in all twelve
-keys (duetto.testing.material.write_tunes writes such a folder) holds twelve pieces, not one.
+Pitches are compared relative to the lowest note of the first onset, so a copy in another key is a copy:
+training transposes every window at random anyway, so a second key teaches nothing a first does not, and
+test must not ask about a tune train holds in D.
 """
 
 from __future__ import annotations
@@ -46,22 +47,29 @@ def pulse(moments: Sequence[tuple[float, tuple[int, ...]]]) -> float:
 
 
 def music_key(notes: Sequence[Note]) -> str:
-    """A hash of every note (onset from the first one, length, pitch), timed in units of the piece's
-    pulse: equal for copies that differ only in tempo, loudness or the silence before the first note."""
+    """A hash of every note (onset from the first one, length, pitch above the first onset's lowest),
+    timed in units of the piece's pulse: equal for copies that differ only in key, tempo, loudness or the
+    silence before the first note."""
     moments = onsets(notes)
-    first_time, unit = moments[0][0], pulse(moments)
-    rows = sorted((_ticks(note.start - first_time, unit), _ticks(note.end - note.start, unit), note.pitch)
+    first_time, unit, base = moments[0][0], pulse(moments), moments[0][1][0]
+    rows = sorted((_ticks(note.start - first_time, unit), _ticks(note.end - note.start, unit), note.pitch - base)
                   for note in notes)
     return _digest(rows)
 
 
 def opening_key(notes: Sequence[Note]) -> str:
-    """A hash of the first OPENING_ONSETS onsets: the pitches struck at each and when, from the first one
-    in pulses. Lengths are left out, so a legato and a detached edition of one tune still open alike."""
+    """A hash of the first OPENING_ONSETS onsets: the pitches struck at each (above the first onset's
+    lowest) and when, from the first one in pulses. Lengths are left out, so a legato and a detached
+    edition of one tune still open alike."""
     moments = onsets(notes)[:OPENING_ONSETS]
-    first_time, unit = moments[0][0], pulse(moments)
-    rows = [(_ticks(time - first_time, unit), pitches) for time, pitches in moments]
+    first_time, unit, base = moments[0][0], pulse(moments), moments[0][1][0]
+    rows = [(_ticks(time - first_time, unit), [pitch - base for pitch in pitches]) for time, pitches in moments]
     return _digest(rows)
+
+
+def lowest_first_pitch(notes: Sequence[Note]) -> int:
+    """The pitch the keys above are relative to: how far one copy is transposed from another."""
+    return onsets(notes)[0][1][0]
 
 
 def _ticks(seconds: float, unit: float) -> int:
@@ -74,16 +82,19 @@ def _digest(rows) -> str:
 
 def drop_copies(pieces: Sequence[Piece]) -> tuple[list[Piece], list[Skipped]]:
     """The pieces without exact musical copies of an earlier one; each copy dropped is reported with the
-    name of the piece it copies."""
+    name of the piece it copies (and the interval, when it is in another key)."""
     kept: list[Piece] = []
     dropped: list[Skipped] = []
-    first_with: dict[str, str] = {}  # music key -> the name of the first piece with it
+    first_with: dict[str, tuple[str, int]] = {}  # music key -> the first piece with it, and its pitch
     for piece in pieces:
         key = music_key(piece.notes)
         if key in first_with:
-            dropped.append(Skipped(piece.name, f"same music as {first_with[key]}"))
+            name, pitch = first_with[key]
+            shift = lowest_first_pitch(piece.notes) - pitch
+            interval = f", {shift:+d} semitones" if shift else ""
+            dropped.append(Skipped(piece.name, f"same music as {name}{interval}"))
         else:
-            first_with[key] = piece.name
+            first_with[key] = piece.name, lowest_first_pitch(piece.notes)
             kept.append(piece)
     return kept, dropped
 
