@@ -12,18 +12,24 @@ import signal
 import sys
 import tempfile
 import threading
+from collections import deque
 from pathlib import Path
 
 from duetto.jam.config import ConfigError
+from duetto.jam.synth import SynthError
 from duetto.midi.files import MidiFileError
+from duetto.midi.messages import DRUM_CHANNEL
 from duetto.midi.ports.base import PortError
 from duetto.model.step_model import ModelError
 from duetto.models import DEFAULT_MODEL
 from duetto.offline.audio import AudioError
+from duetto.offline.plots import PlotError
 from duetto.voices.in_kind import TEXTURE_CHOICES
 from duetto.voices.limits import Limits
 
 PORT_CHECK_SECONDS = 0.5  # how often ports connected by name are checked for their program quitting
+SYNTH_DEFAULT = "auto"  # `--synth` without a soundfont: the system's General MIDI one
+SAID_LINES = 50  # what the jam says while the live view covers the terminal, printed after it
 
 
 PRODUCERS = {"data": "build a training dataset (needs the train extra)",
@@ -62,7 +68,8 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
                         help="silence that ends the player's phrase, in milliseconds (default 600)")
     parser.add_argument("--response-seconds", type=float, default=4.0, metavar="S",
                         help="length of each answer in seconds (default 4)")
-    parser.add_argument("--channel", type=int, default=1, help="MIDI channel the bot plays on, 1-16")
+    parser.add_argument("--channel", type=int, default=None,
+                        help="MIDI channel the bot plays on, 1-16 (default 1; with --synth 2, apart from yours)")
     parser.add_argument("--in-channel", type=int, default=None, metavar="N",
                         help="listen to this MIDI channel only, 1-16 (default: all)")
     parser.add_argument("--passthrough", action="store_true",
@@ -121,7 +128,20 @@ def add_jam_options(jam: argparse.ArgumentParser) -> None:
                      help="call: answer each phrase (default); duet: play along continuously; "
                           "practice: play a phrase for you to echo, and score it")
     jam.add_argument("--view", action="store_true",
-                     help="show mode, tempo, key, notes and timings live in the terminal")
+                     help="a full-screen live view to play from: the piano roll with the answer ahead of "
+                          "time, tempo, key, the knobs and timings; keys for re-roll, undo, panic and more "
+                          "(needs the view extra)")
+    synth = jam.add_argument_group("a synth of its own (FluidSynth, for keyboard + laptop)")
+    synth.add_argument("--synth", nargs="?", const=SYNTH_DEFAULT, default=None, metavar="SOUNDFONT",
+                       help="start FluidSynth on the MIDI system in use and play both parts through it (your "
+                            "notes pass through); SOUNDFONT: a .sf2 file (default: the system's General MIDI one)")
+    synth.add_argument("--program", type=int, default=5, metavar="N",
+                       help="the bot's General MIDI instrument, 1-128 (default 5, Electric Piano 1)")
+    synth.add_argument("--player-program", type=int, default=1, metavar="N",
+                       help="your instrument, 1-128 (default 1, Acoustic Grand Piano)")
+    synth.add_argument("--synth-audio", default=None, metavar="DRIVER",
+                       help="FluidSynth's audio driver: jack, pulseaudio, pipewire, alsa, coreaudio... (default: "
+                            "jack on JACK, else coreaudio on macOS, pulseaudio where a server runs, else alsa)")
     add_live_options(jam)
     add_model_options(jam)
 
@@ -180,7 +200,8 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
                           help="length of the continuation in seconds, 0.1 to 3600 (default 30)")
     generate.add_argument("--out", required=True, help="MIDI file to write (prompt + continuation)")
     generate.add_argument("--plot", default=None, metavar="FILE.png",
-                          help="also draw both tracks as a piano roll (prompt blue, continuation red)")
+                          help="also draw both tracks as a piano roll, as .png, .svg or .pdf (needs matplotlib: "
+                               "pip install 'duetto[plot]')")
     generate.add_argument("--wav", default=None, metavar="FILE.wav",
                           help="also render the result to audio (needs FluidSynth and a GM soundfont)")
     generate.add_argument("--show-seconds", type=float, default=30.0, metavar="S",
@@ -196,8 +217,11 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
     ports.add_argument("--backend", default="auto", help="auto, alsa, jack, coremidi or windows")
 
     demo = commands.add_parser("demo", help="run the live engine on a bundled phrase, headless")
-    demo.add_argument("--out", default="out/demo.mid", help="where to write the duet (default out/demo.mid)")
+    demo.add_argument("--out", default="out/demo.mid",
+                      help="where to write the duet (default out/demo.mid); beside it go the duet as audio "
+                           "(.wav, when FluidSynth is installed) and as a piano roll (.png, needs matplotlib)")
     demo.add_argument("--rounds", type=int, default=2, help="how many times the phrase is played")
+    demo.add_argument("--soundfont", default=None, help="soundfont for the .wav (default: the system's GM one)")
     add_live_options(demo)
     add_model_options(demo)
 
@@ -338,6 +362,60 @@ def check_live_options(args: argparse.Namespace) -> None:
         parse_key(args.key)
 
 
+def bot_channel(args: argparse.Namespace) -> int:
+    """The bot's channel, 1-16: the one asked for, else 1; with --synth, else the first apart from the
+    player's (--in-channel, or 1 where keyboards play) and the drums', so each part keeps its instrument."""
+    if args.channel is not None:
+        return args.channel
+    if getattr(args, "synth", None) is None:
+        return 1
+    player = args.in_channel or 1
+    return next(channel for channel in range(1, 17) if channel not in (player, DRUM_CHANNEL + 1))
+
+
+def check_jam_extras(args: argparse.Namespace) -> tuple[str, Path] | None:
+    """What --view and --synth need, there before any work starts (or one line saying how to get it):
+    Textual; FluidSynth and a soundfont, returned for `start_synth`."""
+    from duetto.jam.synth import find_fluidsynth
+    from duetto.offline.audio import find_soundfont
+
+    if args.view:
+        try:
+            import textual  # noqa: F401
+        except ImportError:
+            raise UsageError("--view needs Textual, which is not installed: pip install 'duetto[view]'") from None
+    if args.synth is None:
+        return None
+    if args.output is not None:
+        raise UsageError("--synth plays into a FluidSynth of its own: leave out --out")
+    check_range("--program", args.program, 1, 128)
+    check_range("--player-program", args.player_program, 1, 128)
+    return find_fluidsynth(), find_soundfont(None if args.synth == SYNTH_DEFAULT else args.synth)
+
+
+def start_synth(args: argparse.Namespace, backend, setup: tuple[str, Path], settings):
+    """FluidSynth on the MIDI system in use, Duetto's output connected to it and each part's instrument
+    chosen on its channels; returns (synth, output)."""
+    from duetto.jam.synth import FluidSynth, audio_driver, program_changes
+
+    program, soundfont = setup
+    audio = args.synth_audio or audio_driver(backend.name)
+    known = backend.output_names()
+    synth = FluidSynth(program, soundfont, backend.name, audio, f"{args.name} Synth")
+    try:
+        output = backend.open_output(synth.wait_for_port(backend.output_names, known))
+    except BaseException:
+        synth.close()
+        raise
+    players = range(16) if settings.input_channel is None else [settings.input_channel]
+    for message in program_changes(settings.channel, args.program - 1, players, args.player_program - 1):
+        output.send(message)
+    print(f"duetto: FluidSynth (pid {synth.pid}) plays {soundfont.name} on channel {settings.channel + 1} "
+          f"(program {args.program}) and yours (program {args.player_program}); its sound goes to {audio}",
+          file=sys.stderr)
+    return synth, output
+
+
 def jam_settings(args: argparse.Namespace, model):
     from duetto.jam.controls import parse_phrase_end
     from duetto.jam.settings import JamSettings
@@ -356,9 +434,9 @@ def jam_settings(args: argparse.Namespace, model):
         temperature=defaults.get("temperature", 1.0) if args.temperature is None else args.temperature,
         top_p=defaults.get("top_p", 0.95) if args.top_p is None else args.top_p,
         seed=args.seed,
-        channel=args.channel - 1,
+        channel=bot_channel(args) - 1,
         input_channel=None if args.in_channel is None else args.in_channel - 1,
-        passthrough=args.passthrough,
+        passthrough=args.passthrough or getattr(args, "synth", None) is not None,
         velocity_follow=args.velocity_follow,
         bpm=args.bpm, follow_player=not args.free_time,
         key=None if args.key.strip().lower() == "auto" else parse_key(args.key),
@@ -379,32 +457,46 @@ def run_jam(args: argparse.Namespace) -> int:
     from duetto.jam.engine import Engine
     from duetto.jam.modes import make_mode
     from duetto.jam.recording import SessionRecording
-    from duetto.jam.view import TerminalView
+    from duetto.jam.synth import midi_driver
     from duetto.midi.ports import open_backend
     from duetto.midi.ports.reconnect import KeptInput, KeptOutput
 
     check_live_options(args)  # before the model loads: bad input costs nothing
+    synth_setup = check_jam_extras(args)
     backend = open_backend(args.backend, own_name=args.name)
     check_named_ports(backend, args)
+    if synth_setup is not None:
+        midi_driver(backend.name)  # a MIDI system FluidSynth can be started on
     model = load_model(args)
     settings = jam_settings(args, model)
     if not args.no_transport_compensation:
         settings.compensate_transport(backend.transport_latency())
-    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    said: deque[str] = deque(maxlen=SAID_LINES)  # with the view on screen, what the jam says waits here
+    log = said.append if args.view else lambda line: print(line, file=sys.stderr)
     engine = None
     source = None
-    view = None
+    output = None
+    synth = None
     kept = []  # ports connected by name, reopened when their program comes back
-    if args.output is None:
-        output = backend.open_output(f"{args.name} Out", virtual=True)
-    else:
-        output = KeptOutput(backend, args.output, lambda: engine.request("panic"), log)
-        kept.append(output)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     recording = SessionRecording() if args.record else None
+
+    def chores() -> None:
+        for port in kept:
+            port.check()
+        if synth is not None:
+            synth.check()
+
     try:
-        engine = Engine(model, output, settings, recording=recording, mode=make_mode(settings.mode))
+        if synth_setup is not None:
+            synth, output = start_synth(args, backend, synth_setup, settings)
+        elif args.output is None:
+            output = backend.open_output(f"{args.name} Out", virtual=True)
+        else:
+            output = KeptOutput(backend, args.output, lambda: engine.request("panic"), log)
+            kept.append(output)
+        engine = Engine(model, output, settings, log=log, recording=recording, mode=make_mode(settings.mode))
         if args.input is None:
             source = backend.open_input(f"{args.name} In", engine.receive, virtual=True)
         else:
@@ -416,14 +508,13 @@ def run_jam(args: argparse.Namespace) -> int:
         print(f"duetto: listening on {source.name!r}, answering on {output.name!r} ({backend.name}{early}); "
               f"Ctrl-C to stop", file=sys.stderr)
         if args.view:
-            view = TerminalView(lambda: engine.status)
-            view.start()
-        while not stop.wait(PORT_CHECK_SECONDS):
-            for port in kept:
-                port.check()
+            from duetto.jam.view import run_view
+
+            run_view(engine, stop, chores, said)
+        else:
+            while not stop.wait(PORT_CHECK_SECONDS):
+                chores()
     finally:
-        if view is not None:
-            view.stop()
         if source is not None:
             source.close()
         if engine is not None:
@@ -431,9 +522,14 @@ def run_jam(args: argparse.Namespace) -> int:
             if recording is not None:
                 notes = recording.write(args.record, engine.session_seconds)
                 print(f"duetto: recorded {notes} notes to {args.record}", file=sys.stderr)
-        output.close()
+        if output is not None:
+            output.close()
+        if synth is not None:
+            synth.close()  # after the engine's last note-offs reached it
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        for line in said if args.view else ():  # what the view showed, kept once it is gone
+            print(line, file=sys.stderr)
     summary = engine.mode.summary()
     if summary:
         print(summary)
@@ -488,15 +584,16 @@ def check_writable(option: str, path: str, suffixes: tuple[str, ...]) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     from duetto.midi.files import write_midi
     from duetto.offline.audio import find_renderer, render_wav
-    from duetto.offline.generate import continue_midi, shown
-    from duetto.offline.plots import piano_roll, write_png
+    from duetto.offline.generate import continuation_figure, continue_midi, shown
+    from duetto.offline.plots import PICTURE_SUFFIXES, require_matplotlib, save_figure
 
     check_model_options(args)
     check_range("--seconds", args.seconds, 0.1, 3600)
     check_range("--show-seconds", args.show_seconds, 0, 36_000)
     check_writable("--out", args.out, (".mid", ".midi"))
     if args.plot:
-        check_writable("--plot", args.plot, (".png",))
+        check_writable("--plot", args.plot, PICTURE_SUFFIXES)
+        require_matplotlib()
     if args.wav:
         check_writable("--wav", args.wav, (".wav",))
         find_renderer(args.soundfont)  # say what is missing before generating, not after
@@ -510,14 +607,13 @@ def run_generate(args: argparse.Namespace) -> int:
         top_p=defaults.get("top_p", 0.95) if args.top_p is None else args.top_p,
         seed=args.seed, limits=make_limits(args), style=args.style, texture=args.texture)
     print(continued.summary)
-    tracks = shown(continued, args.show_seconds)
     if args.plot:
-        write_png(args.plot, piano_roll(tracks))
+        save_figure(continuation_figure(continued, args.show_seconds, Path(args.prompt).name), args.plot)
         print(f"wrote {args.plot}")
     if args.wav:
         with tempfile.TemporaryDirectory() as folder:
             excerpt = Path(folder) / "shown.mid"
-            write_midi(excerpt, tracks, programs=continued.score.programs)
+            write_midi(excerpt, shown(continued, args.show_seconds), programs=continued.score.programs)
             render_wav(excerpt, args.wav, args.soundfont)
         print(f"wrote {args.wav}")
     return 0
@@ -540,8 +636,9 @@ def run_ports(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from duetto.tools.demo import run_demo as demo
 
+    check_writable("--out", args.out, (".mid", ".midi"))
     model = load_model(args)
-    print(demo(model, jam_settings(args, model), args.backend, args.out, args.rounds))
+    print(demo(model, jam_settings(args, model), args.backend, args.out, args.rounds, args.soundfont))
     return 0
 
 
@@ -620,8 +717,8 @@ def main(argv: list[str] | None = None) -> int:
         if config is not None:
             args.cc_map = config.cc_map()
         return runners[args.command](args)
-    except (ModelError, PortError, MidiFileError, UsageError, AudioError, ConfigError, FileNotFoundError,
-            ValueError) as error:
+    except (ModelError, PortError, MidiFileError, UsageError, AudioError, PlotError, ConfigError, SynthError,
+            FileNotFoundError, ValueError) as error:
         print(f"duetto: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

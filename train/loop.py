@@ -27,7 +27,8 @@ from tqdm import tqdm
 
 from duetto.atomic import write_atomically
 from duetto.encodings import events as encoding
-from duetto.offline.plots import line_chart, write_png
+from duetto.offline.plots import require_matplotlib, save_figure
+from duetto.train.curves import training_curves_figure
 from duetto.train.distributed import Cluster
 from duetto.train.families import load_family
 
@@ -120,6 +121,7 @@ def learning_rate_at(step: int, settings: TrainSettings, total_steps: int, time_
 def train(settings: TrainSettings) -> dict:
     """Train one model; returns the summary also stored in best.pt. Under torchrun, every process runs
     this and rank 0 alone validates and writes (see train/distributed.py)."""
+    require_matplotlib()  # loss.png is drawn at every validation: say so now, not after the first epoch
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
     if settings.threads:
@@ -226,20 +228,17 @@ def train_on(cluster: Cluster, settings: TrainSettings, out: Path) -> None:
                 "torch_rngs": torch_rngs, "best_nll": best_nll, "elapsed_seconds": time.monotonic() - started,
                 "history": history, "running_loss": running_loss,
             })
-            write_metrics(out, history)
+            write_metrics(out, history, family.UNIT)
         cluster.barrier()
     progress.close()
     cluster.check_replicas_agree(core)
 
 
-def write_metrics(out: Path, history: list[dict]) -> None:
-    """The loss curves as numbers (metrics.csv) and as a picture (loss.png: training loss in blue,
-    validation NLL in red, against steps)."""
+def write_metrics(out: Path, history: list[dict], unit: str) -> None:
+    """The loss curves as numbers (metrics.csv) and as a picture (loss.png: train and valid in nats per
+    `unit` against steps and minutes, the best checkpoint starred)."""
     write_metrics_csv(out / "metrics.csv", history)
-    write_png(out / "loss.png", line_chart({
-        "train_loss": [(row["step"], row["train_loss"]) for row in history],
-        "valid_nll": [(row["step"], row["valid_nll"]) for row in history if row["valid_nll"] is not None],
-    }))
+    save_figure(training_curves_figure(history, unit), out / "loss.png")
 
 
 def write_metrics_csv(path: Path, history: list[dict]) -> None:

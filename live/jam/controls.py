@@ -15,6 +15,7 @@ from duetto.midi.messages import SWITCH_ON
 
 ACTIONS = ("panic", "reroll", "undo")
 PRESSED = SWITCH_ON  # a CC value at or above this is a pressed button or pedal
+STEPS = 14  # a key of the live view moves a control by this share of its range (temperature: 0.1)
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,40 @@ def check_name(name: str) -> str:
     return name
 
 
-def set_control(settings: Any, name: str, value: Any) -> None:
-    """Set the setting a control moves, on the thread that owns `settings`."""
+def _holder(settings: Any, name: str) -> tuple[Any, str]:
+    """The object holding a control's setting, and the setting's attribute name."""
     target = settings
     path = CONTROLS[name].path
     for part in path[:-1]:
         target = getattr(target, part)
-    setattr(target, path[-1], value)
+    return target, path[-1]
+
+
+def set_control(settings: Any, name: str, value: Any) -> None:
+    """Set the setting a control moves, on the thread that owns `settings`."""
+    target, attribute = _holder(settings, name)
+    setattr(target, attribute, value)
+
+
+def stepped(settings: Any, name: str, steps: int) -> Any:
+    """The setting a control moves, `steps` key presses along (negative: back): a number by 1/STEPS of
+    its range each (of its ratio, for multipliers), kept in the range; a switch toggled; a choice the
+    next option (or the previous), round and round."""
+    control = CONTROLS[name]
+    target, attribute = _holder(settings, name)
+    current = getattr(target, attribute)
+    if control.choices is not None:
+        options = getattr(settings, control.choices)
+        index = options.index(current) if current in options else -1
+        return options[(index + steps) % len(options)]
+    if control.kind is bool:
+        return current if steps % 2 == 0 else not current
+    if control.ratio:
+        moved = current * (control.highest / control.lowest) ** (steps / STEPS)
+    else:
+        moved = current + steps * (control.highest - control.lowest) / STEPS
+    moved = min(control.highest, max(control.lowest, moved))
+    return round(moved) if control.kind is int else round(moved, 6)
 
 
 @dataclass(frozen=True)

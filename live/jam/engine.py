@@ -25,14 +25,15 @@ from collections import deque
 from typing import Callable, Iterable, Iterator
 
 from duetto.families import make_voice
-from duetto.jam.controls import ACTIONS, CONTROLS, PRESSED, set_control
-from duetto.jam.intake import ACTION, BOT, CONTROL, PLAYER, TIMING, TRIGGER, Intake
-from duetto.jam.modes import make_mode
+from duetto.jam.controls import ACTIONS, CONTROLS, PRESSED, set_control, stepped
+from duetto.jam.intake import ACTION, ADJUST, BOT, CONTROL, MODE, PLAYER, TIMING, TRIGGER, Intake
+from duetto.jam.modes import MODES, make_mode
 from duetto.jam.modes.base import Mode
 from duetto.jam.recording import SessionRecording
 from duetto.jam.scheduler import Scheduler
 from duetto.jam.settings import JamSettings, JamStats
-from duetto.jam.status import MEASUREMENTS, STATUS_SECONDS, Status, TimedModel, percentiles
+from duetto.jam.status import (MEASUREMENTS, STATUS_SECONDS, NoteLog, RollNote, Status, TimedModel,
+                               percentiles)
 from duetto.midi import messages
 from duetto.midi.ports.base import OutputPort
 from duetto.model.sampler import Sampler
@@ -82,6 +83,7 @@ class Engine:
         self.answer_lateness: deque[float] = deque(maxlen=MEASUREMENTS)
         self.status: Status | None = None
         self._status_at = -math.inf
+        self._roll = NoteLog()  # the duet's recent notes, for the live view's roll
         self.voice = make_voice(self.model, self.sampler, settings.limits, settings.window_tokens)
         self.call = CallListener()  # the player's latest phrase, for answers in kind
         self.scheduler = Scheduler(output.send, clock, on_sent=self._bot_sent)
@@ -97,6 +99,10 @@ class Engine:
     def request(self, action: str) -> None:
         """Ask for panic, reroll or undo from any thread; the engine thread carries it out."""
         self.intake.request(action)
+
+    def adjust(self, name: str, steps: int) -> None:
+        """Ask for a control (or the mode) to move `steps` along from any thread (see `controls.stepped`)."""
+        self.intake.adjust(name, steps)
 
     def player_port_lost(self) -> None:
         """The player's port went away with keys down: let go of them."""
@@ -271,6 +277,8 @@ class Engine:
             self.mode.phrase_trigger(stamp)
         elif kind == ACTION:
             self._act(rest[0])
+        elif kind == ADJUST:
+            self._adjust(*rest)
         elif kind == BOT:
             self._bot_heard(stamp, *rest)
         else:
@@ -284,6 +292,8 @@ class Engine:
             started = self.tempo.transport_origin
             if grid.source == SOURCE_CLOCK and self.tempo.transport_running and started is not None:
                 self.recording.transport_started(started - self._origin)
+        settings, limits, feel = self.settings, self.settings.limits, self.settings.feel
+        plan = tuple(RollNote(start, end, pitch, BOT) for start, end, pitch in self.scheduler.plan())
         self.status = Status(
             mode=self.mode.name, tempo_source=grid.source if grid else "none",
             bpm=grid.bpm if grid else None, transport_running=self.tempo.transport_running,
@@ -292,9 +302,14 @@ class Engine:
             step_ms=percentiles(list(self.model.step_seconds)),
             answer_late_ms=percentiles(list(self.answer_lateness)),
             provider=str(getattr(self.model, "provider", "unknown")), temperature=self.settings.temperature,
-            quantize=self.settings.feel.quantize, dropped=stats.dropped_messages, errors=stats.errors)
+            quantize=feel.quantize, dropped=stats.dropped_messages, errors=stats.errors,
+            now=self._status_at, grid=grid, notes=self._roll.snapshot(), plan=plan, style=settings.style,
+            texture=settings.texture, top_p=settings.top_p, density=limits.density, swing=feel.swing,
+            velocity_follow=settings.velocity_follow, response_seconds=settings.response_seconds,
+            passthrough=settings.passthrough, panics=stats.panics, undos=stats.undos, rerolls=stats.rerolls)
 
     def _bot_heard(self, stamp: float, channel: int, pitch: int, velocity: int) -> None:
+        self._roll.heard(BOT, stamp, channel, pitch, velocity)
         if velocity > 0:
             self.stats.notes_out += 1
             if not self._answer_sounded:
@@ -310,6 +325,7 @@ class Engine:
     def _player_heard(self, stamp: float, channel: int, pitch: int, velocity: int) -> None:
         if self.recording is not None:
             self.recording.add(PLAYER, stamp - self._origin, pitch, velocity)
+        self._roll.heard(PLAYER, stamp, channel, pitch, velocity)
         if velocity > 0:
             self.mode.key_struck(stamp)  # first: the mode may stop the bot at once
         self._let_voice_hear_the_answer()
@@ -355,6 +371,26 @@ class Engine:
     def _act(self, action: str) -> None:
         self.intake.interrupt.clear()
         {"panic": self.panic, "reroll": self.reroll, "undo": self.undo}[action]()
+
+    def _adjust(self, name: str, steps: int) -> None:
+        """A key of the live view moves a control as a CC would, or changes the mode."""
+        if name == MODE:
+            self._change_mode(steps)
+        else:
+            set_control(self.settings, name, stepped(self.settings, name, steps))
+            self.stats.cc_changes += 1
+
+    def _change_mode(self, steps: int) -> None:
+        """The next mode (or the one before) takes over: the bot stops, and what it played so far stays
+        part of the duet the voice heard."""
+        names = list(MODES)
+        current = names.index(self.mode.name) if self.mode.name in names else -1
+        name = names[(current + steps) % len(names)]
+        self.scheduler.cancel()
+        self._let_voice_hear_the_answer()
+        self.settings.mode = name
+        self.mode = make_mode(name)
+        self.mode.begin(self)
 
     def panic(self) -> None:
         """Silence the output now (the bot's notes, passed-through ones, All Notes Off); keep listening."""

@@ -13,11 +13,13 @@ import queue
 import threading
 from typing import Callable
 
-from duetto.jam.controls import ACTIONS, PRESSED
+from duetto.jam.controls import ACTIONS, CONTROLS, PRESSED
 from duetto.jam.settings import JamSettings, JamStats
 from duetto.midi import messages
 
 PLAYER, BOT, TIMING, CONTROL, TRIGGER, ACTION = "player", "bot", "timing", "control", "trigger", "action"
+ADJUST = "adjust"
+MODE = "mode"  # adjusted like a control: the next mode, or the one before
 # Key-downs waiting to be heard. Each costs a few model steps (about a millisecond), so a full inbox keeps
 # the engine at most about a second behind the player; no human fills it, only a flood of messages does.
 INBOX_LIMIT = 1_000
@@ -26,8 +28,8 @@ RELEASES = (messages.ALL_SOUND_OFF, messages.ALL_NOTES_OFF)
 
 class Intake:
     """Turns raw port messages into inbox items: (PLAYER | BOT, stamp, channel, pitch, velocity),
-    (TIMING, stamp, message), (CONTROL, stamp, channel, controller, value), (TRIGGER, stamp) and
-    (ACTION, stamp, name); None only wakes the engine thread to stop."""
+    (TIMING, stamp, message), (CONTROL, stamp, channel, controller, value), (TRIGGER, stamp),
+    (ACTION, stamp, name) and (ADJUST, stamp, name, steps); None only wakes the engine thread to stop."""
 
     def __init__(self, settings: JamSettings, stats: JamStats, clock: Callable[[], float],
                  forward_note: Callable[[int, int, int], None], forward_message: Callable[[list[int]], None]) -> None:
@@ -110,6 +112,13 @@ class Intake:
             raise ValueError(f"unknown action {action!r}")
         self.interrupt.set()
         self.inbox.put((ACTION, self._clock(), action))
+
+    def adjust(self, name: str, steps: int) -> None:
+        """Ask for a control (or the mode) to move `steps` along, as a key of the live view does; the
+        engine thread moves it, as it does for a CC."""
+        if name != MODE and name not in CONTROLS:
+            raise ValueError(f"unknown control {name!r}")
+        self.inbox.put((ADJUST, self._clock(), name, steps))
 
     def wake(self) -> None:
         """Wake the engine thread (to stop)."""

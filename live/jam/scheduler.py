@@ -91,6 +91,23 @@ class Scheduler:
             heapq.heappush(self._heap, event)
             self._condition.notify()
 
+    def plan(self) -> list[tuple[float, float | None, int]]:
+        """The bot's notes queued and not yet begun, as (start, end or None, pitch), in order (any
+        thread): what the live view shows ahead of time."""
+        with self._condition:
+            queued = [event for event in self._heap if event.safety_for is None and not event.forwarded]
+        planned, open_at = [], {}
+        for event in sorted(queued):
+            key = (event.channel, event.pitch)
+            if event.is_note_on:
+                open_at[key] = len(planned)
+                planned.append((event.at, None, event.pitch))
+            elif key in open_at:
+                index = open_at.pop(key)
+                start, _, pitch = planned[index]
+                planned[index] = (start, event.at, pitch)
+        return planned
+
     @property
     def busy(self) -> bool:
         """True while notes sound or wait to be played."""

@@ -1,5 +1,9 @@
-"""What the engine is doing, for whoever watches (the terminal view): published by the engine thread
-every STATUS_SECONDS as one immutable `Status`, so a reader on another thread never sees half an update.
+"""What the engine is doing, for whoever watches (the live view): published by the engine thread every
+STATUS_SECONDS as one immutable `Status`, so a reader on another thread never sees half an update.
+
+The roll's notes travel in it as tuples of frozen `RollNote`s: the duet as it sounded (kept by a
+`NoteLog` the engine thread owns) and the bot's plan, what the scheduler holds queued but has not sent,
+so the player sees an answer before it sounds. Times are on the engine's clock, like `Status.now`.
 """
 
 from __future__ import annotations
@@ -11,9 +15,42 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from duetto.model.step_model import StepModel
+from duetto.music.clock import Grid
 
 STATUS_SECONDS = 0.1  # how often the engine thread publishes its status
 MEASUREMENTS = 1_000  # recent step times and answer latencies kept for percentiles
+KEPT_SECONDS = 30.0  # how far back the roll's notes are kept (the view shows a few bars of it)
+KEPT_NOTES = 2_000  # and at most this many, whatever floods in
+
+
+@dataclass(frozen=True)
+class RollNote:
+    start: float
+    end: float | None  # None: still sounding
+    pitch: int
+    part: str  # duetto.jam.intake's PLAYER or BOT
+
+
+class NoteLog:
+    """The duet's recent notes, for the roll; one thread (the engine's) writes and snapshots it."""
+
+    def __init__(self) -> None:
+        self._ended: deque[RollNote] = deque(maxlen=KEPT_NOTES)
+        self._sounding: dict[tuple[str, int, int], float] = {}  # (part, channel, pitch) -> start
+
+    def heard(self, part: str, stamp: float, channel: int, pitch: int, velocity: int) -> None:
+        key = (part, channel, pitch)
+        start = self._sounding.pop(key, None)
+        if start is not None:  # a release, or a key struck again while it sounded
+            self._ended.append(RollNote(start, stamp, pitch, part))
+        if velocity > 0:
+            self._sounding[key] = stamp
+        while self._ended and self._ended[0].end < stamp - KEPT_SECONDS:
+            self._ended.popleft()
+
+    def snapshot(self) -> tuple[RollNote, ...]:
+        sounding = (RollNote(start, None, pitch, part) for (part, _, pitch), start in self._sounding.items())
+        return (*self._ended, *sounding)
 
 
 @dataclass(frozen=True)
@@ -35,6 +72,21 @@ class Status:
     quantize: float
     dropped: int
     errors: int
+    now: float = 0.0  # the engine's clock when published: the roll's "now"
+    grid: Grid | None = None
+    notes: tuple[RollNote, ...] = ()  # as they sounded
+    plan: tuple[RollNote, ...] = ()  # the bot's, queued and not yet sent
+    style: str = "auto"
+    texture: str = "auto"
+    top_p: float = 0.95
+    density: float = 1.0
+    swing: float = 0.5
+    velocity_follow: float = 0.0
+    response_seconds: float = 4.0
+    passthrough: bool = False
+    panics: int = 0
+    undos: int = 0
+    rerolls: int = 0
 
 
 def percentiles(values: list[float]) -> tuple[float, float] | None:

@@ -85,6 +85,11 @@ def centre_bend(channel: int) -> Message:
     return [PITCH_BEND | channel, *BEND_CENTRE]
 
 
+def program_change(channel: int, program: int) -> Message:
+    """Select an instrument: `program` 0..127, General MIDI's 1..128 counted from 0."""
+    return [PROGRAM_CHANGE | channel, program]
+
+
 def silence(channels: Iterable[int], notes: Iterable[tuple[int, int]] = (),
             pedals: Iterable[tuple[int, int]] = (), bent: Iterable[int] = ()) -> list[Message]:
     """The messages that silence a synth, in the order that works: a note-off for each (channel, pitch)

@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+GAIN = 0.8  # FluidSynth's own default, 0.2, renders a solo piano some 26 dB below full scale: too quiet to hear
 SOUNDFONT_PLACES = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
                     "/usr/share/soundfonts/FluidR3_GM.sf2", "/usr/share/soundfonts/default.sf2")
 
@@ -40,7 +41,7 @@ def find_renderer(soundfont: str | None = None) -> tuple[str, Path]:
     program = shutil.which("fluidsynth")
     if program is None:
         raise AudioError("FluidSynth is not installed, so no WAV (Debian: apt install fluidsynth "
-                         "fluid-soundfont-gm)")
+                         "fluid-soundfont-gm; macOS: brew install fluidsynth)")
     return program, find_soundfont(soundfont)
 
 
@@ -51,8 +52,8 @@ def render_wav(midi_path: str | os.PathLike, wav_path: str | os.PathLike, soundf
     target = Path(wav_path)
     with tempfile.TemporaryDirectory(dir=target.parent if target.parent.exists() else None) as folder:
         partial = Path(folder) / "render.wav"
-        result = subprocess.run([program, "-ni", "-q", "-F", str(partial), "-r", str(sample_rate), "-T", "wav",
-                                 str(font), str(midi_path)], capture_output=True, text=True, timeout=600)
+        result = subprocess.run([program, "-ni", "-q", "-g", str(GAIN), "-F", str(partial), "-r", str(sample_rate),
+                                 "-T", "wav", str(font), str(midi_path)], capture_output=True, text=True, timeout=600)
         if result.returncode != 0 or not partial.is_file():
             reason = (result.stderr or result.stdout).strip().splitlines()
             raise AudioError(f"FluidSynth could not render {midi_path}: {reason[-1] if reason else 'no output'}")

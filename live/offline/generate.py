@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from duetto.encodings import events as encoding
 from duetto.encodings.events import key_events
@@ -23,8 +23,12 @@ from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.key import KeyFinder
 from duetto.music.notes import KeyEvent, Note, notes_from_events
+from duetto.offline.plots import Mark, piano_roll_figure
 from duetto.voices.in_kind import CallListener
 from duetto.voices.limits import Limits
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 WINDOW_TOKENS = 512  # what a model with no cache of its own hears at most (as `duetto jam` does)
 PROGRESS_AFTER_SECONDS = 2.0  # composing longer than this says how far it is
@@ -125,10 +129,25 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
     return Continued(summary, tracks, score, prompt_end)
 
 
+def shown_from(continued: Continued, prompt_seconds: float) -> float:
+    """Where a picture or a recording of a long prompt's continuation begins: `prompt_seconds` before
+    the continuation, or the start of the piece."""
+    return max(0.0, continued.continuation_starts - prompt_seconds)
+
+
 def shown(continued: Continued, prompt_seconds: float) -> dict[str, list[Note]]:
-    """The tracks from `prompt_seconds` before the continuation on, times moved to start there: what a
-    picture or a recording of a long prompt's continuation should cover."""
-    cut = max(0.0, continued.continuation_starts - prompt_seconds)
+    """The tracks from `shown_from` on, times moved to start there: what a recording covers."""
+    cut = shown_from(continued, prompt_seconds)
     return {name: [Note(max(0.0, note.start - cut), note.end - cut, note.pitch, note.velocity, note.channel)
                    for note in notes if note.end > cut]
             for name, notes in continued.tracks.items()}
+
+
+def continuation_figure(continued: Continued, prompt_seconds: float, name: str) -> "Figure":
+    """The piano roll of `duetto generate --plot`: the prompt's end and the continuation, on the
+    prompt's clock and bars, the continuation's start marked; the title says when the prompt is cut."""
+    since = shown_from(continued, prompt_seconds)
+    starts = continued.continuation_starts
+    prompt = f"the last {starts - since:.0f} s of the {starts:.0f} s prompt" if since > 0 else "the prompt"
+    return piano_roll_figure(continued.tracks, [Mark(starts, "continuation", "Duetto")], continued.score.tempos,
+                             since, title=f"{name}: {prompt} and Duetto's continuation")

@@ -1,95 +1,195 @@
-"""Pictures without a plotting library: a piano roll of notes and a line chart of curves, as PNG files.
+"""Pictures a musician reads at a glance, drawn with matplotlib: the shared machinery and the piano roll.
 
-A PNG is a zlib-compressed list of pixel rows behind a few checksummed chunks, simple enough to write
-with the standard library, so neither the runtime nor training needs matplotlib for a picture.
+matplotlib is an optional extra (`duetto[plot]`): the runtime never needs it to play, so it is imported
+only when a picture is asked for, and `require_matplotlib` lets a command say so in one line before any
+work starts. Figures are built as plain `Figure` objects on the Agg canvas, never through pyplot, so
+drawing opens no window, keeps no global state and works on a machine without a display.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import struct
-import zlib
-from typing import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from duetto.atomic import write_atomically
+from duetto.midi.messages import DRUM_CHANNEL
+from duetto.music.key import NAMES
 from duetto.music.notes import Note
 
-BACKGROUND = (255, 255, 255)
-GRID = (225, 225, 225)
-PALETTE = [(52, 101, 164), (204, 0, 0), (78, 154, 6), (245, 121, 0), (117, 80, 123), (0, 0, 0)]
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+PICTURE_SUFFIXES = (".png", ".svg", ".pdf")  # what a picture's file name may ask for
+PART_COLOURS = ("#1f6fb4", "#e8590c", "#2b8a3e", "#862e9c")  # the player's blue, Duetto's orange, then more
+MARK_COLOUR = "#343a40"
+BLACK_KEYS = {1, 3, 6, 8, 10}
+BEATS_PER_BAR = 4
+MINUTES_AFTER_SECONDS = 120.0  # a time axis reaching further reads as minutes and seconds
+DPI = 120
 
 
-def png_bytes(image: np.ndarray) -> bytes:
-    """An RGB image [height, width, 3] of uint8 as the bytes of a PNG file."""
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError("expected an RGB image [height, width, 3] of uint8")
-    height, width, _ = image.shape
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = np.concatenate([np.zeros((height, 1), dtype=np.uint8), image.reshape(height, width * 3)], axis=1)
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 9))
-            + chunk(b"IEND", b""))
+class PlotError(Exception):
+    """A picture cannot be drawn here; the message is one line saying what to install."""
 
 
-def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    data = png_bytes(image)
-    write_atomically(path, lambda handle: handle.write(data))
+def require_matplotlib() -> None:
+    """Raise PlotError, in one line, when matplotlib is not installed; a command calls this before its work."""
+    try:
+        import matplotlib  # noqa: F401 - only whether it is there
+    except ImportError:
+        raise PlotError("drawing pictures needs matplotlib: pip install 'duetto[plot]'") from None
 
 
-def piano_roll(tracks: dict[str, Sequence[Note]], pixels_per_second: int = 50, pixels_per_pitch: int = 4,
-               ) -> np.ndarray:
-    """Each track's notes as bars in its own colour (pitch up, time right), with a line every second
-    and at every C; the pitch range is cut to the notes present, with a margin."""
-    notes = [note for track in tracks.values() for note in track]
-    if not notes:
-        raise ValueError("nothing to draw: no notes")
-    low = max(0, min(n.pitch for n in notes) - 2)
-    high = min(127, max(n.pitch for n in notes) + 2)
-    width = int(np.ceil(max(n.end for n in notes) * pixels_per_second)) + 1
-    height = (high - low + 1) * pixels_per_pitch
-    image = np.full((height, width, 3), BACKGROUND, dtype=np.uint8)
-    image[:, ::pixels_per_second] = GRID
-    for pitch in range(low, high + 1):
-        if pitch % 12 == 0:
-            image[(high - pitch + 1) * pixels_per_pitch - 1] = GRID
-    for colour, track in zip(PALETTE * 4, tracks.values()):
-        for note in track:
-            top = (high - note.pitch) * pixels_per_pitch
-            left = int(note.start * pixels_per_second)
-            right = max(left + 1, int(note.end * pixels_per_second))
-            image[top:top + pixels_per_pitch - 1, left:right] = colour
-    return image
+def new_figure(width: float, height: float) -> "Figure":
+    """An empty figure on the Agg canvas (no pyplot, no window), `width` × `height` inches."""
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
 
 
-def line_chart(series: dict[str, Sequence[tuple[float, float]]], width: int = 640, height: int = 360,
-               ) -> np.ndarray:
-    """Curves of (x, y) points, each in its own colour, scaled together to fill the frame, with ten
-    grid lines each way. Points whose y is not finite are left out."""
-    clean = {name: [(x, y) for x, y in points if np.isfinite(y)] for name, points in series.items()}
-    every = [point for points in clean.values() for point in points]
+def save_figure(figure: "Figure", path: str | os.PathLike) -> None:
+    """Write `figure` in the format its file name asks for (.png, .svg, .pdf), atomically. The first
+    title on it goes into the file's metadata too, so a viewer lists what the picture shows."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in PICTURE_SUFFIXES:
+        raise ValueError(f"{path}: a picture is named {', '.join(PICTURE_SUFFIXES)}")
+    titles = (axes.get_title(loc=place) for axes in figure.axes for place in ("left", "center", "right"))
+    title = next((title for title in titles if title), "")
+    metadata = {"Title": title} if title else {}
+    write_atomically(path, lambda handle: figure.savefig(handle, format=suffix[1:], metadata=metadata))
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A moment worth a vertical line and a word: where the continuation starts, where an answer begins.
+    Naming the part that begins there draws the line in that part's colour."""
+
+    seconds: float
+    label: str
+    part: str | None = None
+
+
+def pitch_name(pitch: int) -> str:
+    """A MIDI note number as a musician names it: 60 is C4."""
+    return f"{NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def bar_starts(tempos: Sequence[tuple[float, float]], until: float) -> list[float]:
+    """The seconds at which bars begin up to `until`, bar 1 at time 0, following a tempo map of (seconds,
+    BPM). MIDI files rarely carry a metre worth trusting, so a bar is BEATS_PER_BAR beats."""
+    changes = [(at, bpm) for at, bpm in tempos if at < until] or list(tempos[:1])
+    times, beats = [0.0], [0.0]  # where the beat count is known; it grows linearly in between
+    for (_, bpm), following in zip(changes, [at for at, _ in changes[1:]] + [until]):
+        beats.append(beats[-1] + (following - times[-1]) * bpm / 60.0)
+        times.append(following)
+    bars = np.arange(0.0, beats[-1] + 1e-9, BEATS_PER_BAR)
+    return [float(at) for at in np.interp(bars, beats, times)]
+
+
+def piano_roll_figure(parts: dict[str, Sequence[Note]], marks: Sequence[Mark] = (),
+                      tempos: Sequence[tuple[float, float]] | None = None, since: float = 0.0,
+                      title: str = "") -> "Figure":
+    """Each part's notes as bars in its own colour (shaded by velocity) against time in seconds and
+    pitch names, with black-key rows shaded as on a keyboard, a legend naming the parts, a dashed line
+    at each mark, and bar numbers along the top when a tempo map is given. Only what sounds from `since`
+    on is drawn (a long prompt shows its end); drum-channel notes are left out, their numbers being
+    instruments, not pitches. The figure grows with the time and pitch range shown, within bounds."""
+    shown = {name: [n for n in notes if n.end > since and n.channel != DRUM_CHANNEL] for name, notes in parts.items()}
+    every = [note for notes in shown.values() for note in notes]
     if not every:
-        raise ValueError("nothing to draw: no finite points")
-    xs, ys = np.array([p[0] for p in every]), np.array([p[1] for p in every])
-    x_low, x_high = xs.min(), max(xs.max(), xs.min() + 1e-9)
-    y_low, y_high = ys.min(), max(ys.max(), ys.min() + 1e-9)
-    image = np.full((height, width, 3), BACKGROUND, dtype=np.uint8)
-    for fraction in np.linspace(0, 1, 11):
-        image[int(fraction * (height - 1))] = GRID
-        image[:, int(fraction * (width - 1))] = GRID
+        raise ValueError("nothing to draw: no pitched notes")
+    end = max([n.end for n in every] + [mark.seconds for mark in marks])
+    low, high = min(n.pitch for n in every) - 2, max(n.pitch for n in every) + 2
+    seconds = end - since
+    figure = new_figure(width=min(16.0, max(7.0, 2.0 + 0.45 * seconds)),
+                        height=min(9.0, max(3.2, 1.6 + 0.11 * (high - low))))
+    axes = figure.add_subplot()
+    draw_keyboard_rows(axes, low, high)
+    draw_notes(axes, shown, since)
+    if tempos:
+        draw_bars(axes, bar_starts(tempos, end), since)
+    colours = part_colours(parts)
+    for mark in marks:
+        draw_mark(axes, mark, colours.get(mark.part, MARK_COLOUR))
+    axes.set_xlim(since, end + 0.02 * seconds)
+    axes.set_ylim(low - 0.5, high + 0.5)
+    if end > MINUTES_AFTER_SECONDS:
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    def to_pixel(x: float, y: float) -> tuple[float, float]:
-        return (x - x_low) / (x_high - x_low) * (width - 1), (1 - (y - y_low) / (y_high - y_low)) * (height - 1)
+        axes.xaxis.set_major_locator(MaxNLocator(steps=[1, 2, 3, 5, 6, 10], integer=True))  # whole seconds, minutes
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda at, _: f"{int(at) // 60}:{int(at) % 60:02d}"))
+    axes.set_xlabel("time (m:ss)" if end > MINUTES_AFTER_SECONDS else "time (s)")
+    axes.set_ylabel("pitch")
+    axes.set_title(title, loc="left")
+    return figure
 
-    for colour, points in zip(PALETTE * 4, clean.values()):
-        pixels = [to_pixel(x, y) for x, y in points]
-        for (x0, y0), (x1, y1) in zip(pixels, pixels[1:] or pixels):
-            count = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
-            for t in np.linspace(0, 1, count + 1):
-                col, row = int(round(x0 + (x1 - x0) * t)), int(round(y0 + (y1 - y0) * t))
-                image[max(0, row - 1):row + 2, max(0, col - 1):col + 2] = colour
-    return image
+
+def part_colours(parts: dict[str, Sequence[Note]]) -> dict[str, str]:
+    """Each part's colour, by its place: the player (or prompt) first in blue, Duetto next in orange."""
+    return {name: PART_COLOURS[index % len(PART_COLOURS)] for index, name in enumerate(parts)}
+
+
+def draw_keyboard_rows(axes: "Axes", low: int, high: int) -> None:
+    """Pitch names on the white keys (every one for a narrow range; C, E and G, or only C, for wider ones)
+    and a grey band along each black key, so a note's pitch is read as on a DAW's piano roll."""
+    span = high - low
+    named = (0, 2, 4, 5, 7, 9, 11) if span <= 30 else (0, 4, 7) if span <= 60 else (0,)
+    labelled = [pitch for pitch in range(low, high + 1) if pitch % 12 in named]
+    axes.set_yticks(labelled, labels=[pitch_name(p) for p in labelled])
+    for pitch in range(low, high + 1):
+        if pitch % 12 in BLACK_KEYS:
+            axes.axhspan(pitch - 0.5, pitch + 0.5, color="#f1f3f5", zorder=0, linewidth=0)
+        if pitch % 12 == 0:
+            axes.axhline(pitch - 0.5, color="#ced4da", linewidth=0.8, zorder=0.5)
+
+
+def draw_notes(axes: "Axes", parts: dict[str, Sequence[Note]], since: float) -> None:
+    """One rectangle per note in its part's colour, louder notes more opaque; a legend names the parts."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Patch
+
+    handles = []
+    for (name, notes), colour in zip(parts.items(), part_colours(parts).values()):
+        boxes = [[(max(n.start, since), n.pitch - 0.4), (n.end, n.pitch - 0.4), (n.end, n.pitch + 0.4),
+                  (max(n.start, since), n.pitch + 0.4)] for n in notes]
+        faces = [to_rgba(colour, 0.35 + 0.65 * n.velocity / 127) for n in notes]
+        axes.add_collection(PolyCollection(boxes, facecolors=faces, edgecolors=colour, linewidths=0.6, zorder=2))
+        handles.append(Patch(facecolor=colour, edgecolor=colour, label=name))
+    # beside the roll, not on it, so it never hides a note
+    axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
+                title="darker: louder", title_fontsize=8)
+
+
+def draw_bars(axes: "Axes", starts: Sequence[float], since: float) -> None:
+    """A faint line where each bar begins and its number along the top, thinned to about 24 numbers
+    (and the lines to four between numbers)."""
+    visible = [(number, at) for number, at in enumerate(starts, start=1) if at >= since]
+    if not visible:
+        return
+    every = 2 ** max(0, math.ceil(math.log2(max(1, len(visible) / 24))))
+    for number, at in visible:
+        if (number - 1) % max(1, every // 4) == 0:
+            axes.axvline(at, color="#dee2e6", linewidth=0.8, zorder=1)
+    top = axes.secondary_xaxis("top")
+    labelled = [(number, at) for number, at in visible if (number - 1) % every == 0]
+    top.set_xticks([at for _, at in labelled], labels=[str(number) for number, _ in labelled])
+    top.set_xlabel(f"bar ({BEATS_PER_BAR} beats)")
+
+
+def draw_mark(axes: "Axes", mark: Mark, colour: str) -> None:
+    """A dashed line at the mark, its label beside it at the top of the roll."""
+    axes.axvline(mark.seconds, color=colour, linestyle="--", linewidth=1.2, zorder=3, gid="mark")
+    axes.annotate(mark.label, xy=(mark.seconds, 1.0), xycoords=("data", "axes fraction"), xytext=(4, -4),
+                  textcoords="offset points", ha="left", va="top", fontsize=9, color=colour,
+                  bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})

@@ -72,31 +72,79 @@ def pitch_line(notes: Sequence[Note]) -> list[int]:
 
 
 class TrainingRuns:
-    """Answers "how long is the longest run of these pitches that appears verbatim in training?"."""
+    """Answers "how long is the longest run of these pitches that appears verbatim in training?".
+
+    A whole corpus holds millions of notes, so runs are compared by a 64-bit polynomial hash rather than
+    kept as strings: for each run length asked about, the hashes of every training run of that length
+    sit in one sorted array (8 bytes a run), and a run is found by binary search. Hashes of equal runs are
+    equal; two different runs sharing a hash (about one chance in 2**64 a pair) would only lengthen a
+    copy by a note.
+    """
+
+    BASE = np.uint64(1_000_003)  # odd, so it has an inverse modulo 2**64
 
     def __init__(self, pieces: Sequence[Sequence[Note]]) -> None:
-        self.lines = [np.array(pitch_line(piece), dtype=np.int64) for piece in pieces]
-        self._grams: dict[int, set[bytes]] = {}
+        self._lines = _HashedLines([pitch_line(piece) for piece in pieces])
+        self._hashes: dict[int, np.ndarray] = {}  # run length -> sorted hashes of the training runs
 
-    def _grams_of(self, length: int) -> set[bytes]:
-        if length not in self._grams:
-            self._grams[length] = {line[i:i + length].tobytes()
-                                   for line in self.lines for i in range(len(line) - length + 1)}
-        return self._grams[length]
+    def _training_runs(self, length: int) -> np.ndarray:
+        if length not in self._hashes:
+            runs = self._lines.runs(length)
+            runs.sort()
+            self._hashes[length] = runs
+        return self._hashes[length]
 
     def longest_copy(self, notes: Sequence[Note]) -> int:
         """The length of the longest run of `notes`' pitch line found in a training piece (0 if none).
         A run of length n present implies every shorter one is, so a binary search over n suffices."""
-        line = np.array(pitch_line(notes), dtype=np.int64)
-        low, high = 0, len(line)
+        query = _HashedLines([pitch_line(notes)])
+        low, high = 0, query.longest
         while low < high:
             length = (low + high + 1) // 2
-            grams = self._grams_of(length)
-            if any(line[i:i + length].tobytes() in grams for i in range(len(line) - length + 1)):
+            if _any_in(query.runs(length), self._training_runs(length)):
                 low = length
             else:
                 high = length - 1
         return low
+
+
+def _any_in(values: np.ndarray, sorted_known: np.ndarray) -> bool:
+    """Whether any of `values` is in the sorted array `sorted_known`."""
+    if not len(sorted_known):
+        return False
+    found = np.minimum(np.searchsorted(sorted_known, values), len(sorted_known) - 1)
+    return bool(np.any(sorted_known[found] == values))
+
+
+class _HashedLines:
+    """Pitch lines laid end to end, with prefix sums from which the hash of any run within one line comes
+    in a few array operations: hash(p[i..i+n-1]) = sum p[j] B**(i+n-1-j), all modulo 2**64."""
+
+    def __init__(self, lines: Sequence[Sequence[int]]) -> None:
+        pitches = np.concatenate([np.asarray(line, dtype=np.uint64) for line in lines] or [np.zeros(0, np.uint64)])
+        pitches += np.uint64(1)  # no pitch hashes as nothing
+        count = len(pitches)
+        self.longest = max((len(line) for line in lines), default=0)
+        # where each element's line ends (one past its last element): a run must not cross it
+        self._line_end = np.repeat(np.cumsum([len(line) for line in lines]), [len(line) for line in lines])
+        base, inverse = TrainingRuns.BASE, np.uint64(pow(int(TrainingRuns.BASE), -1, 2 ** 64))
+        self._powers = _powers(base, count)
+        inverse_powers = _powers(inverse, count)
+        self._sums = np.concatenate([[np.uint64(0)], np.cumsum(pitches * inverse_powers, dtype=np.uint64)])
+
+    def runs(self, length: int) -> np.ndarray:
+        """The hash of every run of `length` pitches lying within one line."""
+        starts = np.arange(len(self._line_end))
+        starts = starts[starts + length <= self._line_end]
+        return self._powers[starts + length - 1] * (self._sums[starts + length] - self._sums[starts])
+
+
+def _powers(base: np.uint64, count: int) -> np.ndarray:
+    """base**0 … base**(count - 1), modulo 2**64 (unsigned integers wrap)."""
+    powers = np.ones(count, dtype=np.uint64)
+    if count > 1:
+        powers[1:] = np.cumprod(np.full(count - 1, base, dtype=np.uint64))
+    return powers
 
 
 def pitch_class_entropy(notes: Sequence[Note]) -> float:

@@ -50,6 +50,20 @@ def test_the_longest_verbatim_copy_is_found_and_nothing_longer():
     runs = TrainingRuns([line([60, 62, 64, 65, 67, 69, 71, 72]), line([50, 52])])
     assert runs.longest_copy(line([40, 62, 64, 65, 67, 41, 50, 52])) == 4
     assert runs.longest_copy(line([30, 31])) == 0
+    # two training pieces laid end to end are no run: a copy never spans them
+    assert TrainingRuns([line([60, 62]), line([64, 65])]).longest_copy(line([60, 62, 64, 65])) == 2
+
+
+def test_the_longest_copy_agrees_with_a_plain_search_on_random_lines():
+    rng = np.random.default_rng(3)
+    pieces = [[int(p) for p in rng.integers(60, 64, size=rng.integers(1, 30))] for _ in range(40)]
+    runs = TrainingRuns([line(piece) for piece in pieces])
+    for _ in range(30):
+        query = [int(p) for p in rng.integers(60, 64, size=25)]
+        plain = max((n for n in range(1, len(query) + 1) for i in range(len(query) - n + 1)
+                     if any(query[i:i + n] == piece[j:j + n] for piece in pieces for j in range(len(piece) - n + 1))),
+                    default=0)
+        assert runs.longest_copy(line(query)) == plain
 
 
 def test_bench_quality_runs_on_held_out_pieces_and_writes_its_table(tiny_dataset, tmp_path):

@@ -112,9 +112,7 @@ def test_a_bad_build_option_is_refused_in_one_line_before_any_work(tmp_path, opt
 def test_a_folder_too_small_to_split_builds_with_a_warning(tmp_path):
     folder = tmp_path / "midi"
     folder.mkdir()
-    for index in range(2):
-        write_midi(folder / f"tune{index}.mid", {"t": [Note(0.5 * i, 0.5 * i + 0.4, 60 + index + i, 80)
-                                                       for i in range(8)]})
+    write_tunes(folder, count=2)
     result = data_build(str(folder), "--out", str(tmp_path / "data"), "--style", "jazz", cache=tmp_path / "cache")
     assert result.returncode == 0, result.stderr
     [warning] = [line for line in result.stderr.splitlines() if line.startswith("duetto: warning:")]
