@@ -258,19 +258,24 @@ def summarize_kind(rows: list[dict]) -> dict:
 
 def likelihood_by_style(model: StepModel, data_dir: str | Path, pieces: int) -> dict | None:
     """Held-out NLL per style and overall, on up to `pieces` test pieces of each style stepped through the
-    ONNX file: nats per token and bits per note, conditioning tokens given rather than guessed. None for a
-    model that cannot read the dataset (another family, or an encoding version without its tokens)."""
+    ONNX file: nats per token and bits per note, conditioning tokens given rather than guessed. A model of
+    the first event encoding reads the same pieces without them (it has no such tokens), so it is scored
+    on the very notes the newer models are. None for a model that cannot read the dataset (another
+    family)."""
     shard = read_shard(data_dir, "test")
-    if model.info.encoding != encoding.ENCODING_NAME or model.info.vocab_size < encoding.VOCAB_SIZE:
+    if model.info.encoding != encoding.ENCODING_NAME or model.info.vocab_size < encoding.V1_VOCAB_SIZE:
         return None
+    told = model.info.vocab_size >= encoding.VOCAB_SIZE
     totals: dict[str, list[float]] = {}
     for sequence, style in zip(shard.sequences(), style_names(shard)):
         tally = totals.setdefault(style, [0.0, 0, 0, 0])  # nats, targets, notes, pieces
         if tally[3] < pieces:
+            if not told:
+                sequence = [token for token in sequence if not encoding.is_conditioning(int(token))]
             for index, value in enumerate((*sequence_nats(model, sequence, conditioning_counts=False), 1)):
                 tally[index] += value
     totals["all"] = [sum(values[index] for values in totals.values()) for index in range(4)]
-    return {style: {"pieces": int(count), "nats_per_token": nats / targets if targets else None,
+    return {style: {"pieces": int(count), "notes": int(notes), "nats_per_token": nats / targets if targets else None,
                     "bits_per_note": nats / notes / math.log(2) if notes else None}
             for style, (nats, targets, notes, count) in totals.items()}
 

@@ -9,12 +9,14 @@ import sys
 
 import numpy as np
 
+from duetto.model.step_model import StepModel
 from duetto.models import DEFAULT_MODEL
 from duetto.music.notes import Note
 from duetto.tools.quality import (
     TrainingRuns,
     histogram_overlap,
     inter_onset_intervals,
+    likelihood_by_style,
     pitch_class_entropy,
     polyphony,
     scale_consistency,
@@ -78,3 +80,16 @@ def test_bench_quality_runs_on_held_out_pieces_and_writes_its_table(tiny_dataset
     generated = report["models"][0]["generation"]
     assert 0 < generated["notes_per_second"] and 0 <= generated["ioi_overlap"] <= 1
     assert "| default.onnx | transformer |" in (tmp_path / "q.md").read_text()
+
+
+def test_a_model_of_the_first_encoding_is_scored_on_the_same_notes(tiny_dataset):
+    data, _ = tiny_dataset
+    first = StepModel(DEFAULT_MODEL.parent / "families" / "transformer-chorales.onnx", device="cpu")
+    second = StepModel(DEFAULT_MODEL, device="cpu")
+    assert first.info.vocab_size < second.info.vocab_size  # no STYLE or TEXTURE tokens to read
+    old, new = likelihood_by_style(first, data, pieces=2), likelihood_by_style(second, data, pieces=2)
+    assert old is not None and new is not None
+    assert old["all"]["pieces"] == new["all"]["pieces"] == 2
+    # the very same notes scored; the tokens differ by the conditioning only the newer model is told
+    assert old["all"]["notes"] == new["all"]["notes"] > 0
+    assert old["all"]["bits_per_note"] > 0 and new["all"]["bits_per_note"] > 0
