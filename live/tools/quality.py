@@ -353,8 +353,9 @@ def format_quality(report: dict) -> str:
                      f"{row['nll_unit']} | {number(row['test_bits_per_note'], 2)} | {number(minutes, 1)} | "
                      f"{stats(row['generation'])} |")
     lines.append(f"| real continuations | — | — | — | — | {stats(report['reference'])} |")
-    lines += ["", "Held-out likelihood by style (test pieces stepped through the ONNX file; conditioning tokens "
-              "given, not guessed):", "", "| model | style | pieces | nats/token | bits/note |", "|---|---|---|---|---|"]
+    lines += ["", "Held-out likelihood by style (test pieces stepped through the ONNX file; style and texture tokens "
+              "given, not guessed, to models that read them; a model of the first encoding reads the same notes "
+              "without them):", "", "| model | style | pieces | nats/token | bits/note |", "|---|---|---|---|---|"]
     for row in report["models"]:
         for style, figures in (row.get("likelihood") or {}).items():
             lines.append(f"| {Path(row['model']).name} | {style} | {figures['pieces']} | "

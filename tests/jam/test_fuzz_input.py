@@ -150,7 +150,7 @@ def test_random_adversarial_streams_leave_the_bot_answering(bot, long_form):
         rate = rng.choice([2_000, 5_000, FLOOD_RATE])
         flood(bench.player_port, rng, seconds, rate, held)
         let_go(bench.player_port, held)
-        assert_still_answers(bench, timeout=20)
+        assert_still_answers(bench, timeout=60)  # a busy 2-core machine hears a backlog slowly, but hears it
         print(f"stream {seed}: {int(rate * seconds)} messages, {bench.engine.stats.notes_in} key-downs heard, "
               f"{bench.engine.stats.dropped_messages} dropped")
         bench.close()
