@@ -18,6 +18,7 @@ from duetto.music.notes import KeyEvent, Note, notes_from_events
 
 TRACKS = {"player": "Player", "bot": "Duetto"}
 TEMPO_CHANGE_BPM = 0.5  # a tempo that moves less than this is the same tempo, measured again
+TEMPO_SETTLE_SECONDS = 1.0  # a tempo measured within this of the last one recorded refines it
 
 
 class SessionRecording:
@@ -34,7 +35,11 @@ class SessionRecording:
     def tempo(self, seconds: float, bpm: float) -> None:
         """The session's tempo at `seconds` (engine thread; told often, kept when it changes)."""
         with self._lock:
-            if not self._tempos or abs(self._tempos[-1][1] - bpm) >= TEMPO_CHANGE_BPM:
+            if self._tempos and seconds - self._tempos[-1][0] < TEMPO_SETTLE_SECONDS:
+                # measured again soon after: a refinement of the same estimate (a clock's first ticks
+                # give a rough tempo, a bar of them a good one), not a change of tempo
+                self._tempos[-1] = (self._tempos[-1][0], bpm)
+            elif not self._tempos or abs(self._tempos[-1][1] - bpm) >= TEMPO_CHANGE_BPM:
                 self._tempos.append((seconds, bpm))
 
     def transport_started(self, seconds: float) -> None:
