@@ -8,6 +8,8 @@ import time
 import mido
 import pytest
 
+from duetto.jam.intake import PLAYER
+from duetto.jam.recording import SessionRecording
 from duetto.midi.files import read_score
 from duetto.midi.messages import CLOCK
 from duetto.music.notes import Note
@@ -75,3 +77,15 @@ def test_a_session_without_a_clock_starts_at_its_first_note_at_the_bpm_given(jac
     assert [round(bpm) for _, bpm in score.tempos] == [150]
     player = [note for note in score.notes if note.pitch in dict(PHRASE).values()]
     assert player[0].start == pytest.approx(0.0, abs=0.01)  # not 1.5 s of silence from program start
+
+
+def test_a_tempo_measured_again_within_a_second_refines_it_and_a_later_one_changes_it(tmp_path):
+    recording = SessionRecording()
+    recording.add(PLAYER, 0.0, 60, 80)
+    recording.add(PLAYER, 0.5, 60, 0)
+    for seconds, bpm in ((0.0, 148.9), (0.1, 149.6), (0.3, 150.0), (2.0, 150.1), (3.0, 120.0)):
+        recording.tempo(seconds, bpm)
+    recording.write(str(tmp_path / "session.mid"), 4.0)
+    tempos = read_score(tmp_path / "session.mid").tempos
+    assert [round(bpm, 1) for _, bpm in tempos] == [150.0, 120.0]
+    assert [round(at, 1) for at, _ in tempos] == [0.0, 3.0]
