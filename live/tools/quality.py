@@ -77,8 +77,8 @@ class TrainingRuns:
     A whole corpus holds millions of notes, so runs are compared by a 64-bit polynomial hash rather than
     kept as strings: for each run length asked about, the hashes of every training run of that length
     sit in one sorted array (8 bytes a run), and a run is found by binary search. Hashes of equal runs are
-    equal; two different runs sharing a hash (about one chance in 2**64 a pair) would only lengthen a
-    copy by a note.
+    equal; two different runs share one with a chance of about one in 2**64 a pair, far too rare to move
+    a figure.
     """
 
     BASE = np.uint64(1_000_003)  # odd, so it has an inverse modulo 2**64
