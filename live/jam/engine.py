@@ -45,7 +45,7 @@ from duetto.music.notes import KeyEvent
 from duetto.voices.base import Kind
 from duetto.voices.in_kind import CallListener
 
-PRIME_SLICE_TOKENS = 8  # model steps taken for context priming between looks at the inbox (~2 ms)
+PRIME_SLICE_TOKENS = 8  # steps a primed state catches up by between looks at the inbox (~2 ms)
 
 
 class Engine:

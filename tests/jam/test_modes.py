@@ -20,6 +20,7 @@ from duetto.jam.modes.duet import PATIENCE_BEATS
 from duetto.jam.modes.practice import (
     FIRST_LENGTH,
     LARGEST_LEAP,
+    LEAD_SECONDS,
     MIDDLE_C,
     MISSES_BEFORE_WAITING,
     RANGE_SEMITONES,
@@ -190,6 +191,29 @@ def test_practice_scores_echoes_and_adapts_the_phrase(jack, shipped_model, fast_
     assert any("round 2: pitch 0%, timing n/a" in line for line in lines), lines
     assert practice.summary().startswith("duetto practice: 2 rounds, 0 missed; pitch 50%")
     assert rig.recorder.unmatched_note_ons() == 0
+
+
+def test_a_phrase_composed_for_longer_than_its_lead_is_still_played_whole(jack, shipped_model, fast_switching):
+    # a big model on a busy machine: the phrase takes a second to compose, three times the lead
+    settings = JamSettings(mode="practice", seed=9, bpm=BPM)
+    rig = DuetRig(jack, shipped_model, settings, name="SlowPhrase")
+    engine, practice = rig.engine, rig.engine.mode
+    compose, composed_at = engine.compose, []
+
+    def slowly(*args, **kwargs):
+        for event in compose(*args, **kwargs):
+            time.sleep(1.0 / FIRST_LENGTH)  # a second over the phrase's notes
+            composed_at.append(engine.now())
+            yield event
+
+    engine.compose = slowly
+    try:
+        phrase = echo_of(rig, 0.0)
+    finally:
+        rig.close()
+    assert practice.phrase[0][0] >= composed_at[-1] + LEAD_SECONDS  # planned after composing, with its lead
+    assert len(phrase) == FIRST_LENGTH
+    assert_learnable(phrase, rig.engine.key, BEAT / 2, slack=2 * TEST_PERIOD_SECONDS)  # no note due already
 
 
 def test_practice_waits_for_the_player_after_rounds_missed_in_a_row(jack, shipped_model, fast_switching):

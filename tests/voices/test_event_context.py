@@ -1,6 +1,8 @@
-"""The rolling context: incremental hearing, and priming a fresh state in slices without losing a note."""
+"""The rolling context: incremental hearing, and priming a fresh state on the primer thread without losing a note."""
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -24,25 +26,64 @@ def test_hearing_feeds_the_model_token_by_token(shipped_model):
     assert np.allclose(context.logits, logits, atol=1e-5)
 
 
-def test_a_fresh_state_is_primed_in_slices_and_takes_over_with_everything_heard(shipped_model):
+def test_a_fresh_state_is_primed_on_the_primer_thread_and_takes_over_with_everything_heard(shipped_model,
+                                                                                          monkeypatch):
     context = Context(shipped_model, window_tokens=16)
+    runs_by_thread: dict[str, int] = {}
+    run = shipped_model.run
+
+    def counted(feeds, state):
+        name = threading.current_thread().name
+        runs_by_thread[name] = runs_by_thread.get(name, 0) + 1
+        return run(feeds, state)
+
+    monkeypatch.setattr(shipped_model, "run", counted)
     heard: list[int] = []  # every token the context feeds its model, in order
+    began: list[int] = []  # how many had been heard when the refresh began
     feed_one = context.rolling.step
-    context.rolling.step = lambda feeds: (heard.append(int(feeds["token"][0])), feed_one(feeds))
+
+    def step(feeds):
+        heard.append(int(feeds["token"][0]))
+        feed_one(feeds)
+        if context.rolling.refreshing and not began:
+            began.append(len(heard))
+
+    context.rolling.step = step
     now = 0.0
-    while not context.priming:  # play until the model has run past twice the window
+    while not context.rolling.refreshing:  # play until the cache is five eighths full
         now = play_scale(context, 1, start=now)
-    assert len(heard) >= 31
-    context.prime_some(5)
+    assert began == [shipped_model.info.max_steps * 5 // 8 - 1]  # START is the state's first step
     play_scale(context, 2, start=now)  # notes heard mid-priming must reach the fresh state too
-    slices = 1
+    context.rolling.wait_for_primer()
+    slices = 0
     while context.priming:
-        context.prime_some(5)
+        context.prime_some(3)
         slices += 1
     fresh = context.steps_in_state - 1  # what the new state has heard after START
-    assert 16 < fresh < len(heard)  # the window when priming began, and every token heard since
+    caught_up = len(heard) - began[0]
+    assert fresh == 16 + caught_up  # the window when priming began, and every token heard since
+    primer = [name for name in runs_by_thread if name.startswith("duetto-primer")]
+    assert [runs_by_thread[name] for name in primer] == [1 + 16]  # START and the window, on the primer
+    assert runs_by_thread[threading.current_thread().name] == len(heard) + caught_up  # heard, caught up
+    assert slices == -(-caught_up // 3)  # the catching up in slices of 3, never more at once
     expected, _ = shipped_model.feed([1] + heard[-fresh:], shipped_model.initial_state())
-    assert slices == -(-fresh // 5)  # in slices of 5, never more at once
+    assert np.allclose(context.logits, expected, atol=1e-5)
+
+
+def test_a_full_cache_waits_for_the_primer_and_never_overflows(shipped_model):
+    context = Context(shipped_model, window_tokens=256)
+    heard: list[int] = []
+    feed_one = context.rolling.step
+    context.rolling.step = lambda feeds: (heard.append(int(feeds["token"][0])), feed_one(feeds))
+    capacity = shipped_model.info.max_steps
+    most = 0
+    now = 0.0
+    while len(heard) < 2 * capacity:  # never a moment to catch up: hearing alone must keep the cache whole
+        now = play_scale(context, 1, start=now)
+        most = max(most, context.steps_in_state)
+    assert most <= capacity
+    fresh = context.steps_in_state - 1
+    expected, _ = shipped_model.feed([1] + heard[-fresh:], shipped_model.initial_state())
     assert np.allclose(context.logits, expected, atol=1e-5)
 
 

@@ -135,9 +135,11 @@ def test_a_fresh_state_primed_from_the_window_matches_one_fed_only_the_window(mo
     inputs = [{"pitch": np.array([60 + i % 12])} for i in range(15)]
     for feeds in inputs:
         rolling.step(feeds)
-    assert rolling.priming  # 16 steps (START and 15 notes): twice the window
-    while rolling.priming:
-        rolling.prime_some(3)
+    assert rolling.refreshing  # 16 steps (START and 15 notes): twice the window
+    rolling.wait_for_primer()
+    assert rolling.priming and rolling.steps_in_state == 16  # primed, and the old state still in use
+    rolling.prime_some(3)
+    assert not rolling.priming  # nothing heard since priming began: the fresh state takes over at once
     reference = RollingState(model, start, window=8)
     for feeds in inputs[-8:]:
         reference.step(feeds)

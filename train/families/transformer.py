@@ -6,7 +6,7 @@ graph takes one token and a cache the caller owns: keys and values of every earl
 slots (slot = position). The graph only reads the cache, attending to the slots already written and to
 the new step itself, and returns the new step's key and value; the caller writes them into their slot in
 place. Nothing grows and nothing is copied, so a step costs one read of the cache. When the cache nears
-full the runtime primes a fresh one from the recent window (`duetto.voices.event_context`); shapes never change.
+full the runtime primes a fresh one from the recent window (`duetto.model.rolling_state`); shapes never change.
 """
 
 from __future__ import annotations

@@ -206,14 +206,17 @@ class PracticeMode(Mode):
     def _play_phrase(self, now: float) -> None:
         stage = self.stage
         key = stage.settings.key = self._chosen_key or stage.heard_key or parse_key(DEFAULT_KEY)
-        grid = self._grid(now)
-        self._beat = grid.beat
-        start = grid.next_beat(now + LEAD_SECONDS)
-        seconds = 2 * self.length * grid.beat  # room for `length` notes of up to a beat each
-        line = top_line(list(stage.compose(seconds, lambda: stage.stopping, texture="line")), self.length)
+        seconds = 2 * self.length * self._grid(now).beat  # room for `length` notes of up to a beat each
+        line = self._compose_line(seconds)
         if not line:  # composing was cut short: try again after a pause
             self.wake_at = now + PAUSE_SECONDS
             return
+        # the whole phrase is composed before it is played, which can take longer than the lead: its
+        # first beat is chosen once composing is done, or its first notes would be due already
+        now = stage.now()
+        grid = self._grid(now)
+        self._beat = grid.beat
+        start = grid.next_beat(now + LEAD_SECONDS)
         centre = round(statistics.median(self._register)) if self._register else MIDDLE_C
         events = practice_phrase(line, singable_scale(key, centre), grid.beat / 2)
         self.phrase = stage.perform(lambda: events, start, grid)
@@ -221,6 +224,16 @@ class PracticeMode(Mode):
         self._echo = []
         self._listening = True
         self.wake_at = start + self._phrase_seconds + PATIENCE_BEATS * grid.beat
+
+    def _compose_line(self, seconds: float) -> list[Note]:
+        """The model's line for the next phrase. Composing stops as soon as a note after the phrase's
+        last has begun (that onset is where the last note ends), not after `seconds` of music."""
+        events: list[KeyEvent] = []
+        for event in self.stage.compose(seconds, lambda: self.stage.stopping, texture="line"):
+            events.append(event)
+            if event.velocity > 0 and len(top_line(events, self.length + 1)) > self.length:
+                break
+        return top_line(events, self.length)
 
     def player_note(self, stamp: float, pitch: int, velocity: int, keys_down: bool) -> None:
         if velocity > 0:
