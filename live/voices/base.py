@@ -17,11 +17,11 @@ from duetto.music.notes import KeyEvent
 
 @dataclass(frozen=True)
 class Kind:
-    """What an answer should be like: "in kind" with the call, or as the player set it. The event-stream
-    voice follows all of it: style and texture as tokens its model reads (version 2 of the encoding), the
-    texture's polyphony, a lean to the key, a pull towards the pace. The note-level and roll voices take
-    it and play as before (their models hear none of it; their register and scale come from Limits).
-    None everywhere: the model's free choice."""
+    """What an answer should be like: "in kind" with the call, or as the player set it. Every voice keeps
+    to its register and its texture's polyphony and leans to its key (duetto.voices.common). The
+    event-stream voice also says style and texture as tokens its model reads (version 2 of the encoding)
+    and pulls towards the pace; the note-level and roll models hear neither, and play at the pace of
+    what they heard or at their own. None everywhere: the model's free choice."""
 
     style: int | None = None  # the style's index in the model's list of styles; None: withheld
     texture: str | None = None  # line, voices or chords (duetto.music.texture)

@@ -1,9 +1,10 @@
-"""What the note-level voices share: the key events of an answer in time order, what the recent playing
-says about tempo and touch, and which pitches may sound.
+"""What the voices share: the key events of an answer in time order, what the recent playing says about
+tempo and touch, which pitches may sound, and how an answer's `Kind` narrows the limits and leans to a key.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import statistics
 from collections import deque
@@ -11,7 +12,11 @@ from collections import deque
 import numpy as np
 
 from duetto.music.notes import KeyEvent
+from duetto.music.texture import MOST_NOTES_AT_ONCE
+from duetto.voices.base import Kind
 from duetto.voices.limits import Limits
+
+KEY_PULL = 2.0  # nats taken from a strike outside the answer's key (a lean, not a lock)
 
 
 class Phrase:
@@ -103,3 +108,22 @@ def playable_pitches(limits: Limits, pitches: int) -> np.ndarray:
     if limits.pitch_classes is not None:
         mask &= np.isin(np.arange(pitches) % 12, sorted(limits.pitch_classes))
     return mask
+
+
+def answer_limits(limits: Limits, kind: Kind) -> Limits:
+    """The limits one answer plays within: the player's, narrowed to the kind's register (where the two
+    overlap: the player's limits come first) and to the polyphony its texture allows."""
+    lowest, highest = limits.lowest, limits.highest
+    if kind.register is not None and kind.register[0] <= highest and kind.register[1] >= lowest:
+        lowest, highest = max(lowest, kind.register[0]), min(highest, kind.register[1])
+    most = min(limits.max_polyphony, MOST_NOTES_AT_ONCE.get(kind.texture or "", limits.max_polyphony))
+    return dataclasses.replace(limits, lowest=lowest, highest=highest, max_polyphony=most)
+
+
+def key_lean(kind: Kind, pitches: int) -> np.ndarray | float:
+    """What to add to the logits of `pitches` pitches: KEY_PULL nats off every one outside the kind's key."""
+    if kind.key is None:
+        return 0.0
+    lean = np.zeros(pitches, dtype=np.float32)
+    lean[~np.isin(np.arange(pitches) % 12, sorted(kind.key.pitch_classes))] = -KEY_PULL
+    return lean

@@ -25,11 +25,10 @@ from duetto.encodings.events import EventReader
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
-from duetto.music.texture import MOST_NOTES_AT_ONCE
 from duetto.voices.base import Kind
+from duetto.voices.common import answer_limits, key_lean
 from duetto.voices.limits import Limits
 
-KEY_PULL = 2.0  # nats taken from a strike outside the answer's key (a lean, not a lock)
 PACE_GAIN = 0.5  # nats added to every strike per note the answer is behind its pace (taken when ahead)
 PACE_MOST = 3.0  # the pace's pull is at most this many nats either way
 
@@ -57,18 +56,15 @@ class Improviser:
         self._shortest = max(1, encoding.to_step(self.limits.min_note_seconds))
         self._longest = encoding.to_step(self.limits.max_note_seconds)
 
-    def _base_mask_for(self, limits: Limits, register: tuple[int, int] | None = None) -> np.ndarray:
-        """Tokens never allowed under `limits` (and an answer's own `register`, inside them): specials,
-        conditioning, and strikes outside the register or scale."""
-        lowest, highest = limits.lowest, limits.highest
-        if register is not None and register[0] <= highest and register[1] >= lowest:
-            lowest, highest = max(lowest, register[0]), min(highest, register[1])
-        key = (lowest, highest, limits.pitch_classes)
+    def _base_mask_for(self, limits: Limits) -> np.ndarray:
+        """Tokens never allowed under `limits`: specials, conditioning, and strikes outside the register
+        or scale."""
+        key = (limits.lowest, limits.highest, limits.pitch_classes)
         if key not in self._masks:
             mask = np.ones(self.vocab_size, dtype=bool)
             mask[[encoding.PAD, encoding.START]] = False
             mask[encoding.STYLE:] = False  # conditioning is the caller's to say, never the model's
-            outside = [p for p in range(encoding.PITCHES) if not lowest <= p <= highest
+            outside = [p for p in range(encoding.PITCHES) if not limits.lowest <= p <= limits.highest
                        or (limits.pitch_classes is not None and p % 12 not in limits.pitch_classes)]
             mask[[encoding.NOTE_ON + p for p in outside]] = False
             self._masks[key] = mask
@@ -78,13 +74,12 @@ class Improviser:
                 kind: Kind | None = None) -> np.ndarray:
         """Tokens that make sense now. `sounding` maps held pitches to their onset step; `step` is now;
         `kind` narrows the register and, by its texture, the polyphony."""
-        kind = kind or Kind()
-        most_at_once = MOST_NOTES_AT_ONCE.get(kind.texture or "", self.limits.max_polyphony)
-        mask = self._base_mask_for(self.limits, kind.register).copy()
+        limits = answer_limits(self.limits, kind or Kind())
+        mask = self._base_mask_for(limits).copy()
         mask[encoding.NOTE_OFF:encoding.TIME_SHIFT] = False
         mask[[encoding.NOTE_OFF + p for p, onset in sounding.items() if step - onset >= self._shortest]] = True
         mask[[encoding.NOTE_ON + p for p in sounding]] = False
-        if len(sounding) >= min(self.limits.max_polyphony, most_at_once):
+        if len(sounding) >= limits.max_polyphony:
             mask[encoding.NOTE_ON:encoding.NOTE_OFF] = False
         if not may_wait:
             mask[encoding.TIME_SHIFT:encoding.VELOCITY] = False
@@ -161,10 +156,8 @@ class Improviser:
         if self.limits.density == 1 and kind.key is None:
             return 0.0
         bias = np.zeros(self.vocab_size, dtype=np.float32)
-        bias[encoding.NOTE_ON:encoding.NOTE_OFF] = np.log(max(self.limits.density, 1e-3))
-        if kind.key is not None:
-            outside = [pitch for pitch in range(encoding.PITCHES) if pitch % 12 not in kind.key.pitch_classes]
-            bias[[encoding.NOTE_ON + pitch for pitch in outside]] -= KEY_PULL
+        bias[encoding.NOTE_ON:encoding.NOTE_OFF] = np.log(max(self.limits.density, 1e-3)) + key_lean(
+            kind, encoding.PITCHES)
         return bias
 
     def _pace_pull(self, kind: Kind, struck: int, elapsed: float) -> np.ndarray | float:

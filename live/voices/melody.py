@@ -17,7 +17,7 @@ from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import CHORD_SECONDS, KeyEvent
 from duetto.voices.base import Kind
-from duetto.voices.common import Phrase, Touch, playable_pitches
+from duetto.voices.common import Phrase, Touch, answer_limits, key_lean, playable_pitches
 from duetto.voices.limits import Limits
 
 # key-downs this close to a group's first one are struck together (a chord, or a player's spread of it)
@@ -93,19 +93,25 @@ class MelodyVoice(RollingVoice):
 
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
                trim_leading_silence: bool = True, kind: Kind | None = None) -> Iterator[KeyEvent]:
+        """A line at the pace heard, in the kind's register, leaning to its key (a line is its texture
+        whatever is asked: one note at a time is all this model knows)."""
         self._take(self.line.flush())
         (logits,), state = self.rolling.snapshot()
         interval = max(self.touch.interval, self.limits.min_note_seconds)
-        return self._play(logits, state, seconds, interval, self.touch.velocity, should_stop)
+        kind = kind or Kind()
+        return self._play(logits, state, seconds, interval, answer_limits(self.limits, kind), key_lean(kind, PITCHES),
+                          should_stop)
 
     def _play(self, logits: np.ndarray, state: list[np.ndarray], seconds: float, interval: float,
-              velocity: int, should_stop: Callable[[], bool]) -> Iterator[KeyEvent]:
-        phrase = Phrase(self.limits, seconds)
+              limits: Limits, lean: np.ndarray | float, should_stop: Callable[[], bool]) -> Iterator[KeyEvent]:
+        phrase = Phrase(limits, seconds)
+        playable = playable_pitches(limits, PITCHES)
+        velocity = self.touch.velocity
         onset = 0.0
         while phrase.fits(onset):
             if should_stop():
                 return  # the caller abandons the answer and releases what it scheduled
-            pitch = self.sampler.sample(logits[0], playable_pitches(self.limits, PITCHES))
+            pitch = self.sampler.sample(logits[0] + lean, playable)
             yield from phrase.strike(onset, pitch, velocity, interval)
             onset += interval
             if phrase.fits(onset):

@@ -19,7 +19,7 @@ from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
 from duetto.voices.base import Kind
-from duetto.voices.common import Phrase, Touch, playable_pitches
+from duetto.voices.common import Phrase, Touch, answer_limits, key_lean, playable_pitches
 from duetto.voices.limits import Limits
 
 SHORTEST_STEP_SECONDS = 0.01  # once a chord is full, the next note waits at least this long
@@ -86,12 +86,18 @@ class NotesVoice(RollingVoice):
             release = self.latest if release is None else release
             outputs, state = self.model.run(self._feeds(onset, pitch, release, previous), state)
             previous = onset
-        return self._play(outputs, state, seconds, self.touch.velocity, should_stop)
+        kind = kind or Kind()
+        return self._play(outputs, state, seconds, answer_limits(self.limits, kind), key_lean(kind, PITCHES),
+                          should_stop)
 
-    def _play(self, outputs: list[np.ndarray], state: list[np.ndarray], seconds: float, velocity: int,
-              should_stop: Callable[[], bool]) -> Iterator[KeyEvent]:
-        phrase = Phrase(self.limits, seconds)
-        chord_room = min(self.limits.max_polyphony, int(playable_pitches(self.limits, PITCHES).sum()))
+    def _play(self, outputs: list[np.ndarray], state: list[np.ndarray], seconds: float, limits: Limits,
+              lean: np.ndarray | float, should_stop: Callable[[], bool]) -> Iterator[KeyEvent]:
+        """The answer within `limits` (the kind's register and polyphony), pitches leaning by `lean`; its
+        timing is the model's own."""
+        phrase = Phrase(limits, seconds)
+        playable = playable_pitches(limits, PITCHES)
+        chord_room = min(limits.max_polyphony, int(playable.sum()))
+        velocity = self.touch.velocity
         onset, struck_now = 0.0, np.zeros(PITCHES, dtype=bool)  # pitches struck at this onset
         first = True
         while True:
@@ -106,10 +112,10 @@ class NotesVoice(RollingVoice):
                 struck_now[:] = False
             if not phrase.fits(onset):
                 break
-            pitch = self.sampler.sample(pitch_logits, playable_pitches(self.limits, PITCHES) & ~struck_now)
+            pitch = self.sampler.sample(pitch_logits + lean, playable & ~struck_now)
             struck_now[pitch] = True
             first = False
             yield from phrase.strike(onset, pitch, velocity, duration)
-            duration = min(duration, self.limits.max_note_seconds)
+            duration = min(duration, limits.max_note_seconds)
             outputs, state = self.model.run(note_feeds(pitch, step, duration), state)
         yield from phrase.release_all()

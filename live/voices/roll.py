@@ -21,7 +21,7 @@ from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
 from duetto.voices.base import Kind
-from duetto.voices.common import playable_pitches
+from duetto.voices.common import answer_limits, key_lean, playable_pitches
 from duetto.voices.limits import Limits
 
 CONTEXT_FRAMES = 64  # the span of the live model's training windows (4 bars of 16ths)
@@ -178,7 +178,7 @@ class RollVoice:
         start += self.frame_seconds(start) < self.last_heard - 1e-9
         while feeder.fed < start:  # the frame at most between the settled ones and the answer: as heard
             feeder.feed(self.heard_frame(feeder.fed), self.keys)
-        yield from Answer(self, feeder, seconds, should_stop, trim_leading_silence).events()
+        yield from Answer(self, feeder, seconds, should_stop, trim_leading_silence, kind or Kind()).events()
 
 
 class Feeder:
@@ -223,13 +223,15 @@ class Answer:
     """One continuation, frame by frame, from a copy of the voice's state."""
 
     def __init__(self, voice: RollVoice, feeder: Feeder, seconds: float, should_stop: Callable[[], bool],
-                 trim: bool) -> None:
+                 trim: bool, kind: Kind) -> None:
         self.voice, self.feeder = voice, feeder
         self.seconds, self.should_stop = seconds, should_stop
         self.origin = None if trim else voice.last_heard
         self.sounding: dict[int, float] = {}  # key -> onset seconds (session clock), the answer's own
+        self.limits = answer_limits(voice.limits, kind)  # the kind's register and texture's polyphony
         pitches = np.arange(voice.keys) + voice.lowest
-        self.in_register = playable_pitches(voice.limits, 128)[pitches]  # the register, and the key when locked
+        self.in_register = playable_pitches(self.limits, 128)[pitches]  # the register, and the key when locked
+        self.lean = (key_lean(kind, 128) + np.zeros(128, dtype=np.float32))[pitches]  # off the kind's key
 
     def events(self) -> Iterator[KeyEvent]:
         tries = 0
@@ -256,7 +258,7 @@ class Answer:
     def draw_frame(self, at: float) -> tuple[Feeder, np.ndarray]:
         """One frame drawn key by key, low to high, within the limits, on a copy of the state (so it can
         be drawn again); returns that copy, which has heard all but the frame's finish, and the frame."""
-        voice, limits = self.voice, self.voice.limits
+        voice, limits = self.voice, self.limits
         feeder = self.feeder.copy()
         content = np.zeros((voice.keys, 2), dtype=np.float32)
         next_at = at + voice.seconds_per_frame
@@ -269,7 +271,7 @@ class Answer:
                     or content[:, roll.PLAY].sum() >= limits.max_polyphony:
                 play = strike = False
             else:
-                play = self._draw(logits[roll.PLAY])
+                play = self._draw(logits[roll.PLAY] + self.lean[key])
                 strike = play and (onset is None or (voice.articulation and self._draw(logits[roll.ARTICULATE])))
             content[key] = (play, strike)
         return feeder, content

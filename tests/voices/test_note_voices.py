@@ -14,9 +14,11 @@ from duetto.families import make_voice
 from duetto.model.rolling_state import RollingState
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
+from duetto.music.key import Key
 from duetto.music.notes import KeyEvent
 from duetto.train.families import load_family
 from duetto.train.loop import save_checkpoint
+from duetto.voices.base import Kind
 from duetto.voices.common import Phrase
 from duetto.voices.limits import Limits
 from duetto.voices.melody import MelodyVoice
@@ -155,3 +157,27 @@ def test_the_shipped_models_answer_a_phrase(name):
     play(voice, [(0.5 * i, 0.5 * i + 0.45, pitch) for i, pitch in enumerate([67, 69, 71, 72, 74, 72, 71, 69])]
          + [(0.0, 2.0, 48), (2.0, 4.0, 43)])
     assert len(check_answer(list(voice.answer(4.0)), limits, 4.0)) >= 4
+
+
+@pytest.mark.parametrize("name", ["melody", "notes", "notes-mse", "biaxial"])
+def test_the_note_level_and_roll_voices_answer_in_kind(name):
+    """Register and texture bound every answer; the key is a lean, so it must move the share in key."""
+    model = StepModel(SHIPPED / f"{name}.onnx", device="cpu")
+    call = [(0.5 * i, 0.5 * i + 0.45, pitch) for i, pitch in enumerate([66, 68, 70, 71, 73, 71, 70, 68] * 2)]
+    # the call is in E major; the answers are asked to lean to C major
+    in_key, notes_total = {}, {}
+    for lean in (None, Key(0, "major")):
+        in_key[lean], notes_total[lean] = 0, 0
+        for seed in range(6):
+            limits = Limits()
+            voice = make_voice(model, Sampler(seed=seed), limits)
+            play(voice, call)
+            kind = Kind(texture="line", register=(60, 76), key=lean)
+            notes = check_answer(list(voice.answer(4.0, kind=kind)), limits, 4.0)
+            assert all(60 <= pitch <= 76 for _, _, pitch in notes), (name, notes)
+            for (_, end, _), (start, _, _) in zip(notes, notes[1:]):
+                assert start >= end - 1e-9, f"{name}: a line sounds one note at a time: {notes}"
+            in_key[lean] += sum(pitch % 12 in Key(0, "major").pitch_classes for _, _, pitch in notes)
+            notes_total[lean] += len(notes)
+    assert notes_total[None] > 0 and notes_total[Key(0, "major")] > 0
+    assert in_key[Key(0, "major")] / notes_total[Key(0, "major")] > in_key[None] / notes_total[None], (in_key, notes_total)
