@@ -4,19 +4,22 @@ Every voice listens this way: each input is fed the moment it is known, so when 
 already current and no window is recomputed on the critical path. The last `window` inputs are kept. Once
 the state has run twice that long since its last fresh start, a fresh state is primed from the window, so
 a recurrent state never drifts far beyond the spans it was trained on. A model whose state holds a bounded
-number of steps (a transformer's key/value cache) keeps its window within half the cache and starts a
-fresh one once five eighths are used, leaving room for an answer.
+number of steps (a transformer's key/value cache) keeps a window of three eighths of the cache and starts
+a fresh one once five eighths are used, so an answer always finds room and priming has time to finish.
 
-Priming a window costs a few hundred model steps: enough, done in one go on the thread that hears, to
-delay an answer by most of a second. So the window is primed on a thread of its own (`PRIMER`, on
-another core; ONNX Runtime lets go of the GIL while it runs), while the current state goes on hearing.
-The primer owns the fresh state until it is done; the hearing thread then feeds it what was heard
-meanwhile (a few inputs, in slices when nothing else waits: `prime_some`) and lets it take over. Only a
-cache that fills before then makes the hearing thread wait, and only for what the primer has left.
+Priming a window costs a couple of hundred model steps: done in one go on the thread that hears, enough
+to delay an answer by most of a second. So it runs on a thread of its own (`PRIMER`, at the lowest
+priority, on a core nothing else wants; ONNX Runtime lets go of the GIL while it runs), while the current
+state goes on hearing. The primer owns the fresh state while it works: it hears the window, then what is
+heard meanwhile, until a few inputs are left; the hearing thread feeds it those (`prime_some`, when
+nothing else waits) and lets it take over. Only a cache that fills first, when the music comes faster
+than the primer can catch up with, makes the hearing thread wait for it.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -27,18 +30,38 @@ from duetto.model.step_model import StepModel
 Feeds = dict[str, np.ndarray]
 Primed = tuple[list[np.ndarray], list[np.ndarray], int]  # outputs, state, steps in it
 
-# one thread primes for every rolling state in the process: priming is rare, and one at a time leaves
-# the other cores to hearing and answering
-PRIMER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duetto-primer")
+PRIMER_NICENESS = 19  # the primer runs only on time no other thread of the machine wants
 
 
-def prime(model: StepModel, start: Feeds, window: list[Feeds]) -> Primed:
-    """A fresh state that has heard `start`, then `window` (run on the primer thread: it touches only
-    the arrays it makes)."""
+def _lower_priority() -> None:
+    """Make the calling thread yield its core to any other that wants it (Linux gives threads their own
+    nice value; elsewhere this does nothing)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PRIMER_NICENESS)
+    except (AttributeError, OSError):
+        pass
+
+
+# one thread primes for every rolling state in the process, one state at a time, at the lowest priority:
+# composing an answer must never wait for it
+PRIMER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duetto-primer", initializer=_lower_priority)
+
+
+HANDOVER_INPUTS = 4  # the primer leaves the hearing thread at most about this many inputs to catch up
+
+
+def prime(model: StepModel, start: Feeds, window: list[Feeds], heard_since: deque[Feeds]) -> Primed:
+    """A fresh state that has heard `start`, then `window`, then what the hearing thread appends to
+    `heard_since` meanwhile, until only a few are left (run on the primer thread: the arrays it makes are
+    its own, and `heard_since` is only appended to there and taken from here, which a deque allows)."""
     outputs, state = model.run(start, model.initial_state())
     for feeds in window:
         outputs, state = model.run(feeds, state)
-    return outputs, state, 1 + len(window)
+    steps = 1 + len(window)
+    while len(heard_since) > HANDOVER_INPUTS:
+        outputs, state = model.run(heard_since.popleft(), state)
+        steps += 1
+    return outputs, state, steps
 
 
 class RollingState:
@@ -46,15 +69,16 @@ class RollingState:
         self.model = model
         self.start = start
         self.capacity = model.info.max_steps
-        if self.capacity is not None:  # the window must fit in half the cache: the rest is for answers
-            window = min(window, self.capacity // 2)
+        if self.capacity is not None:  # three eighths of the cache: the rest is for answers and priming
+            window = min(window, self.capacity * 3 // 8)
         self.window: deque[Feeds] = deque(maxlen=max(1, window))
         self._refresh_at = 2 * self.window.maxlen if self.capacity is None else self.capacity * 5 // 8
         self.outputs, self.state = model.run(start, model.initial_state())
         self.steps_in_state = 1
         self._primer: Future[Primed] | None = None  # the fresh state, while the primer works on it
         self._fresh: Primed | None = None  # the fresh state once primed, catching up here
-        self._fresh_pending: deque[Feeds] = deque()  # what the fresh state has yet to hear
+        # what the fresh state has yet to hear: the primer takes from it while it works, this thread after
+        self._fresh_pending: deque[Feeds] = deque()
 
     def step(self, feeds: Feeds) -> None:
         if self.capacity is not None and self.steps_in_state >= self.capacity:
@@ -71,8 +95,8 @@ class RollingState:
             self._start_fresh()
 
     def _start_fresh(self) -> None:
-        self._primer = PRIMER.submit(prime, self.model, self.start, list(self.window))
         self._fresh_pending = deque()
+        self._primer = PRIMER.submit(prime, self.model, self.start, list(self.window), self._fresh_pending)
 
     def snapshot(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Copies of the outputs and state, to generate from without disturbing this one."""

@@ -239,6 +239,14 @@ def test_an_unreadable_score_becomes_a_one_line_reason():
     assert music21_corpus.parse_item(empty) == {"error": "no notes"}
 
 
+def test_a_score_that_takes_too_long_to_parse_is_given_up_and_said_so():
+    tune = music21_corpus.Item("essenFolksong", "slow/1", "slow.abc",
+                               "X:1\nM:4/4\nL:1/8\nK:G\n" + "|: GABc dedB | dBGB A2 D2 :|\n" * 40)
+    result = music21_corpus.parse_item(tune, seconds=0.001)  # no real tune parses in a millisecond
+    assert result == {"error": "music21 took longer than 0.001 s to read it", "timed_out": True}
+    assert "notes" in music21_corpus.parse_item(tune)  # the same tune, given the usual time
+
+
 def test_a_score_plays_at_its_tempo_marks_and_else_at_the_default():
     from music21 import note, stream, tempo
 

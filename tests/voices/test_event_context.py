@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 
+from duetto.model.rolling_state import HANDOVER_INPUTS
 from duetto.voices.event_context import Context
 
 
@@ -31,9 +32,12 @@ def test_a_fresh_state_is_primed_on_the_primer_thread_and_takes_over_with_everyt
     context = Context(shipped_model, window_tokens=16)
     runs_by_thread: dict[str, int] = {}
     run = shipped_model.run
+    heard_mid_priming = threading.Event()  # the primer is held back until the notes below are heard
 
     def counted(feeds, state):
         name = threading.current_thread().name
+        if name.startswith("duetto-primer"):
+            heard_mid_priming.wait(10)
         runs_by_thread[name] = runs_by_thread.get(name, 0) + 1
         return run(feeds, state)
 
@@ -54,6 +58,7 @@ def test_a_fresh_state_is_primed_on_the_primer_thread_and_takes_over_with_everyt
         now = play_scale(context, 1, start=now)
     assert began == [shipped_model.info.max_steps * 5 // 8 - 1]  # START is the state's first step
     play_scale(context, 2, start=now)  # notes heard mid-priming must reach the fresh state too
+    heard_mid_priming.set()
     context.rolling.wait_for_primer()
     slices = 0
     while context.priming:
@@ -61,11 +66,12 @@ def test_a_fresh_state_is_primed_on_the_primer_thread_and_takes_over_with_everyt
         slices += 1
     fresh = context.steps_in_state - 1  # what the new state has heard after START
     caught_up = len(heard) - began[0]
-    assert fresh == 16 + caught_up  # the window when priming began, and every token heard since
-    primer = [name for name in runs_by_thread if name.startswith("duetto-primer")]
-    assert [runs_by_thread[name] for name in primer] == [1 + 16]  # START and the window, on the primer
-    assert runs_by_thread[threading.current_thread().name] == len(heard) + caught_up  # heard, caught up
-    assert slices == -(-caught_up // 3)  # the catching up in slices of 3, never more at once
+    assert caught_up > HANDOVER_INPUTS and fresh == 16 + caught_up  # the window, and everything heard since
+    primer = [runs for name, runs in runs_by_thread.items() if name.startswith("duetto-primer")]
+    here = runs_by_thread[threading.current_thread().name] - len(heard)  # caught up on this thread
+    assert primer == [1 + 16 + caught_up - here]  # START, the window and the rest on the primer
+    assert here == HANDOVER_INPUTS  # the primer leaves the last few
+    assert slices == -(-here // 3)  # and they are caught up in slices of 3, never more at once
     expected, _ = shipped_model.feed([1] + heard[-fresh:], shipped_model.initial_state())
     assert np.allclose(context.logits, expected, atol=1e-5)
 

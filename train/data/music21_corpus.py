@@ -18,6 +18,7 @@ import bisect
 import json
 import multiprocessing
 import os
+import signal
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,10 @@ ALL = "music21:all"
 CONVERTER_VERSION = 2  # bump whenever the conversion changes, so stale caches are not reused
 SCORE_VELOCITY = 80  # flat on purpose; the dataset humanizes velocities
 PARSE_WORKERS = 2  # both cores of the machines Duetto is built on; music21 parses in pure Python
+# one item parsed for longer than this is given up (and left out of the cache, so a later build tries it
+# again): the largest works of the corpus take under a minute, and a score music21 loops on must not stall
+# a build of thousands
+PARSE_SECONDS = 300.0
 
 # Every collection read, with its style, in the order music21:all reads them.
 COLLECTIONS: dict[str, str] = {
@@ -162,7 +167,8 @@ def read_collections(
         results[item.collection][item.name] = result
         remaining[item.collection] -= 1
         if remaining[item.collection] == 0:
-            _write_cache(folder / f"{item.collection}.json", results[item.collection])
+            _write_cache(folder / f"{item.collection}.json",
+                         {name: kept for name, kept in results[item.collection].items() if not kept.get("timed_out")})
     return {name: _pieces(items[name], results[name]) for name in items}
 
 
@@ -182,11 +188,24 @@ def _parse_all(items: Sequence[Item]) -> Iterator[tuple[Item, dict]]:
                         disable=None)
 
 
-def parse_item(item: Item) -> dict:
+class ParseTimeout(BaseException):
+    """An item took longer than its time limit to parse (a BaseException: music21's own `except
+    Exception` clauses must not swallow it)."""
+
+
+def _give_up(signum, frame) -> None:
+    raise ParseTimeout
+
+
+def parse_item(item: Item, seconds: float = PARSE_SECONDS) -> dict:
     """One item parsed: {"notes": [[start, end, pitch, velocity], ...], "seconds_per_beat": s}, or
-    {"error": one line} for what music21 cannot read or what holds no notes. Runs in a worker process."""
+    {"error": one line} for what music21 cannot read, what holds no notes, or what takes longer than
+    `seconds` (then also "timed_out"). Runs in a worker process, on its main thread (the time limit is a
+    SIGALRM timer)."""
     from music21 import converter, stream
 
+    previous = signal.signal(signal.SIGALRM, _give_up)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         with warnings.catch_warnings():  # music21 warns of each overfull bar it mends: no news to a user
             warnings.simplefilter("ignore")
@@ -198,8 +217,13 @@ def parse_item(item: Item) -> dict:
                 score = score.mergeScores()
             timing = TempoMap.of(score)
             notes = score_notes(score, timing)
+    except ParseTimeout:
+        return {"error": f"music21 took longer than {seconds:g} s to read it", "timed_out": True}
     except Exception as error:  # music21 raises many unrelated types; one bad score must not stop the rest
         return {"error": f"music21 could not read it ({type(error).__name__}: {' '.join(str(error).split())})"}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
     if not notes:
         return {"error": "no notes"}
     return {"notes": [[n.start, n.end, n.pitch, n.velocity] for n in notes],
