@@ -667,7 +667,7 @@ def run_bench(args: argparse.Namespace) -> int:
                              phrases=args.phrases, period=args.period, device=args.device,
                              step_models=[args.model] + also)
     if args.quick:
-        settings.steps, settings.phrases, settings.recompute_repeats = 200, 10, 5
+        settings.steps, settings.phrases, settings.recompute_repeats, settings.hearing_notes = 200, 10, 5, 40
     report = run_latency_bench(settings, command="duetto " + " ".join(sys.argv[1:]))
     print(format_report(report))
     if args.json:

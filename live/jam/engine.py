@@ -134,6 +134,7 @@ class Engine:
                 self._thread.join(timeout=2.0)
         finally:
             self.scheduler.close()
+            self.voice.close()
 
     @property
     def session_seconds(self) -> float:

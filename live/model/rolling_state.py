@@ -8,9 +8,8 @@ number of steps (a transformer's key/value cache) keeps a window of three eighth
 a fresh one once five eighths are used, so an answer always finds room and priming has time to finish.
 
 Priming a window costs a couple of hundred model steps: done in one go on the thread that hears, enough
-to delay an answer by most of a second. So it runs on a thread of its own (`PRIMER`, at the lowest
-priority, on a core nothing else wants; ONNX Runtime lets go of the GIL while it runs), while the current
-state goes on hearing. The primer owns the fresh state while it works: it hears the window, then what is
+to delay an answer by most of a second. So it runs on a thread of its own (`PRIMER`, on another
+core; ONNX Runtime lets go of the GIL while it runs), while the current state goes on hearing. The primer owns the fresh state while it works: it hears the window, then what is
 heard meanwhile, until a few inputs are left; the hearing thread feeds it those (`prime_some`, when
 nothing else waits) and lets it take over. Only a cache that fills first, when the music comes faster
 than the primer can catch up with, makes the hearing thread wait for it.
@@ -18,7 +17,6 @@ than the primer can catch up with, makes the hearing thread wait for it.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,35 +28,26 @@ from duetto.model.step_model import StepModel
 Feeds = dict[str, np.ndarray]
 Primed = tuple[list[np.ndarray], list[np.ndarray], int]  # outputs, state, steps in it
 
-PRIMER_NICENESS = 19  # the primer runs only on time no other thread of the machine wants
-
-
-def _lower_priority() -> None:
-    """Make the calling thread yield its core to any other that wants it (Linux gives threads their own
-    nice value; elsewhere this does nothing)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PRIMER_NICENESS)
-    except (AttributeError, OSError):
-        pass
-
-
-# one thread primes for every rolling state in the process, one state at a time, at the lowest priority:
-# composing an answer must never wait for it
-PRIMER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duetto-primer", initializer=_lower_priority)
-
+# one thread primes for every rolling state in the process, one state at a time (it is not given a lower
+# priority: a thread the kernel puts off while it holds the GIL would hold up the engine thread with it)
+PRIMER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duetto-primer")
 
 HANDOVER_INPUTS = 4  # the primer leaves the hearing thread at most about this many inputs to catch up
 
 
-def prime(model: StepModel, start: Feeds, window: list[Feeds], heard_since: deque[Feeds]) -> Primed:
+def prime(model: StepModel, start: Feeds, window: list[Feeds], heard_since: deque[Feeds],
+          abandoned: threading.Event) -> Primed | None:
     """A fresh state that has heard `start`, then `window`, then what the hearing thread appends to
     `heard_since` meanwhile, until only a few are left (run on the primer thread: the arrays it makes are
-    its own, and `heard_since` is only appended to there and taken from here, which a deque allows)."""
+    its own, and `heard_since` is only appended to there and taken from here, which a deque allows).
+    None once the state it was for is closed: nobody will listen to it."""
     outputs, state = model.run(start, model.initial_state())
     for feeds in window:
+        if abandoned.is_set():
+            return None
         outputs, state = model.run(feeds, state)
     steps = 1 + len(window)
-    while len(heard_since) > HANDOVER_INPUTS:
+    while len(heard_since) > HANDOVER_INPUTS and not abandoned.is_set():
         outputs, state = model.run(heard_since.popleft(), state)
         steps += 1
     return outputs, state, steps
@@ -79,6 +68,12 @@ class RollingState:
         self._fresh: Primed | None = None  # the fresh state once primed, catching up here
         # what the fresh state has yet to hear: the primer takes from it while it works, this thread after
         self._fresh_pending: deque[Feeds] = deque()
+        self._closed = threading.Event()  # set by `close`: the primer drops what it was doing for this state
+
+    def close(self) -> None:
+        """Stop any priming for this state (the primer thread is shared: it must not work for nobody)."""
+        self._closed.set()
+        self._primer = self._fresh = None
 
     def step(self, feeds: Feeds) -> None:
         if self.capacity is not None and self.steps_in_state >= self.capacity:
@@ -96,7 +91,8 @@ class RollingState:
 
     def _start_fresh(self) -> None:
         self._fresh_pending = deque()
-        self._primer = PRIMER.submit(prime, self.model, self.start, list(self.window), self._fresh_pending)
+        self._primer = PRIMER.submit(prime, self.model, self.start, list(self.window), self._fresh_pending,
+                                     self._closed)
 
     def snapshot(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Copies of the outputs and state, to generate from without disturbing this one."""
@@ -145,6 +141,9 @@ class RollingVoice:
     """For voices built on a `RollingState` (self.rolling): it does their background priming."""
 
     rolling: RollingState
+
+    def close(self) -> None:
+        self.rolling.close()
 
     @property
     def priming(self) -> bool:

@@ -12,6 +12,9 @@
    their intended times, while a second model session runs inference flat out on another thread.
 4. Throughput of offline generation, one sequence and a batch.
 5. Peak memory (VmHWM) of a real `duetto jam` process answering phrases.
+6. Hearing while the context re-primes: how long each key event takes to be heard (the engine thread's
+   work per event) while a fast line is played for long enough to fill the cache twice, against one
+   model step; a re-prime done on the engine thread would show here as a stall of hundreds of steps.
 
 Figures are medians, 99th percentiles and maxima. Timed assertions never appear in tests; this is where
 speed is judged.
@@ -50,6 +53,7 @@ BENCH_RESPONSE_SECONDS = 0.3
 ARRIVAL_WINDOW = 0.5  # a message not at the client half a second after it was sent counts as lost
 BASELINES_ONCE = "run once, beside the first device's figures"  # why a second device's rows have none
 CONTEXTS = (128, 256, 512)  # cache sizes at which a transformer's step is timed
+HEARING_NOTES_PER_SECOND = 8.0  # the line played while hearing is timed: sixteenths at 120 BPM
 
 
 @dataclass
@@ -62,6 +66,7 @@ class BenchSettings:
     phrases: int = 200
     period: int = 64
     batch: int = 32
+    hearing_notes: int = 240  # notes of the line played while hearing is timed (about 1,200 tokens)
     device: str = "auto"  # auto: the CPU, and CUDA beside it when ONNX Runtime can use a GPU here
     seed: int = 0
     step_models: list[str] = field(default_factory=list)  # models whose step is timed (the main one first)
@@ -375,6 +380,37 @@ def bench_throughput(model: StepModel, settings: BenchSettings) -> dict:
             "batched_tokens_per_second": tokens_per_second(model, settings.batch, steps, settings.seed)}
 
 
+# -- 6. hearing while re-priming --------------------------------------------------------------------------
+def bench_hearing(model: StepModel, settings: BenchSettings) -> dict:
+    """Play a line into the event-stream context in real time, as the engine thread would hear it (with
+    its idle moments given to `prime_some`), and time each key event's hearing; a model of another
+    encoding is not timed here."""
+    from duetto.jam.engine import PRIME_SLICE_TOKENS
+    from duetto.voices.event_context import Context
+
+    if model.info.encoding != "duetto-events":
+        return {"unavailable": f"{model.info.encoding} models are not heard through the event context"}
+    context = Context(model)
+    gap = 1.0 / HEARING_NOTES_PER_SECOND
+    hearing, refreshes, was_refreshing = [], 0, False
+    begun = time.perf_counter()
+    for index in range(settings.hearing_notes):
+        for offset, velocity in ((0.0, 90), (gap * 0.8, 0)):
+            due = begun + index * gap + offset
+            while time.perf_counter() < due:
+                if context.priming:
+                    context.prime_some(PRIME_SLICE_TOKENS)
+                else:
+                    time.sleep(min(0.002, max(0.0, due - time.perf_counter())))
+            started = time.perf_counter()
+            context.hear(index * gap + offset, 60 + (index * 7) % 24, velocity)
+            hearing.append(time.perf_counter() - started)
+            refreshes += context.rolling.refreshing and not was_refreshing
+            was_refreshing = context.rolling.refreshing
+    return {"notes_per_second": HEARING_NOTES_PER_SECOND, "tokens": context.rolling.steps_in_state,
+            "refreshes": refreshes, "key_event": summarize(hearing)}
+
+
 # -- 5. memory ------------------------------------------------------------------------------------------
 def peak_rss_of_jam(backend: Backend, settings: BenchSettings) -> dict:
     """Run a real `duetto jam`, let it answer three phrases, and read its peak resident memory."""
@@ -438,7 +474,8 @@ def run_latency_bench(settings: BenchSettings, command: str) -> dict:
     report = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
               "model": model.describe(), "devices": devices, "steps": bench_steps(settings, devices),
               "throughput": [bench_throughput(StepModel(settings.model, device=device), settings)
-                             for device in devices]}
+                             for device in devices],
+              "hearing": bench_hearing(model, settings)}
     if no_gpu is not None:
         report["gpu_unavailable"] = no_gpu
     try:
@@ -499,6 +536,16 @@ def format_report(report: dict) -> str:
             times(None if slower is None else 1 / slower, "compensated"))
         row("note lateness at the sender (with inference load)", response["sender_lateness"])
         row("note lateness at the receiving client (with inference load)", response["arrival_lateness"])
+    hearing = report.get("hearing", {})
+    if "key_event" in hearing:
+        # against the main model's step at its largest context, the live cache's
+        own = [step for step in steps if steps and step["model"] == steps[0]["model"]]
+        live = max(own, key=lambda step: step["context"] or 0)["onnxruntime"] if own else {}
+        longest = hearing["key_event"].get("max_ms")
+        row(f"hearing a key event, {figure(hearing['notes_per_second'], '.0f')} notes/s while the cache re-primed "
+            f"{hearing['refreshes']} times", hearing["key_event"],
+            "longest " + times(None if longest is None or not live.get("median_ms") else longest / live["median_ms"],
+                               "a step"))
     lines.append("")
     for throughput in report["throughput"]:
         single, batched = (figure(throughput[key], ",.0f")

@@ -41,6 +41,9 @@ class Voice(Protocol):
     def prime_some(self, budget: int) -> None:
         """Do up to `budget` model steps of background work."""
 
+    def close(self) -> None:
+        """Stop background work for good (priming on the primer thread): the voice will not be heard again."""
+
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
                trim_leading_silence: bool = True, kind: Kind | None = None) -> Iterator[KeyEvent]:
         """Key events continuing what was heard, timed from the answer's start; every key-down gets its

@@ -31,6 +31,9 @@ class EventVoice:
     def prime_some(self, budget: int) -> None:
         self.context.prime_some(budget)
 
+    def close(self) -> None:
+        self.context.close()
+
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
                trim_leading_silence: bool = True, kind: Kind | None = None) -> Iterator[KeyEvent]:
         return self.improviser.continue_from(self.context.snapshot(), seconds, should_stop=should_stop, kind=kind,

@@ -133,6 +133,9 @@ class RollVoice:
         """Whether settled frames wait to be fed, or a fresh state to catch up."""
         return self.main.fed < self.final or self.fresh is not None
 
+    def close(self) -> None:
+        """Nothing runs in the background here: frames are fed in slices on the caller's thread."""
+
     def prime_some(self, budget: int) -> None:
         """Feed up to `budget` key steps: settled frames first, then a fresh state's catching up.
 

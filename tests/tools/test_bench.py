@@ -64,6 +64,9 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     assert [row["device"] for row in report["throughput"]] == ["CPUExecutionProvider"]
     assert report["throughput"][0]["batched_tokens_per_second"] > 0
     assert report["memory"]["peak_rss_mb"] > 10
+    hearing = report["hearing"]  # 40 notes, each a key-down and a key-up, heard as the engine would
+    assert hearing["key_event"]["n"] == 80 and is_summary(hearing["key_event"]) and hearing["tokens"] > 80
+    assert "| hearing a key event, 8 notes/s" in result.stdout
     assert "| step default.onnx (transformer, context 128), ONNX Runtime" in result.stdout
     assert "| step events.onnx (events), ONNX Runtime" in result.stdout
 

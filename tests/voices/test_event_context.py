@@ -97,3 +97,28 @@ def test_priming_costs_nothing_until_the_window_has_been_outrun(shipped_model):
     context = Context(shipped_model, window_tokens=512)
     play_scale(context, 20)
     assert not context.priming
+
+
+def test_a_closed_context_leaves_the_primer_free(shipped_model, monkeypatch):
+    """The primer thread is shared by every context in the process: a voice that is done with (its
+    engine stopped) must not keep it busy priming a state nobody will hear."""
+    context = Context(shipped_model, window_tokens=256)
+    primer_runs, let_go = [], threading.Event()
+    run = shipped_model.run
+
+    def counted(feeds, state):
+        if threading.current_thread().name.startswith("duetto-primer"):
+            let_go.wait(10)
+            primer_runs.append(1)
+        return run(feeds, state)
+
+    monkeypatch.setattr(shipped_model, "run", counted)
+    now = 0.0
+    while not context.rolling.refreshing:
+        now = play_scale(context, 1, start=now)
+    job = context.rolling._primer
+    context.close()
+    let_go.set()
+    assert job.result(timeout=30) is None  # given up...
+    assert len(primer_runs) <= 2  # ...at its first look, not after the 1 + 192 steps of the window
+    assert not context.rolling.refreshing and not context.priming

@@ -205,7 +205,9 @@ def parse_item(item: Item, seconds: float = PARSE_SECONDS) -> dict:
     from music21 import converter, stream
 
     previous = signal.signal(signal.SIGALRM, _give_up)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # again every tenth of a second after that: an alarm raised where Python ignores exceptions (a gc
+    # callback) must not let the parse run on
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
     try:
         with warnings.catch_warnings():  # music21 warns of each overfull bar it mends: no news to a user
             warnings.simplefilter("ignore")
