@@ -8,11 +8,12 @@ number of steps (a transformer's key/value cache) keeps a window of three eighth
 a fresh one once five eighths are used, so an answer always finds room and priming has time to finish.
 
 Priming a window costs a couple of hundred model steps: done in one go on the thread that hears, enough
-to delay an answer by most of a second. So it runs on a thread of its own (`PRIMER`, on another
-core; ONNX Runtime lets go of the GIL while it runs), while the current state goes on hearing. The primer owns the fresh state while it works: it hears the window, then what is
-heard meanwhile, until a few inputs are left; the hearing thread feeds it those (`prime_some`, when
-nothing else waits) and lets it take over. Only a cache that fills first, when the music comes faster
-than the primer can catch up with, makes the hearing thread wait for it.
+to delay an answer by most of a second. So it runs on a thread of its own (`PRIMER`, on another core;
+ONNX Runtime lets go of the GIL while it runs), while the current state goes on hearing. The primer owns
+the fresh state while it works: it hears the window, then what is heard meanwhile, until a few inputs are
+left; the hearing thread feeds it those (`prime_some`, when nothing else waits) and lets it take over.
+Only a cache that fills first, when the music comes faster than the primer can catch up with, makes the
+hearing thread wait for it.
 """
 
 from __future__ import annotations

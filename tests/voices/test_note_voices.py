@@ -180,4 +180,5 @@ def test_the_note_level_and_roll_voices_answer_in_kind(name):
             in_key[lean] += sum(pitch % 12 in Key(0, "major").pitch_classes for _, _, pitch in notes)
             notes_total[lean] += len(notes)
     assert notes_total[None] > 0 and notes_total[Key(0, "major")] > 0
-    assert in_key[Key(0, "major")] / notes_total[Key(0, "major")] > in_key[None] / notes_total[None], (in_key, notes_total)
+    c_major = Key(0, "major")
+    assert in_key[c_major] / notes_total[c_major] > in_key[None] / notes_total[None], (in_key, notes_total)
