@@ -120,10 +120,10 @@ def answer_limits(limits: Limits, kind: Kind) -> Limits:
     return dataclasses.replace(limits, lowest=lowest, highest=highest, max_polyphony=most)
 
 
-def key_lean(kind: Kind, pitches: int) -> np.ndarray | float:
-    """What to add to the logits of `pitches` pitches: KEY_PULL nats off every one outside the kind's key."""
-    if kind.key is None:
-        return 0.0
+def key_lean(kind: Kind, pitches: int) -> np.ndarray:
+    """What to add to the logits of `pitches` pitches: KEY_PULL nats off every one outside the kind's key
+    (nothing when it names none)."""
     lean = np.zeros(pitches, dtype=np.float32)
-    lean[~np.isin(np.arange(pitches) % 12, sorted(kind.key.pitch_classes))] = -KEY_PULL
+    if kind.key is not None:
+        lean[~np.isin(np.arange(pitches) % 12, sorted(kind.key.pitch_classes))] = -KEY_PULL
     return lean

@@ -71,10 +71,10 @@ class Improviser:
         return self._masks[key]
 
     def allowed(self, sounding: dict[int, int], step: int, may_wait: bool = True,
-                kind: Kind | None = None) -> np.ndarray:
+                limits: Limits | None = None) -> np.ndarray:
         """Tokens that make sense now. `sounding` maps held pitches to their onset step; `step` is now;
-        `kind` narrows the register and, by its texture, the polyphony."""
-        limits = answer_limits(self.limits, kind or Kind())
+        `limits` are the answer's (its kind's register and polyphony: `answer_limits`), else the voice's."""
+        limits = limits or self.limits
         mask = self._base_mask_for(limits).copy()
         mask[encoding.NOTE_OFF:encoding.TIME_SHIFT] = False
         mask[[encoding.NOTE_OFF + p for p, onset in sounding.items() if step - onset >= self._shortest]] = True
@@ -116,6 +116,7 @@ class Improviser:
         reader = EventReader()
         origin = None if trim_leading_silence else 0.0
         bias = self._bias(kind)
+        limits = answer_limits(self.limits, kind)  # once an answer: read afresh for every one, as CCs move them
         struck = 0
         for _ in range(int(seconds / encoding.STEP_SECONDS) * 4 + 64):
             if should_stop():
@@ -123,7 +124,7 @@ class Improviser:
             token = self._overdue(reader)
             if token is None:
                 # leading silence would be trimmed anyway: ask for the first note straight away
-                allowed = self.allowed(reader.sounding, reader.step, origin is not None, kind)
+                allowed = self.allowed(reader.sounding, reader.step, origin is not None, limits)
                 elapsed = 0.0 if origin is None else reader.seconds - origin
                 token = self.sampler.sample(logits + bias + self._pace_pull(kind, struck, elapsed), allowed)
             for event in reader.read(token):

@@ -103,7 +103,7 @@ class MelodyVoice(RollingVoice):
                           should_stop)
 
     def _play(self, logits: np.ndarray, state: list[np.ndarray], seconds: float, interval: float,
-              limits: Limits, lean: np.ndarray | float, should_stop: Callable[[], bool]) -> Iterator[KeyEvent]:
+              limits: Limits, lean: np.ndarray, should_stop: Callable[[], bool]) -> Iterator[KeyEvent]:
         phrase = Phrase(limits, seconds)
         playable = playable_pitches(limits, PITCHES)
         velocity = self.touch.velocity

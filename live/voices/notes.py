@@ -91,7 +91,7 @@ class NotesVoice(RollingVoice):
                           should_stop)
 
     def _play(self, outputs: list[np.ndarray], state: list[np.ndarray], seconds: float, limits: Limits,
-              lean: np.ndarray | float, should_stop: Callable[[], bool]) -> Iterator[KeyEvent]:
+              lean: np.ndarray, should_stop: Callable[[], bool]) -> Iterator[KeyEvent]:
         """The answer within `limits` (the kind's register and polyphony), pitches leaning by `lean`; its
         timing is the model's own."""
         phrase = Phrase(limits, seconds)

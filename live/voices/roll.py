@@ -234,7 +234,7 @@ class Answer:
         self.limits = answer_limits(voice.limits, kind)  # the kind's register and texture's polyphony
         pitches = np.arange(voice.keys) + voice.lowest
         self.in_register = playable_pitches(self.limits, 128)[pitches]  # the register, and the key when locked
-        self.lean = (key_lean(kind, 128) + np.zeros(128, dtype=np.float32))[pitches]  # off the kind's key
+        self.lean = key_lean(kind, 128)[pitches]  # off the kind's key
 
     def events(self) -> Iterator[KeyEvent]:
         tries = 0
