@@ -26,12 +26,15 @@ from typing import Iterable, Iterator, Sequence
 
 from duetto.atomic import write_atomically
 from duetto.music.notes import Note
+from duetto.music.timeline import Timeline, bar_beats
 from duetto.train.data.pieces import SECONDS_PER_QUARTER, Piece, Skipped
 
 PREFIX = "music21:"
 ALL = "music21:all"
-CONVERTER_VERSION = 2  # bump whenever the conversion changes, so stale caches are not reused
+CONVERTER_VERSION = 3  # bump whenever the conversion changes, so stale caches are not reused
 SCORE_VELOCITY = 80  # flat on purpose; the dataset humanizes velocities
+MAX_PART = 8  # a note's part number rides in its MIDI channel (below 9, the drums')
+MIN_BAR_QUARTERS = 0.5  # a "1/32" time signature marks an odd pickup bar, not a meter: ignored
 PARSE_WORKERS = 2  # both cores of the machines Duetto is built on; music21 parses in pure Python
 # one item parsed for longer than this is given up (and left out of the cache, so a later build tries it
 # again): the largest works of the corpus take under a minute, and a score music21 loops on must not stall
@@ -198,7 +201,8 @@ def _give_up(signum, frame) -> None:
 
 
 def parse_item(item: Item, seconds: float = PARSE_SECONDS) -> dict:
-    """One item parsed: {"notes": [[start, end, pitch, velocity], ...], "seconds_per_beat": s}, or
+    """One item parsed: {"notes": [[start, end, pitch, velocity, part], ...], "seconds_per_beat": s,
+    "tempos": [[seconds, bpm], ...], "meters": [[seconds, numerator, denominator], ...]}, or
     {"error": one line} for what music21 cannot read, what holds no notes, or what takes longer than
     `seconds` (then also "timed_out"). Runs in a worker process, on its main thread (the time limit is a
     SIGALRM timer)."""
@@ -219,6 +223,7 @@ def parse_item(item: Item, seconds: float = PARSE_SECONDS) -> dict:
                 score = score.mergeScores()
             timing = TempoMap.of(score)
             notes = score_notes(score, timing)
+            meters = score_meters(score, timing)
     except ParseTimeout:
         return {"error": f"music21 took longer than {seconds:g} s to read it", "timed_out": True}
     except Exception as error:  # music21 raises many unrelated types; one bad score must not stop the rest
@@ -228,8 +233,10 @@ def parse_item(item: Item, seconds: float = PARSE_SECONDS) -> dict:
         signal.signal(signal.SIGALRM, previous)
     if not notes:
         return {"error": "no notes"}
-    return {"notes": [[n.start, n.end, n.pitch, n.velocity] for n in notes],
-            "seconds_per_beat": timing.opening_seconds_per_quarter}
+    return {"notes": [[n.start, n.end, n.pitch, n.velocity, n.channel] for n in notes],
+            "seconds_per_beat": timing.opening_seconds_per_quarter,
+            "tempos": [[start, 60.0 / rate] for start, rate in zip(timing.starts, timing.seconds_per_quarter)],
+            "meters": meters}
 
 
 def _pieces(items: Iterable[Item], results: dict[str, dict]) -> tuple[list[Piece], list[Skipped]]:
@@ -240,9 +247,9 @@ def _pieces(items: Iterable[Item], results: dict[str, dict]) -> tuple[list[Piece
         if "error" in result:
             skipped.append(Skipped(item.name, result["error"]))
             continue
-        notes = [Note(start, end, pitch, velocity) for start, end, pitch, velocity in result["notes"]]
+        notes = [Note(start, end, pitch, velocity, part) for start, end, pitch, velocity, part in result["notes"]]
         pieces.append(Piece(PREFIX + item.name, item.name, notes, COLLECTIONS[item.collection],
-                            result["seconds_per_beat"]))
+                            result["seconds_per_beat"], Timeline.of_lists(result["tempos"], result["meters"])))
     return pieces, skipped
 
 
@@ -313,13 +320,14 @@ def score_notes(score, timing: TempoMap | None = None) -> list[Note]:
 
     Tied notes become one note; chords give one note per pitch; grace notes, having no length, are
     dropped, and so are chord symbols (a lead sheet's shorthand for an accompaniment nobody wrote out);
-    repeats are played as written, once.
+    repeats are played as written, once. Each note's channel is the number of its part in the score
+    (top staff first, at most MAX_PART), which is what later tells melody from bass.
     """
     from music21 import harmony
 
     timing = timing or TempoMap.of(score)
     notes = []
-    for part in score.parts:
+    for number, part in enumerate(score.parts):
         flat = part.stripTies().flatten()
         for element in flat.notes:
             length = float(element.quarterLength)
@@ -329,5 +337,33 @@ def score_notes(score, timing: TempoMap | None = None) -> list[Note]:
             start, end = timing.seconds(offset), timing.seconds(offset + length)
             for pitch in element.pitches:
                 if 0 <= pitch.midi <= 127:
-                    notes.append(Note(start, end, pitch.midi, SCORE_VELOCITY))
+                    notes.append(Note(start, end, pitch.midi, SCORE_VELOCITY, min(number, MAX_PART)))
     return sorted(notes)
+
+
+def score_meters(score, timing: TempoMap) -> list[list]:
+    """A score's time signatures as [[seconds, numerator, denominator], ...], one per change (every part
+    repeats them); 4/4 from the start when it names none."""
+    from music21 import meter
+
+    changes: dict[float, tuple[int, int]] = {}
+    for mark in score.flatten().getElementsByClass(meter.TimeSignature):
+        if bar_beats((mark.numerator, mark.denominator)) >= MIN_BAR_QUARTERS:
+            changes.setdefault(float(mark.offset), (int(mark.numerator), int(mark.denominator)))
+    pickup = _pickup_quarters(score)
+    if not changes:
+        return [[-pickup * timing.opening_seconds_per_quarter, 4, 4]]
+    offsets = sorted(changes)
+    first = -pickup * timing.opening_seconds_per_quarter  # bars are counted from before a pickup
+    return [[timing.seconds(offset) if index else first, *changes[offset]] for index, offset in enumerate(offsets)]
+
+
+def _pickup_quarters(score) -> float:
+    """How much of its first bar an opening pickup (anacrusis) leaves out, in quarter notes."""
+    from music21 import stream
+
+    for part in score.parts:
+        measures = part.getElementsByClass(stream.Measure)
+        if measures:
+            return float(measures[0].paddingLeft or 0.0)
+    return 0.0

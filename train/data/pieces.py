@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from duetto.music.notes import Note
+from duetto.music.timeline import Timeline
 
 # The built-in styles, in index order. "chorale": Bach's four-part chorales; "folk": the folk-tune
 # collections (ABC); "renaissance": polyphony before 1600 (Palestrina, Josquin, Monteverdi, the trecento);
@@ -30,6 +31,9 @@ class Piece:
     `seconds_per_beat` is the quarter note the notes were rendered at, when the source knows it; None
     means the default of its kind: SECONDS_PER_QUARTER for a music21 score, unknown for a MIDI file (whose
     notes arrive in seconds without their tempo map).
+
+    `timeline` is where its beats and bars fall, when the source says (a score's tempo marks and time
+    signatures, a MIDI file's tempo map and meters); each note's channel numbers its part.
     """
 
     id: str
@@ -37,6 +41,7 @@ class Piece:
     notes: list[Note]
     style: str = FOLDER_STYLE
     seconds_per_beat: float | None = None
+    timeline: Timeline | None = None
 
 
 @dataclass
