@@ -108,6 +108,10 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
     """Continue a MIDI file: the prompt (as read, drums and programs and tempo map kept) and the
     continuation go to `out_path` as two tracks."""
     score = read_score(prompt_path)
+    say = progress or (lambda line: print(f"duetto: {line}", file=sys.stderr))
+    if score.skipped_events:
+        say(f"{prompt_path}: {score.skipped_events} malformed event{'s' if score.skipped_events != 1 else ''} "
+            "skipped (meta or SysEx events out of range); the rest is read")
     if not score.notes:
         what = f"only drums ({len(score.drums)} notes on channel 10, which Duetto does not continue)" \
             if score.drums else "no notes"
@@ -115,7 +119,7 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
     prompt = encoding.quantize(score.notes)
     heard = prompt_tail(prompt, window_tokens(model))
     continuation = continue_notes(model, heard, seconds, Sampler(temperature, top_p, seed), limits, style, texture,
-                                  progress or (lambda line: print(f"duetto: {line}", file=sys.stderr)))
+                                  say)
     prompt_end = max(note.end for note in prompt)
     continuation_end = max((note.end for note in continuation), default=prompt_end)
     tracks = {"Prompt": sorted(score.notes + score.drums), "Duetto": continuation}
