@@ -82,14 +82,14 @@ def _open(midi, name: str, own_name: str, virtual: bool, available: list[str], d
 class ArrivalStamps:
     """`time.perf_counter()` stamps of when messages reached this port, as exact as the MIDI system knows.
 
-    The Python callback runs when it gets the interpreter, which on a busy machine can be milliseconds
-    after the MIDI system took the message in; the system's own time between messages (rtmidi's delta)
-    does not suffer that delay. So each message is stamped on the system's timeline, placed on the
-    perf_counter timeline by the smallest (least delayed) offset seen lately: a delay can only make a
-    callback later, never earlier, so the stamp lies between the true arrival and the callback. The
-    offset may creep up slowly (RISE, in case the two clocks drift) and drops back at the next message
-    that comes through without delay. MIDI Clock followed this way keeps the beat within a JACK period on
-    a loaded machine. A few operations per message: cheap enough for a flood.
+    The port's thread delivers a message when it next looks and gets the interpreter, which on a busy
+    machine can be milliseconds after the MIDI system took the message in; the system's own time between
+    messages (rtmidi's delta) does not suffer that delay. So each message is stamped on the system's
+    timeline, placed on the perf_counter timeline by the smallest (least delayed) offset seen lately: a
+    delay can only make a delivery later, never earlier, so the stamp lies between the true arrival and
+    the delivery. The offset may creep up slowly (RISE, in case the two clocks drift) and drops back at
+    the next message that comes through without delay. MIDI Clock followed this way keeps the beat within
+    a JACK period on a loaded machine. A few operations per message: cheap enough for a flood.
     """
 
     RISE = 0.001  # seconds the offset may rise per second of the system's time
