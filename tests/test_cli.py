@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from duetto.models import DEFAULT_MODEL
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,6 +27,7 @@ BLOCK_TORCH = """
 """
 
 
+@pytest.mark.slow
 def test_runtime_imports_and_plays_without_torch(tmp_path):
     out = tmp_path / "demo.mid"
     result = run_python(BLOCK_TORCH + f"""

@@ -11,8 +11,8 @@ import pytest
 
 from duetto.cli import build_parser, config_for, jam_option_types
 from duetto.jam.config import Config, ConfigError, format_config, read_config, write_config
-from duetto.testing.duet_rig import Recorder
-from duetto.testing.processes import JamProcess, wait_until
+from duetto.tools.duet_rig import Recorder
+from support.processes import JamProcess, wait_until
 
 GOOD = """
 [jam]

@@ -12,9 +12,10 @@ from duetto.jam.settings import JamSettings
 from duetto.midi.ports import open_backend
 from duetto.music.clock import CLOCK_SILENCE_SECONDS, SOURCE_CLOCK
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import ClockSender, Player, Recorder
-from duetto.testing.faults import FailingModel
-from duetto.testing.processes import wait_until
+from duetto.tools.duet_rig import Player, Recorder
+from support.clock import ClockSender
+from support.faults import FailingModel
+from support.processes import wait_until
 
 PHRASE = [Note(0.0, 0.15, 60, 90), Note(0.2, 0.35, 64, 80), Note(0.4, 0.6, 67, 85)]
 

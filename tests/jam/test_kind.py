@@ -14,8 +14,8 @@ from duetto.jam.settings import JamSettings
 from duetto.midi.files import write_midi
 from duetto.model.step_model import StepModel
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import DuetRig
-from duetto.testing.processes import wait_until
+from duetto.tools.duet_rig import DuetRig
+from support.processes import wait_until
 from duetto.train.loop import TrainSettings, train
 
 TINY = {"model_dim": 32, "num_layers": 2, "num_heads": 2, "feedforward_dim": 64, "max_context": 128}

@@ -23,8 +23,8 @@ import pytest
 from duetto.jam.synth import audio_driver, program_changes
 from duetto.midi import messages
 from duetto.music.notes import KeyEvent, Note, notes_from_events
-from duetto.testing.duet_rig import Player, Recorder
-from duetto.testing.processes import JamProcess, wait_until
+from duetto.tools.duet_rig import Player, Recorder
+from support.processes import JamProcess, wait_until
 
 PHRASE = [Note(0.0, 0.2, 60, 90), Note(0.25, 0.45, 62, 80), Note(0.5, 0.7, 64, 85), Note(0.75, 1.1, 67, 95)]
 SILENT, AUDIBLE = 1e-4, 1e-3  # RMS per JACK period: a silent synth gives ~1e-8, a piano note ~1e-2

@@ -16,7 +16,7 @@ from duetto.models import DEFAULT_MODEL
 def refuse(path) -> str:
     """Run `duetto generate` on the model; assert a clean refusal and return its one line."""
     result = subprocess.run([sys.executable, "-m", "duetto", "generate", "--model", str(path), "--prompt",
-                             "live/tools/assets/call.mid", "--out", "unused.mid"],
+                             "tools/assets/call.mid", "--out", "unused.mid"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -125,7 +125,7 @@ def test_cuda_is_chosen_when_offered_and_the_cpu_is_always_the_fallback(device, 
 
 def test_asking_for_cuda_on_a_runtime_without_it_is_one_line_and_auto_falls_back_to_the_cpu():
     result = subprocess.run([sys.executable, "-m", "duetto", "generate", "--device", "cuda", "--prompt",
-                             "live/tools/assets/call.mid", "--out", "unused.mid"],
+                             "tools/assets/call.mid", "--out", "unused.mid"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "--device cuda" in result.stderr, result.stderr

@@ -42,6 +42,7 @@ def test_a_long_prompt_is_continued_as_long_as_asked_and_the_summary_says_what_w
     assert max(note.end for note in duetto) - 27.0 == pytest.approx(written, abs=0.1)
 
 
+@pytest.mark.slow
 def test_an_hour_long_prompt_is_heard_by_its_tail_and_shown_by_its_end(tmp_path):
     write_midi(tmp_path / "long.mid", {"tune": line(20 * 60.0)})
     out, roll, audio = tmp_path / "out.mid", tmp_path / "roll.png", tmp_path / "out.wav"

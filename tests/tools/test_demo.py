@@ -11,11 +11,14 @@ import textwrap
 import wave
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from duetto.jam.settings import JamSettings
 from duetto.models import DEFAULT_MODEL
 from duetto.tools.demo import duet_figure, play_duet
+
+pytestmark = pytest.mark.slow  # each test plays the whole demo
 
 
 def demo(tmp_path, env=None) -> subprocess.CompletedProcess:

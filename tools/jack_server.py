@@ -1,7 +1,7 @@
 """A private JACK server with the dummy driver: real MIDI transport with no sound card.
 
-Tests and benchmarks run on their own server name, so they never disturb a JACK server a musician has
-running. Clients find it through JACK_DEFAULT_SERVER, which `PrivateJackServer` sets while it runs.
+The benchmarks and the tests run on their own server name, so they never disturb a JACK server a
+musician has running. Clients find it through JACK_DEFAULT_SERVER, which `PrivateJackServer` sets while it runs.
 """
 
 from __future__ import annotations
@@ -12,11 +12,6 @@ import subprocess
 import tempfile
 
 from duetto.midi.ports.base import PortError
-
-# the test suite's server: a 5.3 ms period leaves a loaded 2-core CI machine headroom (latency is the
-# benchmark's job, on a server of its own)
-TEST_RATE, TEST_PERIOD_FRAMES = 48_000, 256
-TEST_PERIOD_SECONDS = TEST_PERIOD_FRAMES / TEST_RATE
 
 
 def may_use_realtime() -> bool:

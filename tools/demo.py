@@ -27,7 +27,7 @@ from duetto.model.step_model import StepModel
 from duetto.music.notes import Note
 from duetto.offline.audio import AudioError, find_renderer, render_wav
 from duetto.offline.plots import Mark, PlotError, piano_roll_figure, require_matplotlib, save_figure
-from duetto.testing.duet_rig import DuetRig
+from duetto.tools.duet_rig import DuetRig
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

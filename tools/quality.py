@@ -11,7 +11,8 @@ Two kinds of figures, per model:
   pitches copied verbatim from the training split (plagiarism must stay short; the real continuations'
   own longest runs are the yardstick, since chorales share cadences).
 
-Torch-free: it reads the dataset's shards and the ONNX files only.
+Torch-free: it reads the dataset's shards (`duetto.train.data.shards`, imported where a split is read) and
+the ONNX files only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -33,8 +34,10 @@ from duetto.music.key import KeyFinder
 from duetto.music.notes import Note
 from duetto.music.texture import texture_of, voices
 from duetto.offline.generate import continue_notes
-from duetto.train.data.shards import Shard, read_shard
 from duetto.voices.in_kind import REGISTER_MARGIN
+
+if TYPE_CHECKING:
+    from duetto.train.data.shards import Shard
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 HARMONIC_MINOR = (0, 2, 3, 5, 7, 8, 11)
@@ -55,6 +58,8 @@ class QualitySettings:
 
 def load_split(data_dir: str | Path, split: str) -> list[list[Note]]:
     """Every sequence of one split of a built dataset, as notes."""
+    from duetto.train.data.shards import read_shard
+
     return read_shard(data_dir, split).notes()
 
 
@@ -262,6 +267,8 @@ def likelihood_by_style(model: StepModel, data_dir: str | Path, pieces: int) -> 
     the first event encoding reads the same pieces without them (it has no such tokens), so it is scored
     on the very notes the newer models are. None for a model that cannot read the dataset (another
     family)."""
+    from duetto.train.data.shards import read_shard
+
     shard = read_shard(data_dir, "test")
     if model.info.encoding != encoding.ENCODING_NAME or model.info.vocab_size < encoding.V1_VOCAB_SIZE:
         return None

@@ -1,6 +1,6 @@
 """The other side of the duet: a player that performs notes into Duetto, and a recorder that listens.
 
-The demo, the integration tests and the benchmarks all stand in for a musician the same way: a `Player`
+The demo, the benchmarks and the integration tests all stand in for a musician the same way: a `Player`
 sends a phrase into "Duetto In" at its written times and a `Recorder`, an independent client on "Duetto
 Out", stamps what arrives. The recorder can say whether every note-on it heard was released.
 """
@@ -11,8 +11,6 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Sequence
-
-import numpy as np
 
 from duetto.encodings.events import key_events
 from duetto.jam.engine import Engine
@@ -68,39 +66,6 @@ class Player:
             for pitch in sorted(held):
                 self.port.send(messages.note_off(self.channel, pitch))
         return last_release
-
-
-def fit_clock(stamps: list[float]) -> tuple[float, float]:
-    """(seconds per tick, stamp of the first tick): a least-squares line through MIDI Clock ticks as heard."""
-    slope, intercept = np.polyfit(np.arange(len(stamps)), np.array(stamps), 1)
-    return float(slope), float(intercept)
-
-
-class ClockSender:
-    """A DAW's transport: MIDI Start, then Clock (MIDI Clock) at 24 per beat from its own thread until stopped."""
-
-    def __init__(self, port: OutputPort, bpm: float) -> None:
-        self.port = port
-        self.tick_seconds = 60.0 / bpm / 24
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="clock-sender", daemon=True)
-
-    def start(self) -> "ClockSender":
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        self.port.send([messages.START])
-        first = time.perf_counter() + 0.01
-        tick = 0
-        while not self._stop.is_set():
-            sleep_until(first + tick * self.tick_seconds)
-            self.port.send([messages.CLOCK])
-            tick += 1
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2.0)
 
 
 @dataclass(frozen=True)
