@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from duetto.encodings import events as encoding
 from duetto.encodings.events import key_events
+from duetto.errors import UsageError
 from duetto.families import make_voice
 from duetto.midi.files import MidiScore, read_score, write_midi
 from duetto.model.sampler import Sampler
@@ -111,7 +112,7 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
     if not score.notes:
         what = f"only drums ({len(score.drums)} notes on channel 10, which Duetto does not continue)" \
             if score.drums else "no notes"
-        raise ValueError(f"{prompt_path}: the prompt has {what}")
+        raise UsageError(f"{prompt_path}: the prompt has {what}")
     prompt = encoding.quantize(score.notes)
     heard = prompt_tail(prompt, window_tokens(model))
     continuation = continue_notes(model, heard, seconds, Sampler(temperature, top_p, seed), limits, style, texture,

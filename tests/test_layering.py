@@ -17,7 +17,7 @@ FOLDERS = {"duetto": REPO / "live", "duetto.offline": REPO / "offline", "duetto.
 
 # each room's layer: a module imports only from rooms of its own layer or below
 LAYERS = {
-    "duetto": 0, "duetto.atomic": 0, "duetto.models": 0,
+    "duetto": 0, "duetto.atomic": 0, "duetto.errors": 0, "duetto.fluidsynth": 0, "duetto.models": 0,
     "duetto.midi": 1, "duetto.music": 1,
     "duetto.encodings": 2, "duetto.model": 2,
     "duetto.voices": 3,

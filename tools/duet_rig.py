@@ -10,11 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from duetto.encodings.events import key_events
-from duetto.jam.engine import Engine
-from duetto.jam.modes import make_mode
+from duetto.jam.modes.base import Mode
+from duetto.jam.session import JamSession, say
 from duetto.jam.settings import JamSettings
 from duetto.midi import messages
 from duetto.midi.ports.base import Backend, OutputPort
@@ -131,7 +131,8 @@ class Recorder:
 
 
 class DuetRig:
-    """An engine on a pair of virtual ports, with a `Player` wired to its input and a `Recorder` to its output.
+    """A `JamSession` on a pair of virtual ports, with a `Player` wired to its input and a `Recorder` to its
+    output.
 
     The demo, the real-port tests and the latency benchmark all set the bot up this way. With rtmidi each
     port is its own client, so the recorder is as independent of the bot as a synth would be.
@@ -139,15 +140,14 @@ class DuetRig:
 
     SETTLE_SECONDS = 0.2  # JACK and ALSA connect ports asynchronously
 
-    def __init__(self, backend: Backend, model: StepModel, settings: JamSettings, name: str = "Duetto") -> None:
-        self.output = backend.open_output(f"{name} Out", virtual=True)
-        self.engine = Engine(model, self.output, settings, mode=make_mode(settings.mode))
-        self.input = backend.open_input(f"{name} In", self.engine.receive, virtual=True)
+    def __init__(self, backend: Backend, model: StepModel, settings: JamSettings, name: str = "Duetto",
+                 mode: Mode | None = None, log: Callable[[str], None] = say) -> None:
+        self.session = JamSession(backend, model, settings, name=name, mode=mode, log=log).__enter__()
+        self.engine = self.session.engine
         self.recorder = Recorder()
         self.listener = backend.open_input(f"{name} Out", self.recorder)
         self.player_port = backend.open_output(f"{name} In")
         self.player = Player(self.player_port)
-        self.engine.start()
         time.sleep(self.SETTLE_SECONDS)
 
     def wait_until_answered(self, since: float, timeout: float) -> bool:
@@ -167,7 +167,7 @@ class DuetRig:
 
     def close(self) -> None:
         """Stop the engine (releasing its notes), let the last messages arrive, close every port."""
-        self.engine.stop()
+        self.player_port.close()
+        self.session.close()
         time.sleep(0.05)
-        for port in (self.player_port, self.listener, self.input, self.output):
-            port.close()
+        self.listener.close()

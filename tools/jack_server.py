@@ -49,9 +49,10 @@ class PrivateJackServer:
             stdout=self._log, stderr=subprocess.STDOUT)
         ready = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "10"], capture_output=True)
         if ready.returncode != 0 or self._process.poll() is not None:
-            self._stop()
             self._log.seek(0)
-            raise PortError(f"the private JACK server did not start: {self._log.read()[-300:].strip()}")
+            said = self._log.read()[-300:].strip()  # before stopping it closes the log
+            self._stop()
+            raise PortError(f"the private JACK server did not start: {said}")
         self._previous = os.environ.get("JACK_DEFAULT_SERVER")
         os.environ["JACK_DEFAULT_SERVER"] = self.name
         return self

@@ -27,6 +27,7 @@ import numpy as np
 
 from duetto.atomic import write_atomically, write_json_atomically
 from duetto.encodings import events as encoding
+from duetto.errors import UsageError
 from duetto.model.sampler import Sampler
 from duetto.model.scoring import sequence_nats
 from duetto.model.step_model import StepModel
@@ -58,9 +59,14 @@ class QualitySettings:
 
 def load_split(data_dir: str | Path, split: str) -> list[list[Note]]:
     """Every sequence of one split of a built dataset, as notes."""
+    return read_split(data_dir, split).notes()
+
+
+def read_split(data_dir: str | Path, split: str) -> Shard:
+    """One split of a built dataset, read by the training side's shard reader (torch-free)."""
     from duetto.train.data.shards import read_shard
 
-    return read_shard(data_dir, split).notes()
+    return read_shard(data_dir, split)
 
 
 def style_names(shard: Shard) -> list[str]:
@@ -267,9 +273,7 @@ def likelihood_by_style(model: StepModel, data_dir: str | Path, pieces: int) -> 
     the first event encoding reads the same pieces without them (it has no such tokens), so it is scored
     on the very notes the newer models are. None for a model that cannot read the dataset (another
     family)."""
-    from duetto.train.data.shards import read_shard
-
-    shard = read_shard(data_dir, "test")
+    shard = read_split(data_dir, "test")
     if model.info.encoding != encoding.ENCODING_NAME or model.info.vocab_size < encoding.V1_VOCAB_SIZE:
         return None
     told = model.info.vocab_size >= encoding.VOCAB_SIZE
@@ -315,10 +319,10 @@ def evaluate_model(path: str, settings: QualitySettings, pairs, runs: TrainingRu
 
 
 def run_quality_bench(settings: QualitySettings, command: str) -> dict:
-    test = read_shard(settings.data, "test")
+    test = read_split(settings.data, "test")
     pairs = continuations(settings, test.notes(), style_names(test))
     if not pairs:
-        raise ValueError(f"{settings.data}: no held-out piece is longer than the {settings.prompt_seconds} s prompt")
+        raise UsageError(f"--data {settings.data}: no held-out piece is longer than the {settings.prompt_seconds} s prompt")
     runs = TrainingRuns(load_split(settings.data, "train"))
     reference_rows, reference_intervals = [], []
     for prompt, real, _ in pairs:

@@ -182,7 +182,7 @@ def test_a_flood_of_20000_messages_a_second_keeps_memory_bounded_and_the_bot_ans
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     started = time.perf_counter()
-    rate = flood_from_another_process(bench.input.name, seconds, FLOOD_RATE, seed=1)
+    rate = flood_from_another_process(bench.session.input.name, seconds, FLOOD_RATE, seed=1)
     sampling.set()
     sent = int(FLOOD_RATE * seconds)
     growth = rss_bytes() - rss_before

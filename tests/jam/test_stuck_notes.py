@@ -44,7 +44,7 @@ def run_in_process_case(jack, model, rng: random.Random) -> tuple[str, int]:
     bench = DuetRig(jack, failing, JamSettings(phrase_gap=GAP, response_seconds=RESPONSE, seed=rng.randrange(1000)),
                     name=f"Stuck {next(_names)}")
     synth = Recorder()  # the output's peer, which may go away mid-answer
-    synth_port = jack.open_input(bench.output.name, synth)
+    synth_port = jack.open_input(bench.session.output.name, synth)
     try:
         bench.player.play(PHRASE)
         time.sleep(rng.uniform(0.0, GAP + RESPONSE))  # a random moment: before, at or during the answer

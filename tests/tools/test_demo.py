@@ -57,8 +57,8 @@ def test_without_fluidsynth_or_matplotlib_the_demo_still_writes_the_midi_and_say
     assert f"wrote {tmp_path / 'demo.mid'}: " in result.stdout
     missing = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("no ")]
     assert missing == [
-        f"no {tmp_path / 'demo.wav'}: FluidSynth is not installed, so no WAV (Debian: apt install fluidsynth "
-        "fluid-soundfont-gm; macOS: brew install fluidsynth)",
+        f"no {tmp_path / 'demo.wav'}: FluidSynth is not installed, so no WAV (Debian/Ubuntu: sudo apt install "
+        "fluidsynth fluid-soundfont-gm; macOS: brew install fluidsynth)",
         f"no {tmp_path / 'demo.png'}: drawing pictures needs matplotlib: pip install 'duetto[plot]'"]
     assert [item.name for item in tmp_path.iterdir()] == ["demo.mid"]
 
