@@ -20,7 +20,7 @@ from duetto.encodings.events import key_events
 from duetto.errors import UsageError
 from duetto.families import make_voice
 from duetto.midi.files import MidiScore, read_score, write_midi
-from duetto.model.sampler import Sampler
+from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.key import KeyFinder
 from duetto.music.notes import KeyEvent, Note, notes_from_events
@@ -103,7 +103,7 @@ class Continued:
 
 
 def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: float,
-                  temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
+                  temperature: float = DEFAULT_TEMPERATURE, top_p: float = DEFAULT_TOP_P, seed: int | None = None,
                   limits: Limits | None = None, style: str = "auto", texture: str = "auto",
                   progress: Progress | None = None) -> Continued:
     """Continue a MIDI file: the prompt (as read, drums and programs and tempo map kept) and the

@@ -28,7 +28,7 @@ import numpy as np
 from duetto.atomic import write_atomically, write_json_atomically
 from duetto.encodings import events as encoding
 from duetto.errors import UsageError
-from duetto.model.sampler import Sampler
+from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, Sampler
 from duetto.model.scoring import sequence_nats
 from duetto.model.step_model import StepModel
 from duetto.music.key import KeyFinder
@@ -53,8 +53,8 @@ class QualitySettings:
     prompt_seconds: float = 8.0
     seconds: float = 8.0
     seed: int = 0
-    temperature: float = 1.0
-    top_p: float = 0.95
+    temperature: float = DEFAULT_TEMPERATURE
+    top_p: float = DEFAULT_TOP_P
 
 
 def load_split(data_dir: str | Path, split: str) -> list[list[Note]]:

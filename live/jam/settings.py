@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from duetto.jam.controls import PhraseEnd
+from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 from duetto.music.groove import Feel
 from duetto.music.key import Key
 from duetto.voices.in_kind import TEXTURE_CHOICES
@@ -22,8 +23,8 @@ class JamSettings:
     phrase_beats: float | None = None  # ...or this many beats, when a tempo is known
     phrase_end: PhraseEnd = field(default_factory=PhraseEnd)
     response_seconds: float = 4.0
-    temperature: float = 1.0
-    top_p: float = 0.95
+    temperature: float = DEFAULT_TEMPERATURE
+    top_p: float = DEFAULT_TOP_P
     seed: int | None = None
     channel: int = 0
     input_channel: int | None = None  # listen to this channel only (None: all)
