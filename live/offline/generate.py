@@ -23,6 +23,7 @@ from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.key import KeyFinder
 from duetto.music.notes import KeyEvent, Note, notes_from_events
+from duetto.music.timeline import Timeline
 from duetto.offline.plots import Mark, piano_roll_figure
 from duetto.voices.in_kind import CallListener
 from duetto.voices.limits import Limits
@@ -59,11 +60,13 @@ def prompt_tail(notes: Sequence[Note], tokens: int) -> list[Note]:
 
 def continue_notes(model: StepModel, prompt: Sequence[Note], seconds: float, sampler: Sampler,
                    limits: Limits | None = None, style: str = "auto", texture: str = "auto",
-                   progress: Progress | None = None) -> list[Note]:
+                   progress: Progress | None = None, timeline: Timeline | None = None) -> list[Note]:
     """`seconds` of continuation after the prompt's last key event, on the prompt's clock, in kind with
-    the end of the prompt (duetto.voices.in_kind). The voice hears the prompt as given: cut a long one
-    with `prompt_tail` first."""
+    the end of the prompt (duetto.voices.in_kind), its beats and bars where `timeline` says (the prompt's
+    tempo map and meter; without one a voice that counts in beats follows the prompt's own pulse). The
+    voice hears the prompt as given: cut a long one with `prompt_tail` first."""
     voice = make_voice(model, sampler, limits, window_tokens=window_tokens(model))
+    voice.keep_time(timeline)
     call = CallListener()
     heard = key_events(prompt)
     for event in heard:
@@ -115,7 +118,8 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
     prompt = encoding.quantize(score.notes)
     heard = prompt_tail(prompt, window_tokens(model))
     continuation = continue_notes(model, heard, seconds, Sampler(temperature, top_p, seed), limits, style, texture,
-                                  progress or (lambda line: print(f"duetto: {line}", file=sys.stderr)))
+                                  progress or (lambda line: print(f"duetto: {line}", file=sys.stderr)),
+                                  Timeline(tuple(score.tempos)))
     prompt_end = max(note.end for note in prompt)
     continuation_end = max((note.end for note in continuation), default=prompt_end)
     tracks = {"Prompt": sorted(score.notes + score.drums), "Duetto": continuation}
