@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 DEFAULT_METER = (4, 4)
+ON_GRID_SECONDS = 0.03  # an onset this close to a grid line is on it (the beat measure of docs/quality.md)
 MIN_BPM, MAX_BPM = 20.0, 400.0  # tempos outside these are refused where they are given
 
 
@@ -95,3 +96,18 @@ class Timeline:
         """How far into its bar a beat lies (in quarter notes) and the bar's meter."""
         meter, start = self.meter_at(beat)
         return (beat - start) % bar_beats(meter), meter
+
+
+def on_grid_share(onsets: Sequence[float], timeline: Timeline, steps_per_beat: int = 4,
+                  tolerance: float = ON_GRID_SECONDS) -> float | None:
+    """The share of onsets (seconds) within `tolerance` of a grid line (`steps_per_beat` lines a beat:
+    sixteenths by default) of a timeline; None for no onsets."""
+    if not len(onsets):
+        return None
+    near = 0
+    for onset in onsets:
+        steps = timeline.beats(onset) * steps_per_beat
+        nearest = timeline.seconds(round(steps) / steps_per_beat)
+        near += abs(nearest - onset) <= tolerance
+    return near / len(onsets)
+

@@ -23,7 +23,7 @@ from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.key import KeyFinder
 from duetto.music.notes import KeyEvent, Note, notes_from_events
-from duetto.music.timeline import Timeline
+from duetto.music.timeline import Timeline, check_bpm
 from duetto.offline.plots import Mark, piano_roll_figure
 from duetto.voices.in_kind import CallListener
 from duetto.voices.limits import Limits
@@ -115,11 +115,13 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
         what = f"only drums ({len(score.drums)} notes on channel 10, which Duetto does not continue)" \
             if score.drums else "no notes"
         raise ValueError(f"{prompt_path}: the prompt has {what}")
+    for _, bpm in score.tempos:
+        check_bpm(bpm, f"{prompt_path}")
     prompt = encoding.quantize(score.notes)
     heard = prompt_tail(prompt, window_tokens(model))
     continuation = continue_notes(model, heard, seconds, Sampler(temperature, top_p, seed), limits, style, texture,
                                   progress or (lambda line: print(f"duetto: {line}", file=sys.stderr)),
-                                  Timeline(tuple(score.tempos)))
+                                  Timeline(tuple(score.tempos), tuple(score.meters)))
     prompt_end = max(note.end for note in prompt)
     continuation_end = max((note.end for note in continuation), default=prompt_end)
     tracks = {"Prompt": sorted(score.notes + score.drums), "Duetto": continuation}

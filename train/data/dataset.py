@@ -300,6 +300,7 @@ def build_dataset(
         "skipped": [{"name": s.name, "reason": s.reason} for s in corpus.skipped],
         "not_midi_files": corpus.not_midi,
         "shared_openings": [[piece.name for piece in group] for group in groups if len(group) > 1],
+        "estimated_beat": sorted(piece.name for piece in corpus.pieces if piece.beat_estimated),
     }
     manifest["warnings"] = split_warnings(manifest)
     write_atomically(out / MANIFEST, lambda handle: json.dump(manifest, handle, indent=1), mode="w")
