@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 DEFAULT_METER = (4, 4)
@@ -61,6 +62,7 @@ class Timeline:
                         tuple((at + origin, num, den) for at, num, den in self.meters))
 
     # seconds <-> beats, piecewise linear through the tempo changes (before the first: its tempo)
+    @cached_property
     def _tempo_starts(self) -> list[tuple[float, float, float]]:
         """(seconds, beats, seconds per beat) at each tempo change."""
         starts, beats = [], 0.0
@@ -73,22 +75,27 @@ class Timeline:
 
     def beats(self, seconds: float) -> float:
         """The beat (quarter notes from beat 0) at a time in seconds."""
-        starts = self._tempo_starts()
+        starts = self._tempo_starts
         at, beats, per_beat = starts[max(0, bisect.bisect_right([s[0] for s in starts], seconds) - 1)]
         return beats + (seconds - at) / per_beat
 
     def seconds(self, beat: float) -> float:
         """The time in seconds of a beat."""
-        starts = self._tempo_starts()
+        starts = self._tempo_starts
         at, beats, per_beat = starts[max(0, bisect.bisect_right([s[1] for s in starts], beat) - 1)]
         return at + (beat - beats) * per_beat
 
     def bpm_at(self, seconds: float) -> float:
         return self.tempos[max(0, bisect.bisect_right([at for at, _ in self.tempos], seconds) - 1)][1]
 
+    @cached_property
+    def _meter_starts(self) -> list[tuple[float, tuple[int, int]]]:
+        """(beat, meter) at each meter change."""
+        return [(self.beats(at), (num, den)) for at, num, den in self.meters]
+
     def meter_at(self, beat: float) -> tuple[tuple[int, int], float]:
         """The meter in force at a beat and the beat its bars are counted from (its change)."""
-        changes = [(self.beats(at), (num, den)) for at, num, den in self.meters]
+        changes = self._meter_starts
         start, meter = changes[max(0, bisect.bisect_right([c[0] for c in changes], beat + 1e-9) - 1)]
         return meter, start
 
