@@ -157,12 +157,12 @@ def encode(notes: Sequence[Note], timeline: Timeline, parts: Sequence[int]) -> M
 
 
 def shortened_gap(gap: int, bar_length: int) -> int:
-    """A gap between onsets in ticks, shortened by whole bars until it is below ONSETS (or to ONSETS - 1
-    when a bar is longer than that)."""
+    """A gap between onsets in ticks, shortened by whole bars until it is below ONSETS (to ONSETS - 1 when
+    a bar is too long for that: a meter of more than 8 beats loses its place in the bar at a long rest)."""
     if gap < ONSETS:
         return max(0, gap)
-    whole_bars = (gap - ONSETS) // bar_length + 1
-    return min(ONSETS - 1, gap - whole_bars * bar_length)
+    shortened = gap - ((gap - ONSETS) // bar_length + 1) * bar_length
+    return shortened if 0 <= shortened < ONSETS else ONSETS - 1
 
 
 def decode(fields: np.ndarray, ticks: np.ndarray, timeline: Timeline) -> list[Note]:

@@ -76,3 +76,8 @@ def test_columns_round_trip_as_shards_store_them():
     again = metrical.MetricalNotes.from_columns(encoded.as_columns())
     for name in ("fields", "bar", "meter", "bar_length", "texture", "ticks"):
         assert np.array_equal(getattr(again, name), getattr(encoded, name))
+
+
+@pytest.mark.parametrize("gap, bar_length", [(200, 96), (1000, 72), (500, 1584), (191, 1584), (5000, 288)])
+def test_a_shortened_gap_is_always_an_onset_the_model_knows(gap, bar_length):
+    assert 0 <= metrical.shortened_gap(gap, bar_length) < metrical.ONSETS
