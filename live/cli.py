@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from duetto.errors import DuettoError, UsageError
+from duetto.errors import DuettoError, UsageError, usage
 from duetto.jam.options import add_jam_options, add_live_options, add_model_options, add_port_name_option
 from duetto.midi.files import MidiFileError
 from duetto.model.step_model import StepModel
@@ -195,10 +195,10 @@ def run_learn(args: argparse.Namespace) -> int:
     from duetto.jam.config import Config, read_config, write_config
     from duetto.jam.controls import check_name
     from duetto.jam.learn import listen_for_cc
-    from duetto.jam.options import jam_option_types, parsed
+    from duetto.jam.options import jam_option_types
     from duetto.midi.ports import open_backend
 
-    name = parsed(check_name, args.control)
+    name = usage(check_name, args.control)
     path = Path(args.config)
     config = read_config(path, jam_option_types()) if path.exists() else Config()
     backend = open_backend(args.backend, own_name=args.name)
@@ -363,7 +363,9 @@ def run_producer(command: str, rest: list[str]) -> int:
     except ImportError as error:
         raise UsageError(f"`duetto {command}` needs the training extra ({error.name} is missing): "
                          "pip install 'duetto[train]'") from None
-    return producer_main(command, rest)
+    # the training side still tells bad input by a one-line ValueError; until it raises DuettoErrors, its
+    # ValueErrors are the user's
+    return usage(producer_main, command, rest)
 
 
 def main(argv: list[str] | None = None) -> int:

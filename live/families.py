@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from duetto.encodings import events, note_level, roll
+from duetto.encodings import events, metrical, note_level, roll
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import ModelError, StepModel
 from duetto.voices.base import Voice
 from duetto.voices.events import EventVoice
 from duetto.voices.limits import Limits
 from duetto.voices.melody import MelodyVoice
+from duetto.voices.metrical import MetricalVoice
 from duetto.voices.notes import NotesVoice
 from duetto.voices.roll import RollVoice
 
@@ -46,6 +47,8 @@ FAMILIES: dict[str, Family] = {family.name: family for family in (
            "a biaxial LSTM over a piano roll on a sixteenth-note grid"),
     Family("biaxial_quarter", roll.ENCODING_NAME, RollVoice,
            "the biaxial LSTM on the classic benchmark's quarter-note 88-key roll"),
+    Family("metrical", metrical.ENCODING_NAME, MetricalVoice,
+           "a transformer stepping once per note, in beats: onset, part, pitch, duration and velocity"),
 )}
 
 

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from duetto.encodings import events as encoding
 from duetto.encodings.events import key_events
-from duetto.errors import UsageError
+from duetto.errors import UsageError, usage
 from duetto.families import make_voice
 from duetto.midi.files import MidiScore, read_score, write_midi
 from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.key import KeyFinder
 from duetto.music.notes import KeyEvent, Note, notes_from_events
+from duetto.music.timeline import Timeline, check_bpm
 from duetto.offline.plots import Mark, piano_roll_figure
 from duetto.voices.in_kind import CallListener
 from duetto.voices.limits import Limits
@@ -60,11 +61,13 @@ def prompt_tail(notes: Sequence[Note], tokens: int) -> list[Note]:
 
 def continue_notes(model: StepModel, prompt: Sequence[Note], seconds: float, sampler: Sampler,
                    limits: Limits | None = None, style: str = "auto", texture: str = "auto",
-                   progress: Progress | None = None) -> list[Note]:
+                   progress: Progress | None = None, timeline: Timeline | None = None) -> list[Note]:
     """`seconds` of continuation after the prompt's last key event, on the prompt's clock, in kind with
-    the end of the prompt (duetto.voices.in_kind). The voice hears the prompt as given: cut a long one
-    with `prompt_tail` first."""
+    the end of the prompt (duetto.voices.in_kind), its beats and bars where `timeline` says (the prompt's
+    tempo map and meter; without one a voice that counts in beats follows the prompt's own pulse). The
+    voice hears the prompt as given: cut a long one with `prompt_tail` first."""
     voice = make_voice(model, sampler, limits, window_tokens=window_tokens(model))
+    voice.keep_time(timeline)
     call = CallListener()
     heard = key_events(prompt)
     for event in heard:
@@ -113,10 +116,13 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
         what = f"only drums ({len(score.drums)} notes on channel 10, which Duetto does not continue)" \
             if score.drums else "no notes"
         raise UsageError(f"{prompt_path}: the prompt has {what}")
+    for _, bpm in score.tempos:
+        usage(check_bpm, bpm, f"{prompt_path}")
     prompt = encoding.quantize(score.notes)
     heard = prompt_tail(prompt, window_tokens(model))
     continuation = continue_notes(model, heard, seconds, Sampler(temperature, top_p, seed), limits, style, texture,
-                                  progress or (lambda line: print(f"duetto: {line}", file=sys.stderr)))
+                                  progress or (lambda line: print(f"duetto: {line}", file=sys.stderr)),
+                                  Timeline(tuple(score.tempos), tuple(score.meters)))
     prompt_end = max(note.end for note in prompt)
     continuation_end = max((note.end for note in continuation), default=prompt_end)
     tracks = {"Prompt": sorted(score.notes + score.drums), "Duetto": continuation}

@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
 
-from duetto.errors import UsageError
+from duetto.errors import UsageError, usage
 from duetto.fluidsynth import find_fluidsynth, find_soundfont
 from duetto.jam.controls import parse_phrase_end
 from duetto.jam.modes import MODES
@@ -30,8 +29,6 @@ from duetto.voices.limits import Limits
 
 SYNTH_DEFAULT = "auto"  # `--synth` without a soundfont: the system's General MIDI one
 NOT_IN_CONFIG = {"help", "config", "preset"}
-
-T = TypeVar("T")
 
 
 # -- the declarations -------------------------------------------------------------------------------------
@@ -166,14 +163,6 @@ def check_range(option: str, value: float | None, lowest: float, highest: float)
         raise UsageError(f"{option} {value:g}: use a value from {lowest:g} to {highest:g}")
 
 
-def parsed(parse: Callable[[str], T], text: str) -> T:
-    """`parse(text)`, its ValueError (whose message names the option and what it takes) a UsageError."""
-    try:
-        return parse(text)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-
-
 def model_limits(args: argparse.Namespace) -> Limits:
     """The options every command that plays a model shares, each in its range; what the bot may play."""
     check_range("--threads", args.threads, 1, 64)
@@ -232,11 +221,11 @@ def live_settings(args: argparse.Namespace, *, synth: bool = False, mode: str = 
     check_range("--phrase-gap", args.phrase_gap, 1, 60_000)
     check_range("--response-seconds", args.response_seconds, 0.1, 600)
     limits.density = args.density
-    key: Key | None = None if args.key.strip().lower() == "auto" else parsed(parse_key, args.key)
+    key: Key | None = None if args.key.strip().lower() == "auto" else usage(parse_key, args.key)
     return JamSettings(
         phrase_gap=args.phrase_gap / 1000.0,
         phrase_beats=args.phrase_beats,
-        phrase_end=parsed(parse_phrase_end, args.phrase_end),
+        phrase_end=usage(parse_phrase_end, args.phrase_end),
         response_seconds=args.response_seconds,
         seed=args.seed,
         channel=bot_channel(args.channel, args.in_channel, synth) - 1,

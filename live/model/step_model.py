@@ -178,7 +178,7 @@ class StepModel:
         if set(inputs) != expected_inputs or not expected_outputs <= set(outputs):
             raise ModelError(f"{self.path}: graph inputs {sorted(inputs)} / outputs {sorted(outputs)} do not "
                              f"match its metadata ({sorted(expected_inputs)} -> {sorted(expected_outputs)})")
-        logits_shape = outputs[self.info.outputs[0]].shape
+        logits_shape = outputs[self.info.outputs[0]].shape if self.info.outputs[0] == "logits" else None
         if logits_shape and isinstance(logits_shape[-1], int) and logits_shape[-1] != self.info.vocab_size:
             raise ModelError(f"{self.path}: logits have {logits_shape[-1]} entries, metadata says "
                              f"{self.info.vocab_size}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from duetto.midi.messages import CLOCK, CONTINUE, SONG_POSITION, START, STOP
 from duetto.music.notes import CHORD_SECONDS
+from duetto.music.timeline import check_bpm
 
 TICKS_PER_BEAT = 24
 TICKS_PER_SIXTEENTH = 6  # Song Position Pointer counts sixteenths
@@ -133,7 +134,7 @@ def _fit_line(ticks: list[tuple[int, float]]) -> tuple[float, float] | None:
     return slope, mean_stamp - mean_serial * slope
 
 
-class _PulseFinder:
+class PulseFinder:
     """The player's pulse: the unit most inter-onset intervals are whole multiples of, brought into a
     common tempo range; the beat falls on the first onset of the player's latest phrase."""
 
@@ -174,12 +175,12 @@ class TempoTracker:
     """The best beat grid available now. Owned by the engine thread."""
 
     def __init__(self, bpm: float | None = None, follow_player: bool = True) -> None:
-        if bpm is not None and not 20 <= bpm <= 400:
-            raise ValueError(f"--bpm {bpm}: use a tempo between 20 and 400")
+        if bpm is not None:
+            check_bpm(bpm, "--bpm")
         self.bpm = bpm
         self.follow_player = follow_player
         self._clock = _ClockFollower()
-        self._pulse = _PulseFinder()
+        self._pulse = PulseFinder()
 
     def timing_message(self, message: list[int], stamp: float) -> None:
         self._clock.message(message[0], message[1:], stamp)

@@ -8,9 +8,9 @@ import argparse
 import pytest
 
 from duetto.cli import build_parser
-from duetto.errors import UsageError
+from duetto.errors import UsageError, usage
 from duetto.jam.controls import PhraseEnd
-from duetto.jam.options import bot_channel, check_style, fit_to_model, jam_option_types, live_settings, parsed
+from duetto.jam.options import bot_channel, check_style, fit_to_model, jam_option_types, live_settings
 from duetto.model.step_model import StepModel
 from duetto.models import DEFAULT_MODEL
 from duetto.music.key import parse_key
@@ -60,9 +60,9 @@ def test_the_bots_channel_keeps_apart_from_the_players_and_the_drums_with_a_synt
 
 
 def test_a_parse_error_becomes_a_usage_error_with_its_message():
-    assert parsed(int, "12") == 12
+    assert usage(int, "12") == 12
     with pytest.raises(UsageError, match="invalid literal"):
-        parsed(int, "twelve")
+        usage(int, "twelve")
 
 
 def test_a_style_must_be_one_the_model_knows():

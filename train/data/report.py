@@ -59,6 +59,16 @@ def not_midi_line(manifest: dict) -> list[str]:
     return [f"skipped {total} {what} ({kinds})"]
 
 
+def estimated_beat_line(manifest: dict) -> list[str]:
+    """How many MIDI files had their beat estimated from their onsets, their tempo map not fitting them."""
+    names = manifest.get("estimated_beat", [])
+    if not names:
+        return []
+    return [f"estimated the beat of {len(names)} MIDI file{'s' if len(names) != 1 else ''} from its notes "
+            f"(no tempo map fits them, as when played without a click): {', '.join(names[:5])}"
+            f"{', ...' if len(names) > 5 else ''}"]
+
+
 def shared_openings_line(manifest: dict, where: str) -> list[str]:
     """How many pieces share their opening with another, kept together in one split."""
     groups = manifest["shared_openings"]
