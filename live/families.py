@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from duetto.encodings import events, metrical, note_level, roll
+from duetto.model.rolling_state import WINDOW_TOKENS
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import ModelError, StepModel
 from duetto.voices.base import Voice
@@ -60,7 +61,7 @@ def family(name: str) -> Family:
 
 
 def make_voice(model: StepModel, sampler: Sampler, limits: Limits | None = None,
-               window_tokens: int = 512) -> Voice:
+               window_tokens: int = WINDOW_TOKENS) -> Voice:
     """The voice for a loaded model, chosen by the family its metadata names."""
     known = FAMILIES.get(model.info.family)
     if known is None:

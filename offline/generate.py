@@ -21,6 +21,7 @@ from duetto.encodings.metrical import ENCODING_NAME as METRICAL
 from duetto.errors import UsageError, usage
 from duetto.families import make_voice
 from duetto.midi.files import MidiScore, read_score, write_midi
+from duetto.model.rolling_state import RESTART_SHARE, WINDOW_TOKENS, share
 from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.key import KeyFinder
@@ -34,16 +35,16 @@ from duetto.voices.limits import Limits
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-WINDOW_TOKENS = 512  # what a model with no cache of its own hears at most (as `duetto jam` does)
 PROGRESS_AFTER_SECONDS = 2.0  # composing longer than this says how far it is
 PROGRESS_EVERY_SECONDS = 5.0
 Progress = Callable[[str], None]
 
 
 def window_tokens(model: StepModel) -> int:
-    """How many recent tokens the model can hear: half a transformer's cache (the rest is for the answer),
-    else the live window."""
-    return model.info.max_steps // 2 if model.info.max_steps else WINDOW_TOKENS
+    """How many recent tokens of the prompt the model hears: a bounded state's RESTART_SHARE (the rest is
+    room for the continuation), else the window a live jam keeps."""
+    capacity = model.info.max_steps
+    return share(capacity, RESTART_SHARE) if capacity else WINDOW_TOKENS
 
 
 def prompt_tail(notes: Sequence[Note], tokens: int) -> list[Note]:

@@ -33,6 +33,8 @@ from duetto.model.scoring import sequence_nats
 from duetto.model.step_model import StepModel
 from duetto.music.key import KeyFinder
 from duetto.music.notes import Note
+from duetto.music.statistics import (histogram_overlap, inter_onset_intervals, pitch_class_entropy, polyphony,
+                                     scale_consistency)
 from duetto.music.texture import texture_of, voices
 from duetto.offline.generate import continue_notes
 from duetto.voices.in_kind import REGISTER_MARGIN
@@ -40,9 +42,6 @@ from duetto.voices.in_kind import REGISTER_MARGIN
 if TYPE_CHECKING:
     from duetto.train.data.shards import Shard
 
-MAJOR = (0, 2, 4, 5, 7, 9, 11)
-HARMONIC_MINOR = (0, 2, 3, 5, 7, 8, 11)
-IOI_BINS = np.geomspace(0.01, 4.0, 25)  # inter-onset intervals from 10 ms to 4 s, log-spaced
 
 
 @dataclass
@@ -156,51 +155,6 @@ def _powers(base: np.uint64, count: int) -> np.ndarray:
     if count > 1:
         powers[1:] = np.cumprod(np.full(count - 1, base, dtype=np.uint64))
     return powers
-
-
-def pitch_class_entropy(notes: Sequence[Note]) -> float:
-    """Bits: 0 for one pitch class throughout, log2(12) = 3.58 for all twelve alike."""
-    counts = np.bincount([note.pitch % 12 for note in notes], minlength=12).astype(float)
-    if not counts.sum():
-        return math.nan
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log2(p)).sum())
-
-
-def scale_consistency(notes: Sequence[Note]) -> float:
-    """The share of notes inside the best-fitting major or harmonic-minor scale."""
-    if not notes:
-        return math.nan
-    counts = np.bincount([note.pitch % 12 for note in notes], minlength=12)
-    best = max(sum(counts[(root + step) % 12] for step in scale)
-               for root in range(12) for scale in (MAJOR, HARMONIC_MINOR))
-    return float(best / counts.sum())
-
-
-def polyphony(notes: Sequence[Note]) -> float:
-    """Mean number of notes sounding, over the moments when at least one does (10 ms resolution)."""
-    if not notes:
-        return math.nan
-    start = min(note.start for note in notes)
-    frames = np.zeros(int((max(note.end for note in notes) - start) / encoding.STEP_SECONDS) + 1)
-    for note in notes:
-        frames[int((note.start - start) / encoding.STEP_SECONDS):int((note.end - start) / encoding.STEP_SECONDS)] += 1
-    sounding = frames[frames > 0]
-    return float(sounding.mean()) if len(sounding) else math.nan
-
-
-def inter_onset_intervals(notes: Sequence[Note]) -> np.ndarray:
-    onsets = np.unique(np.round([note.start for note in notes], 2))
-    return np.diff(onsets)
-
-
-def histogram_overlap(first: np.ndarray, second: np.ndarray) -> float:
-    """1 when two interval distributions fall in the same bins in the same shares, 0 when disjoint."""
-    if not len(first) or not len(second):
-        return math.nan
-    p = np.histogram(np.clip(first, IOI_BINS[0], IOI_BINS[-1]), IOI_BINS)[0].astype(float)
-    q = np.histogram(np.clip(second, IOI_BINS[0], IOI_BINS[-1]), IOI_BINS)[0].astype(float)
-    return float(np.minimum(p / p.sum(), q / q.sum()).sum())
 
 
 def in_kind(call: Sequence[Note], answer: Sequence[Note], call_seconds: float, answer_seconds: float) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from duetto.jam.controls import PhraseEnd
+from duetto.model.rolling_state import WINDOW_TOKENS
 from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 from duetto.music.groove import Feel
 from duetto.music.key import Key
@@ -37,7 +38,7 @@ class JamSettings:
     feel: Feel = field(default_factory=Feel)
     cc_map: dict[int, str] = field(default_factory=dict)  # CC number -> control or action name
     panic_keys: frozenset[int] = frozenset()  # held together by the player: panic
-    window_tokens: int = 512
+    window_tokens: int = WINDOW_TOKENS
     limits: Limits = field(default_factory=Limits)
     mode: str = "call"
     style: str = "auto"  # a style the model knows, or auto: none is said, and the model hears it in the music

@@ -12,6 +12,7 @@ import numpy as np
 
 from duetto.encodings import events as encoding
 from duetto.encodings import metrical
+from duetto.model.rolling_state import RESTART_SHARE, share
 from duetto.model.step_model import StepModel
 
 
@@ -24,7 +25,7 @@ def sequence_nats(model: StepModel, tokens: Sequence[int], conditioning_counts: 
     nats, targets, notes = 0.0, 0, 0
     for index in range(len(tokens) - 1):
         if capacity is not None and used == capacity:
-            keep = capacity // 2
+            keep = share(capacity, RESTART_SHARE)
             _, state = model.feed([int(token) for token in tokens[index - keep:index]], model.initial_state())
             used = keep
         logits, state = model.step(int(tokens[index]), state)
@@ -51,7 +52,7 @@ def metrical_nats(model: StepModel, notes: metrical.MetricalNotes, style: int = 
     nats = 0.0
     for index in range(len(fields)):
         if capacity is not None and used == capacity:
-            opened = index - capacity // 2
+            opened = index - share(capacity, RESTART_SHARE)
             state, used = model.initial_state(), 0
             for earlier in range(opened, index):
                 state = model.run(_metrical_step(notes, earlier, opened, style), state)[1]
