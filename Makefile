@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test jack fluidsynth tmux clean
+.PHONY: demo test test-fast jack fluidsynth tmux clean
 
 # the runtime alone: numpy, mido, python-rtmidi and the CPU build of ONNX Runtime
 $(VENV)/.runtime: pyproject.toml
@@ -52,6 +52,10 @@ tmux:
 
 test: $(VENV)/.dev jack fluidsynth tmux
 	$(BIN)/python -m pytest -q
+
+# the unit tier, every few minutes while working: no apt, no JACK server, no training (tests/conftest.py)
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -q -m unit
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

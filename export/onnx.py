@@ -21,7 +21,6 @@ import onnx
 import torch
 
 from duetto.atomic import write_atomically
-from duetto.encodings import events
 from duetto.encodings.registry import for_vocabulary, newest
 from duetto.families import family
 from duetto.model.step_model import METADATA_KEY, ModelInfo, StateSpec, StepModel, next_state
@@ -71,8 +70,8 @@ def model_info(checkpoint: dict, graph) -> ModelInfo:
         outputs=graph.output_names[:len(graph.output_names) - len(graph.state_layout())],
         max_steps=graph.max_steps,
         extra=graph.extra(),
-        # only models that read conditioning tokens know styles
-        styles=list(checkpoint.get("styles", [])) if encoding == newest(events.ENCODING_NAME) else [],
+        # only models that read conditioning know styles
+        styles=list(checkpoint.get("styles", [])) if encoding.conditioned else [],
         training=training,
     )
 

@@ -23,7 +23,8 @@ import onnxruntime as ort
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from duetto.atomic import write_atomically
-from duetto.model.scoring import sequence_nats
+from duetto.encodings import metrical
+from duetto.model.scoring import metrical_nats, sequence_nats
 from duetto.model.step_model import METADATA_KEY, ModelInfo, StepModel
 from duetto.train.data.shards import read_shard
 
@@ -72,10 +73,16 @@ def write_variant(proto: onnx.ModelProto, out: str, variant: str) -> None:
 
 
 def heldout_nll(model: StepModel, data_dir: str, split: str = "test") -> float:
-    """Nats per token over a split, each sequence read from its START to its end, one step at a time, as
-    it runs live (duetto.model.scoring)."""
+    """Nats per token (per note for a metrical model) over a split, each sequence read from its START to
+    its end, one step at a time, as it runs live (duetto.model.scoring)."""
     total = count = 0
-    for sequence in read_shard(data_dir, split).sequences():
+    shard = read_shard(data_dir, split)
+    if model.info.encoding == metrical.ENCODING_NAME:
+        for notes, style in shard.metrical_pieces():
+            nats, targets = metrical_nats(model, notes, 1 + style)
+            total, count = total + nats, count + targets
+        return total / max(count, 1)
+    for sequence in shard.sequences():
         nats, targets, _ = sequence_nats(model, sequence)
         total, count = total + nats, count + targets
     return total / max(count, 1)

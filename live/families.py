@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from duetto.encodings import events, note_level, roll
+from duetto.encodings import events, metrical, note_level, roll
+from duetto.model.rolling_state import WINDOW_TOKENS
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import ModelError, StepModel
 from duetto.voices.base import Voice
 from duetto.voices.events import EventVoice
 from duetto.voices.limits import Limits
 from duetto.voices.melody import MelodyVoice
+from duetto.voices.metrical import MetricalVoice
 from duetto.voices.notes import NotesVoice
 from duetto.voices.roll import RollVoice
 
@@ -46,6 +48,8 @@ FAMILIES: dict[str, Family] = {family.name: family for family in (
            "a biaxial LSTM over a piano roll on a sixteenth-note grid"),
     Family("biaxial_quarter", roll.ENCODING_NAME, RollVoice,
            "the biaxial LSTM on the classic benchmark's quarter-note 88-key roll"),
+    Family("metrical", metrical.ENCODING_NAME, MetricalVoice,
+           "a transformer stepping once per note, in beats: onset, part, pitch, duration and velocity"),
 )}
 
 
@@ -57,7 +61,7 @@ def family(name: str) -> Family:
 
 
 def make_voice(model: StepModel, sampler: Sampler, limits: Limits | None = None,
-               window_tokens: int = 512) -> Voice:
+               window_tokens: int = WINDOW_TOKENS) -> Voice:
     """The voice for a loaded model, chosen by the family its metadata names."""
     known = FAMILIES.get(model.info.family)
     if known is None:

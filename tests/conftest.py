@@ -1,6 +1,7 @@
 """Shared fixtures: a private JACK server with the dummy driver, the shipped model, a tiny dataset.
 
-The rigs the tests share with the benchmarks and the demo live in `duetto.testing`.
+The rigs only tests use live in tests/support/ (importable as `support`); those the benchmarks and the demo
+use too (the stand-in player and recorder, the private JACK server) live in `duetto.tools`.
 
 The JACK server gets its own name, so tests never touch a musician's running server; every test that
 opens real MIDI ports asks for `jack_server`, which sets JACK_DEFAULT_SERVER for this process and for the
@@ -9,15 +10,46 @@ opens real MIDI ports asks for `jack_server`, which sets JACK_DEFAULT_SERVER for
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
+from pathlib import Path
 
 import pytest
+
+TESTS = Path(__file__).resolve().parent
+TRAINING = ("torch", "duetto.train", "duetto.export")  # what a `torch` test imports
+TRAINING_FOLDERS = (TESTS / "train", TESTS / "export")
 
 
 def pytest_addoption(parser) -> None:
     parser.addoption("--long", action="store_true",
                      help="run the fuzz and kill suites at full length (docs/reliability.md); DUETTO_LONG=1 too")
+
+
+def needs_training(item: pytest.Item) -> bool:
+    """Whether a test trains or exports a model: it lies in tests/train or tests/export, asks for the tiny
+    dataset, or its module imports torch or the training side."""
+    if "tiny_dataset" in item.fixturenames or any(folder in item.path.parents for folder in TRAINING_FOLDERS):
+        return True
+    module = getattr(item, "module", None)
+    for value in vars(module).values() if module is not None else ():
+        source = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None) or ""
+        if source.split(".")[0] == "torch" or source.startswith(TRAINING[1:]):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tiers (pyproject.toml): `jack` for a test on the private JACK server, `torch` for one that trains
+    or exports, `slow` where marked by hand; every other test is a `unit` test (`make test-fast`)."""
+    for item in items:
+        if "jack_server" in item.fixturenames:
+            item.add_marker(pytest.mark.jack)
+        if needs_training(item):
+            item.add_marker(pytest.mark.torch)
+        if not any(item.get_closest_marker(tier) for tier in ("jack", "torch", "slow")):
+            item.add_marker(pytest.mark.unit)
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +61,8 @@ def long_form(request) -> bool:
 @pytest.fixture(scope="session")
 def jack_server():
     from duetto.midi.ports.base import PortError
-    from duetto.testing.jack_server import TEST_PERIOD_FRAMES, TEST_RATE, PrivateJackServer
+    from duetto.tools.jack_server import PrivateJackServer
+    from support.jack import TEST_PERIOD_FRAMES, TEST_RATE
 
     try:
         # latency is the benchmark's job
@@ -70,7 +103,7 @@ def shipped_model():
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
     """A dataset built for real from 24 small tunes and one broken file: (folder, manifest)."""
-    from duetto.testing.material import write_tunes
+    from support.material import write_tunes
     from duetto.train.data.dataset import build_dataset
 
     folder = tmp_path_factory.mktemp("midi")

@@ -12,22 +12,25 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-FOLDERS = {"duetto": REPO / "live", "duetto.train": REPO / "train", "duetto.export": REPO / "export",
-           "duetto.models": REPO / "models"}
+FOLDERS = {"duetto": REPO / "live", "duetto.offline": REPO / "offline", "duetto.tools": REPO / "tools",
+           "duetto.train": REPO / "train", "duetto.export": REPO / "export", "duetto.models": REPO / "models"}
 
 # each room's layer: a module imports only from rooms of its own layer or below
 LAYERS = {
-    "duetto": 0, "duetto.atomic": 0, "duetto.models": 0,
+    "duetto": 0, "duetto.atomic": 0, "duetto.errors": 0, "duetto.fluidsynth": 0, "duetto.models": 0,
     "duetto.midi": 1, "duetto.music": 1,
     "duetto.encodings": 2, "duetto.model": 2,
     "duetto.voices": 3,
     "duetto.families": 4,
     "duetto.jam": 5, "duetto.offline": 5,
-    "duetto.tools": 6, "duetto.testing": 6, "duetto.cli": 6, "duetto.__main__": 6,
     "duetto.train": 6, "duetto.export": 6,
+    "duetto.tools": 7,
+    "duetto.cli": 8, "duetto.__main__": 8,
 }
 RUNTIME = [room for room, layer in LAYERS.items() if layer <= 5]
-NEVER_IN_RUNTIME = ["duetto.tools", "duetto.testing", "duetto.train", "duetto.export", "duetto.cli"]
+PRODUCERS = ["duetto.train", "duetto.export"]
+NEVER_IN_RUNTIME = ["duetto.tools", *PRODUCERS, "duetto.cli"]
+TEST_RIGS = "support"  # tests/support: never shipped, so never imported by the package
 TRAINING_LIBRARIES = ["torch", "onnx", "onnxscript", "music21", "tqdm"]
 APART = [("duetto.jam", "duetto.offline")]  # rooms of one layer that must not lean on each other
 
@@ -40,10 +43,7 @@ def modules() -> dict[str, Path]:
             parts = list(path.relative_to(folder).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts.pop()
-            name = ".".join([package, *parts])
-            if name.split(".")[:2] in (["duetto", "train"], ["duetto", "export"]) and package == "duetto":
-                continue
-            found[name] = path
+            found[".".join([package, *parts])] = path
     return found
 
 
@@ -56,9 +56,10 @@ def is_type_checking(node: ast.If) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def imported(name: str, path: Path) -> set[str]:
+def imported(name: str, path: Path, lazy: bool = True) -> set[str]:
     """The modules `name` imports: Duetto's by dotted name (a `from package import module` names the
-    module), and other libraries by their top-level name."""
+    module), and other libraries by their top-level name; with `lazy` off, only those imported when the
+    module itself is (not inside a function)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
 
@@ -66,6 +67,8 @@ def imported(name: str, path: Path) -> set[str]:
         if isinstance(node, ast.If) and is_type_checking(node):
             for child in node.orelse:
                 visit(child)
+            return
+        if not lazy and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
@@ -114,6 +117,19 @@ def test_imports_point_down(name):
 def test_the_runtime_needs_neither_the_producers_nor_the_rigs_nor_torch(name):
     assert sorted(module for module in IMPORTS[name] if within(module, NEVER_IN_RUNTIME)) == []
     assert sorted(module for module in IMPORTS[name] if module.split(".")[0] in TRAINING_LIBRARIES) == []
+
+
+@pytest.mark.parametrize("name", sorted(module for module in MODULES if room_of(module) == "duetto.tools"))
+def test_the_tools_import_the_producers_only_where_a_figure_needs_them(name):
+    """The demo and `duetto bench latency` run on the runtime alone: a tool reaches the training side
+    (a PyTorch baseline, a dataset's shards) inside the function that needs it, never on import."""
+    path = MODULES[name]
+    assert sorted(module for module in imported(name, path, lazy=False) if within(module, PRODUCERS)) == []
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_the_package_never_imports_the_test_rigs(name):
+    assert sorted(module for module in IMPORTS[name] if module.split(".")[0] == TEST_RIGS) == []
 
 
 def test_rooms_of_one_layer_stay_apart():
@@ -176,3 +192,6 @@ def test_the_rules_catch_what_they_forbid(tmp_path):
     guarded.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from duetto.jam.engine import Engine\n")
     assert "duetto.jam.engine" not in imported("duetto.music.guarded", guarded)
     assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    tool = tmp_path / "tool.py"
+    tool.write_text("from duetto.train.loop import train\n\ndef baseline():\n    import duetto.export.onnx\n")
+    assert imported("duetto.tools.tool", tool, lazy=False) == {"duetto.train.loop"}

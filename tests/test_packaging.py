@@ -17,8 +17,11 @@ import pytest
 
 from duetto.midi.files import read_midi
 
+pytestmark = pytest.mark.slow  # builds and installs a wheel
+
 REPO = Path(__file__).resolve().parent.parent
-FOLDERS = {"live": "duetto", "train": "duetto/train", "export": "duetto/export", "models": "duetto/models"}
+FOLDERS = {"live": "duetto", "offline": "duetto/offline", "tools": "duetto/tools", "train": "duetto/train",
+           "export": "duetto/export", "models": "duetto/models"}
 
 
 def packages_in_tree() -> set[str]:
@@ -50,7 +53,7 @@ def test_the_wheel_holds_only_duetto_and_the_default_model(wheel):
     models = sorted(name for name in names if name.startswith("duetto/models/") and not name.endswith(".py"))
     assert models == ["duetto/models/default.onnx"]
     assert "duetto/tools/assets/call.mid" in names
-    assert not [name for name in names if name.endswith((".pt", ".pyc")) or "/tests/" in name]
+    assert not [name for name in names if name.endswith((".pt", ".pyc")) or "/tests/" in name or "/support/" in name]
 
 
 def test_the_installed_command_generates_from_any_folder(wheel, tmp_path):
@@ -68,10 +71,10 @@ def test_the_installed_command_generates_from_any_folder(wheel, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     where = subprocess.run([str(python), "-c", "import duetto, importlib.util as u; print(duetto.__file__); "
-                            "print([m for m in ('live', 'train', 'export') if u.find_spec(m)])"],
+                            "print([m for m in ('live', 'offline', 'tools', 'train', 'export', 'support') if u.find_spec(m)])"],
                            capture_output=True, text=True, cwd=elsewhere, check=True).stdout.split("\n")
     assert where[0].startswith(str(site)) and where[1] == "[]"
-    prompt = REPO / "live" / "tools" / "assets" / "call.mid"
+    prompt = REPO / "tools" / "assets" / "call.mid"
     result = subprocess.run([str(venv / "bin" / "duetto"), "generate", "--prompt", str(prompt), "--seconds", "3",
                              "--seed", "1", "--out", "continued.mid"],
                             capture_output=True, text=True, cwd=elsewhere, timeout=300)

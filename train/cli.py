@@ -55,7 +55,8 @@ def data_main(argv: list[str]) -> int:
                              limit=args.limit, style=args.style)
     where = f"{args.out}/manifest.json"
     lines = [*report.corpus_table(manifest), *report.skipped_lines(manifest, where), *report.not_midi_line(manifest),
-             *report.malformed_events_line(manifest, where), *report.shared_openings_line(manifest, where)]
+             *report.malformed_events_line(manifest, where), *report.shared_openings_line(manifest, where),
+             *report.estimated_beat_line(manifest)]
     print("\n".join(lines))
     for warning in manifest["warnings"]:
         print(f"duetto: warning: {warning}", file=sys.stderr)
@@ -164,6 +165,7 @@ def export_parser() -> argparse.ArgumentParser:
 def export_main(argv: list[str]) -> int:
     from duetto.export.onnx import ParityError, export
     from duetto.export.quantize import half_precision, heldout_nll, quantize_int8
+    from duetto.encodings.metrical import ENCODING_NAME as METRICAL
     from duetto.model.step_model import StepModel
     from duetto.train.data.shards import read_manifest
 
@@ -190,7 +192,8 @@ def export_main(argv: list[str]) -> int:
     if args.data:
         for path in filter(None, (args.out, args.int8, args.fp16)):
             nll = heldout_nll(StepModel(path, device="cpu"), args.data)
-            print(f"{path}: test NLL {nll:.4f} nats/token (whole sequences, one step at a time)")
+            unit = "note" if StepModel(path, device="cpu").info.encoding == METRICAL else "token"
+            print(f"{path}: test NLL {nll:.4f} nats/{unit} (whole sequences, one step at a time)")
     return 0
 
 

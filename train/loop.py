@@ -26,7 +26,8 @@ import torch
 from tqdm import tqdm
 
 from duetto.atomic import write_atomically
-from duetto.encodings import events as encoding
+from duetto.encodings.registry import newest
+from duetto.families import family as registered
 from duetto.offline.plots import require_matplotlib, save_figure
 from duetto.train.curves import training_curves_figure
 from duetto.train.distributed import Cluster
@@ -137,6 +138,7 @@ def train(settings: TrainSettings) -> dict:
 
 def train_on(cluster: Cluster, settings: TrainSettings, out: Path) -> None:
     family = load_family(settings.family)
+    speaks = newest(registered(settings.family).encoding)
     train_windows = family.windows(settings.data, "train", settings.seq_len, train=True)
     valid_windows = family.windows(settings.data, "valid", settings.seq_len, train=False)
     steps_per_epoch = settings.steps_per_epoch or max(
@@ -216,7 +218,7 @@ def train_on(cluster: Cluster, settings: TrainSettings, out: Path) -> None:
                 "step": step, "valid_nll": valid_nll, "valid_bits_per_note": valid["bits_per_note"],
                 "unit": family.UNIT, "seconds": time.monotonic() - started, "settings": asdict(settings),
                 "world_size": cluster.world_size, "styles": styles_of(settings.data),
-                "encoding": {"name": encoding.ENCODING_NAME, "version": encoding.ENCODING_VERSION},
+                "encoding": {"name": speaks.name, "version": speaks.version},
             }
             if not validating:  # the latest step is the best there is to know
                 save_checkpoint(out / "best.pt", description)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from duetto.encodings import events, note_level, roll
+from duetto.encodings import events, metrical, note_level, roll
 
 
 @dataclass(frozen=True)
@@ -14,13 +14,16 @@ class Encoding:
     name: str
     version: int
     vocab_size: int
+    conditioned: bool = False  # whether its models read a style and a texture
 
 
 ENCODINGS: list[Encoding] = [
-    *(Encoding(events.ENCODING_NAME, version, size) for version, size in events.VOCAB_SIZES.items()),
+    *(Encoding(events.ENCODING_NAME, version, size, conditioned=version >= 2)
+      for version, size in events.VOCAB_SIZES.items()),
     Encoding(note_level.MELODY, note_level.MELODY_VERSION, note_level.PITCHES),
     Encoding(note_level.NOTES, note_level.NOTES_VERSION, note_level.PITCHES),
     Encoding(roll.ENCODING_NAME, roll.ENCODING_VERSION, roll.VOCAB_SIZE),
+    Encoding(metrical.ENCODING_NAME, metrical.ENCODING_VERSION, metrical.VOCAB_SIZE, conditioned=True),
 ]
 
 

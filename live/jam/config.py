@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from duetto.atomic import write_atomically
+from duetto.errors import DuettoError
 from duetto.jam.controls import check_name
 
 TABLES = ("jam", "cc", "presets")
 BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-class ConfigError(Exception):
+class ConfigError(DuettoError):
     """A config file Duetto refuses; the message is one line naming the file and the key."""
 
 

@@ -42,6 +42,7 @@ from duetto.music.clock import SOURCE_CLOCK, Grid, TempoTracker
 from duetto.music.groove import Dynamics, Placement
 from duetto.music.key import Key, KeyFinder
 from duetto.music.notes import KeyEvent
+from duetto.music.timeline import Timeline
 from duetto.voices.base import Kind
 from duetto.voices.in_kind import CallListener
 
@@ -181,9 +182,16 @@ class Engine:
         self.call.phrase_ended()
         self._let_voice_hear_the_answer()
 
-    def compose(self, seconds: float, should_stop: Callable[[], bool], texture: str | None = None
-                ) -> Iterator[KeyEvent]:
-        return self.voice.answer(seconds, should_stop=should_stop, kind=self.kind(texture))
+    def compose(self, seconds: float, should_stop: Callable[[], bool], texture: str | None = None,
+                start: float | None = None) -> Iterator[KeyEvent]:
+        self._tell_voice_the_time()
+        return self.voice.answer(seconds, should_stop=should_stop, kind=self.kind(texture),
+                                 start=None if start is None else start - self._origin)
+
+    def _tell_voice_the_time(self) -> None:
+        """The grid as the voice counts time (from the session's origin), for a voice that plays in beats."""
+        grid = self.grid()
+        self.voice.keep_time(None if grid is None else Timeline.steady(grid.bpm, origin=grid.origin - self._origin))
 
     def kind(self, texture: str | None = None) -> Kind:
         """What the next answer should be like (see duetto.voices.in_kind)."""
@@ -287,6 +295,7 @@ class Engine:
 
     def _publish_status(self) -> None:
         self._status_at = self._clock()
+        self._tell_voice_the_time()
         grid, key, stats = self.grid(), self.key, self.stats
         if self.recording is not None and grid is not None:
             self.recording.tempo(self.session_seconds, grid.bpm)

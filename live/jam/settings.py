@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from duetto.jam.controls import PhraseEnd
+from duetto.model.rolling_state import WINDOW_TOKENS
+from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 from duetto.music.groove import Feel
 from duetto.music.key import Key
 from duetto.voices.in_kind import TEXTURE_CHOICES
@@ -22,8 +24,8 @@ class JamSettings:
     phrase_beats: float | None = None  # ...or this many beats, when a tempo is known
     phrase_end: PhraseEnd = field(default_factory=PhraseEnd)
     response_seconds: float = 4.0
-    temperature: float = 1.0
-    top_p: float = 0.95
+    temperature: float = DEFAULT_TEMPERATURE
+    top_p: float = DEFAULT_TOP_P
     seed: int | None = None
     channel: int = 0
     input_channel: int | None = None  # listen to this channel only (None: all)
@@ -36,7 +38,7 @@ class JamSettings:
     feel: Feel = field(default_factory=Feel)
     cc_map: dict[int, str] = field(default_factory=dict)  # CC number -> control or action name
     panic_keys: frozenset[int] = frozenset()  # held together by the player: panic
-    window_tokens: int = 512
+    window_tokens: int = WINDOW_TOKENS
     limits: Limits = field(default_factory=Limits)
     mode: str = "call"
     style: str = "auto"  # a style the model knows, or auto: none is said, and the model hears it in the music

@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from duetto.model.sampler import DEFAULT_TOP_P
 from duetto.model.step_model import StepModel
 from duetto.music.clock import Grid
 
@@ -78,7 +79,7 @@ class Status:
     plan: tuple[RollNote, ...] = ()  # the bot's, queued and not yet sent
     style: str = "auto"
     texture: str = "auto"
-    top_p: float = 0.95
+    top_p: float = DEFAULT_TOP_P
     density: float = 1.0
     swing: float = 0.5
     velocity_follow: float = 0.0

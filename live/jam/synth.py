@@ -22,40 +22,40 @@ Why it is shaped this way:
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
+from duetto.fluidsynth import FluidSynthError
 from duetto.midi import messages
 
-INSTALL = ("FluidSynth is not installed, so --synth has nothing to play through "
-           "(Debian/Ubuntu: sudo apt install fluidsynth fluid-soundfont-gm; macOS: brew install fluidsynth)")
 MIDI_DRIVERS = {"jack": "jack", "alsa": "alsa_seq", "coremidi": "coremidi"}  # Duetto's backend: FluidSynth's -m
 PORT_TIMEOUT_SECONDS = 20.0  # the soundfont loads before the port appears: FluidR3_GM takes a second or two
 POLL_SECONDS = 0.05
 QUIT_SECONDS = 2.0  # for each of: quit through the shell, terminate
 
 
-class SynthError(Exception):
-    """The synth cannot be started or has stopped; the message says why, in one line."""
+@dataclass(frozen=True)
+class SynthPlan:
+    """`--synth`, checked before any work starts: the FluidSynth program and soundfont found, each part's
+    General MIDI instrument (numbered 1-128, as the GM list does) and where the sound goes (None: the
+    usual place for the MIDI system, `audio_driver`)."""
 
-
-def find_fluidsynth() -> str:
-    """The FluidSynth program, or a SynthError saying how to install it."""
-    program = shutil.which("fluidsynth")
-    if program is None:
-        raise SynthError(INSTALL)
-    return program
+    program: str
+    soundfont: Path
+    bot_program: int = 5
+    player_program: int = 1
+    audio: str | None = None
 
 
 def midi_driver(backend: str) -> str:
     """FluidSynth's MIDI driver for Duetto's MIDI backend (its name)."""
     if backend not in MIDI_DRIVERS:
-        raise SynthError(f"--synth plays on JACK, ALSA or CoreMIDI, not on {backend}: start a synth yourself "
+        raise FluidSynthError(f"--synth plays on JACK, ALSA or CoreMIDI, not on {backend}: start a synth yourself "
                          "and name it with --out")
     return MIDI_DRIVERS[backend]
 
@@ -98,7 +98,7 @@ class FluidSynth:
                                              start_new_session=True)
         except OSError as error:
             self._said.close()
-            raise SynthError(f"FluidSynth could not start: {error}") from None
+            raise FluidSynthError(f"FluidSynth could not start: {error}") from None
 
     @property
     def pid(self) -> int:
@@ -116,13 +116,13 @@ class FluidSynth:
             if new:
                 return new[0]
             if time.monotonic() > deadline:
-                raise SynthError(f"FluidSynth's MIDI port did not appear within {timeout:g} s")
+                raise FluidSynthError(f"FluidSynth's MIDI port did not appear within {timeout:g} s")
             time.sleep(POLL_SECONDS)
 
     def check(self) -> None:
-        """A SynthError if FluidSynth has quit."""
+        """A FluidSynthError if FluidSynth has quit."""
         if self._process.poll() is not None:
-            raise SynthError(f"FluidSynth quit (exit status {self._process.returncode}): {self._last_words()}")
+            raise FluidSynthError(f"FluidSynth quit (exit status {self._process.returncode}): {self._last_words()}")
 
     def _last_words(self) -> str:
         self._said.flush()

@@ -2,9 +2,9 @@
 
 Reading gives a `MidiScore`: the pitched notes (the sustain pedal folded into their lengths on the way in,
 so nothing downstream needs to know about CC 64), the drum part apart (General MIDI channel 10 holds
-percussion, not pitches), the tempo map and each channel's program. Writing takes named tracks of notes
-(each note keeps its channel) with a tempo map and programs, so a file read and written back lines up
-with the original in a DAW.
+percussion, not pitches), the tempo map, the time signatures and each channel's program. Writing takes
+named tracks of notes (each note keeps its channel) with a tempo map and programs, so a file read and
+written back lines up with the original in a DAW.
 
 Reading is tolerant the way players and DAWs are: a meta or SysEx event that cannot be meant (a key
 signature in mode 255, a tempo of 0, a time signature of 0 beats, a SysEx holding bytes over 127) is left
@@ -96,6 +96,8 @@ class MidiScore:
     drums: list[Note] = field(default_factory=list)  # the percussion of channel 10
     tempos: list[tuple[float, float]] = field(default_factory=lambda: [(0.0, DEFAULT_TEMPO_BPM)])  # (seconds, BPM)
     programs: dict[int, int] = field(default_factory=dict)  # channel -> its (first) program
+    # (seconds, numerator, denominator) from each time signature on; 4/4 from the start when none is given
+    meters: list[tuple[float, int, int]] = field(default_factory=lambda: [(0.0, 4, 4)])
     skipped_events: int = 0  # malformed meta and SysEx events left out (see the module's docstring)
 
     @property
@@ -201,6 +203,7 @@ def read_score(path: str | os.PathLike) -> MidiScore:
     sounding: dict[tuple[int, int], tuple[float, int]] = {}
     restruck: dict[tuple[int, int], float] = {}  # when a press last cut a sounding note of that key short
     tempos: list[tuple[float, float]] = []
+    meters: list[tuple[float, int, int]] = []
     programs: dict[int, int] = {}
     now = 0.0
     try:
@@ -215,6 +218,11 @@ def read_score(path: str | os.PathLike) -> MidiScore:
                 tempos[-1] = (now, bpm)
             elif not tempos or tempos[-1][1] != bpm:
                 tempos.append((now, bpm))
+            continue
+        if message.type == "time_signature":
+            if meters and meters[-1][0] == now:
+                meters.pop()
+            meters.append((now, message.numerator, message.denominator))
             continue
         if message.type == "program_change":
             programs.setdefault(message.channel, message.program)
@@ -247,7 +255,9 @@ def read_score(path: str | os.PathLike) -> MidiScore:
         folded.extend(fold_sustain(on_channel, _pedal_intervals(pedals.get(channel, []), now)))
     if not tempos or tempos[0][0] > 0:
         tempos.insert(0, (0.0, DEFAULT_TEMPO_BPM))  # MIDI's default until a tempo is set
-    return MidiScore(sorted(folded), drums, tempos, programs, skipped)
+    if not meters or meters[0][0] > 0:
+        meters.insert(0, (0.0, 4, 4))  # MIDI's default until a time signature is given
+    return MidiScore(sorted(folded), drums, tempos, programs, meters, skipped)
 
 
 class TempoMap:

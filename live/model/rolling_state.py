@@ -4,8 +4,8 @@ Every voice listens this way: each input is fed the moment it is known, so when 
 already current and no window is recomputed on the critical path. The last `window` inputs are kept. Once
 the state has run twice that long since its last fresh start, a fresh state is primed from the window, so
 a recurrent state never drifts far beyond the spans it was trained on. A model whose state holds a bounded
-number of steps (a transformer's key/value cache) keeps a window of three eighths of the cache and starts
-a fresh one once five eighths are used, so an answer always finds room and priming has time to finish.
+number of steps (a transformer's key/value cache) keeps a window of WINDOW_SHARE of the cache and starts
+a fresh one once REFRESH_SHARE is used, so an answer always finds room and priming has time to finish.
 
 Priming a window costs a couple of hundred model steps: done in one go on the thread that hears, enough
 to delay an answer by most of a second. So it runs on a thread of its own (`PRIMER`, on another core;
@@ -35,6 +35,18 @@ PRIMER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duetto-primer")
 
 HANDOVER_INPUTS = 4  # the primer leaves the hearing thread at most about this many inputs to catch up
 
+WINDOW_TOKENS = 512  # the recent inputs kept to prime a fresh state from, when the state holds any number
+# A state that holds a bounded number of steps (a transformer's key/value cache) is shared out so:
+WINDOW_SHARE = 3 / 8  # the recent window kept to prime a fresh state from...
+REFRESH_SHARE = 5 / 8  # ...primed once this much is used: the rest is room for an answer, and time to prime
+RESTART_SHARE = 1 / 2  # a state that must start afresh at once (an answer out of room, scoring, a prompt
+# heard offline) hears this much of the recent past, and has the rest to go on in
+
+
+def share(capacity: int, fraction: float) -> int:
+    """Whole steps of a bounded state: `fraction` of its `capacity`."""
+    return int(capacity * fraction)
+
 
 def prime(model: StepModel, start: Feeds, window: list[Feeds], heard_since: deque[Feeds],
           abandoned: threading.Event) -> Primed | None:
@@ -59,10 +71,10 @@ class RollingState:
         self.model = model
         self.start = start
         self.capacity = model.info.max_steps
-        if self.capacity is not None:  # three eighths of the cache: the rest is for answers and priming
-            window = min(window, self.capacity * 3 // 8)
+        if self.capacity is not None:
+            window = min(window, share(self.capacity, WINDOW_SHARE))
         self.window: deque[Feeds] = deque(maxlen=max(1, window))
-        self._refresh_at = 2 * self.window.maxlen if self.capacity is None else self.capacity * 5 // 8
+        self._refresh_at = 2 * self.window.maxlen if self.capacity is None else share(self.capacity, REFRESH_SHARE)
         self.outputs, self.state = model.run(start, model.initial_state())
         self.steps_in_state = 1
         self._primer: Future[Primed] | None = None  # the fresh state, while the primer works on it

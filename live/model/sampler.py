@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
+# The sampling every model plays with unless its file (`ModelInfo.defaults`) or the user says otherwise.
+DEFAULT_TEMPERATURE = 1.0  # the model's own distribution, neither sharpened nor flattened
+DEFAULT_TOP_P = 0.95  # the unlikeliest 5% of the mass left out: the tail where the wrong notes are
+
 
 class Sampler:
     """Draws tokens from logits. The same seed and the same logits give the same tokens."""
 
-    def __init__(self, temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None) -> None:
+    def __init__(self, temperature: float = DEFAULT_TEMPERATURE, top_p: float = DEFAULT_TOP_P,
+                 seed: int | None = None) -> None:
         if not 0 <= temperature < float("inf"):  # also refuses NaN, which would poison every draw
             raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
         if not 0 < top_p <= 1:

@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from duetto.encodings.registry import ENCODINGS, spoken
+from duetto.errors import DuettoError
+from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
 METADATA_KEY = "duetto"
 
 
-class ModelError(Exception):
+class ModelError(DuettoError):
     """A model file Duetto refuses to use; the message is one line naming the file and the problem."""
 
 
@@ -71,10 +73,16 @@ class ModelInfo:
     inputs: list[str] = field(default_factory=lambda: ["token"])  # graph inputs besides the state
     outputs: list[str] = field(default_factory=lambda: ["logits"])  # graph outputs besides the state
     max_steps: int | None = None  # steps one state can hold (a transformer's cache); None: unbounded
-    defaults: dict = field(default_factory=lambda: {"temperature": 1.0, "top_p": 0.95})
+    # the sampling it plays best with; export writes the sampler's defaults
+    defaults: dict = field(default_factory=lambda: {"temperature": DEFAULT_TEMPERATURE, "top_p": DEFAULT_TOP_P})
     extra: dict = field(default_factory=dict)  # what a family's voice needs beyond the above
     styles: list[str] = field(default_factory=list)  # the styles it was trained on, by index (encoding v2)
     training: dict = field(default_factory=dict)
+
+    def sampling(self, temperature: float | None = None, top_p: float | None = None) -> tuple[float, float]:
+        """The temperature and top-p asked for, and this model's own where none is."""
+        return (self.defaults.get("temperature", DEFAULT_TEMPERATURE) if temperature is None else temperature,
+                self.defaults.get("top_p", DEFAULT_TOP_P) if top_p is None else top_p)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -170,7 +178,7 @@ class StepModel:
         if set(inputs) != expected_inputs or not expected_outputs <= set(outputs):
             raise ModelError(f"{self.path}: graph inputs {sorted(inputs)} / outputs {sorted(outputs)} do not "
                              f"match its metadata ({sorted(expected_inputs)} -> {sorted(expected_outputs)})")
-        logits_shape = outputs[self.info.outputs[0]].shape
+        logits_shape = outputs[self.info.outputs[0]].shape if self.info.outputs[0] == "logits" else None
         if logits_shape and isinstance(logits_shape[-1], int) and logits_shape[-1] != self.info.vocab_size:
             raise ModelError(f"{self.path}: logits have {logits_shape[-1]} entries, metadata says "
                              f"{self.info.vocab_size}")

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 DEFAULT_METER = (4, 4)
+ON_GRID_SECONDS = 0.03  # an onset this close to a grid line is on it (the beat measure of docs/quality.md)
 MIN_BPM, MAX_BPM = 20.0, 400.0  # tempos outside these are refused where they are given
 
 
@@ -60,6 +62,7 @@ class Timeline:
                         tuple((at + origin, num, den) for at, num, den in self.meters))
 
     # seconds <-> beats, piecewise linear through the tempo changes (before the first: its tempo)
+    @cached_property
     def _tempo_starts(self) -> list[tuple[float, float, float]]:
         """(seconds, beats, seconds per beat) at each tempo change."""
         starts, beats = [], 0.0
@@ -72,22 +75,27 @@ class Timeline:
 
     def beats(self, seconds: float) -> float:
         """The beat (quarter notes from beat 0) at a time in seconds."""
-        starts = self._tempo_starts()
+        starts = self._tempo_starts
         at, beats, per_beat = starts[max(0, bisect.bisect_right([s[0] for s in starts], seconds) - 1)]
         return beats + (seconds - at) / per_beat
 
     def seconds(self, beat: float) -> float:
         """The time in seconds of a beat."""
-        starts = self._tempo_starts()
+        starts = self._tempo_starts
         at, beats, per_beat = starts[max(0, bisect.bisect_right([s[1] for s in starts], beat) - 1)]
         return at + (beat - beats) * per_beat
 
     def bpm_at(self, seconds: float) -> float:
         return self.tempos[max(0, bisect.bisect_right([at for at, _ in self.tempos], seconds) - 1)][1]
 
+    @cached_property
+    def _meter_starts(self) -> list[tuple[float, tuple[int, int]]]:
+        """(beat, meter) at each meter change."""
+        return [(self.beats(at), (num, den)) for at, num, den in self.meters]
+
     def meter_at(self, beat: float) -> tuple[tuple[int, int], float]:
         """The meter in force at a beat and the beat its bars are counted from (its change)."""
-        changes = [(self.beats(at), (num, den)) for at, num, den in self.meters]
+        changes = self._meter_starts
         start, meter = changes[max(0, bisect.bisect_right([c[0] for c in changes], beat + 1e-9) - 1)]
         return meter, start
 
@@ -95,3 +103,18 @@ class Timeline:
         """How far into its bar a beat lies (in quarter notes) and the bar's meter."""
         meter, start = self.meter_at(beat)
         return (beat - start) % bar_beats(meter), meter
+
+
+def on_grid_share(onsets: Sequence[float], timeline: Timeline, steps_per_beat: int = 4,
+                  tolerance: float = ON_GRID_SECONDS) -> float | None:
+    """The share of onsets (seconds) within `tolerance` of a grid line (`steps_per_beat` lines a beat:
+    sixteenths by default) of a timeline; None for no onsets."""
+    if not len(onsets):
+        return None
+    near = 0
+    for onset in onsets:
+        steps = timeline.beats(onset) * steps_per_beat
+        nearest = timeline.seconds(round(steps) / steps_per_beat)
+        near += abs(nearest - onset) <= tolerance
+    return near / len(onsets)
+

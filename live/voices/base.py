@@ -13,6 +13,7 @@ from typing import Callable, Iterator, Protocol
 
 from duetto.music.key import Key
 from duetto.music.notes import KeyEvent
+from duetto.music.timeline import Timeline
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,14 @@ class Kind:
     register: tuple[int, int] | None = None  # lowest and highest pitch, within the Limits' own
 
 
+class InSeconds:
+    """For a voice that plays in seconds, by its own timing: the grid it is told of is no concern of it
+    (the engine still places its answers on the grid when asked to quantize)."""
+
+    def keep_time(self, timeline: Timeline | None) -> None:
+        pass
+
+
 class Voice(Protocol):
     def hear(self, seconds: float, pitch: int, velocity: int) -> None:
         """A key went down (velocity > 0) or up (velocity 0) at `seconds` on the session clock."""
@@ -44,7 +53,14 @@ class Voice(Protocol):
     def close(self) -> None:
         """Stop background work for good (priming on the primer thread): the voice will not be heard again."""
 
+    def keep_time(self, timeline: Timeline | None) -> None:
+        """Where the beats and bars fall, in the voice's seconds (None: nobody knows yet). Only a voice
+        that counts in beats listens; the others play in seconds."""
+
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True, kind: Kind | None = None) -> Iterator[KeyEvent]:
-        """Key events continuing what was heard, timed from the answer's start; every key-down gets its
-        key-up unless `should_stop()` ends it early (the caller then releases what it scheduled)."""
+               trim_leading_silence: bool = True, kind: Kind | None = None,
+               start: float | None = None) -> Iterator[KeyEvent]:
+        """Key events continuing what was heard, timed from the answer's start (`start` in the voice's
+        seconds, when the caller knows it; a voice that counts in beats places its notes by it); every
+        key-down gets its key-up unless `should_stop()` ends it early (the caller then releases what it
+        scheduled)."""

@@ -12,7 +12,7 @@ import numpy as np
 
 from duetto.encodings import events as encoding
 from duetto.encodings.events import EventWriter
-from duetto.model.rolling_state import RollingState, RollingVoice
+from duetto.model.rolling_state import WINDOW_TOKENS, RollingState, RollingVoice
 from duetto.model.step_model import StepModel
 from duetto.voices.improviser import Start
 
@@ -20,7 +20,7 @@ LONGEST_REST_SECONDS = 4.0  # longer silences are heard as this long (a few toke
 
 
 class Context(RollingVoice):
-    def __init__(self, model: StepModel, window_tokens: int = 512) -> None:
+    def __init__(self, model: StepModel, window_tokens: int = WINDOW_TOKENS) -> None:
         self._input = model.info.inputs[0]
         self.rolling = RollingState(model, self._feeds(encoding.START), window_tokens)
         self.writer = EventWriter()

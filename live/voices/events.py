@@ -7,13 +7,13 @@ from typing import Callable, Iterator
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
-from duetto.voices.base import Kind
+from duetto.voices.base import InSeconds, Kind
 from duetto.voices.event_context import Context
 from duetto.voices.improviser import Improviser
 from duetto.voices.limits import Limits
 
 
-class EventVoice:
+class EventVoice(InSeconds):
     """For models over the event stream (the event LSTM, the transformer): a rolling context of tokens
     kept current note by note, and an improviser sampling from a copy of its state."""
 
@@ -35,6 +35,7 @@ class EventVoice:
         self.context.close()
 
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True, kind: Kind | None = None) -> Iterator[KeyEvent]:
+               trim_leading_silence: bool = True, kind: Kind | None = None,
+               start: float | None = None) -> Iterator[KeyEvent]:
         return self.improviser.continue_from(self.context.snapshot(), seconds, should_stop=should_stop, kind=kind,
                                              trim_leading_silence=trim_leading_silence)

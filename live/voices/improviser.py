@@ -22,6 +22,7 @@ import numpy as np
 
 from duetto.encodings import events as encoding
 from duetto.encodings.events import EventReader
+from duetto.model.rolling_state import RESTART_SHARE, share
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
@@ -109,7 +110,7 @@ class Improviser:
         """
         kind = kind or Kind()
         logits, state, room = start.logits, start.state, start.room
-        recent: deque[int] = deque(start.recent, maxlen=max(1, (self.model.info.max_steps or 2) // 2))
+        recent: deque[int] = deque(start.recent, maxlen=max(1, share(self.model.info.max_steps or 2, RESTART_SHARE)))
         if self.hears_conditioning:
             for token in encoding.conditioning(kind.style, kind.texture):
                 logits, state, room = self._advance(token, state, room, recent)

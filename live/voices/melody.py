@@ -16,7 +16,7 @@ from duetto.model.rolling_state import RollingState, RollingVoice
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import CHORD_SECONDS, KeyEvent
-from duetto.voices.base import Kind
+from duetto.voices.base import InSeconds, Kind
 from duetto.voices.common import Phrase, Touch, answer_limits, key_lean, playable_pitches
 from duetto.voices.limits import Limits
 
@@ -61,7 +61,7 @@ class MelodyLine:
         return [group]
 
 
-class MelodyVoice(RollingVoice):
+class MelodyVoice(RollingVoice, InSeconds):
     """Feeds each melody note to the model at its onset; answers with one note per typical inter-onset
     interval of the melody heard, each held until the next, at the velocity heard most recently.
 
@@ -92,7 +92,8 @@ class MelodyVoice(RollingVoice):
             self.rolling.step(self._feeds(pitch))
 
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True, kind: Kind | None = None) -> Iterator[KeyEvent]:
+               trim_leading_silence: bool = True, kind: Kind | None = None,
+               start: float | None = None) -> Iterator[KeyEvent]:
         """A line at the pace heard, in the kind's register, leaning to its key (a line is its texture
         whatever is asked: one note at a time is all this model knows)."""
         self._take(self.line.flush())

@@ -18,7 +18,7 @@ from duetto.model.rolling_state import RollingState, RollingVoice
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
-from duetto.voices.base import Kind
+from duetto.voices.base import InSeconds, Kind
 from duetto.voices.common import Phrase, Touch, answer_limits, key_lean, playable_pitches
 from duetto.voices.limits import Limits
 
@@ -45,7 +45,7 @@ def note_feeds(pitch: int, step: float, duration: float) -> dict[str, np.ndarray
             "duration": np.array([duration], dtype=np.float32)}
 
 
-class NotesVoice(RollingVoice):
+class NotesVoice(RollingVoice, InSeconds):
     """Hears every note (the player's and its own), answers with notes whose pitch, onset and length the
     model draws; the answer's first note starts it at once."""
 
@@ -79,7 +79,8 @@ class NotesVoice(RollingVoice):
         return note_feeds(pitch, step, max(release - onset, SHORTEST_STEP_SECONDS))
 
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True, kind: Kind | None = None) -> Iterator[KeyEvent]:
+               trim_leading_silence: bool = True, kind: Kind | None = None,
+               start: float | None = None) -> Iterator[KeyEvent]:
         outputs, state = self.rolling.snapshot()
         previous = self.previous_onset
         for onset, pitch, release in self.pending:  # still sounding: heard as long as they have lasted

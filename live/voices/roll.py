@@ -20,7 +20,7 @@ from duetto.encodings import roll
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
-from duetto.voices.base import Kind
+from duetto.voices.base import InSeconds, Kind
 from duetto.voices.common import answer_limits, key_lean, playable_pitches
 from duetto.voices.limits import Limits
 
@@ -30,7 +30,7 @@ FIRST_FRAME_TRIES = 8  # times an answer's opening frame is drawn again while it
 DEFAULT_VELOCITY = 72
 
 
-class RollVoice:
+class RollVoice(InSeconds):
     """For models over a piano roll. `window_tokens` sizes an event-stream context and means nothing to a
     roll: the time-axis state is recurrent and carried along frame by frame."""
 
@@ -172,7 +172,8 @@ class RollVoice:
 
     # -- answering -----------------------------------------------------------------------------------
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True, kind: Kind | None = None) -> Iterator[KeyEvent]:
+               trim_leading_silence: bool = True, kind: Kind | None = None,
+               start: float | None = None) -> Iterator[KeyEvent]:
         """Key events continuing what was heard, timed from the last event heard (or from the answer's
         first note when trimming); frames are drawn from the first grid point at or after that event."""
         self.prime_some(self.keys * (self.final - self.main.fed) - self.main.key)  # the settled frames, no more

@@ -9,10 +9,12 @@ import time
 
 import pytest
 
-from duetto.cli import build_parser, config_for, jam_option_types
+from duetto.cli import build_parser, config_for
+from duetto.jam.options import jam_option_types
 from duetto.jam.config import Config, ConfigError, format_config, read_config, write_config
-from duetto.testing.duet_rig import Recorder
-from duetto.testing.processes import JamProcess, wait_until
+from duetto.tools.duet_rig import Recorder
+from support.cli import refusal
+from support.processes import JamProcess, wait_until
 
 GOOD = """
 [jam]
@@ -63,32 +65,26 @@ def test_preset_over_jam_table_under_the_command_line(tmp_path):
     ("[presets.x]\nbogus = 1\n", "unknown key 'bogus' in [presets.x]"),
     ("[jam\n", "not valid TOML"),
 ])
-def test_a_bad_config_is_one_line_naming_the_key_and_nonzero(tmp_path, text, message):
+def test_a_bad_config_is_one_line_naming_the_key_and_nonzero(tmp_path, capsys, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(ConfigError) as raised:
         read_config(path, jam_option_types())
     assert message in str(raised.value)
-    result = duetto("jam", "--config", str(path))
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [f"duetto: error: {raised.value}"]
+    assert refusal(capsys, "jam", "--config", str(path)) == f"duetto: error: {raised.value}"
 
 
-def test_an_unknown_preset_or_a_preset_without_config_is_refused(tmp_path):
+def test_an_unknown_preset_or_a_preset_without_config_is_refused(tmp_path, capsys):
     path = tmp_path / "duetto.toml"
     path.write_text(GOOD)
-    result = duetto("jam", "--config", str(path), "--preset", "loud")
-    assert result.returncode == 1
-    assert result.stderr.strip() == "duetto: error: no preset 'loud' in the config (presets: mellow)"
-    result = duetto("jam", "--preset", "mellow")
-    assert result.returncode == 1
-    assert result.stderr.strip() == "duetto: error: --preset needs --config FILE"
+    assert refusal(capsys, "jam", "--config", str(path), "--preset", "loud") == \
+        "duetto: error: no preset 'loud' in the config (presets: mellow)"
+    assert refusal(capsys, "jam", "--preset", "mellow") == "duetto: error: --preset needs --config FILE"
 
 
-def test_learning_an_unknown_control_is_refused():
-    result = duetto("learn", "wildness")
-    assert result.returncode == 1
-    assert result.stderr.strip().startswith("duetto: error: unknown control 'wildness' (controls: temperature")
+def test_learning_an_unknown_control_is_refused(capsys):
+    assert refusal(capsys, "learn", "wildness").startswith(
+        "duetto: error: unknown control 'wildness' (controls: temperature")
 
 
 def test_learn_maps_the_knob_moved_and_jam_then_follows_it(jack, tmp_path):

@@ -15,8 +15,8 @@ from duetto.encodings.events import NOTE_OFF, NOTE_ON
 from duetto.jam.controls import CONTROLS, PhraseEnd, parse_phrase_end, set_control
 from duetto.jam.settings import JamSettings
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import DuetRig
-from duetto.testing.processes import wait_until
+from duetto.tools.duet_rig import DuetRig
+from support.processes import wait_until
 
 PHRASE = [Note(0.0, 0.15, 60, 90), Note(0.2, 0.35, 64, 80), Note(0.4, 0.6, 67, 85)]
 _names = itertools.count()

@@ -7,8 +7,8 @@ import time
 from duetto.jam.settings import JamSettings
 from duetto.midi.messages import DRUM_CHANNEL
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import DuetRig, Player
-from duetto.testing.processes import wait_until
+from duetto.tools.duet_rig import DuetRig, Player
+from support.processes import wait_until
 
 GROOVE = [Note(0.25 * i, 0.25 * i + 0.1, (36, 42, 38, 42)[i % 4], 100) for i in range(16)]  # kick, hat, snare
 PHRASE = [Note(0.0, 0.2, 62, 80), Note(0.25, 0.45, 66, 80), Note(0.5, 0.9, 69, 80)]

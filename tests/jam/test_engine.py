@@ -6,41 +6,37 @@ import time
 
 import pytest
 
-from duetto.jam.engine import Engine
 from duetto.jam.modes.base import Mode
 from duetto.jam.settings import JamSettings
 from duetto.midi.ports import open_backend
 from duetto.music.clock import CLOCK_SILENCE_SECONDS, SOURCE_CLOCK
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import ClockSender, Player, Recorder
-from duetto.testing.faults import FailingModel
-from duetto.testing.processes import wait_until
+from duetto.tools.duet_rig import DuetRig
+from support.clock import ClockSender
+from support.faults import FailingModel
+from support.processes import wait_until
 
 PHRASE = [Note(0.0, 0.15, 60, 90), Note(0.2, 0.35, 64, 80), Note(0.4, 0.6, 67, 85)]
 
 
-def rig(model, mode: Mode | None = None, **settings):
-    backend = open_backend("loopback")
-    output = backend.open_output("Out", virtual=True)
-    engine = Engine(model, output, JamSettings(seed=1, **settings), log=lambda line: None, mode=mode)
-    backend.open_input("In", engine.receive, virtual=True)
-    recorder = Recorder()
-    backend.open_input("Out", recorder)
-    engine.start()
-    return engine, Player(backend.open_output("In")), recorder
-
-
 @pytest.fixture
-def stop_later():
-    engines = []
-    yield engines.append
-    for engine in engines:
-        engine.stop()
+def rig():
+    """A bot on loopback ports, as every other place sets one up (`DuetRig`, a `JamSession` inside);
+    closed after the test: (engine, player, recorder)."""
+    made = []
+
+    def make(model, mode: Mode | None = None, **settings):
+        made.append(DuetRig(open_backend("loopback"), model, JamSettings(seed=1, **settings), mode=mode,
+                            log=lambda line: None))
+        return made[-1].engine, made[-1].player, made[-1].recorder
+
+    yield make
+    for bench in made:
+        bench.close()
 
 
-def test_a_stray_key_up_is_not_a_phrase(shipped_model, stop_later):
+def test_a_stray_key_up_is_not_a_phrase(shipped_model, rig):
     engine, player, recorder = rig(shipped_model, phrase_gap=0.1, response_seconds=1.0)
-    stop_later(engine)
     player.port.send([0x80, 60, 0])  # released a key pressed before Duetto was listening
     time.sleep(0.3)
     assert recorder.heard == []
@@ -48,10 +44,9 @@ def test_a_stray_key_up_is_not_a_phrase(shipped_model, stop_later):
     assert wait_until(lambda: engine.stats.answers == 1, 3)
 
 
-def test_a_model_failing_mid_answer_leaves_nothing_hanging_and_the_engine_goes_on(shipped_model, stop_later):
+def test_a_model_failing_mid_answer_leaves_nothing_hanging_and_the_engine_goes_on(shipped_model, rig):
     failing = FailingModel(shipped_model, fail_after=10_000)
     engine, player, recorder = rig(failing, phrase_gap=0.1, response_seconds=3.0)
-    stop_later(engine)
     player.play(PHRASE)
     assert wait_until(lambda: engine.stats.answers == 1, 3)
     failing.remaining = 40  # the next answer breaks after 40 more steps, with notes already queued
@@ -87,10 +82,9 @@ class SlowComposer(Mode):
         self.wake_at = float("inf")
 
 
-def test_a_busy_engine_thread_does_not_take_its_own_lag_for_a_stopped_clock(shipped_model, stop_later):
+def test_a_busy_engine_thread_does_not_take_its_own_lag_for_a_stopped_clock(shipped_model, rig):
     mode = SlowComposer()
     engine, player, _ = rig(shipped_model, mode=mode)
-    stop_later(engine)
     clock = ClockSender(player.port, bpm=120.0).start()
     try:
         assert wait_until(lambda: len(mode.grids) == 2, 5)

@@ -29,8 +29,8 @@ from duetto.jam.settings import JamSettings
 from duetto.midi.messages import DRUM_CHANNEL
 from duetto.midi.ports import open_backend
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import DuetRig, Recorder, sleep_until
-from duetto.testing.processes import wait_until
+from duetto.tools.duet_rig import DuetRig, Recorder, sleep_until
+from support.processes import wait_until
 
 PHRASE = [Note(0.0, 0.15, 60, 90), Note(0.2, 0.35, 64, 80), Note(0.4, 0.6, 67, 85)]
 BACKLOG_BOUND = INBOX_LIMIT + 2 * 16 * 128
@@ -159,7 +159,8 @@ def test_random_adversarial_streams_leave_the_bot_answering(bot, long_form):
 def flood_from_another_process(port_name: str, seconds: float, rate: int, seed: int) -> int:
     """Run `flood` in a separate client process, as a DAW or a second keyboard would be, so the flood
     keeps its rate while this process's bot works; it lets go of its keys at the end. Returns the rate."""
-    code = (f"import sys, random; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+    here = Path(__file__).resolve().parent  # this module, and tests/ for the `support` rigs it imports
+    code = (f"import sys, random; sys.path[:0] = [{str(here)!r}, {str(here.parent)!r}]; "
             "from duetto.midi.ports import open_backend; from test_fuzz_input import flood, let_go; "
             f"port = open_backend('jack').open_output({port_name!r}); held = set(); "
             f"achieved = flood(port, random.Random({seed}), {seconds}, {rate}, held); let_go(port, held); "
@@ -181,7 +182,7 @@ def test_a_flood_of_20000_messages_a_second_keeps_memory_bounded_and_the_bot_ans
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     started = time.perf_counter()
-    rate = flood_from_another_process(bench.input.name, seconds, FLOOD_RATE, seed=1)
+    rate = flood_from_another_process(bench.session.input.name, seconds, FLOOD_RATE, seed=1)
     sampling.set()
     sent = int(FLOOD_RATE * seconds)
     growth = rss_bytes() - rss_before
@@ -196,6 +197,7 @@ def test_a_flood_of_20000_messages_a_second_keeps_memory_bounded_and_the_bot_ans
     assert_still_answers(bench, timeout=30)
 
 
+@pytest.mark.slow
 def test_a_full_inbox_drops_key_downs_but_never_the_release_of_a_key_it_let_in(shipped_model):
     """The policy itself, deterministically: the engine thread is not started, so nothing drains."""
     backend = open_backend("loopback")

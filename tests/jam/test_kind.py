@@ -3,20 +3,17 @@ line is answered with a line, and a CC moves the texture while playing."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
 
 from duetto.encodings import events as encoding
 from duetto.export.onnx import export
 from duetto.jam.settings import JamSettings
-from duetto.midi.files import write_midi
 from duetto.model.step_model import StepModel
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import DuetRig
-from duetto.testing.processes import wait_until
+from duetto.tools.duet_rig import DuetRig
 from duetto.train.loop import TrainSettings, train
+from support.processes import wait_until
 
 TINY = {"model_dim": 32, "num_layers": 2, "num_heads": 2, "feedforward_dim": 64, "max_context": 128}
 CHORDS = [Note(0.3 * i, 0.3 * i + 0.25, pitch, 85) for i in range(4) for pitch in (60, 64, 67)]
@@ -76,15 +73,3 @@ def test_a_cc_moves_the_texture_while_playing(jack, styled_model, fast_switching
         assert wait_until(lambda: rig.engine.settings.texture == "line", 3)
     finally:
         rig.close()
-
-
-def test_a_style_the_model_does_not_know_is_refused_naming_those_it_does(styled_model, tmp_path):
-    write_midi(tmp_path / "call.mid", {"call": CHORDS})
-    result = subprocess.run([sys.executable, "-m", "duetto", "generate", "--model", str(styled_model.path),
-                             "--prompt", str(tmp_path / "call.mid"), "--out", str(tmp_path / "out.mid"),
-                             "--style", "klezmer"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
-    assert f"--style 'klezmer': styled.onnx knows {', '.join(styled_model.info.styles)}" in result.stderr
-    listed = subprocess.run([sys.executable, "-m", "duetto", "styles", "--model", str(styled_model.path)],
-                            capture_output=True, text=True, timeout=60)
-    assert listed.returncode == 0 and all(style in listed.stdout for style in styled_model.info.styles)

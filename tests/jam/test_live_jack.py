@@ -20,9 +20,9 @@ from duetto.midi.files import read_midi
 from duetto.midi.ports.jack_period import jack_period_seconds
 from duetto.models import DEFAULT_MODEL
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import DuetRig
-from duetto.testing.jack_server import TEST_PERIOD_SECONDS
-from duetto.testing.processes import JamProcess, wait_until
+from duetto.tools.duet_rig import DuetRig
+from support.jack import TEST_PERIOD_SECONDS
+from support.processes import JamProcess, wait_until
 
 GAP = 0.3
 PHRASE = [Note(0.0, 0.2, 60, 90), Note(0.25, 0.45, 62, 80), Note(0.5, 0.7, 64, 85), Note(0.75, 1.2, 67, 95)]

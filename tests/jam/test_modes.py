@@ -34,9 +34,10 @@ from duetto.jam.settings import JamSettings
 from duetto.music.groove import Feel
 from duetto.music.key import Key, parse_key
 from duetto.music.notes import Note, notes_from_events
-from duetto.testing.duet_rig import ClockSender, DuetRig, Player, Recorder, fit_clock
-from duetto.testing.jack_server import TEST_PERIOD_SECONDS
-from duetto.testing.processes import JamProcess, wait_until
+from duetto.tools.duet_rig import DuetRig, Player, Recorder
+from support.clock import ClockSender, fit_clock
+from support.jack import TEST_PERIOD_SECONDS
+from support.processes import JamProcess, wait_until
 
 BPM = 120.0
 BEAT = 60.0 / BPM

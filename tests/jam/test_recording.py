@@ -13,8 +13,9 @@ from duetto.jam.recording import SessionRecording
 from duetto.midi.files import read_score
 from duetto.midi.messages import CLOCK
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import ClockSender, Player, Recorder, fit_clock
-from duetto.testing.processes import JamProcess
+from duetto.tools.duet_rig import Player, Recorder
+from support.clock import ClockSender, fit_clock
+from support.processes import JamProcess
 
 PHRASE = [(0, 60), (1, 64), (2, 67), (3, 72)]  # (beat, pitch): four crotchets
 

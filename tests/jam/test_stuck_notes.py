@@ -27,9 +27,9 @@ import pytest
 from duetto.jam.settings import JamSettings
 from duetto.midi.files import read_midi
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import DuetRig, Player, Recorder
-from duetto.testing.faults import FailingModel
-from duetto.testing.processes import JamProcess, wait_until
+from duetto.tools.duet_rig import DuetRig, Player, Recorder
+from support.faults import FailingModel
+from support.processes import JamProcess, wait_until
 
 PHRASE = [Note(0.0, 0.12, 60, 90), Note(0.15, 0.27, 64, 80), Note(0.3, 0.5, 67, 85)]
 GAP, RESPONSE = 0.12, 1.0
@@ -44,7 +44,7 @@ def run_in_process_case(jack, model, rng: random.Random) -> tuple[str, int]:
     bench = DuetRig(jack, failing, JamSettings(phrase_gap=GAP, response_seconds=RESPONSE, seed=rng.randrange(1000)),
                     name=f"Stuck {next(_names)}")
     synth = Recorder()  # the output's peer, which may go away mid-answer
-    synth_port = jack.open_input(bench.output.name, synth)
+    synth_port = jack.open_input(bench.session.output.name, synth)
     try:
         bench.player.play(PHRASE)
         time.sleep(rng.uniform(0.0, GAP + RESPONSE))  # a random moment: before, at or during the answer

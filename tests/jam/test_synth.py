@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -23,8 +21,9 @@ import pytest
 from duetto.jam.synth import audio_driver, program_changes
 from duetto.midi import messages
 from duetto.music.notes import KeyEvent, Note, notes_from_events
-from duetto.testing.duet_rig import Player, Recorder
-from duetto.testing.processes import JamProcess, wait_until
+from duetto.tools.duet_rig import Player, Recorder
+from support.cli import refusal
+from support.processes import JamProcess, wait_until
 
 PHRASE = [Note(0.0, 0.2, 60, 90), Note(0.25, 0.45, 62, 80), Note(0.5, 0.7, 64, 85), Note(0.75, 1.1, 67, 95)]
 SILENT, AUDIBLE = 1e-4, 1e-3  # RMS per JACK period: a silent synth gives ~1e-8, a piano note ~1e-2
@@ -139,13 +138,10 @@ def test_fluidsynth_never_outlives_duetto(jack, ending):
     assert wait_until(lambda: not alive(pid), 10), "FluidSynth outlived Duetto"
 
 
-def test_without_fluidsynth_one_line_says_what_to_install(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "duetto", "jam", "--synth"], capture_output=True, text=True,
-                            env={**os.environ, "PATH": str(tmp_path)}, timeout=60)
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "sudo apt install fluidsynth fluid-soundfont-gm" in lines[0] and "brew install fluidsynth" in lines[0]
+def test_without_fluidsynth_one_line_says_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    line = refusal(capsys, "jam", "--synth")
+    assert "sudo apt install fluidsynth fluid-soundfont-gm" in line and "brew install fluidsynth" in line
 
 
 def test_each_part_gets_its_instrument_on_its_channels_and_the_drums_keep_theirs():

@@ -20,9 +20,10 @@ from duetto.midi.ports.rtmidi import ArrivalStamps
 from duetto.music.clock import SOURCE_BPM, SOURCE_CLOCK, SOURCE_PLAYER, Grid, TempoTracker
 from duetto.music.groove import Dynamics, Feel, Placement
 from duetto.music.notes import KeyEvent, Note
-from duetto.testing.duet_rig import ClockSender, DuetRig, Recorder, fit_clock
-from duetto.testing.jack_server import TEST_PERIOD_SECONDS
-from duetto.testing.processes import wait_until
+from duetto.tools.duet_rig import DuetRig, Recorder
+from support.clock import ClockSender, fit_clock
+from support.jack import TEST_PERIOD_SECONDS
+from support.processes import wait_until
 
 BPM = 130.0
 TICK = 60.0 / BPM / 24

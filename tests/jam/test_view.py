@@ -17,6 +17,8 @@ import time
 from collections import deque
 from dataclasses import replace
 
+import pytest
+
 from duetto.jam import roll
 from duetto.jam.controls import stepped
 from duetto.jam.engine import Engine
@@ -30,8 +32,8 @@ from duetto.midi.ports import open_backend
 from duetto.models import DEFAULT_MODEL
 from duetto.music.clock import Grid
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import Player, Recorder
-from duetto.testing.processes import wait_until
+from duetto.tools.duet_rig import Player, Recorder
+from support.processes import wait_until
 
 STATUS = Status(mode="call", tempo_source="midi clock", bpm=130.0, transport_running=True, key="D:major",
                 key_locked=True, notes_in=13, notes_out=21, answers=2, barge_ins=1, step_ms=(0.25, 0.41),
@@ -124,6 +126,7 @@ def test_notes_long_gone_are_not_drawn():
 
 
 # -- the keys, on a real engine, headless ---------------------------------------------------------------
+@pytest.mark.slow
 def test_keys_reach_the_engine_the_way_ccs_do(shipped_model):
     backend = open_backend("loopback")
     engine = Engine(shipped_model, backend.open_output("View Out", virtual=True),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 
 from duetto.midi.ports.rtmidi import RtMidiBackend
-from duetto.testing.processes import wait_until
+from support.processes import wait_until
 
 
 def connections() -> dict[str, list[str]]:

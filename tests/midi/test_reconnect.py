@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import Player, Recorder
-from duetto.testing.jack_server import TEST_PERIOD_SECONDS
-from duetto.testing.processes import JamProcess, wait_until
+from duetto.tools.duet_rig import Player, Recorder
+from support.jack import TEST_PERIOD_SECONDS
+from support.processes import JamProcess, wait_until
 
 PHRASE = [Note(0.0, 0.12, 60, 90), Note(0.15, 0.27, 64, 80), Note(0.3, 0.5, 67, 85)]
 

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import onnx
 import pytest
 
 from duetto.model.step_model import METADATA_KEY, ModelError, StepModel
 from duetto.models import DEFAULT_MODEL
+from duetto.tools.demo import CALL
+from support.cli import refusal
 
 
-def refuse(path) -> str:
-    """Run `duetto generate` on the model; assert a clean refusal and return its one line."""
-    result = subprocess.run([sys.executable, "-m", "duetto", "generate", "--model", str(path), "--prompt",
-                             "live/tools/assets/call.mid", "--out", "unused.mid"],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert str(path) in lines[0]
-    return lines[0]
+@pytest.fixture
+def refuse(capsys, tmp_path):
+    """`duetto generate` on a model: a clean refusal, one line naming the file, which it returns."""
+    def refused(path) -> str:
+        line = refusal(capsys, "generate", "--model", str(path), "--prompt", str(CALL), "--out",
+                       str(tmp_path / "unused.mid"))
+        assert str(path) in line
+        return line
+
+    return refused
 
 
 def with_metadata(tmp_path, change) -> str:
@@ -40,24 +39,24 @@ def with_metadata(tmp_path, change) -> str:
     return path
 
 
-def test_truncated_model_is_refused(tmp_path):
+def test_truncated_model_is_refused(tmp_path, refuse):
     data = DEFAULT_MODEL.read_bytes()
     path = tmp_path / "truncated.onnx"
     path.write_bytes(data[: len(data) // 2])
     assert "not a loadable ONNX model" in refuse(path)
 
 
-def test_a_file_that_is_not_onnx_is_refused(tmp_path):
+def test_a_file_that_is_not_onnx_is_refused(tmp_path, refuse):
     path = tmp_path / "notes.onnx"
     path.write_text("these are not the weights you are looking for")
     assert "not a loadable ONNX model" in refuse(path)
 
 
-def test_missing_model_is_refused(tmp_path):
+def test_missing_model_is_refused(tmp_path, refuse):
     assert "no such model file" in refuse(tmp_path / "absent.onnx")
 
 
-def test_onnx_without_duetto_metadata_is_refused(tmp_path):
+def test_onnx_without_duetto_metadata_is_refused(tmp_path, refuse):
     proto = onnx.load(str(DEFAULT_MODEL))
     del proto.metadata_props[:]
     path = tmp_path / "plain.onnx"
@@ -65,17 +64,17 @@ def test_onnx_without_duetto_metadata_is_refused(tmp_path):
     assert "not a Duetto model" in refuse(path)
 
 
-def test_other_encoding_version_is_refused(tmp_path):
+def test_other_encoding_version_is_refused(tmp_path, refuse):
     path = with_metadata(tmp_path, lambda info: info.update(encoding_version=99))
     assert "v99 is not one this Duetto speaks" in refuse(path)
 
 
-def test_vocabulary_mismatch_is_refused(tmp_path):
+def test_vocabulary_mismatch_is_refused(tmp_path, refuse):
     path = with_metadata(tmp_path, lambda info: info.update(vocab_size=500))
     assert "vocabulary of 500 tokens" in refuse(path)
 
 
-def test_inputs_that_do_not_match_the_metadata_are_refused(tmp_path):
+def test_inputs_that_do_not_match_the_metadata_are_refused(tmp_path, refuse):
     def rename_state(info):
         info["state"][0]["input"] = "hidden"
 
@@ -123,10 +122,7 @@ def test_cuda_is_chosen_when_offered_and_the_cpu_is_always_the_fallback(device, 
     assert choose_providers(device, available) == chosen
 
 
-def test_asking_for_cuda_on_a_runtime_without_it_is_one_line_and_auto_falls_back_to_the_cpu():
-    result = subprocess.run([sys.executable, "-m", "duetto", "generate", "--device", "cuda", "--prompt",
-                             "live/tools/assets/call.mid", "--out", "unused.mid"],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
-    assert result.stderr.strip().count("\n") == 0 and "--device cuda" in result.stderr, result.stderr
+def test_asking_for_cuda_on_a_runtime_without_it_is_one_line_and_auto_falls_back_to_the_cpu(capsys, tmp_path):
+    assert "--device cuda" in refusal(capsys, "generate", "--device", "cuda", "--prompt", str(CALL), "--out",
+                                      str(tmp_path / "unused.mid"))
     assert StepModel(DEFAULT_MODEL, device="auto").provider == CPU

@@ -13,8 +13,8 @@ from duetto.jam.settings import JamSettings
 from duetto.model.sampler import Sampler
 from duetto.music.key import Key, KeyFinder, parse_key
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import DuetRig
-from duetto.testing.processes import wait_until
+from duetto.tools.duet_rig import DuetRig
+from support.processes import wait_until
 from duetto.voices.improviser import Improviser, Start
 from duetto.voices.limits import Limits
 
@@ -59,6 +59,7 @@ def test_a_minor_melody_is_heard_as_minor_and_the_key_moves_with_the_music():
     assert finder.key == Key(6, "major")
 
 
+@pytest.mark.slow
 def test_scale_lock_keeps_200_sampled_answers_in_key(shipped_model):
     limits = Limits(pitch_classes=D_MAJOR.pitch_classes)
     improviser = Improviser(shipped_model, Sampler(temperature=1.2, top_p=1.0, seed=5), limits)

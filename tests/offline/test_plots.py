@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from duetto.music.notes import Note
-from duetto.offline.plots import Mark, bar_starts, piano_roll_figure, pitch_name, save_figure
+from duetto.offline.plots import Mark, PlotError, bar_starts, piano_roll_figure, pitch_name, save_figure
 
 PROMPT = [Note(0.0, 0.5, 60, 40), Note(0.5, 1.0, 64, 120), Note(1.0, 2.0, 67, 80)]
 ANSWER = [Note(2.2, 2.6, 72, 90), Note(2.6, 3.5, 71, 90)]
@@ -98,6 +98,6 @@ def test_each_format_is_written_as_its_name_asks(tmp_path, suffix):
 
 
 def test_a_name_of_another_format_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="roll.jpg: a picture is named .png, .svg, .pdf"):
+    with pytest.raises(PlotError, match="roll.jpg: a picture is named .png, .svg, .pdf"):
         save_figure(roll(), tmp_path / "roll.jpg")
     assert not list(tmp_path.iterdir())

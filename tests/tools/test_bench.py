@@ -12,6 +12,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from duetto.models import DEFAULT_MODEL
 from duetto.tools.bench import MISSING, format_report, ratio, summarize
 
@@ -21,6 +23,7 @@ def is_summary(stats: dict) -> bool:
             and stats["median_ms"] <= stats["p99_ms"] <= stats["max_ms"])
 
 
+@pytest.mark.slow
 def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     out = tmp_path / "bench.json"
     families = DEFAULT_MODEL.parent / "families"

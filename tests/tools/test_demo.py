@@ -11,11 +11,14 @@ import textwrap
 import wave
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from duetto.jam.settings import JamSettings
 from duetto.models import DEFAULT_MODEL
 from duetto.tools.demo import duet_figure, play_duet
+
+pytestmark = pytest.mark.slow  # each test plays the whole demo
 
 
 def demo(tmp_path, env=None) -> subprocess.CompletedProcess:
@@ -54,8 +57,8 @@ def test_without_fluidsynth_or_matplotlib_the_demo_still_writes_the_midi_and_say
     assert f"wrote {tmp_path / 'demo.mid'}: " in result.stdout
     missing = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("no ")]
     assert missing == [
-        f"no {tmp_path / 'demo.wav'}: FluidSynth is not installed, so no WAV (Debian: apt install fluidsynth "
-        "fluid-soundfont-gm; macOS: brew install fluidsynth)",
+        f"no {tmp_path / 'demo.wav'}: FluidSynth is not installed, so no WAV (Debian/Ubuntu: sudo apt install "
+        "fluidsynth fluid-soundfont-gm; macOS: brew install fluidsynth)",
         f"no {tmp_path / 'demo.png'}: drawing pictures needs matplotlib: pip install 'duetto[plot]'"]
     assert [item.name for item in tmp_path.iterdir()] == ["demo.mid"]
 

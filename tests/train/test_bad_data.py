@@ -19,8 +19,8 @@ import mido
 import pytest
 import torch
 
-from duetto.testing.material import break_key_signature, write_tunes
-from duetto.testing.processes import wait_until
+from support.material import break_key_signature, write_tunes
+from support.processes import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ import torch
 from duetto.encodings import events as encoding
 from duetto.export.onnx import export
 from duetto.model.step_model import StepModel
-from duetto.testing.material import write_tunes
+from support.material import write_tunes
 from duetto.train.data.dataset import build_dataset
 from duetto.train.families import load_family
 from duetto.train.loop import TrainSettings, fine_tuned, load_checkpoint, save_checkpoint, train

@@ -6,6 +6,8 @@ import threading
 
 import numpy as np
 
+import pytest
+
 from duetto.model.rolling_state import HANDOVER_INPUTS
 from duetto.voices.event_context import Context
 
@@ -76,6 +78,7 @@ def test_a_fresh_state_is_primed_on_the_primer_thread_and_takes_over_with_everyt
     assert np.allclose(context.logits, expected, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_full_cache_waits_for_the_primer_and_never_overflows(shipped_model):
     context = Context(shipped_model, window_tokens=256)
     heard: list[int] = []

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Sequence
 
 from duetto.midi.files import MidiFileError, read_score
+from duetto.music.clock import fitting_timeline
+from duetto.music.timeline import Timeline
 from duetto.train.data import music21_corpus
 from duetto.train.data.dedup import drop_copies
 from duetto.train.data.pieces import FOLDER_STYLE, Piece, Skipped, check_style
@@ -165,12 +167,7 @@ def _read_files(named: Sequence[tuple[Path, str]], limit: int | None, style: str
     for path, name in named[:limit]:
         try:
             identity = _file_identity(path)  # first: it keeps huge, empty and non-MIDI files from read_score
-            score = read_score(path)
-            if not score.notes:
-                raise MidiFileError("no notes")
-            pieces.append(Piece(identity, name, score.notes, style))
-            if score.skipped_events:
-                malformed[name] = score.skipped_events
+            pieces.append(_read_piece(path, identity, name, style, malformed))
         except (MidiFileError, OSError) as error:
             skipped.append(Skipped(name, _one_line(error, path)))
     return pieces, skipped
@@ -187,6 +184,20 @@ def _file_identity(path: Path) -> str:
     if not data.startswith(MIDI_HEADER):  # read_score would say "file ends too early" of a text file
         raise MidiFileError(f"not a MIDI file (it does not begin with {MIDI_HEADER.decode()})")
     return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
+def _read_piece(path: Path, identity: str, name: str, style: str, malformed: Counter[str]) -> Piece:
+    """A MIDI file as a piece, with its tempo map and time signatures, or a beat estimated from its onsets
+    when its tempo map does not fit them (duetto.music.clock.fitting_timeline); the malformed events it
+    had left out are counted into `malformed`."""
+    score = read_score(path)
+    if not score.notes:
+        raise MidiFileError("no notes")
+    if score.skipped_events:
+        malformed[name] = score.skipped_events
+    given = Timeline(tuple(score.tempos), tuple(score.meters))
+    timeline, _ = fitting_timeline([note.start for note in score.notes], given)
+    return Piece(identity, name, score.notes, style, timeline=timeline, beat_estimated=timeline is not given)
 
 
 def _one_line(error: Exception, path: Path) -> str:

@@ -31,11 +31,14 @@ from tqdm import tqdm
 
 from duetto.atomic import write_atomically
 from duetto.encodings import events as encoding
+from duetto.encodings import metrical
 from duetto.music.notes import Note
+from duetto.music.parts import part_roles
+from duetto.music.timeline import Timeline
 from duetto.train.data.corpus import read_sources
 from duetto.train.data.dedup import opening_groups
 from duetto.train.data.pieces import FOLDER_STYLE, SECONDS_PER_QUARTER, Piece, style_names
-from duetto.train.data.shards import MANIFEST, SPLITS, encoding_stamp, read_shard
+from duetto.train.data.shards import MANIFEST, SPLITS, encoding_stamp, metrical_stamp, read_shard
 from duetto.train.data.splits import HELD_OUT, MIN_STYLE_PIECES, assign_splits
 
 TRANSPOSE_SEMITONES = 6
@@ -181,15 +184,31 @@ class Tally:
         return counts
 
 
+def timeline_of(piece: Piece) -> Timeline:
+    """Where a piece's beats and bars fall: its own timeline, else its beat in 4/4 (a MIDI file's
+    unknown beat: the default of MIDI files, 120 BPM)."""
+    if piece.timeline is not None:
+        return piece.timeline
+    beat = known_seconds_per_beat(piece)
+    return Timeline.steady(60.0 / beat if math.isfinite(beat) else 120.0)
+
+
 def _encode_split(members: Sequence[Piece], split: str, augment_copies: int, seed: int, styles: Sequence[str],
                   progress: tqdm) -> tuple[dict[str, np.ndarray], Tally, dict[str, Tally]]:
-    """The shard arrays of one split (tokens, offsets, seconds per beat, style indices), and its counts,
-    whole and by style."""
+    """The shard arrays of one split (tokens, offsets, seconds per beat, style indices; and each piece's
+    original in the metrical encoding, which needs no augmented copies: it counts in beats, and its
+    windows are transposed as they are drawn), and its counts, whole and by style."""
     sequences, beats, style_indices = [], [], []
+    metrical_tables, metrical_styles, metrical_bpms = [], [], []
     whole, by_style = Tally(), {style: Tally() for style in styles}
     for piece in members:
         for tally in (whole, by_style[piece.style]):
             tally.add_piece(piece)
+        original = versions(piece, split, 0, seed)[0][0]
+        timeline = timeline_of(piece)
+        metrical_tables.append(metrical.encode(original, timeline, part_roles(original)).as_columns())
+        metrical_styles.append(styles.index(piece.style))
+        metrical_bpms.append(timeline.tempos[0][1])
         for version, beat in versions(piece, split, augment_copies, seed):
             # every phrase opens with its style and texture (encoding v2): what the model learns to read
             sequence = np.array([encoding.START, *encoding.encode_conditioned(version, styles.index(piece.style))],
@@ -207,6 +226,10 @@ def _encode_split(members: Sequence[Piece], split: str, augment_copies: int, see
         "offsets": offsets,
         "seconds_per_beat": np.array(beats, dtype=np.float64),
         "styles": np.array(style_indices, dtype=np.int16),
+        "metrical": np.concatenate(metrical_tables) if metrical_tables else np.zeros((0, 10), dtype=np.int32),
+        "metrical_offsets": np.concatenate([[0], np.cumsum([len(t) for t in metrical_tables])]).astype(np.int64),
+        "metrical_styles": np.array(metrical_styles, dtype=np.int16),
+        "metrical_bpm": np.array(metrical_bpms, dtype=np.float64),
     }
     return arrays, whole, by_style
 
@@ -260,6 +283,7 @@ def build_dataset(
                 style_counts[name][split] = tally.as_dict()
     manifest = {
         "encoding": encoding_stamp(),
+        "metrical_encoding": metrical_stamp(),
         "sources": list(sources),
         "seed": seed,
         "limit": limit,
@@ -280,6 +304,7 @@ def build_dataset(
         "not_midi_files": corpus.not_midi,
         "malformed_events": corpus.malformed,
         "shared_openings": [[piece.name for piece in group] for group in groups if len(group) > 1],
+        "estimated_beat": sorted(piece.name for piece in corpus.pieces if piece.beat_estimated),
     }
     manifest["warnings"] = split_warnings(manifest)
     write_atomically(out / MANIFEST, lambda handle: json.dump(manifest, handle, indent=1), mode="w")

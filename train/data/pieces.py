@@ -42,6 +42,7 @@ class Piece:
     style: str = FOLDER_STYLE
     seconds_per_beat: float | None = None
     timeline: Timeline | None = None
+    beat_estimated: bool = False  # its timeline was estimated from its onsets (the file's did not fit them)
 
 
 @dataclass

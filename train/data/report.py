@@ -70,6 +70,16 @@ def malformed_events_line(manifest: dict, where: str) -> list[str]:
             f"file{'s' if files != 1 else ''} read all the same (listed in {where})"]
 
 
+def estimated_beat_line(manifest: dict) -> list[str]:
+    """How many MIDI files had their beat estimated from their onsets, their tempo map not fitting them."""
+    names = manifest.get("estimated_beat", [])
+    if not names:
+        return []
+    return [f"estimated the beat of {len(names)} MIDI file{'s' if len(names) != 1 else ''} from its notes "
+            f"(no tempo map fits them, as when played without a click): {', '.join(names[:5])}"
+            f"{', ...' if len(names) > 5 else ''}"]
+
+
 def shared_openings_line(manifest: dict, where: str) -> list[str]:
     """How many pieces share their opening with another, kept together in one split."""
     groups = manifest["shared_openings"]

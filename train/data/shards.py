@@ -16,6 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from duetto.encodings import events as encoding
+from duetto.encodings import metrical
 from duetto.music.notes import Note
 
 SPLITS = ("train", "valid", "test")
@@ -25,6 +26,11 @@ MANIFEST = "manifest.json"
 def encoding_stamp() -> dict:
     """What a manifest records of the encoding its shards were written in."""
     return {"name": encoding.ENCODING_NAME, "version": encoding.ENCODING_VERSION, "vocab_size": encoding.VOCAB_SIZE}
+
+
+def metrical_stamp() -> dict:
+    """What a manifest records of the metrical encoding its shards also hold."""
+    return {"name": metrical.ENCODING_NAME, "version": metrical.ENCODING_VERSION, "vocab_size": metrical.VOCAB_SIZE}
 
 
 @dataclass
@@ -39,6 +45,24 @@ class Shard:
     seconds_per_beat: np.ndarray | None  # float64; None in shards built before Duetto kept it
     manifest: dict
     styles: np.ndarray | None = None  # int64; None in shards built before Duetto labelled styles
+    # each piece's original in the metrical encoding (MetricalNotes.as_columns, end to end), where each
+    # piece begins, each one's style and opening tempo; None in shards built before them
+    metrical: np.ndarray | None = None
+    metrical_offsets: np.ndarray | None = None
+    metrical_styles: np.ndarray | None = None
+    metrical_bpm: np.ndarray | None = None  # each piece's opening tempo (beat 0 of its ticks falls at 0 s)
+
+    def check_metrical(self) -> None:
+        """A one-line ValueError when the shard holds no metrical notes."""
+        if self.metrical is None:
+            raise ValueError(f"{self.path} holds no metrical notes (built before Duetto wrote them): "
+                             "rebuild the dataset with `duetto data build`")
+
+    def metrical_pieces(self) -> Iterator[tuple[metrical.MetricalNotes, int]]:
+        """Each piece in the metrical encoding, with its style index."""
+        self.check_metrical()
+        for index, (begin, end) in enumerate(zip(self.metrical_offsets[:-1], self.metrical_offsets[1:])):
+            yield metrical.MetricalNotes.from_columns(self.metrical[begin:end]), int(self.metrical_styles[index])
 
     @property
     def num_sequences(self) -> int:
@@ -86,7 +110,10 @@ def read_shard(data_dir: str | os.PathLike, split: str) -> Shard:
         with np.load(path) as arrays:
             beats = arrays["seconds_per_beat"].astype(np.float64) if "seconds_per_beat" in arrays else None
             styles = arrays["styles"].astype(np.int64) if "styles" in arrays else None
+            found = "metrical_bpm" in arrays and manifest.get("metrical_encoding") == metrical_stamp()
             return Shard(path, arrays["tokens"].astype(np.int64), arrays["offsets"].astype(np.int64), beats, manifest,
-                         styles)
+                         styles, *((arrays["metrical"].astype(np.int64), arrays["metrical_offsets"].astype(np.int64),
+                                   arrays["metrical_styles"].astype(np.int64), arrays["metrical_bpm"].astype(np.float64))
+                                 if found else ()))
     except (OSError, KeyError, ValueError) as error:
         raise ValueError(f"{path}: unreadable shard ({error}): rebuild the dataset") from None

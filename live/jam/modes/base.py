@@ -48,10 +48,11 @@ class Stage(Protocol):
     def heard_key(self) -> Key | None:
         """The key heard in the player's playing (None until one is heard)."""
 
-    def compose(self, seconds: float, should_stop: Callable[[], bool], texture: str | None = None
-                ) -> Iterator[KeyEvent]:
+    def compose(self, seconds: float, should_stop: Callable[[], bool], texture: str | None = None,
+                start: float | None = None) -> Iterator[KeyEvent]:
         """`seconds` of music continuing what the voice heard, in kind with the player's latest phrase
-        (or the texture named here); see duetto.voices.in_kind."""
+        (or the texture named here), to be played from `start` (on the session's clock, when known: a
+        voice that counts in beats lays its notes out from there); see duetto.voices.in_kind."""
 
     def perform(self, compose: Callable[[], Iterable[KeyEvent]], start: float,
                 grid: Grid | None) -> list[tuple[float, int]]:

@@ -74,5 +74,5 @@ class CallAndResponse(Mode):
         def abandon() -> bool:
             return stage.stopping or stage.latest_strike > since
 
-        stage.perform(lambda: stage.compose(stage.settings.response_seconds, abandon),
+        stage.perform(lambda: stage.compose(stage.settings.response_seconds, abandon, start=start),
                       start, grid)

@@ -56,7 +56,7 @@ class DuetMode(Mode):
             self._next_chunk, self.wake_at = None, math.inf
             return
         stage = self.stage
-        stage.perform(lambda: stage.compose(CHUNK_BEATS * grid.beat, lambda: stage.stopping),
+        stage.perform(lambda: stage.compose(CHUNK_BEATS * grid.beat, lambda: stage.stopping, start=start),
                       start, grid)
         self._next_chunk = grid.next_beat(start + grid.beat * (CHUNK_BEATS - 0.5))
         self.wake_at = self._next_chunk - grid.beat * LEAD_BEATS

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
+from duetto.errors import DuettoError
+
 Receive = Callable[[list[int], float], None]  # (MIDI bytes, perf_counter seconds at arrival)
 
 
-class PortError(Exception):
+class PortError(DuettoError):
     """A port or MIDI system that cannot be used; the message says what to do, in one line."""
 
 

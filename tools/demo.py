@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from duetto.fluidsynth import FluidSynthError
 from duetto.jam.settings import JamSettings
 from duetto.midi.files import read_midi, write_midi
 from duetto.midi.ports import open_backend
 from duetto.midi.ports.base import Backend, PortError
 from duetto.model.step_model import StepModel
 from duetto.music.notes import Note
-from duetto.offline.audio import AudioError, find_renderer, render_wav
+from duetto.offline.audio import find_renderer, render_wav
 from duetto.offline.plots import Mark, PlotError, piano_roll_figure, require_matplotlib, save_figure
-from duetto.testing.duet_rig import DuetRig
+from duetto.tools.duet_rig import DuetRig
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -50,7 +51,7 @@ def why_not(check: Callable[[], object]) -> str | None:
     """The one line saying why `check` cannot be met (what is missing, how to get it), or None."""
     try:
         check()
-    except (AudioError, PlotError) as error:
+    except (FluidSynthError, PlotError) as error:
         return str(error)
     return None
 

@@ -1,7 +1,7 @@
 """A private JACK server with the dummy driver: real MIDI transport with no sound card.
 
-Tests and benchmarks run on their own server name, so they never disturb a JACK server a musician has
-running. Clients find it through JACK_DEFAULT_SERVER, which `PrivateJackServer` sets while it runs.
+The benchmarks and the tests run on their own server name, so they never disturb a JACK server a
+musician has running. Clients find it through JACK_DEFAULT_SERVER, which `PrivateJackServer` sets while it runs.
 """
 
 from __future__ import annotations
@@ -12,11 +12,6 @@ import subprocess
 import tempfile
 
 from duetto.midi.ports.base import PortError
-
-# the test suite's server: a 5.3 ms period leaves a loaded 2-core CI machine headroom (latency is the
-# benchmark's job, on a server of its own)
-TEST_RATE, TEST_PERIOD_FRAMES = 48_000, 256
-TEST_PERIOD_SECONDS = TEST_PERIOD_FRAMES / TEST_RATE
 
 
 def may_use_realtime() -> bool:
@@ -54,9 +49,10 @@ class PrivateJackServer:
             stdout=self._log, stderr=subprocess.STDOUT)
         ready = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "10"], capture_output=True)
         if ready.returncode != 0 or self._process.poll() is not None:
-            self._stop()
             self._log.seek(0)
-            raise PortError(f"the private JACK server did not start: {self._log.read()[-300:].strip()}")
+            said = self._log.read()[-300:].strip()  # before stopping it closes the log
+            self._stop()
+            raise PortError(f"the private JACK server did not start: {said}")
         self._previous = os.environ.get("JACK_DEFAULT_SERVER")
         os.environ["JACK_DEFAULT_SERVER"] = self.name
         return self

@@ -1,6 +1,6 @@
 """The other side of the duet: a player that performs notes into Duetto, and a recorder that listens.
 
-The demo, the integration tests and the benchmarks all stand in for a musician the same way: a `Player`
+The demo, the benchmarks and the integration tests all stand in for a musician the same way: a `Player`
 sends a phrase into "Duetto In" at its written times and a `Recorder`, an independent client on "Duetto
 Out", stamps what arrives. The recorder can say whether every note-on it heard was released.
 """
@@ -10,13 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Sequence
-
-import numpy as np
+from typing import Callable, Sequence
 
 from duetto.encodings.events import key_events
-from duetto.jam.engine import Engine
-from duetto.jam.modes import make_mode
+from duetto.jam.modes.base import Mode
+from duetto.jam.session import JamSession, say
 from duetto.jam.settings import JamSettings
 from duetto.midi import messages
 from duetto.midi.ports.base import Backend, OutputPort
@@ -68,39 +66,6 @@ class Player:
             for pitch in sorted(held):
                 self.port.send(messages.note_off(self.channel, pitch))
         return last_release
-
-
-def fit_clock(stamps: list[float]) -> tuple[float, float]:
-    """(seconds per tick, stamp of the first tick): a least-squares line through MIDI Clock ticks as heard."""
-    slope, intercept = np.polyfit(np.arange(len(stamps)), np.array(stamps), 1)
-    return float(slope), float(intercept)
-
-
-class ClockSender:
-    """A DAW's transport: MIDI Start, then Clock (MIDI Clock) at 24 per beat from its own thread until stopped."""
-
-    def __init__(self, port: OutputPort, bpm: float) -> None:
-        self.port = port
-        self.tick_seconds = 60.0 / bpm / 24
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="clock-sender", daemon=True)
-
-    def start(self) -> "ClockSender":
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        self.port.send([messages.START])
-        first = time.perf_counter() + 0.01
-        tick = 0
-        while not self._stop.is_set():
-            sleep_until(first + tick * self.tick_seconds)
-            self.port.send([messages.CLOCK])
-            tick += 1
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2.0)
 
 
 @dataclass(frozen=True)
@@ -166,7 +131,8 @@ class Recorder:
 
 
 class DuetRig:
-    """An engine on a pair of virtual ports, with a `Player` wired to its input and a `Recorder` to its output.
+    """A `JamSession` on a pair of virtual ports, with a `Player` wired to its input and a `Recorder` to its
+    output.
 
     The demo, the real-port tests and the latency benchmark all set the bot up this way. With rtmidi each
     port is its own client, so the recorder is as independent of the bot as a synth would be.
@@ -174,15 +140,14 @@ class DuetRig:
 
     SETTLE_SECONDS = 0.2  # JACK and ALSA connect ports asynchronously
 
-    def __init__(self, backend: Backend, model: StepModel, settings: JamSettings, name: str = "Duetto") -> None:
-        self.output = backend.open_output(f"{name} Out", virtual=True)
-        self.engine = Engine(model, self.output, settings, mode=make_mode(settings.mode))
-        self.input = backend.open_input(f"{name} In", self.engine.receive, virtual=True)
+    def __init__(self, backend: Backend, model: StepModel, settings: JamSettings, name: str = "Duetto",
+                 mode: Mode | None = None, log: Callable[[str], None] = say) -> None:
+        self.session = JamSession(backend, model, settings, name=name, mode=mode, log=log).__enter__()
+        self.engine = self.session.engine
         self.recorder = Recorder()
         self.listener = backend.open_input(f"{name} Out", self.recorder)
         self.player_port = backend.open_output(f"{name} In")
         self.player = Player(self.player_port)
-        self.engine.start()
         time.sleep(self.SETTLE_SECONDS)
 
     def wait_until_answered(self, since: float, timeout: float) -> bool:
@@ -202,7 +167,7 @@ class DuetRig:
 
     def close(self) -> None:
         """Stop the engine (releasing its notes), let the last messages arrive, close every port."""
-        self.engine.stop()
+        self.player_port.close()
+        self.session.close()
         time.sleep(0.05)
-        for port in (self.player_port, self.listener, self.input, self.output):
-            port.close()
+        self.listener.close()

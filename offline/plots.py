@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from duetto.atomic import write_atomically
+from duetto.errors import DuettoError
 from duetto.midi.messages import DRUM_CHANNEL
 from duetto.music.key import NAMES
 from duetto.music.notes import Note
@@ -34,7 +35,7 @@ MINUTES_AFTER_SECONDS = 120.0  # a time axis reaching further reads as minutes a
 DPI = 120
 
 
-class PlotError(Exception):
+class PlotError(DuettoError):
     """A picture cannot be drawn here; the message is one line saying what to install."""
 
 
@@ -62,7 +63,7 @@ def save_figure(figure: "Figure", path: str | os.PathLike) -> None:
     title on it goes into the file's metadata too, so a viewer lists what the picture shows."""
     suffix = Path(path).suffix.lower()
     if suffix not in PICTURE_SUFFIXES:
-        raise ValueError(f"{path}: a picture is named {', '.join(PICTURE_SUFFIXES)}")
+        raise PlotError(f"{path}: a picture is named {', '.join(PICTURE_SUFFIXES)}")
     titles = (axes.get_title(loc=place) for axes in figure.axes for place in ("left", "center", "right"))
     title = next((title for title in titles if title), "")
     metadata = {"Title": title} if title else {}
@@ -107,7 +108,7 @@ def piano_roll_figure(parts: dict[str, Sequence[Note]], marks: Sequence[Mark] = 
     shown = {name: [n for n in notes if n.end > since and n.channel != DRUM_CHANNEL] for name, notes in parts.items()}
     every = [note for notes in shown.values() for note in notes]
     if not every:
-        raise ValueError("nothing to draw: no pitched notes")
+        raise PlotError("nothing to draw: no pitched notes")
     end = max([n.end for n in every] + [mark.seconds for mark in marks])
     low, high = min(n.pitch for n in every) - 2, max(n.pitch for n in every) + 2
     seconds = end - since

@@ -17,12 +17,17 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from duetto.encodings import events as encoding
 from duetto.encodings.events import key_events
+from duetto.encodings.metrical import ENCODING_NAME as METRICAL
+from duetto.errors import UsageError, usage
 from duetto.families import make_voice
 from duetto.midi.files import MidiScore, read_score, write_midi
-from duetto.model.sampler import Sampler
+from duetto.model.rolling_state import RESTART_SHARE, WINDOW_TOKENS, share
+from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.key import KeyFinder
 from duetto.music.notes import KeyEvent, Note, notes_from_events
+from duetto.music.clock import fitting_timeline
+from duetto.music.timeline import Timeline, check_bpm
 from duetto.offline.plots import Mark, piano_roll_figure
 from duetto.voices.in_kind import CallListener
 from duetto.voices.limits import Limits
@@ -30,16 +35,16 @@ from duetto.voices.limits import Limits
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-WINDOW_TOKENS = 512  # what a model with no cache of its own hears at most (as `duetto jam` does)
 PROGRESS_AFTER_SECONDS = 2.0  # composing longer than this says how far it is
 PROGRESS_EVERY_SECONDS = 5.0
 Progress = Callable[[str], None]
 
 
 def window_tokens(model: StepModel) -> int:
-    """How many recent tokens the model can hear: half a transformer's cache (the rest is for the answer),
-    else the live window."""
-    return model.info.max_steps // 2 if model.info.max_steps else WINDOW_TOKENS
+    """How many recent tokens of the prompt the model hears: a bounded state's RESTART_SHARE (the rest is
+    room for the continuation), else the window a live jam keeps."""
+    capacity = model.info.max_steps
+    return share(capacity, RESTART_SHARE) if capacity else WINDOW_TOKENS
 
 
 def prompt_tail(notes: Sequence[Note], tokens: int) -> list[Note]:
@@ -59,20 +64,25 @@ def prompt_tail(notes: Sequence[Note], tokens: int) -> list[Note]:
 
 def continue_notes(model: StepModel, prompt: Sequence[Note], seconds: float, sampler: Sampler,
                    limits: Limits | None = None, style: str = "auto", texture: str = "auto",
-                   progress: Progress | None = None) -> list[Note]:
+                   progress: Progress | None = None, timeline: Timeline | None = None,
+                   lean_to_key: bool = True) -> list[Note]:
     """`seconds` of continuation after the prompt's last key event, on the prompt's clock, in kind with
-    the end of the prompt (duetto.voices.in_kind). The voice hears the prompt as given: cut a long one
-    with `prompt_tail` first."""
+    the end of the prompt (duetto.voices.in_kind), its beats and bars where `timeline` says (the prompt's
+    tempo map and meter; without one a voice that counts in beats follows the prompt's own pulse). The
+    voice hears the prompt as given: cut a long one with `prompt_tail` first. Without `lean_to_key` the
+    answer is not leaned to the prompt's key (what the quality bench asks of the model alone)."""
     voice = make_voice(model, sampler, limits, window_tokens=window_tokens(model))
+    voice.keep_time(timeline)
     call = CallListener()
     heard = key_events(prompt)
     for event in heard:
         voice.hear(event.seconds, event.pitch, event.velocity)
         call.hear(event.seconds, event.pitch, event.velocity)
     styles = model.info.styles
-    kind = call.kind(texture, styles.index(style) if style in styles else None, KeyFinder.of(call.notes))
+    key = KeyFinder.of(call.notes) if lean_to_key else None
+    kind = call.kind(texture, styles.index(style) if style in styles else None, key)
     offset = heard[-1].seconds
-    events = voice.answer(seconds, trim_leading_silence=False, kind=kind)
+    events = voice.answer(seconds, trim_leading_silence=False, kind=kind, start=offset)
     if progress is not None:
         events = reporting(events, seconds, progress)
     return [Note(note.start + offset, note.end + offset, note.pitch, note.velocity)
@@ -102,7 +112,7 @@ class Continued:
 
 
 def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: float,
-                  temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
+                  temperature: float = DEFAULT_TEMPERATURE, top_p: float = DEFAULT_TOP_P, seed: int | None = None,
                   limits: Limits | None = None, style: str = "auto", texture: str = "auto",
                   progress: Progress | None = None) -> Continued:
     """Continue a MIDI file: the prompt (as read, drums and programs and tempo map kept) and the
@@ -115,11 +125,14 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
     if not score.notes:
         what = f"only drums ({len(score.drums)} notes on channel 10, which Duetto does not continue)" \
             if score.drums else "no notes"
-        raise ValueError(f"{prompt_path}: the prompt has {what}")
+        raise UsageError(f"{prompt_path}: the prompt has {what}")
+    for _, bpm in score.tempos:
+        usage(check_bpm, bpm, f"{prompt_path}")
     prompt = encoding.quantize(score.notes)
     heard = prompt_tail(prompt, window_tokens(model))
+    timeline, grid = fitting_timeline([note.start for note in prompt], Timeline(tuple(score.tempos), tuple(score.meters)))
     continuation = continue_notes(model, heard, seconds, Sampler(temperature, top_p, seed), limits, style, texture,
-                                  say)
+                                  say, timeline)
     prompt_end = max(note.end for note in prompt)
     continuation_end = max((note.end for note in continuation), default=prompt_end)
     tracks = {"Prompt": sorted(score.notes + score.drums), "Duetto": continuation}
@@ -129,7 +142,8 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
         f", its last {prompt_end - heard[0].start:.1f} s heard (the model's window)"
     drums = f", {len(score.drums)} drum notes kept but not heard" if score.drums else ""
     summary = (f"wrote {out_path}: prompt {len(prompt)} notes ({prompt_seconds:.1f} s{tail}{drums}), "
-               f"continuation {len(continuation)} notes ({max(0.0, continuation_end - prompt_end):.1f} s)")
+               f"continuation {len(continuation)} notes ({max(0.0, continuation_end - prompt_end):.1f} s)"
+               + (f", on the prompt's beat ({grid})" if model.info.encoding == METRICAL else ""))
     return Continued(summary, tracks, score, prompt_end)
 
 

@@ -45,8 +45,8 @@ from duetto.midi.ports.base import Backend, PortError
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import ModelError, StepModel
 from duetto.music.notes import Note
-from duetto.testing.duet_rig import DuetRig, Player
-from duetto.testing.jack_server import PrivateJackServer
+from duetto.tools.duet_rig import DuetRig, Player
+from duetto.tools.jack_server import PrivateJackServer
 
 BENCH_GAP = 0.1
 BENCH_RESPONSE_SECONDS = 0.3

@@ -7,9 +7,10 @@ import struct
 from pathlib import Path
 
 from duetto.midi.files import write_midi
+from duetto.music.key import SCALES
 from duetto.music.notes import Note
 
-MAJOR = (0, 2, 4, 5, 7, 9, 11)
+MAJOR = SCALES["major"]
 
 
 def write_tunes(folder: Path, count: int = 24) -> None:

@@ -1,0 +1,169 @@
+"""A jam from its first port to its last note-off: `with JamSession(...) as session: session.run()`.
+
+The command line, the demo, the benchmarks and the tests all set a bot up the same way, so they share this
+one wiring: the output (a virtual port, a port named by the user and kept when its program restarts, or a
+FluidSynth of its own), the engine, the input, and on the way out the teardown in the one order that
+leaves nothing sounding: stop listening, stop the engine (it releases every note it played), write the
+recording, close the output, and only then stop the synth that was playing those note-offs.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Callable
+
+from duetto.jam.engine import Engine
+from duetto.jam.modes import make_mode
+from duetto.jam.modes.base import Mode
+from duetto.jam.recording import SessionRecording
+from duetto.jam.settings import JamSettings
+from duetto.jam.synth import FluidSynth, SynthPlan, audio_driver, program_changes
+from duetto.midi.ports.base import Backend, InputPort, OutputPort
+from duetto.midi.ports.reconnect import KeptInput, KeptOutput
+from duetto.model.step_model import StepModel
+
+CHECK_SECONDS = 0.5  # how often ports connected by name and the synth are checked for their program quitting
+SAID_LINES = 50  # what the jam says while the live view covers the terminal, printed after it
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+class JamSession:
+    """One bot on its ports: opened by `with`, closed (every note released) however the block ends.
+
+    `input` and `output` name other programs' ports to connect to; left out, the session opens virtual
+    ports "NAME In" and "NAME Out". `synth` plays the bot (and, passed through, the player) on a FluidSynth
+    of its own instead of an output port. `record` writes both parts to a MIDI file at the end. `log` hears
+    what the jam says (by default the terminal; with `view`, a buffer printed once the view is gone).
+    `stop_on_signals`: SIGINT and SIGTERM end `run` (the main thread's handlers, set on entering, so a
+    signal never finds ports open and nobody to close them; the old ones come back on closing).
+    """
+
+    def __init__(self, backend: Backend, model: StepModel, settings: JamSettings, *, name: str = "Duetto",
+                 input: str | None = None, output: str | None = None, synth: SynthPlan | None = None,
+                 record: Path | None = None, mode: Mode | None = None, view: bool = False,
+                 stop_on_signals: bool = False, log: Callable[[str], None] = say) -> None:
+        self.backend = backend
+        self.name = name
+        self._model, self._settings, self._mode = model, settings, mode
+        self._input_name, self._output_name, self._synth_plan = input, output, synth
+        self._record = record
+        self._view = view
+        self._said: deque[str] = deque(maxlen=SAID_LINES)
+        self.log = self._said.append if view else log
+        self._kept: list[KeptInput | KeptOutput] = []  # ports connected by name, reopened when their program returns
+        self.engine: Engine | None = None
+        self.input: InputPort | KeptInput | None = None
+        self.output: OutputPort | KeptOutput | None = None
+        self.synth: FluidSynth | None = None
+        self.recording = SessionRecording() if record is not None else None
+        self._closed = False
+        self._stop = threading.Event()
+        self._stop_on_signals = stop_on_signals
+        self._previous_handlers: dict[int, object] = {}
+
+    def __enter__(self) -> "JamSession":
+        if self._stop_on_signals:
+            self._previous_handlers = {sig: signal.signal(sig, lambda *_: self._stop.set())
+                                       for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.output = self._open_output()
+            self.engine = Engine(self._model, self.output, self._settings, log=self.log, recording=self.recording,
+                                 mode=self._mode or make_mode(self._settings.mode))
+            if self._input_name is None:
+                self.input = self.backend.open_input(f"{self.name} In", self.engine.receive, virtual=True)
+            else:
+                self.input = KeptInput(self.backend, self._input_name, self.engine.receive,
+                                       self.engine.player_port_lost, self.log)
+                self._kept.append(self.input)
+            self.engine.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _open_output(self) -> OutputPort | KeptOutput:
+        if self._synth_plan is not None:
+            return self._start_synth(self._synth_plan)
+        if self._output_name is None:
+            return self.backend.open_output(f"{self.name} Out", virtual=True)
+        output = KeptOutput(self.backend, self._output_name, lambda: self.engine.request("panic"), self.log)
+        self._kept.append(output)
+        return output
+
+    def _start_synth(self, plan: SynthPlan) -> OutputPort:
+        """FluidSynth on the MIDI system in use, the output connected to it and each part's instrument
+        chosen on its channels."""
+        audio = plan.audio or audio_driver(self.backend.name)
+        known = self.backend.output_names()
+        self.synth = FluidSynth(plan.program, plan.soundfont, self.backend.name, audio, f"{self.name} Synth")
+        output = self.backend.open_output(self.synth.wait_for_port(self.backend.output_names, known))
+        settings = self._settings
+        players = range(16) if settings.input_channel is None else [settings.input_channel]
+        for message in program_changes(settings.channel, plan.bot_program - 1, players, plan.player_program - 1):
+            output.send(message)
+        self.log(f"duetto: FluidSynth (pid {self.synth.pid}) plays {plan.soundfont.name} on channel "
+                 f"{settings.channel + 1} (program {plan.bot_program}) and yours (program {plan.player_program}); "
+                 f"its sound goes to {audio}")
+        return output
+
+    def describe(self) -> str:
+        """Where the session listens and answers, in one line."""
+        early = (f", notes sent {1000 * self._settings.latency_compensation:.2f} ms early for the transport"
+                 if self._settings.latency_compensation else "")
+        return (f"listening on {self.input.name!r}, answering on {self.output.name!r} "
+                f"({self.backend.name}{early})")
+
+    def check(self) -> None:
+        """Reconnect ports whose program came back; a FluidSynthError if the synth quit."""
+        for port in self._kept:
+            port.check()
+        if self.synth is not None:
+            self.synth.check()
+
+    def run(self) -> None:
+        """Play until stopped (a signal, with `stop_on_signals`; or, with the view, until it is quit),
+        checking the ports and the synth twice a second."""
+        if self._view:
+            from duetto.jam.view import run_view
+
+            run_view(self.engine, self._stop, self.check, self._said)
+        else:
+            while not self._stop.wait(CHECK_SECONDS):
+                self.check()
+
+    def close(self) -> None:
+        """Stop listening, stop the engine (every note released), write the recording, close the output,
+        then stop the synth: in that order, once, whatever failed before."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.input is not None:
+                self.input.close()
+            if self.engine is not None:
+                self.engine.stop()
+                if self.recording is not None:
+                    notes = self.recording.write(self._record, self.engine.session_seconds)
+                    self.log(f"duetto: recorded {notes} notes to {self._record}")
+        finally:
+            try:
+                if self.output is not None:
+                    self.output.close()
+            finally:
+                if self.synth is not None:
+                    self.synth.close()  # after the engine's last note-offs reached it
+                for sig, handler in self._previous_handlers.items():
+                    signal.signal(sig, handler)
+                for line in self._said if self._view else ():  # what the view showed, kept once it is gone
+                    say(line)
+                self._said.clear()

@@ -1,0 +1,183 @@
+"""The metrical voice: hears every note in beats on the session's grid and answers on the same grid, one
+model call per note.
+
+The session's grid (MIDI Clock, else the player's pulse, else `--bpm`; see duetto.music.clock) reaches
+the voice through `keep_time`; with none yet, the voice keeps time by the pulse of what it heard (the
+median gap between onsets, brought into 70-140 BPM), never by a tempo nobody played. A grid's origin is
+taken as a bar line.
+
+A note is heard once its length is known (at its release), in onset order, as the notes voice does. The
+model's step reads the previous note and draws the next, so the latest note heard waits in `latest`
+until the next one pushes it into the state; an answer starts by reading it. Each drawn onset counts in
+ticks from the note before, so the answer's notes fall on the grid by construction: the first one lands
+at the answer's start or after it (within a beat, when the answer should begin at once), and the answer
+ends when its time is up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Callable, Iterator
+
+import numpy as np
+
+from duetto.encodings import metrical as encoding
+from duetto.model.rolling_state import RollingState, RollingVoice
+from duetto.model.sampler import Sampler
+from duetto.model.step_model import StepModel
+from duetto.music.clock import FASTEST_BPM, SLOWEST_BPM
+from duetto.music.notes import CHORD_SECONDS, KeyEvent, Note
+from duetto.music.parts import part_roles
+from duetto.music.texture import TEXTURES
+from duetto.music.timeline import Timeline
+from duetto.voices.base import Kind
+from duetto.voices.common import Phrase, Touch, answer_limits, key_lean, playable_pitches
+from duetto.voices.limits import Limits
+
+ROLE_MEMORY = 16  # notes whose texture decides the part of the next one heard
+FOUR_FOUR = encoding.meter_index((4, 4))
+UNPLAYABLE = -1e9  # a bias that rules a value out (finite, so no row of logits is ever all -inf)
+
+
+class MetricalVoice(RollingVoice):
+    def __init__(self, model: StepModel, sampler: Sampler, limits: Limits, window_tokens: int) -> None:
+        self.model = model
+        self.sampler = sampler
+        self.limits = limits
+        self.touch = Touch()
+        self.timeline: Timeline | None = None  # the session's grid as a timeline, once one is known
+        self.pending: deque[list] = deque()  # [onset, pitch, velocity, release or None], in onset order
+        self.recent: deque[Note] = deque(maxlen=ROLE_MEMORY)
+        self.latest_heard = 0.0
+        self.writer = encoding.NoteWriter(Timeline())
+        self.latest: dict[str, np.ndarray] | None = None  # the last note heard, not yet in the state
+        self.rolling = RollingState(model, encoding.step_inputs(encoding.START_FIELDS, 0, FOUR_FOUR,
+                                                                 4 * encoding.TICKS_PER_BEAT), window_tokens)
+
+    # -- time ------------------------------------------------------------------------------------------
+    def keep_time(self, timeline: Timeline | None) -> None:
+        """Where beats and bars fall, in the voice's seconds (None: nobody knows yet)."""
+        self.timeline = timeline
+
+    def _timeline(self) -> Timeline:
+        """The grid in force, else the pulse of what was heard, with its first onset as a bar line."""
+        if self.timeline is not None:
+            return self.timeline
+        bpm = 60.0 / self.touch.interval
+        while bpm > FASTEST_BPM:
+            bpm /= 2
+        while bpm < SLOWEST_BPM:
+            bpm *= 2
+        first = self.recent[0].start if self.recent else 0.0
+        return Timeline.steady(bpm, origin=first)
+
+    # -- hearing ---------------------------------------------------------------------------------------
+    def hear(self, seconds: float, pitch: int, velocity: int) -> None:
+        self.latest_heard = max(self.latest_heard, seconds)
+        for note in self.pending:
+            if note[1] == pitch and note[3] is None:
+                note[3] = seconds
+        if velocity > 0:
+            self.touch.strike(velocity)
+            if not self.pending or seconds - self.pending[-1][0] >= CHORD_SECONDS:
+                self.touch.onset(seconds)
+            self.pending.append([seconds, pitch, velocity, None])
+        while self.pending and self.pending[0][3] is not None:
+            onset, pitch, velocity, release = self.pending.popleft()
+            feeds = self._read(Note(onset, release, pitch, velocity), self.writer, self.recent)
+            if self.latest is not None:
+                self.rolling.step(self.latest)
+            self.latest = feeds
+
+    def _read(self, note: Note, writer: encoding.NoteWriter, recent: deque[Note]) -> dict[str, np.ndarray]:
+        """The inputs of the step that reads `note` (its part judged among the `recent` notes, which it
+        joins), on the timeline in force."""
+        recent.append(note)
+        writer.timeline = self._timeline()
+        fields, bar, meter, length = writer.row(note, part_roles(list(recent))[-1])
+        return encoding.step_inputs(np.array(fields), bar, meter, length)
+
+    # -- answering -------------------------------------------------------------------------------------
+    def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
+               trim_leading_silence: bool = True, kind: Kind | None = None,
+               start: float | None = None) -> Iterator[KeyEvent]:
+        """An answer of `seconds` from `start` (the voice's seconds; default: the first beat after the
+        latest moment heard, so an answer placed on a beat later stays on the grid).
+        Notes still held are heard first, on a copy of the state, as long as they have lasted."""
+        _, state = self.rolling.snapshot()
+        writer = encoding.NoteWriter(self.writer.timeline)
+        writer.previous_start = self.writer.previous_start
+        recent, latest = deque(self.recent, maxlen=ROLE_MEMORY), self.latest
+        for onset, pitch, velocity, _ in self.pending:
+            feeds = self._read(Note(onset, max(self.latest_heard, onset + CHORD_SECONDS), pitch, velocity),
+                               writer, recent)
+            if latest is not None:
+                _, state = self.model.run(latest, state)
+            latest = feeds
+        timeline = self._timeline()
+        begin = timeline.seconds(math.ceil(timeline.beats(self.latest_heard) - 1e-9)) if start is None else start
+        return self._play(latest, writer.previous_start, state, begin, seconds, kind or Kind(),
+                          trim_leading_silence, should_stop)
+
+    def _biases(self, limits: Limits, kind: Kind) -> dict[str, np.ndarray]:
+        """What the answer's limits and kind add to each field's logits: pitches outside the register or
+        the scale lock ruled out and the key leaned to; density favouring (or not) onsets under a beat."""
+        biases = {f"{name}_bias": np.zeros((1, size), dtype=np.float32)
+                  for name, size in zip(encoding.FIELDS, encoding.FIELD_SIZES)}
+        pitch = key_lean(kind, encoding.PITCHES)
+        pitch[~playable_pitches(limits, encoding.PITCHES)] = UNPLAYABLE
+        biases["pitch_bias"][0] = pitch
+        under_a_beat = 1 - np.minimum(np.arange(encoding.ONSETS), encoding.TICKS_PER_BEAT) / encoding.TICKS_PER_BEAT
+        biases["onset_bias"][0] = math.log(max(limits.density, 1e-3)) * under_a_beat
+        return biases
+
+    def _play(self, latest: dict | None, last_start: float | None, state: list[np.ndarray], begin: float,
+              seconds: float, kind: Kind, at_once: bool, should_stop: Callable[[], bool]) -> Iterator[KeyEvent]:
+        """Draw notes after `latest` (which started at `last_start`) until `seconds` after `begin`."""
+        limits = answer_limits(self.limits, kind)
+        phrase = Phrase(limits, seconds)
+        timeline = self._timeline()
+        tick_seconds = 60.0 / timeline.bpm_at(begin) / encoding.TICKS_PER_BEAT
+        begin_tick = math.ceil(timeline.beats(begin) * encoding.TICKS_PER_BEAT - 1e-6)
+        if latest is None:  # nothing heard: the answer opens the music, on a bar line
+            bar_line = timeline.seconds(math.ceil(timeline.beats(begin) / 4 - 1e-9) * 4)
+            latest = encoding.step_inputs(encoding.START_FIELDS, 0, FOUR_FOUR, 4 * encoding.TICKS_PER_BEAT)
+            tick = round(timeline.beats(bar_line) * encoding.TICKS_PER_BEAT)
+        else:
+            tick = round(timeline.beats(last_start) * encoding.TICKS_PER_BEAT)
+        length = int(latest["bar_length"][0])
+        if begin_tick - tick >= encoding.ONSETS:  # a long rest: shortened by whole bars, as in training
+            tick += (begin_tick - tick - encoding.ONSETS) // length * length + length
+        style = 0 if kind.style is None else 1 + kind.style
+        texture = 0 if kind.texture is None else 1 + TEXTURES.index(kind.texture)
+        biases = self._biases(limits, kind)
+        temperature = np.array([max(self.sampler.temperature, 1e-3)], dtype=np.float32)
+        rng = self.sampler.rng
+        room = self.model.info.max_steps
+        first = True
+        for _ in range(room or 1 << 30):
+            if should_stop():
+                return
+            feeds = dict(latest, style=np.array([style]), texture=np.array([texture]), temperature=temperature,
+                         forced=np.full((1, 5), -1, dtype=np.int64),
+                         uniforms=rng.random((1, 5), dtype=np.float32), **biases)
+            if first:  # the first note lands at the answer's start or after it (within a beat if at once)
+                onset_bias = biases["onset_bias"].copy()
+                early = max(0, min(encoding.ONSETS, begin_tick - tick))
+                onset_bias[0, :early] = UNPLAYABLE
+                if at_once:
+                    onset_bias[0, min(encoding.ONSETS, early + encoding.TICKS_PER_BEAT):] = UNPLAYABLE
+                feeds["onset_bias"] = onset_bias
+            (note, _, bar), state = self.model.run(feeds, state)
+            fields = note[0]
+            tick += int(fields[encoding.ONSET])
+            at = timeline.seconds(tick / encoding.TICKS_PER_BEAT) - begin
+            if at >= seconds or not phrase.fits(at):
+                break
+            first = False
+            duration = encoding.DURATION_TICKS[fields[encoding.DURATION]] * tick_seconds
+            yield from phrase.strike(at, int(fields[encoding.PITCH]), encoding.bin_velocity(int(fields[encoding.VELOCITY])),
+                                     duration)
+            latest = dict(latest, previous=note.astype(np.int64), previous_bar=bar.astype(np.int64))
+        yield from phrase.release_all()

@@ -1,0 +1,92 @@
+"""The live options, checked once each: in range or one line naming the option, and the settings made of
+them; what the model settles (its styles, its sampling)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from duetto.cli import build_parser
+from duetto.errors import UsageError, usage
+from duetto.jam.controls import PhraseEnd
+from duetto.jam.options import bot_channel, check_style, fit_to_model, jam_option_types, live_settings
+from duetto.model.step_model import StepModel
+from duetto.models import DEFAULT_MODEL
+from duetto.music.key import parse_key
+
+FAMILIES = DEFAULT_MODEL.parent / "families"
+
+
+def jam_args(*options: str) -> argparse.Namespace:
+    return build_parser().parse_args(["jam", *options])
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--quantize", "2"], "--quantize 2: use a value from 0 to 1"),
+    (["--max-polyphony", "0"], "--max-polyphony 0: use a value from 1 to 32"),
+    (["--lowest", "90", "--highest", "80"], "--lowest 90 / --highest 80: need 0 <= lowest <= highest <= 127"),
+    (["--key", "H:major"], "key 'H:major': the tonic must be a note name like C, F#, Bb"),
+    (["--phrase-end", "knee"], "--phrase-end 'knee': use silence, pedal, cc:N or key:N"),
+    (["--panic-keys", "21"], "--panic-keys '21': give two or more MIDI note numbers, like 21,108"),
+    (["--channel", "17"], "--channel 17: use a value from 1 to 16"),
+])
+def test_an_option_out_of_range_is_a_usage_error_naming_it(options, message):
+    with pytest.raises(UsageError) as refused:
+        live_settings(jam_args(*options))
+    assert str(refused.value).startswith(message)
+
+
+def test_the_settings_are_made_of_the_options():
+    settings = live_settings(jam_args("--phrase-gap", "250", "--key", "A:minor", "--phrase-end", "cc:64",
+                                      "--panic-keys", "21,108", "--in-channel", "3", "--density", "2"),
+                             synth=True, mode="duet", cc_map={7: "temperature"})
+    assert settings.phrase_gap == pytest.approx(0.25)
+    assert settings.key == parse_key("A:minor")
+    assert settings.phrase_end == PhraseEnd("cc", 64)
+    assert settings.panic_keys == {21, 108}
+    assert (settings.input_channel, settings.channel) == (2, 0)  # with --synth the bot keeps off the player's 3
+    assert settings.passthrough and settings.mode == "duet" and settings.cc_map == {7: "temperature"}
+    assert settings.limits.density == 2
+
+
+def test_the_bots_channel_keeps_apart_from_the_players_and_the_drums_with_a_synth():
+    assert bot_channel(None, None, synth=False) == 1
+    assert bot_channel(None, None, synth=True) == 2
+    assert bot_channel(None, 2, synth=True) == 1
+    assert bot_channel(None, 1, synth=True) == 2
+    assert bot_channel(9, 1, synth=True) == 9  # asked for, even the player's
+    assert [bot_channel(None, player, synth=True) for player in (10, 11)] == [1, 1]
+
+
+def test_a_parse_error_becomes_a_usage_error_with_its_message():
+    assert usage(int, "12") == 12
+    with pytest.raises(UsageError, match="invalid literal"):
+        usage(int, "twelve")
+
+
+def test_a_style_must_be_one_the_model_knows():
+    model = StepModel(DEFAULT_MODEL, device="cpu")
+    check_style("auto", model)
+    check_style(model.info.styles[0], model)
+    with pytest.raises(UsageError) as refused:
+        check_style("klezmer", model)
+    assert str(refused.value) == f"--style 'klezmer': default.onnx knows {', '.join(model.info.styles)}"
+    older = StepModel(FAMILIES / "events.onnx", device="cpu")
+    with pytest.raises(UsageError, match="events.onnx knows none: it was trained before styles"):
+        check_style("folk", older)
+
+
+def test_the_model_settles_the_sampling_left_open_and_the_styles_a_knob_chooses_among():
+    model = StepModel(DEFAULT_MODEL, device="cpu")
+    settings = live_settings(jam_args("--temperature", "0.5"))
+    fit_to_model(settings, jam_args("--temperature", "0.5"), model)
+    assert (settings.temperature, settings.top_p) == (0.5, model.info.defaults["top_p"])
+    assert settings.style_choices == ("auto", *model.info.styles)
+    assert model.info.sampling(top_p=0.8) == (model.info.defaults["temperature"], 0.8)
+
+
+def test_a_config_file_may_set_every_jam_option_by_its_type():
+    types = jam_option_types()
+    assert (types["quantize"], types["scale_lock"], types["synth"], types["program"]) == (float, bool, str, int)
+    assert types["input"] is str and "config" not in types and "help" not in types
