@@ -339,6 +339,15 @@ def test_odd_but_well_formed_events_are_read_with_nothing_left_out(tmp_path, eve
     assert score.skipped_events == 0
 
 
+def test_a_valid_time_signature_beside_a_malformed_one_still_sets_the_meter(tmp_path):
+    path = tmp_path / "meters.mid"
+    three_eight = b"\x00\xff\x58\x04\x03\x03\x0c\x08"  # 3/8, at the malformed one's tick
+    path.write_bytes(smf(mtrk(quarter_notes(MALFORMED["time signature of 0 beats"] + three_eight) + END_OF_TRACK)))
+    score = read_score(path)
+    assert score.meters == [(0.0, 4, 4), (pytest.approx(0.25), 3, 8)]
+    assert score.skipped_events == 1
+
+
 def test_a_track_without_its_end_and_a_chunk_of_another_kind_are_read(tmp_path):
     path = tmp_path / "loose.mid"
     conductor = mtrk(b"\x00\xff\x51\x03\x07\xa1\x20" + END_OF_TRACK)  # 120 BPM, as mido defaults
