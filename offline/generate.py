@@ -136,7 +136,7 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
     prompt_end = max(note.end for note in prompt)
     continuation_end = max((note.end for note in continuation), default=prompt_end)
     tracks = {"Prompt": sorted(score.notes + score.drums), "Duetto": continuation}
-    write_midi(out_path, tracks, tempos=score.tempos, programs=score.programs)
+    write_midi(out_path, tracks, tempos=score.tempos, programs=score.programs, meters=score.meters)
     prompt_seconds = max(prompt_end, score.end)
     tail = "" if len(heard) == len(prompt) else \
         f", its last {prompt_end - heard[0].start:.1f} s heard (the model's window)"

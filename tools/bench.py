@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from duetto.atomic import write_json_atomically
+from duetto.encodings import metrical
 from duetto.jam.settings import JamSettings
 from duetto.midi import messages
 from duetto.midi.ports import open_backend
@@ -47,6 +48,7 @@ from duetto.model.step_model import ModelError, StepModel
 from duetto.music.notes import Note
 from duetto.tools.duet_rig import DuetRig, Player
 from duetto.tools.jack_server import PrivateJackServer
+from duetto.tools.note_cost import notochord_event_seconds, note_step_seconds
 
 BENCH_GAP = 0.1
 BENCH_RESPONSE_SECONDS = 0.3
@@ -182,6 +184,25 @@ def bench_feature_step(model: StepModel, settings: BenchSettings, baselines: boo
     return result
 
 
+def bench_note_step(model: StepModel, settings: BenchSettings) -> dict:
+    """A metrical model's step, which is one whole note, closed loop at its live cache."""
+    return {"family": model.info.family, "model": model.path.name, "context": model.info.max_steps,
+            "provider": model.provider, "onnxruntime": summarize(note_step_seconds(model, settings.steps, settings.seed)),
+            "per_note": True}
+
+
+def bench_notochord(steps: list[dict]) -> dict:
+    """Notochord's cost per event beside the metrical models' cost per note, timed in this process."""
+    timed = notochord_event_seconds()
+    if isinstance(timed, str):
+        return {"unavailable": timed}
+    query_feed, feed, millions = timed
+    report = {"parameters_millions": millions, "query_feed": summarize(query_feed), "feed": summarize(feed)}
+    report["per_note_over_per_event"] = {step["model"]: ratio(step["onnxruntime"], report["query_feed"])
+                                         for step in steps if step.get("per_note")}
+    return report
+
+
 def bench_devices(device: str, model_path: str) -> tuple[list[str], str | None]:
     """The devices to time steps and throughput on, and why the GPU is not among them (None if it is):
     `auto` is the CPU, with CUDA beside it whenever ONNX Runtime can really run a model there."""
@@ -201,6 +222,9 @@ def bench_steps(settings: BenchSettings, devices: list[str]) -> list[dict]:
     for device in devices:
         for path in settings.step_models:
             model = StepModel(path, device=device)
+            if model.info.encoding == metrical.ENCODING_NAME:
+                results.append(bench_note_step(model, settings))
+                continue
             if model.info.inputs != ["token"]:
                 results.append(bench_feature_step(model, settings, baselines=device == devices[0]))
                 continue
@@ -374,7 +398,11 @@ def tokens_per_second(model: StepModel, batch: int, steps: int, seed: int) -> fl
 
 def bench_throughput(model: StepModel, settings: BenchSettings) -> dict:
     steps = max(50, settings.steps // 4)
-    return {"device": model.provider,
+    if model.info.encoding == metrical.ENCODING_NAME:  # a step is a note, drawn in the graph one sequence at a time
+        seconds = note_step_seconds(model, steps, settings.seed)
+        return {"device": model.provider, "unit": "notes", "batch_1_tokens_per_second": len(seconds) / sum(seconds),
+                "batch": 1, "batched_tokens_per_second": None}
+    return {"device": model.provider, "unit": "tokens",
             "batch_1_tokens_per_second": tokens_per_second(model, 1, steps, settings.seed),
             "batch": settings.batch,
             "batched_tokens_per_second": tokens_per_second(model, settings.batch, steps, settings.seed)}
@@ -476,6 +504,8 @@ def run_latency_bench(settings: BenchSettings, command: str) -> dict:
               "throughput": [bench_throughput(StepModel(settings.model, device=device), settings)
                              for device in devices],
               "hearing": bench_hearing(model, settings)}
+    if any(step.get("per_note") for step in report["steps"]):
+        report["notochord"] = bench_notochord(report["steps"])
     if no_gpu is not None:
         report["gpu_unavailable"] = no_gpu
     try:
@@ -550,8 +580,20 @@ def format_report(report: dict) -> str:
     for throughput in report["throughput"]:
         single, batched = (figure(throughput[key], ",.0f")
                            for key in ("batch_1_tokens_per_second", "batched_tokens_per_second"))
-        lines.append(f"throughput ({throughput['device']}): {single} tokens/s at batch 1, {batched} tokens/s at "
-                     f"batch {throughput['batch']}")
+        unit = throughput.get("unit", "tokens")
+        lines.append(f"throughput ({throughput['device']}): {single} {unit}/s at batch 1"
+                     + (f", {batched} {unit}/s at batch {throughput['batch']}" if throughput["batch"] > 1 else ""))
+    notochord = report.get("notochord")
+    if notochord is not None and "unavailable" in notochord:
+        lines.append(f"Notochord per event: not timed ({notochord['unavailable']})")
+    elif notochord is not None:
+        event, hearing = notochord["query_feed"], notochord["feed"]
+        lines.append(f"Notochord ({figure(notochord['parameters_millions'], '.1f')} M parameters, PyTorch eager, 1 "
+                     f"thread) per event: {figure(event.get('median_ms'), '.2f')} ms median, "
+                     f"{figure(event.get('p99_ms'), '.2f')} ms p99 to draw and hear one; "
+                     f"{figure(hearing.get('median_ms'), '.2f')} ms to hear one")
+        for name, share in notochord["per_note_over_per_event"].items():
+            lines.append(f"  {name}: one note costs {times(share, 'Notochord per event', '.2f')}")
     if "gpu_unavailable" in report:
         lines.append(f"GPU figures: none ({report['gpu_unavailable']})")
     unavailable = {step["model"]: step["torch_unavailable"] for step in steps if "torch_unavailable" in step}

@@ -284,17 +284,23 @@ def notes_to_midi(
     ticks_per_beat: int = DEFAULT_TICKS_PER_BEAT,
     tempos: Sequence[tuple[float, float]] | None = None,
     programs: dict[int, int] | None = None,
+    meters: Sequence[tuple[float, int, int]] | None = None,
 ) -> mido.MidiFile:
-    """Build a type-1 MIDI file: a conductor track with the tempo map (`tempos`, else one `bpm`), then one
+    """Build a type-1 MIDI file: a conductor track with the tempo map (`tempos`, else one `bpm`) and the
+    time signatures (`meters`: (seconds, numerator, denominator); none written when not given), then one
     named track per entry of `tracks`, opening with the program of each channel it plays on."""
     tempos = list(tempos) if tempos else [(0.0, bpm)]
     timeline = TempoMap(tempos, ticks_per_beat)
     midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
     conductor = mido.MidiTrack()
+    marks = [(timeline.ticks(at), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm)))
+             for at, tempo_bpm in tempos]
+    marks += [(timeline.ticks(max(0.0, at)), mido.MetaMessage("time_signature", numerator=numerator,
+                                                            denominator=denominator))
+              for at, numerator, denominator in meters or ()]
     previous = 0
-    for at, tempo_bpm in tempos:
-        tick = timeline.ticks(at)
-        conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm), time=tick - previous))
+    for tick, mark in sorted(marks, key=lambda item: item[0]):
+        conductor.append(mark.copy(time=tick - previous))
         previous = tick
     midi.tracks.append(conductor)
     for name, notes in tracks.items():
@@ -320,7 +326,8 @@ def notes_to_midi(
 
 
 def write_midi(path: str | os.PathLike, tracks: dict[str, Sequence[Note]], bpm: float = DEFAULT_TEMPO_BPM,
-               tempos: Sequence[tuple[float, float]] | None = None, programs: dict[int, int] | None = None) -> None:
+               tempos: Sequence[tuple[float, float]] | None = None, programs: dict[int, int] | None = None,
+               meters: Sequence[tuple[float, int, int]] | None = None) -> None:
     """Write notes to a MIDI file atomically: a crash never leaves half a file behind."""
-    midi = notes_to_midi(tracks, bpm=bpm, tempos=tempos, programs=programs)
+    midi = notes_to_midi(tracks, bpm=bpm, tempos=tempos, programs=programs, meters=meters)
     write_atomically(path, lambda handle: midi.save(file=handle))
