@@ -38,7 +38,7 @@ from duetto.midi import messages
 from duetto.midi.ports.base import OutputPort
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
-from duetto.music.clock import SOURCE_CLOCK, Grid, TempoTracker
+from duetto.music.clock import SOURCE_CLOCK, BeatSource, Grid, TempoTracker
 from duetto.music.groove import Dynamics, Placement
 from duetto.music.key import Key, KeyFinder
 from duetto.music.notes import KeyEvent
@@ -54,7 +54,8 @@ class Engine:
 
     def __init__(self, model: StepModel, output: OutputPort, settings: JamSettings,
                  clock: Callable[[], float] = time.perf_counter, log: Callable[[str], None] | None = None,
-                 recording: SessionRecording | None = None, mode: Mode | None = None) -> None:
+                 recording: SessionRecording | None = None, mode: Mode | None = None,
+                 shared_beat: BeatSource | None = None) -> None:
         self.settings = settings
         self.recording = recording
         self.stats = JamStats()
@@ -72,7 +73,8 @@ class Engine:
         self._unheard_answer: list[tuple[float, int, int]] = []  # the bot's notes not yet fed to the voice
         self._cc_values: dict[tuple[int, int], int] = {}  # (channel, controller) -> latest value
         self.sampler = Sampler(settings.temperature, settings.top_p, settings.seed)
-        self.tempo = TempoTracker(settings.bpm, settings.follow_player)
+        self.tempo = TempoTracker(settings.bpm, settings.follow_player, shared_beat)
+        self._tempo_said: Grid | None = None  # the tempo the log last named
         self.keys = KeyFinder()
         self.dynamics = Dynamics()
         self._rng = random.Random(settings.seed)
@@ -297,6 +299,7 @@ class Engine:
         self._status_at = self._clock()
         self._tell_voice_the_time()
         grid, key, stats = self.grid(), self.key, self.stats
+        self._say_tempo(grid)
         if self.recording is not None and grid is not None:
             self.recording.tempo(self.session_seconds, grid.bpm)
             started = self.tempo.transport_origin
@@ -317,6 +320,17 @@ class Engine:
             texture=settings.texture, top_p=settings.top_p, density=limits.density, swing=feel.swing,
             velocity_follow=settings.velocity_follow, response_seconds=settings.response_seconds,
             passthrough=settings.passthrough, panics=stats.panics, undos=stats.undos, rerolls=stats.rerolls)
+
+    def _say_tempo(self, grid: Grid | None) -> None:
+        """One line whenever the tempo's source changes, or its tempo moves by a BPM or more: who sets
+        the beat (MIDI Clock, Link, the player, --bpm) is never a guess."""
+        said = self._tempo_said
+        if grid is not None and (said is None or said.source != grid.source or abs(said.bpm - grid.bpm) >= 1):
+            self._log(f"duetto: tempo {grid.bpm:.1f} BPM from {grid.source}")
+            self._tempo_said = grid
+        elif grid is None and said is not None:
+            self._log("duetto: no tempo now (silence ends phrases in ms)")
+            self._tempo_said = None
 
     def _bot_heard(self, stamp: float, channel: int, pitch: int, velocity: int) -> None:
         self._roll.heard(BOT, stamp, channel, pitch, velocity)

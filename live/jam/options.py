@@ -133,6 +133,9 @@ def add_jam_options(jam: argparse.ArgumentParser) -> list[argparse.Action]:
                          help="a full-screen live view to play from: the piano roll with the answer ahead of "
                               "time, tempo, key, the knobs and timings; keys for re-roll, undo, panic and more "
                               "(needs the view extra)"),
+        jam.add_argument("--link", action="store_true",
+                         help="join the Ableton Link session on the network: its tempo and beats set the grid "
+                              "(needs the link extra)"),
         synth.add_argument("--synth", nargs="?", const=SYNTH_DEFAULT, default=None, metavar="SOUNDFONT",
                            help="start FluidSynth on the MIDI system in use and play both parts through it (your "
                                 "notes pass through); SOUNDFONT: a .sf2 file (default: the system's General MIDI "
@@ -260,19 +263,19 @@ class JamExtras:
 
     synth: SynthPlan | None  # --synth: FluidSynth found, its soundfont, the programs
     record: Path | None
+    link: bool = False
 
 
 def check_jam_extras(args: argparse.Namespace) -> JamExtras:
-    """What --view and --synth need, there before any work starts (or one line saying how to get it):
-    Textual; FluidSynth and a soundfont."""
+    """What --view, --link and --synth need, there before any work starts (or one line saying how to get
+    it): Textual; Ableton Link's binding; FluidSynth and a soundfont."""
     if args.view:
-        try:
-            import textual  # noqa: F401
-        except ImportError:
-            raise UsageError("--view needs Textual, which is not installed: pip install 'duetto[view]'") from None
+        need_extra("--view", "textual", "Textual", "view")
+    if args.link:
+        need_extra("--link", "link", "Ableton Link's binding (LinkPython-extern)", "link")
     record = None if args.record is None else Path(args.record)
     if args.synth is None:
-        return JamExtras(None, record)
+        return JamExtras(None, record, args.link)
     if args.output is not None:
         raise UsageError("--synth plays into a FluidSynth of its own: leave out --out")
     check_range("--program", args.program, 1, 128)
@@ -280,7 +283,15 @@ def check_jam_extras(args: argparse.Namespace) -> JamExtras:
     plan = SynthPlan(find_fluidsynth(without="--synth has nothing to play through"),
                      find_soundfont(None if args.synth == SYNTH_DEFAULT else args.synth, "--synth FILE.sf2"),
                      bot_program=args.program, player_program=args.player_program, audio=args.synth_audio)
-    return JamExtras(plan, record)
+    return JamExtras(plan, record, args.link)
+
+
+def need_extra(option: str, module: str, what: str, extra: str) -> None:
+    """An optional extra an option needs is installed, or a UsageError saying how to install it."""
+    try:
+        __import__(module)
+    except ImportError:
+        raise UsageError(f"{option} needs {what}, which is not installed: pip install 'duetto[{extra}]'") from None
 
 
 def check_named_ports(backend: Backend, input_name: str | None, output_name: str | None) -> None:
