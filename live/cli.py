@@ -186,7 +186,7 @@ def run_jam(args: argparse.Namespace) -> int:
     play_in_time()
     with JamSession(backend, model, settings, name=args.name, input=args.input, output=args.output,
                     synth=extras.synth, record=extras.record, view=args.view, link=extras.link,
-                    stop_on_signals=True) as session:
+                    osc=extras.osc, stop_on_signals=True) as session:
         say(f"duetto: {session.describe()}; Ctrl-C to stop")
         session.run()
     engine = session.engine

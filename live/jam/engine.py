@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Iterator
 
 from duetto.families import make_voice
 from duetto.jam.controls import ACTIONS, CONTROLS, PRESSED, set_control, stepped
-from duetto.jam.intake import ACTION, ADJUST, BOT, CONTROL, MODE, PLAYER, TIMING, TRIGGER, Intake
+from duetto.jam.intake import ACTION, ADJUST, BOT, CONTROL, MODE, PLAYER, SET, TIMING, TRIGGER, Intake
 from duetto.jam.modes import MODES, make_mode
 from duetto.jam.modes.base import Mode
 from duetto.jam.recording import SessionRecording
@@ -106,6 +106,10 @@ class Engine:
     def adjust(self, name: str, steps: int) -> None:
         """Ask for a control (or the mode) to move `steps` along from any thread (see `controls.stepped`)."""
         self.intake.adjust(name, steps)
+
+    def set(self, name: str, value: object) -> None:
+        """Ask for a control (or the mode) to take a checked value, from any thread (see `Intake.set`)."""
+        self.intake.set(name, value)
 
     def player_port_lost(self) -> None:
         """The player's port went away with keys down: let go of them."""
@@ -290,6 +294,8 @@ class Engine:
             self._act(rest[0])
         elif kind == ADJUST:
             self._adjust(*rest)
+        elif kind == SET:
+            self._set(*rest)
         elif kind == BOT:
             self._bot_heard(stamp, *rest)
         else:
@@ -319,7 +325,8 @@ class Engine:
             now=self._status_at, grid=grid, notes=self._roll.snapshot(), plan=plan, style=settings.style,
             texture=settings.texture, top_p=settings.top_p, density=limits.density, swing=feel.swing,
             velocity_follow=settings.velocity_follow, response_seconds=settings.response_seconds,
-            passthrough=settings.passthrough, panics=stats.panics, undos=stats.undos, rerolls=stats.rerolls)
+            passthrough=settings.passthrough, panics=stats.panics, undos=stats.undos, rerolls=stats.rerolls,
+            answering=self.composing or self.scheduler.busy)
 
     def _say_tempo(self, grid: Grid | None) -> None:
         """One line whenever the tempo's source changes, or its tempo moves by a BPM or more: who sets
@@ -404,12 +411,23 @@ class Engine:
             set_control(self.settings, name, stepped(self.settings, name, steps))
             self.stats.cc_changes += 1
 
+    def _set(self, name: str, value: object) -> None:
+        """An OSC message sets a control (or the mode) to a value, as a CC would."""
+        if name == MODE:
+            self._switch_mode(str(value))
+        else:
+            set_control(self.settings, name, value)
+            self.stats.cc_changes += 1
+
     def _change_mode(self, steps: int) -> None:
-        """The next mode (or the one before) takes over: the bot stops, and what it played so far stays
-        part of the duet the voice heard."""
+        """The next mode (or the one before) takes over."""
         names = list(MODES)
         current = names.index(self.mode.name) if self.mode.name in names else -1
-        name = names[(current + steps) % len(names)]
+        self._switch_mode(names[(current + steps) % len(names)])
+
+    def _switch_mode(self, name: str) -> None:
+        """The mode named takes over: the bot stops, and what it played so far stays part of the duet the
+        voice heard."""
         self.scheduler.cancel()
         self._let_voice_hear_the_answer()
         self.settings.mode = name

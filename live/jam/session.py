@@ -19,6 +19,7 @@ from typing import Callable
 from duetto.jam.engine import Engine
 from duetto.jam.modes import make_mode
 from duetto.jam.modes.base import Mode
+from duetto.jam.osc import OscBridge, OscPlan
 from duetto.jam.recording import SessionRecording
 from duetto.jam.settings import JamSettings
 from duetto.jam.synth import FluidSynth, SynthPlan, audio_driver, program_changes
@@ -42,6 +43,7 @@ class JamSession:
     ports "NAME In" and "NAME Out". `synth` plays the bot (and, passed through, the player) on a FluidSynth
     of its own instead of an output port. `record` writes both parts to a MIDI file at the end. `log` hears
     what the jam says (by default the terminal; with `view`, a buffer printed once the view is gone).
+    `osc` listens for Open Sound Control and sends the status out (duetto.jam.osc).
     `link` joins the Ableton Link session on the network for tempo and phase (duetto.music.link).
     `stop_on_signals`: SIGINT and SIGTERM end `run` (the main thread's handlers, set on entering, so a
     signal never finds ports open and nobody to close them; the old ones come back on closing).
@@ -50,7 +52,7 @@ class JamSession:
     def __init__(self, backend: Backend, model: StepModel, settings: JamSettings, *, name: str = "Duetto",
                  input: str | None = None, output: str | None = None, synth: SynthPlan | None = None,
                  record: Path | None = None, mode: Mode | None = None, view: bool = False, link: bool = False,
-                 stop_on_signals: bool = False, log: Callable[[str], None] = say) -> None:
+                 osc: OscPlan | None = None, stop_on_signals: bool = False, log: Callable[[str], None] = say) -> None:
         self.backend = backend
         self.name = name
         self._model, self._settings, self._mode = model, settings, mode
@@ -59,6 +61,8 @@ class JamSession:
         self._view = view
         self._link = link
         self.link: LinkFollower | None = None
+        self._osc_plan = osc
+        self.osc: OscBridge | None = None
         self._said: deque[str] = deque(maxlen=SAID_LINES)
         self.log = self._said.append if view else log
         self._kept: list[KeptInput | KeptOutput] = []  # ports connected by name, reopened when their program returns
@@ -89,6 +93,9 @@ class JamSession:
                                        self.engine.player_port_lost, self.log)
                 self._kept.append(self.input)
             self.engine.start()
+            if self._osc_plan is not None:
+                self.osc = OscBridge(self.engine, self._osc_plan, self.log)
+                self.osc.start()
         except BaseException:
             self.close()
             raise
@@ -157,6 +164,8 @@ class JamSession:
             return
         self._closed = True
         try:
+            if self.osc is not None:
+                self.osc.close()
             if self.input is not None:
                 self.input.close()
             if self.engine is not None:
