@@ -18,7 +18,7 @@ from duetto.jam.settings import JamSettings, JamStats
 from duetto.midi import messages
 
 PLAYER, BOT, TIMING, CONTROL, TRIGGER, ACTION = "player", "bot", "timing", "control", "trigger", "action"
-ADJUST = "adjust"
+ADJUST, SET = "adjust", "set"
 MODE = "mode"  # adjusted like a control: the next mode, or the one before
 # Key-downs waiting to be heard. Each costs a few model steps (about a millisecond), so a full inbox keeps
 # the engine at most about a second behind the player; no human fills it, only a flood of messages does.
@@ -29,7 +29,7 @@ RELEASES = (messages.ALL_SOUND_OFF, messages.ALL_NOTES_OFF)
 class Intake:
     """Turns raw port messages into inbox items: (PLAYER | BOT, stamp, channel, pitch, velocity),
     (TIMING, stamp, message), (CONTROL, stamp, channel, controller, value), (TRIGGER, stamp),
-    (ACTION, stamp, name) and (ADJUST, stamp, name, steps); None only wakes the engine thread to stop."""
+    (ACTION, stamp, name), (ADJUST, stamp, name, steps) and (SET, stamp, name, value); None only wakes the engine thread to stop."""
 
     def __init__(self, settings: JamSettings, stats: JamStats, clock: Callable[[], float],
                  forward_note: Callable[[int, int, int], None], forward_message: Callable[[list[int]], None]) -> None:
@@ -119,6 +119,13 @@ class Intake:
         if name != MODE and name not in CONTROLS:
             raise ValueError(f"unknown control {name!r}")
         self.inbox.put((ADJUST, self._clock(), name, steps))
+
+    def set(self, name: str, value: object) -> None:
+        """Ask for a control (or the mode) to take a value already checked against its range, as an OSC
+        message does (duetto.jam.osc); the engine thread sets it."""
+        if name != MODE and name not in CONTROLS:
+            raise ValueError(f"unknown control {name!r}")
+        self.inbox.put((SET, self._clock(), name, value))
 
     def wake(self) -> None:
         """Wake the engine thread (to stop)."""
