@@ -32,7 +32,7 @@ from duetto.errors import UsageError
 from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, Sampler
 from duetto.model.scoring import metrical_nats, sequence_nats
 from duetto.model.step_model import StepModel
-from duetto.music.key import KeyFinder
+from duetto.music.key import Key, KeyFinder
 from duetto.music.notes import Note
 from duetto.music.statistics import (histogram_overlap, inter_onset_intervals, pitch_class_entropy, polyphony,
                                      scale_consistency)
@@ -313,13 +313,19 @@ def beat_and_texture(model: StepModel, settings: QualitySettings, calls: Sequenc
         row = {"style": beat_call.style,
                "answer_onsets": [n.start for n in answered], "real_onsets": [n.start for n in beat_call.real],
                "timeline": beat_call.timeline,
-               "in_key_unleaned": (sum(n.pitch % 12 in key.pitch_classes for n in unleaned) / len(unleaned)
-                                   if unleaned and key is not None else math.nan)}
+               "in_key_unleaned": share_in_key(unleaned, key), "real_in_key": share_in_key(beat_call.real, key)}
         if texture_of(beat_call.call) == "line":
             row.update({f"asked_{name}": voices(answer(texture=name)) for name in TEXTURES})
         rows.append(row)
     return {style: _beat_summary([row for row in rows if style in ("all", row["style"])])
             for style in ["all", *sorted({row["style"] for row in rows})]}
+
+
+def share_in_key(notes: Sequence[Note], key: Key | None) -> float:
+    """The share of notes whose pitch class is in the key (NaN for no notes or no key)."""
+    if not notes or key is None:
+        return math.nan
+    return sum(note.pitch % 12 in key.pitch_classes for note in notes) / len(notes)
 
 
 def _beat_summary(rows: list[dict]) -> dict:
@@ -334,7 +340,7 @@ def _beat_summary(rows: list[dict]) -> dict:
     answer, real = share("answer_onsets"), share("real_onsets")
     return {"calls": len(rows), "answer_on_grid": answer, "real_on_grid": real,
             "ratio": answer / real if answer is not None and real else None,
-            "in_key_unleaned": mean("in_key_unleaned"),
+            "in_key_unleaned": mean("in_key_unleaned"), "real_in_key": mean("real_in_key"),
             "line_calls": sum("asked_line" in row for row in rows),
             **{f"voices_asked_{name}": mean(f"asked_{name}") for name in TEXTURES}}
 
@@ -433,13 +439,13 @@ def format_quality(report: dict) -> str:
     lines += ["", "On the beat, and texture on request (the top part of held-out pieces with a known tempo as the call; "
               "goals: answers on the sixteenth grid ≥ 0.9 × the real continuations' share; on a line call, `line` "
               "≤ 1.1 voices, `voices` 1.7–2.6, `chords` ≥ 2.5; in key with no key lean ≥ 0.9):", "",
-              "| model | style | calls | answer on grid | real on grid | ratio | in key, no lean | line calls "
+              "| model | style | calls | answer on grid | real on grid | ratio | in key, no lean (real) | line calls "
               "| voices: line / voices / chords asked |", "|---|---|---|---|---|---|---|---|---|"]
     for row in report["models"]:
         for style, beat in row.get("beat", {}).items():
             lines.append(f"| {Path(row['model']).name} | {style} | {beat['calls']} | {number(beat['answer_on_grid'], 2)} "
                          f"| {number(beat['real_on_grid'], 2)} | {number(beat['ratio'], 2)} | "
-                         f"{number(beat['in_key_unleaned'], 2)} | {beat['line_calls']} | "
+                         f"{number(beat['in_key_unleaned'], 2)} ({number(beat['real_in_key'], 2)}) | {beat['line_calls']} | "
                          + " / ".join(number(beat[f"voices_asked_{name}"], 2) for name in TEXTURES) + " |")
     return "\n".join(lines)
 
