@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 
 
 
+BEAT_CALL_BPM = (70.0, 160.0)
+
+
 @dataclass
 class QualitySettings:
     models: list[str]
@@ -277,16 +280,19 @@ class BeatCall:
 
 
 def beat_calls(settings: QualitySettings, shard: Shard) -> list[BeatCall]:
-    """The melody of each held-out piece (its top part) on the piece's own beat: the first
-    `prompt_seconds` as a call, the next `seconds` as the real continuation; up to `settings.pieces` of
-    each style, from pieces with notes in both."""
+    """The melody of each held-out piece (its top part), played at a tempo of its own drawn between
+    BEAT_CALL_BPM (the corpus's scores mostly carry no tempo and play at one: a player's music comes at
+    any), the first `prompt_seconds` as a call and the next `seconds` as the real continuation; up to
+    `settings.pieces` of each style, from pieces with notes in both."""
     names = shard.manifest.get("styles", [])
+    rng = np.random.default_rng(settings.seed)
     calls, taken = [], {}
-    for (notes, style), bpm in zip(shard.metrical_pieces(), shard.metrical_bpm):
+    for notes, style in shard.metrical_pieces():
         name = names[style]
+        bpm = math.exp(rng.uniform(*np.log(BEAT_CALL_BPM)))
         if taken.get(name, 0) >= settings.pieces:
             continue
-        timeline = Timeline.steady(float(bpm))
+        timeline = Timeline.steady(bpm)
         melody = [note for note in metrical.decode(notes.fields, notes.ticks, timeline) if note.channel == MELODY]
         call = cut(melody, 0.0, settings.prompt_seconds)
         real = cut(melody, settings.prompt_seconds, settings.prompt_seconds + settings.seconds)
@@ -436,7 +442,8 @@ def format_quality(report: dict) -> str:
                          f"{number(kind['texture_gap_median'], 2)} | {number(kind['line_answer_voices'], 2)} "
                          f"({kind['line_calls']} calls) | {number(kind['in_key'], 2)} | "
                          f"{number(kind['in_register'], 2)} | {number(kind['pace'], 2)} |")
-    lines += ["", "On the beat, and texture on request (the top part of held-out pieces with a known tempo as the call; "
+    lines += ["", "On the beat, and texture on request (the top part of held-out pieces, each at a tempo of its own "
+              f"between {BEAT_CALL_BPM[0]:.0f} and {BEAT_CALL_BPM[1]:.0f} BPM, as the call; "
               "goals: answers on the sixteenth grid ≥ 0.9 × the real continuations' share; on a line call, `line` "
               "≤ 1.1 voices, `voices` 1.7–2.6, `chords` ≥ 2.5; in key with no key lean ≥ 0.9):", "",
               "| model | style | calls | answer on grid | real on grid | ratio | in key, no lean (real) | line calls "
