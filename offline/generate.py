@@ -75,7 +75,7 @@ def continue_notes(model: StepModel, prompt: Sequence[Note], seconds: float, sam
         voice.hear(event.seconds, event.pitch, event.velocity)
         call.hear(event.seconds, event.pitch, event.velocity)
     styles = model.info.styles
-    kind = call.kind(texture, styles.index(style) if style in styles else None, KeyFinder.of(call.notes))
+    kind = call.answer_kind(texture, styles.index(style) if style in styles else None, KeyFinder.of(call.notes))
     offset = heard[-1].seconds
     events = voice.answer(seconds, trim_leading_silence=False, kind=kind)
     if progress is not None:

@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Static
 
-from duetto.jam import roll
+from duetto.jam import view_roll
 from duetto.jam.status import STATUS_SECONDS, Status
 
 CHORE_SECONDS = 0.5
@@ -74,7 +74,7 @@ def describe(status: Status) -> list[str]:
 
 def legend() -> Text:
     text = Text()
-    for label, style in roll.LEGEND:
+    for label, style in view_roll.LEGEND:
         text.append(label, style=style)
         text.append("   ")
     return text
@@ -89,7 +89,7 @@ def keys_line() -> Text:
 
 
 class Roll(Widget):
-    """The piano roll (duetto.jam.roll), redrawn for each new status."""
+    """The piano roll (duetto.jam.view_roll), redrawn for each new status."""
 
     def __init__(self) -> None:
         super().__init__(id="roll")
@@ -98,7 +98,7 @@ class Roll(Widget):
     def render(self) -> Text:
         if self.status is None:
             return Text("waiting for the engine...")
-        return roll.draw(self.status, self.size.width, self.size.height)
+        return view_roll.draw(self.status, self.size.width, self.size.height)
 
 
 class LiveView(App):

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from duetto.models import DEFAULT_MODEL
-from duetto.tools.bench import MISSING, format_report, ratio, summarize
+from duetto.tools.bench import BASELINES_ONCE, MISSING, format_report, ratio, summarize
 
 
 def is_summary(stats: dict) -> bool:
@@ -34,7 +34,8 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
-    *transformer_steps, events_step, melody_step, biaxial_step = report["steps"]
+    cpu = [row for row in report["steps"] if row["provider"] == "CPUExecutionProvider"]
+    *transformer_steps, events_step, melody_step, biaxial_step = cpu
     assert [row["context"] for row in transformer_steps] == [128, 256, 512]  # the cache sizes it can hold
     for row in transformer_steps:
         assert row["model"] == "default.onnx" and row["family"] == "transformer"
@@ -62,9 +63,15 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
                                                     for key in ("median_ms", "p99_ms", "max_ms"))
     assert "response latency, no transport compensation (baseline)" in result.stdout
     assert is_summary(response["sender_lateness"]) and is_summary(response["arrival_lateness"])
-    # no GPU here: the CPU alone, and the report says why the GPU figures are missing
-    assert report["devices"] == ["cpu"] and "CUDA" in report["gpu_unavailable"]
-    assert [row["device"] for row in report["throughput"]] == ["CPUExecutionProvider"]
+    # the CPU always; the GPU beside it where CUDA is usable, else the report says why its figures are missing
+    gpu = report["devices"] == ["cpu", "cuda"]
+    assert gpu or (report["devices"] == ["cpu"] and "CUDA" in report["gpu_unavailable"])
+    assert ("gpu_unavailable" in report) != gpu
+    gpu_steps = [row for row in report["steps"] if row not in cpu]
+    assert len(gpu_steps) == (len(cpu) if gpu else 0)  # each step again on the GPU, its baselines run once
+    assert all(is_summary(row["onnxruntime"]) and row["torch_unavailable"] == BASELINES_ONCE for row in gpu_steps)
+    assert [row["device"] for row in report["throughput"]] == \
+        ["CPUExecutionProvider", "CUDAExecutionProvider"][:len(report["devices"])]
     assert report["throughput"][0]["batched_tokens_per_second"] > 0
     assert report["memory"]["peak_rss_mb"] > 10
     hearing = report["hearing"]  # 40 notes, each a key-down and a key-up, heard as the engine would
