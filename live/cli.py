@@ -72,6 +72,13 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
     generate.add_argument("--soundfont", default=None, help="soundfont for --wav (default: the system's GM one)")
     add_model_options(generate)
 
+    score = commands.add_parser("score", help="bits per note of MIDI files through a model (a yardstick)")
+    score.add_argument("paths", nargs="+", metavar="FILE_OR_FOLDER", help="MIDI files, or folders of them")
+    score.add_argument("--model", default=str(DEFAULT_MODEL), help="ONNX model (default: the shipped one)")
+    score.add_argument("--per-part", action="store_true", help="one line per MIDI channel instead of per file")
+    score.add_argument("--style", default="auto", help="the style to tell the model (default: none said)")
+    score.add_argument("--json", default=None, metavar="FILE.json", help="also write the lines as JSON")
+
     styles = commands.add_parser("styles", help="list the styles and textures a model knows")
     styles.add_argument("--model", default=str(DEFAULT_MODEL), help="ONNX model (default: the shipped one)")
 
@@ -270,6 +277,36 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_score(args: argparse.Namespace) -> int:
+    import json
+
+    from duetto.atomic import write_atomically
+    from duetto.jam.options import check_style
+    from duetto.offline.score import midi_files, pooled, score_paths
+
+    if args.json:
+        check_writable("--json", args.json, (".json",))
+    usage(midi_files, args.paths)
+    model = StepModel(args.model, device="cpu")
+    check_style(args.style, model)
+    style = model.info.styles.index(args.style) if args.style in model.info.styles else None
+    lines, skipped = usage(score_paths, model, args.paths, args.per_part, style)
+    if not lines:
+        raise UsageError(f"no notes to score in {' '.join(args.paths)} ({len(skipped)} files unreadable)")
+    for line in [*lines, pooled(lines)]:
+        print(f"{line.bits_per_note:8.3f} bits/note  {line.notes:7d} notes  {line.name}")
+    if skipped:
+        say(f"duetto: skipped {len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''}: "
+            + "; ".join(f"{path.name} ({reason})" for path, reason in skipped[:3]) + ("; ..." if len(skipped) > 3 else ""))
+    if args.json:
+        rows = [{"name": line.name, "notes": line.notes, "bits_per_note": line.bits_per_note}
+                for line in [*lines, pooled(lines)]]
+        write_atomically(args.json, lambda handle: json.dump({"model": args.model, "lines": rows,
+                                                              "skipped": [str(path) for path, _ in skipped]},
+                                                             handle, indent=1), mode="w")
+    return 0
+
+
 def run_styles(args: argparse.Namespace) -> int:
     model = StepModel(args.model, device="cpu")
     styles = model.info.styles
@@ -371,7 +408,7 @@ def run_producer(command: str, rest: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     runners = {"jam": run_jam, "learn": run_learn, "generate": run_generate, "ports": run_ports,
-               "demo": run_demo, "panic": run_panic, "bench": run_bench, "styles": run_styles}
+               "demo": run_demo, "panic": run_panic, "bench": run_bench, "styles": run_styles, "score": run_score}
     try:
         if argv and argv[0] in PRODUCERS:
             return run_producer(argv[0], argv[1:])

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from duetto.encodings import events as encoding
 from duetto.encodings.events import key_events
+from duetto.encodings.metrical import ENCODING_NAME as METRICAL
 from duetto.errors import UsageError, usage
 from duetto.families import make_voice
 from duetto.midi.files import MidiScore, read_score, write_midi
@@ -25,6 +26,7 @@ from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.key import KeyFinder
 from duetto.music.notes import KeyEvent, Note, notes_from_events
+from duetto.music.clock import fitting_timeline
 from duetto.music.timeline import Timeline, check_bpm
 from duetto.offline.plots import Mark, piano_roll_figure
 from duetto.voices.in_kind import CallListener
@@ -77,7 +79,7 @@ def continue_notes(model: StepModel, prompt: Sequence[Note], seconds: float, sam
     styles = model.info.styles
     kind = call.answer_kind(texture, styles.index(style) if style in styles else None, KeyFinder.of(call.notes))
     offset = heard[-1].seconds
-    events = voice.answer(seconds, trim_leading_silence=False, kind=kind)
+    events = voice.answer(seconds, trim_leading_silence=False, kind=kind, start=offset)
     if progress is not None:
         events = reporting(events, seconds, progress)
     return [Note(note.start + offset, note.end + offset, note.pitch, note.velocity)
@@ -121,9 +123,9 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
         usage(check_bpm, bpm, f"{prompt_path}")
     prompt = encoding.quantize(score.notes)
     heard = prompt_tail(prompt, window_tokens(model))
+    timeline, grid = fitting_timeline([note.start for note in prompt], Timeline(tuple(score.tempos), tuple(score.meters)))
     continuation = continue_notes(model, heard, seconds, Sampler(temperature, top_p, seed), limits, style, texture,
-                                  progress or (lambda line: print(f"duetto: {line}", file=sys.stderr)),
-                                  Timeline(tuple(score.tempos), tuple(score.meters)))
+                                  progress or (lambda line: print(f"duetto: {line}", file=sys.stderr)), timeline)
     prompt_end = max(note.end for note in prompt)
     continuation_end = max((note.end for note in continuation), default=prompt_end)
     tracks = {"Prompt": sorted(score.notes + score.drums), "Duetto": continuation}
@@ -133,7 +135,8 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
         f", its last {prompt_end - heard[0].start:.1f} s heard (the model's window)"
     drums = f", {len(score.drums)} drum notes kept but not heard" if score.drums else ""
     summary = (f"wrote {out_path}: prompt {len(prompt)} notes ({prompt_seconds:.1f} s{tail}{drums}), "
-               f"continuation {len(continuation)} notes ({max(0.0, continuation_end - prompt_end):.1f} s)")
+               f"continuation {len(continuation)} notes ({max(0.0, continuation_end - prompt_end):.1f} s)"
+               + (f", on the prompt's beat ({grid})" if model.info.encoding == METRICAL else ""))
     return Continued(summary, tracks, score, prompt_end)
 
 

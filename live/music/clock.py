@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Sequence
 
 from duetto.midi.messages import CLOCK, CONTINUE, SONG_POSITION, START, STOP
 from duetto.music.notes import CHORD_SECONDS
-from duetto.music.timeline import check_bpm
+from duetto.music.timeline import Timeline, check_bpm, on_grid_share
 
 TICKS_PER_BEAT = 24
 TICKS_PER_SIXTEENTH = 6  # Song Position Pointer counts sixteenths
@@ -33,6 +34,10 @@ MIN_INTERVALS = 6
 FIT_TOLERANCE = 0.15  # of a unit: an interval this close to a whole number of units fits the pulse
 MIN_FIT_SHARE = 0.8
 SLOWEST_BPM, FASTEST_BPM = 70.0, 140.0  # a found pulse is doubled or halved into this range
+# a tempo map under which fewer onsets than this lie on a sixteenth or triplet grid is not the one the music
+# was played to (a recording made without a click): its beat is estimated from the onsets instead
+USABLE_TEMPO_MAP_SHARE = 0.6
+UNKNOWN_PULSE_BPM = 100.0  # onsets with no pulse to find (too few, or no steady one): the corpus's tempo
 
 
 @dataclass(frozen=True)
@@ -209,3 +214,18 @@ class TempoTracker:
         if self.bpm is not None:
             return Grid(60.0 / self.bpm, now if anchor is None else anchor, SOURCE_BPM)
         return None
+
+
+def fitting_timeline(onsets: Sequence[float], timeline: Timeline) -> tuple[Timeline, str]:
+    """The timeline some music was played to: `timeline` (a file's tempo map and meters) when its onsets
+    lie on its grid, else one at the pulse of the onsets themselves, from the first; and a few words
+    saying which, for the user."""
+    if not onsets or max(on_grid_share(onsets, timeline, 4), on_grid_share(onsets, timeline, 3)) >= USABLE_TEMPO_MAP_SHARE:
+        return timeline, "its tempo map"
+    pulse = PulseFinder()
+    for onset in sorted(onsets):
+        pulse.onset(onset, starts_phrase=False)
+    beat = pulse.beat()
+    bpm = 60.0 / beat if beat else UNKNOWN_PULSE_BPM
+    found = f"its own pulse, {bpm:.0f} BPM" if beat else f"{bpm:.0f} BPM (no steady pulse found)"
+    return Timeline.steady(bpm, origin=min(onsets)), f"{found}: its tempo map does not fit its notes"

@@ -102,7 +102,8 @@ class MetricalVoice(RollingVoice):
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
                trim_leading_silence: bool = True, kind: AnswerKind | None = None,
                start: float | None = None) -> Iterator[KeyEvent]:
-        """An answer of `seconds` from `start` (the voice's seconds; default: the latest moment heard).
+        """An answer of `seconds` from `start` (the voice's seconds; default: the first beat after the
+        latest moment heard, so an answer placed on a beat later stays on the grid).
         Notes still held are heard first, on a copy of the state, as long as they have lasted."""
         _, state = self.rolling.snapshot()
         writer = encoding.NoteWriter(self.writer.timeline)
@@ -114,7 +115,8 @@ class MetricalVoice(RollingVoice):
             if latest is not None:
                 _, state = self.model.run(latest, state)
             latest = feeds
-        begin = self.latest_heard if start is None else start
+        timeline = self._timeline()
+        begin = timeline.seconds(math.ceil(timeline.beats(self.latest_heard) - 1e-9)) if start is None else start
         return self._play(latest, writer.previous_start, state, begin, seconds, kind or AnswerKind(),
                           trim_leading_silence, should_stop)
 

@@ -21,16 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from duetto.midi.files import DEFAULT_TEMPO_BPM, MidiFileError, read_score
-from duetto.music.clock import PulseFinder
-from duetto.music.timeline import Timeline, on_grid_share
+from duetto.midi.files import MidiFileError, read_score
+from duetto.music.clock import fitting_timeline
+from duetto.music.timeline import Timeline
 from duetto.train.data import music21_corpus
 from duetto.train.data.dedup import drop_copies
 from duetto.train.data.pieces import FOLDER_STYLE, Piece, Skipped, check_style
-
-# a tempo map under which fewer of a file's onsets than this lie on a sixteenth or triplet grid is not
-# the one it was played to: its beat is estimated from its onsets instead
-USABLE_TEMPO_MAP_SHARE = 0.6
 
 MIDI_EXTENSIONS = (".mid", ".midi", ".kar")  # .kar: karaoke files, standard MIDI files with lyrics
 MIDI_HEADER = b"MThd"  # how every standard MIDI file begins
@@ -187,20 +183,13 @@ def _file_identity(path: Path) -> str:
 
 def _read_piece(path: Path, identity: str, name: str, style: str) -> Piece:
     """A MIDI file as a piece, with its tempo map and time signatures, or a beat estimated from its onsets
-    when its tempo map does not fit them (a recording made without a click)."""
+    when its tempo map does not fit them (duetto.music.clock.fitting_timeline)."""
     score = read_score(path)
     if not score.notes:
         raise MidiFileError("no notes")
-    timeline = Timeline(tuple(score.tempos), tuple(score.meters))
-    onsets = [note.start for note in score.notes]
-    if max(on_grid_share(onsets, timeline, 4), on_grid_share(onsets, timeline, 3)) >= USABLE_TEMPO_MAP_SHARE:
-        return Piece(identity, name, score.notes, style, timeline=timeline)
-    pulse = PulseFinder()
-    for onset in sorted(onsets):
-        pulse.onset(onset, starts_phrase=False)
-    beat = pulse.beat() or 60.0 / DEFAULT_TEMPO_BPM
-    return Piece(identity, name, score.notes, style, timeline=Timeline.steady(60.0 / beat, origin=min(onsets)),
-                 beat_estimated=True)
+    given = Timeline(tuple(score.tempos), tuple(score.meters))
+    timeline, _ = fitting_timeline([note.start for note in score.notes], given)
+    return Piece(identity, name, score.notes, style, timeline=timeline, beat_estimated=timeline is not given)
 
 
 def _one_line(error: Exception, path: Path) -> str:

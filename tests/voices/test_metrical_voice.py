@@ -1,0 +1,105 @@
+"""The metrical voice on a real exported (tiny, untrained) model: its answers fall on the grid it is given,
+or on the player's own pulse when none is, and keep to the answer's start, register, key lock and texture."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from duetto.encodings import metrical
+from duetto.export.onnx import export
+from duetto.families import make_voice
+from duetto.model.sampler import Sampler
+from duetto.model.step_model import StepModel
+from duetto.music.notes import KeyEvent
+from duetto.music.timeline import Timeline
+from duetto.train.families import load_family
+from duetto.train.loop import save_checkpoint
+from duetto.voices.base import Kind
+from duetto.voices.limits import Limits
+from duetto.voices.metrical import MetricalVoice
+
+TINY = {"model_dim": 32, "num_layers": 2, "num_heads": 2, "feedforward_dim": 64, "head_dim": 32, "max_context": 64}
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> StepModel:
+    folder = tmp_path_factory.mktemp("metrical-voice")
+    torch.manual_seed(0)
+    built = load_family("metrical").build(TINY)
+    save_checkpoint(folder / "m.pt", {"family": "metrical", "config": built.config.to_dict(), "model": built.state_dict()})
+    export(str(folder / "m.pt"), str(folder / "m.onnx"), parity_steps=50)
+    return StepModel(folder / "m.onnx", device="cpu")
+
+
+def played(voice: MetricalVoice, beat: float, count: int = 8, first: float = 0.0) -> float:
+    """Eighth notes from `first`, a beat of `beat` seconds; returns when the last one ended."""
+    at = first
+    for index in range(count):
+        voice.hear(at, 60 + index % 5, 80)
+        voice.hear(at + beat / 2 * 0.9, 60 + index % 5, 0)
+        at += beat / 2
+    return at
+
+
+def onsets(events: list[KeyEvent]) -> list[float]:
+    return [event.seconds for event in events if event.velocity > 0]
+
+
+def ticks_off(seconds: float, timeline: Timeline) -> float:
+    """How far a time lies from the nearest tick of the timeline, in seconds."""
+    ticks = timeline.beats(seconds) * metrical.TICKS_PER_BEAT
+    return abs(timeline.seconds(round(ticks) / metrical.TICKS_PER_BEAT) - seconds)
+
+
+def test_an_answer_falls_on_the_grid_it_is_given_and_starts_within_a_beat_of_its_start(model):
+    timeline = Timeline.steady(97.0, origin=0.31)
+    for seed in range(4):
+        voice = make_voice(model, Sampler(seed=seed))
+        voice.keep_time(timeline)
+        end = played(voice, 60 / 97)
+        start = timeline.seconds(np.ceil(timeline.beats(end)))
+        events = list(voice.answer(4.0, start=start))
+        struck = onsets(events)
+        assert struck, "the answer is silent"
+        assert all(ticks_off(start + at, timeline) < 1e-6 for at in struck)
+        assert 0.0 <= struck[0] < 60 / 97 + 1e-9
+        assert sum(e.velocity > 0 for e in events) == sum(e.velocity == 0 for e in events)
+        assert max(event.seconds for event in events) <= 4.0 + 1e-9
+
+
+def test_without_a_grid_the_voice_keeps_the_players_pulse_not_a_default_tempo(model):
+    beat = 60 / 84  # the player's eighths at 84 BPM
+    voice = make_voice(model, Sampler(seed=1))
+    end = played(voice, beat, count=12, first=1.0)
+    pulse = Timeline.steady(84.0, origin=1.0)
+    struck = onsets(list(voice.answer(4.0, start=end)))
+    assert struck and all(ticks_off(end + at, pulse) < 1e-3 for at in struck)
+
+
+def test_the_answer_keeps_to_register_key_lock_and_a_single_line(model):
+    limits = Limits(lowest=60, highest=72, pitch_classes=frozenset({0, 2, 4, 5, 7, 9, 11}))
+    voice = make_voice(model, Sampler(seed=3), limits)
+    voice.keep_time(Timeline.steady(120.0))
+    end = played(voice, 0.5)
+    events = list(voice.answer(6.0, start=end, kind=Kind(texture="line")))
+    sounding = set()
+    for event in events:
+        if event.velocity > 0:
+            assert 60 <= event.pitch <= 72 and event.pitch % 12 in limits.pitch_classes
+            assert not sounding, "a line sounds one note at a time"
+            sounding.add(event.pitch)
+        else:
+            sounding.discard(event.pitch)
+
+
+def test_a_note_still_held_is_heard_and_an_answer_to_silence_opens_on_a_bar_line(model):
+    timeline = Timeline.steady(120.0)
+    voice = make_voice(model, Sampler(seed=5))
+    voice.keep_time(timeline)
+    struck = onsets(list(voice.answer(3.0, start=1.0)))  # nothing heard yet
+    assert struck and all(ticks_off(1.0 + at, timeline) < 1e-6 for at in struck)
+    voice.hear(2.0, 64, 90)  # held while the answer is asked for
+    assert onsets(list(voice.answer(2.0, start=2.5)))
+    assert voice.latest is None, "a held note waits for its release before it is heard for good"
