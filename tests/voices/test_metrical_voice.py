@@ -16,7 +16,7 @@ from duetto.music.notes import KeyEvent
 from duetto.music.timeline import Timeline
 from duetto.train.families import load_family
 from duetto.train.loop import save_checkpoint
-from duetto.voices.base import Kind
+from duetto.voices.base import AnswerKind
 from duetto.voices.limits import Limits
 from duetto.voices.metrical import MetricalVoice
 
@@ -83,7 +83,7 @@ def test_the_answer_keeps_to_register_key_lock_and_a_single_line(model):
     voice = make_voice(model, Sampler(seed=3), limits)
     voice.keep_time(Timeline.steady(120.0))
     end = played(voice, 0.5)
-    events = list(voice.answer(6.0, start=end, kind=Kind(texture="line")))
+    events = list(voice.answer(6.0, start=end, kind=AnswerKind(texture="line")))
     sounding = set()
     for event in events:
         if event.velocity > 0:
