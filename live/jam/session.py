@@ -27,7 +27,7 @@ from duetto.midi.ports.reconnect import KeptInput, KeptOutput
 from duetto.model.step_model import StepModel
 
 CHECK_SECONDS = 0.5  # how often ports connected by name and the synth are checked for their program quitting
-SAID_LINES = 50  # what the jam says while the live view covers the terminal, printed after it
+KEPT_LINES = 50  # what the jam says while the live view covers the terminal, printed after it
 
 
 def say(line: str) -> None:
@@ -55,7 +55,7 @@ class JamSession:
         self._input_name, self._output_name, self._synth_plan = input, output, synth
         self._record = record
         self._view = view
-        self._said: deque[str] = deque(maxlen=SAID_LINES)
+        self._said: deque[str] = deque(maxlen=KEPT_LINES)
         self.log = self._said.append if view else log
         self._kept: list[KeptInput | KeptOutput] = []  # ports connected by name, reopened when their program returns
         self.engine: Engine | None = None

@@ -7,7 +7,8 @@ keys reach the engine the way a CC does, through the inbox: `request` for panic,
 
 Textual runs its event loop in the main thread, so the view also does the main thread's chores while it
 runs (`chore`: the ports connected by name and the synth are checked twice a second) and ends when a
-signal sets `stop`, or on q or Ctrl-C; the command line then stops the jam the way it always does.
+signal sets `stop`, or on q or Ctrl-C; the session (duetto.jam.session) then stops the jam as it always
+does.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ class LiveView(App):
     def _do_chore(self) -> None:
         try:
             self._chore()
-        except Exception as error:  # noqa: BLE001 - whatever it is, the command line reports it in one line
+        except Exception as error:  # noqa: BLE001 - raised again by run_view, once Textual has given the terminal back
             self.error = error
             self.exit()
 

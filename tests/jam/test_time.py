@@ -1,8 +1,10 @@
 """Time over real ports: arrival stamps, and the bot following MIDI Clock end to end (the tracker and the
-placement on made-up stamps are tests/music/test_clock.py and test_groove.py): a test client sends Start and 0xF8 at 130 BPM into the bot's input over the private JACK server, and the bot's
-note-ons, as an independent recorder hears them, must fall on that grid (as it arrives over JACK) within
-one JACK period: JACK delivers a message at the start of the next period, so a note sent exactly on a
-grid line is heard up to one period after it (plus the callbacks' own fraction of a millisecond).
+placement, on made-up stamps, are tests/music/test_clock.py and test_groove.py).
+
+A test client sends Start and 0xF8 at 130 BPM into the bot's input over the private JACK server, and the
+bot's note-ons, as an independent recorder hears them, must fall on that grid (as it arrives over JACK)
+within one JACK period: JACK delivers a message at the start of the next period, so a note sent exactly on
+a grid line is heard up to one period after it (plus the callbacks' own fraction of a millisecond).
 """
 
 from __future__ import annotations

@@ -92,8 +92,8 @@ def test_the_report_prints_missing_figures_as_missing():
     answers = Answers(1.33, *[nothing] * 6, unanswered=10)
     response = Response(**vars(answers), phrases=10, phrase_gap_ms=100.0,
                         uncompensated=Answers(0.0, *[nothing] * 6, unanswered=10), transport_median_ms=0.85)
-    report = LatencyReport("duetto bench latency --quick", "2025-01-01 12:00", Machine("test cpu", None, "3.11.7", None),
-                           "default.onnx", ["cpu"], steps=[step],
+    report = LatencyReport("duetto bench latency --quick", "2025-01-01 12:00",
+                           Machine("test cpu", None, "3.11.7", None), "default.onnx", ["cpu"], steps=[step],
                            throughput=[Throughput("CPUExecutionProvider", 4000.0, 32, 50000.0)],
                            gpu_unavailable="CUDA is not available",
                            jack=Jack(48000, 64, False, 1.33, Summary.of([0.0008, 0.0009])), response=response,
