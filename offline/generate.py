@@ -64,11 +64,13 @@ def prompt_tail(notes: Sequence[Note], tokens: int) -> list[Note]:
 
 def continue_notes(model: StepModel, prompt: Sequence[Note], seconds: float, sampler: Sampler,
                    limits: Limits | None = None, style: str = "auto", texture: str = "auto",
-                   progress: Progress | None = None, timeline: Timeline | None = None) -> list[Note]:
+                   progress: Progress | None = None, timeline: Timeline | None = None,
+                   lean_to_key: bool = True) -> list[Note]:
     """`seconds` of continuation after the prompt's last key event, on the prompt's clock, in kind with
     the end of the prompt (duetto.voices.in_kind), its beats and bars where `timeline` says (the prompt's
     tempo map and meter; without one a voice that counts in beats follows the prompt's own pulse). The
-    voice hears the prompt as given: cut a long one with `prompt_tail` first."""
+    voice hears the prompt as given: cut a long one with `prompt_tail` first. Without `lean_to_key` the
+    answer is not leaned to the prompt's key (what the quality bench asks of the model alone)."""
     voice = make_voice(model, sampler, limits, window_tokens=window_tokens(model))
     voice.keep_time(timeline)
     call = CallListener()
@@ -77,7 +79,8 @@ def continue_notes(model: StepModel, prompt: Sequence[Note], seconds: float, sam
         voice.hear(event.seconds, event.pitch, event.velocity)
         call.hear(event.seconds, event.pitch, event.velocity)
     styles = model.info.styles
-    kind = call.answer_kind(texture, styles.index(style) if style in styles else None, KeyFinder.of(call.notes))
+    key = KeyFinder.of(call.notes) if lean_to_key else None
+    kind = call.answer_kind(texture, styles.index(style) if style in styles else None, key)
     offset = heard[-1].seconds
     events = voice.answer(seconds, trim_leading_silence=False, kind=kind, start=offset)
     if progress is not None:

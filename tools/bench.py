@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from duetto.encodings import metrical
 from duetto.jam.settings import JamSettings
 from duetto.midi import messages
 from duetto.midi.ports import open_backend
@@ -43,10 +44,11 @@ from duetto.midi.ports.base import Backend, PortError
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import ModelError, StepModel
 from duetto.music.notes import Note
-from duetto.tools.bench_report import (Answers, Hearing, Jack, LatencyReport, Machine, Response, StepFigures,
-                                       Summary, Throughput)
+from duetto.tools.bench_report import (Answers, Hearing, Jack, LatencyReport, Machine, Notochord, Response,
+                                       StepFigures, Summary, Throughput, ratio)
 from duetto.tools.duet_rig import DuetRig, Player
 from duetto.tools.jack_server import PrivateJackServer
+from duetto.tools.note_cost import notochord_event_seconds, note_step_seconds
 
 BENCH_GAP = 0.1
 BENCH_RESPONSE_SECONDS = 0.3
@@ -146,6 +148,23 @@ def bench_feature_step(model: StepModel, settings: BenchSettings, baselines: boo
     return result
 
 
+def bench_note_step(model: StepModel, settings: BenchSettings) -> StepFigures:
+    """A metrical model's step, which is one whole note, closed loop at its live cache."""
+    return StepFigures(model.info.family, model.path.name, model.info.max_steps, model.provider,
+                       Summary.of(note_step_seconds(model, settings.steps, settings.seed)), per_note=True)
+
+
+def bench_notochord(steps: list[StepFigures]) -> Notochord:
+    """Notochord's cost per event beside the metrical models' cost per note, timed in this process."""
+    timed = notochord_event_seconds()
+    if isinstance(timed, str):
+        return Notochord(unavailable=timed)
+    query_feed, feed, millions = timed
+    event = Summary.of(query_feed)
+    return Notochord(millions, event, Summary.of(feed),
+                     {step.model: ratio(step.onnxruntime, event) for step in steps if step.per_note})
+
+
 def bench_devices(device: str, model_path: str) -> tuple[list[str], str | None]:
     """The devices to time steps and throughput on, and why the GPU is not among them (None if it is):
     `auto` is the CPU, with CUDA beside it whenever ONNX Runtime can really run a model there."""
@@ -165,6 +184,9 @@ def bench_steps(settings: BenchSettings, devices: list[str]) -> list[StepFigures
     for device in devices:
         for path in settings.step_models:
             model = StepModel(path, device=device)
+            if model.info.encoding == metrical.ENCODING_NAME:
+                results.append(bench_note_step(model, settings))
+                continue
             if model.info.inputs != ["token"]:
                 results.append(bench_feature_step(model, settings, baselines=device == devices[0]))
                 continue
@@ -334,6 +356,9 @@ def tokens_per_second(model: StepModel, batch: int, steps: int, seed: int) -> fl
 
 def bench_throughput(model: StepModel, settings: BenchSettings) -> Throughput:
     steps = max(50, settings.steps // 4)
+    if model.info.encoding == metrical.ENCODING_NAME:  # a step is a note, drawn in the graph one sequence at a time
+        seconds = note_step_seconds(model, steps, settings.seed)
+        return Throughput(model.provider, len(seconds) / sum(seconds), 1, None, unit="notes")
     return Throughput(model.provider, tokens_per_second(model, 1, steps, settings.seed), settings.batch,
                       tokens_per_second(model, settings.batch, steps, settings.seed))
 
@@ -433,6 +458,8 @@ def run_latency_bench(settings: BenchSettings, command: str) -> LatencyReport:
                            throughput=[bench_throughput(StepModel(settings.model, device=device), settings)
                                        for device in devices],
                            hearing=bench_hearing(model, settings), gpu_unavailable=no_gpu)
+    if any(step.per_note for step in report.steps):
+        report.notochord = bench_notochord(report.steps)
     try:
         with PrivateJackServer(period=settings.period) as server:
             backend = open_backend("jack")

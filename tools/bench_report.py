@@ -57,6 +57,7 @@ class StepFigures:
     recompute_window: Summary | None = None  # the whole window recomputed for each token, the classic way
     window_tokens: int | None = None
     torch_unavailable: str | None = None  # why there are no PyTorch figures
+    per_note: bool = False  # a metrical model's step: one whole note
 
     @property
     def torch_over_onnxruntime(self) -> float | None:
@@ -72,7 +73,19 @@ class Throughput:
     device: str
     batch_1_tokens_per_second: float
     batch: int
-    batched_tokens_per_second: float
+    batched_tokens_per_second: float | None  # None where a step is not batched (a metrical model's)
+    unit: str = "tokens"  # what a step makes: tokens, or notes
+
+
+@dataclass
+class Notochord:
+    """Notochord's cost per event (its default model, timed in this process), beside a note's cost."""
+
+    parameters_millions: float | None = None
+    query_feed: Summary | None = None  # draw an event and hear it
+    feed: Summary | None = None  # hear one
+    per_note_over_per_event: dict[str, float | None] = field(default_factory=dict)  # each metrical model's
+    unavailable: str | None = None
 
 
 @dataclass
@@ -155,6 +168,7 @@ class LatencyReport:
     response: Response | None = None
     peak_rss_mb: float | None = None  # of a real `duetto jam` answering phrases
     jack_unavailable: str | None = None
+    notochord: Notochord | None = None  # beside metrical models only
 
 
 def write_json(path: str, report: LatencyReport) -> None:
@@ -227,8 +241,20 @@ def format_report(report: LatencyReport) -> str:
     for throughput in report.throughput:
         single, batched = (figure(value, ",.0f") for value in (throughput.batch_1_tokens_per_second,
                                                                 throughput.batched_tokens_per_second))
-        lines.append(f"throughput ({throughput.device}): {single} tokens/s at batch 1, {batched} tokens/s at "
-                     f"batch {throughput.batch}")
+        unit = throughput.unit
+        lines.append(f"throughput ({throughput.device}): {single} {unit}/s at batch 1"
+                     + (f", {batched} {unit}/s at batch {throughput.batch}" if throughput.batch > 1 else ""))
+    notochord = report.notochord
+    if notochord is not None and notochord.unavailable is not None:
+        lines.append(f"Notochord per event: not timed ({notochord.unavailable})")
+    elif notochord is not None:
+        event, heard = notochord.query_feed or Summary(), notochord.feed or Summary()
+        lines.append(f"Notochord ({figure(notochord.parameters_millions, '.1f')} M parameters, PyTorch eager, 1 "
+                     f"thread) per event: {figure(event.median_ms, '.2f')} ms median, "
+                     f"{figure(event.p99_ms, '.2f')} ms p99 to draw and hear one; "
+                     f"{figure(heard.median_ms, '.2f')} ms to hear one")
+        for name, share in notochord.per_note_over_per_event.items():
+            lines.append(f"  {name}: one note costs {times(share, 'Notochord per event', '.2f')}")
     if report.gpu_unavailable is not None:
         lines.append(f"GPU figures: none ({report.gpu_unavailable})")
     unavailable = {step.model: step.torch_unavailable for step in steps if step.torch_unavailable is not None}

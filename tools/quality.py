@@ -27,15 +27,18 @@ import numpy as np
 
 from duetto.atomic import write_atomically, write_json_atomically
 from duetto.encodings import events as encoding
+from duetto.encodings import metrical
 from duetto.errors import UsageError
 from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, Sampler
-from duetto.model.scoring import sequence_nats
+from duetto.model.scoring import metrical_nats, sequence_nats
 from duetto.model.step_model import StepModel
 from duetto.music.key import KeyFinder
 from duetto.music.notes import Note
 from duetto.music.statistics import (histogram_overlap, inter_onset_intervals, pitch_class_entropy, polyphony,
                                      scale_consistency)
-from duetto.music.texture import texture_of, voices
+from duetto.music.parts import MELODY
+from duetto.music.texture import TEXTURES, texture_of, voices
+from duetto.music.timeline import Timeline, on_grid_share
 from duetto.offline.generate import continue_notes
 from duetto.voices.in_kind import REGISTER_MARGIN
 
@@ -228,6 +231,8 @@ def likelihood_by_style(model: StepModel, data_dir: str | Path, pieces: int) -> 
     on the very notes the newer models are. None for a model that cannot read the dataset (another
     family)."""
     shard = read_split(data_dir, "test")
+    if model.info.encoding == metrical.ENCODING_NAME:
+        return metrical_likelihood_by_style(model, shard, pieces)
     if model.info.encoding != encoding.ENCODING_NAME or model.info.vocab_size < encoding.V1_VOCAB_SIZE:
         return None
     told = model.info.vocab_size >= encoding.VOCAB_SIZE
@@ -243,6 +248,95 @@ def likelihood_by_style(model: StepModel, data_dir: str | Path, pieces: int) -> 
     return {style: {"pieces": int(count), "notes": int(notes), "nats_per_token": nats / targets if targets else None,
                     "bits_per_note": nats / notes / math.log(2) if notes else None}
             for style, (nats, targets, notes, count) in totals.items()}
+
+
+def metrical_likelihood_by_style(model: StepModel, shard: Shard, pieces: int) -> dict:
+    """`likelihood_by_style` for a metrical model: the same test pieces, note by note, the style said
+    (a note is one target, so nats per token are nats per note)."""
+    names = shard.manifest.get("styles", [])
+    totals: dict[str, list[float]] = {}
+    for notes, style in shard.metrical_pieces():
+        tally = totals.setdefault(names[style], [0.0, 0, 0])  # nats, notes, pieces
+        if tally[2] < pieces:
+            nats, count = metrical_nats(model, notes, 1 + style)
+            tally[0], tally[1], tally[2] = tally[0] + nats, tally[1] + count, tally[2] + 1
+    totals["all"] = [sum(values[index] for values in totals.values()) for index in range(3)]
+    return {style: {"pieces": int(count), "notes": int(notes), "nats_per_token": nats / notes if notes else None,
+                    "bits_per_note": nats / notes / math.log(2) if notes else None}
+            for style, (nats, notes, count) in totals.items()}
+
+
+@dataclass(frozen=True)
+class BeatCall:
+    """One part of a held-out piece with a known tempo, cut into a call and its real continuation."""
+
+    call: list[Note]
+    real: list[Note]
+    timeline: Timeline
+    style: str
+
+
+def beat_calls(settings: QualitySettings, shard: Shard) -> list[BeatCall]:
+    """The melody of each held-out piece (its top part) on the piece's own beat: the first
+    `prompt_seconds` as a call, the next `seconds` as the real continuation; up to `settings.pieces` of
+    each style, from pieces with notes in both."""
+    names = shard.manifest.get("styles", [])
+    calls, taken = [], {}
+    for (notes, style), bpm in zip(shard.metrical_pieces(), shard.metrical_bpm):
+        name = names[style]
+        if taken.get(name, 0) >= settings.pieces:
+            continue
+        timeline = Timeline.steady(float(bpm))
+        melody = [note for note in metrical.decode(notes.fields, notes.ticks, timeline) if note.channel == MELODY]
+        call = cut(melody, 0.0, settings.prompt_seconds)
+        real = cut(melody, settings.prompt_seconds, settings.prompt_seconds + settings.seconds)
+        if len(call) >= 4 and real:
+            calls.append(BeatCall(call, real, timeline, name))
+            taken[name] = taken.get(name, 0) + 1
+    return calls
+
+
+def beat_and_texture(model: StepModel, settings: QualitySettings, calls: Sequence[BeatCall]) -> dict:
+    """Per style and overall: the share of the answers' onsets within ON_GRID_SECONDS of the call's
+    sixteenth grid against the real continuations' share; on calls that are a single line, the voices
+    answering each texture asked for; and the share of answer notes in the call's key when the voice is
+    not leaned to it (what the model itself knows of the key)."""
+    sampler = Sampler(settings.temperature, settings.top_p, settings.seed)
+    rows = []
+    for beat_call in calls:
+        def answer(**kind) -> list[Note]:
+            return continue_notes(model, beat_call.call, settings.seconds, sampler, timeline=beat_call.timeline, **kind)
+
+        answered = answer()
+        key = KeyFinder.of(beat_call.call)
+        unleaned = answer(lean_to_key=False)
+        row = {"style": beat_call.style,
+               "answer_onsets": [n.start for n in answered], "real_onsets": [n.start for n in beat_call.real],
+               "timeline": beat_call.timeline,
+               "in_key_unleaned": (sum(n.pitch % 12 in key.pitch_classes for n in unleaned) / len(unleaned)
+                                   if unleaned and key is not None else math.nan)}
+        if texture_of(beat_call.call) == "line":
+            row.update({f"asked_{name}": voices(answer(texture=name)) for name in TEXTURES})
+        rows.append(row)
+    return {style: _beat_summary([row for row in rows if style in ("all", row["style"])])
+            for style in ["all", *sorted({row["style"] for row in rows})]}
+
+
+def _beat_summary(rows: list[dict]) -> dict:
+    def share(key: str) -> float | None:
+        near = [on_grid_share([onset], row["timeline"]) for row in rows for onset in row[key]]
+        return float(np.mean(near)) if near else None
+
+    def mean(key: str) -> float | None:
+        values = [row[key] for row in rows if key in row and not math.isnan(row[key])]
+        return float(np.mean(values)) if values else None
+
+    answer, real = share("answer_onsets"), share("real_onsets")
+    return {"calls": len(rows), "answer_on_grid": answer, "real_on_grid": real,
+            "ratio": answer / real if answer is not None and real else None,
+            "in_key_unleaned": mean("in_key_unleaned"),
+            "line_calls": sum("asked_line" in row for row in rows),
+            **{f"voices_asked_{name}": mean(f"asked_{name}") for name in TEXTURES}}
 
 
 def evaluate_model(path: str, settings: QualitySettings, pairs, runs: TrainingRuns,
@@ -266,6 +360,7 @@ def evaluate_model(path: str, settings: QualitySettings, pairs, runs: TrainingRu
         "generation": {**summarize(rows, np.concatenate(intervals), reference_intervals),
                        "longest_copy_max": max(row["longest_copy"] for row in rows)},
         "likelihood": likelihood_by_style(model, settings.data, settings.pieces),
+        "beat": beat_and_texture(model, settings, beat_calls(settings, read_split(settings.data, "test"))),
         "in_kind": {"all": summarize_kind(kinds), **{style: summarize_kind([k for k in kinds if k["style"] == style])
                                                     for style in sorted({k["style"] for k in kinds})}},
         "generation_seconds": time.perf_counter() - started,
@@ -336,6 +431,17 @@ def format_quality(report: dict) -> str:
                          f"{number(kind['texture_gap_median'], 2)} | {number(kind['line_answer_voices'], 2)} "
                          f"({kind['line_calls']} calls) | {number(kind['in_key'], 2)} | "
                          f"{number(kind['in_register'], 2)} | {number(kind['pace'], 2)} |")
+    lines += ["", "On the beat, and texture on request (the top part of held-out pieces with a known tempo as the call; "
+              "goals: answers on the sixteenth grid ≥ 0.9 × the real continuations' share; on a line call, `line` "
+              "≤ 1.1 voices, `voices` 1.7–2.6, `chords` ≥ 2.5; in key with no key lean ≥ 0.9):", "",
+              "| model | style | calls | answer on grid | real on grid | ratio | in key, no lean | line calls "
+              "| voices: line / voices / chords asked |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in report["models"]:
+        for style, beat in row.get("beat", {}).items():
+            lines.append(f"| {Path(row['model']).name} | {style} | {beat['calls']} | {number(beat['answer_on_grid'], 2)} "
+                         f"| {number(beat['real_on_grid'], 2)} | {number(beat['ratio'], 2)} | "
+                         f"{number(beat['in_key_unleaned'], 2)} | {beat['line_calls']} | "
+                         + " / ".join(number(beat[f"voices_asked_{name}"], 2) for name in TEXTURES) + " |")
     return "\n".join(lines)
 
 
