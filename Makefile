@@ -1,14 +1,19 @@
 # Duetto: `make demo` runs the bot on the shipped model; `make test` runs every test. Both set up what
-# they need on a fresh machine: a virtual environment in .venv, and (for the tests) Debian's jackd2, tmux, and
-# FluidSynth with a General MIDI soundfont (`duetto generate --wav` renders real audio, `duetto jam --synth`
-# plays through it).
+# they need on a fresh machine: a virtual environment in .venv, FluidSynth with a General MIDI soundfont
+# (the demo's WAV, `duetto generate --wav`, `duetto jam --synth`), and for the tests Debian's jackd2 and tmux.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+USER_ID ?= $(shell id -u)
+SUDO := $(if $(filter 0,$(USER_ID)),,sudo)
+# Debian's packages, installed quietly: as root, or through sudo
+APT_INSTALL = $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+  --no-install-recommends
+CAN_APT = { command -v apt-get >/dev/null 2>&1 && { [ -z "$(SUDO)" ] || command -v sudo >/dev/null 2>&1; }; }
+HAVE_FLUIDSYNTH = { command -v fluidsynth >/dev/null 2>&1 && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; }
 
-.PHONY: demo test test-fast jack fluidsynth tmux clean
+.PHONY: demo demo-sound test test-fast jack fluidsynth tmux clean
 
 # the runtime alone: numpy, mido, python-rtmidi and the CPU build of ONNX Runtime
 $(VENV)/.runtime: pyproject.toml
@@ -17,9 +22,10 @@ $(VENV)/.runtime: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[cpu]'
 	touch $@
 
-# everything: runtime, training (torch 2.13.0 CPU, onnx, music21), the test tools, matplotlib and Textual
+# everything: runtime, training (torch 2.13.0 CPU, onnx, music21), the test tools, matplotlib, Textual, and
+# the Link and OSC bindings (`jam --link`, `jam --osc`)
 $(VENV)/.dev: pyproject.toml $(VENV)/.runtime
-	$(BIN)/pip install --quiet -e '.[cpu,train,test,plot,view]'
+	$(BIN)/pip install --quiet -e '.[cpu,train,test,plot,view,link,osc]'
 	touch $@
 
 # the demo draws its piano roll with matplotlib; it renders out/demo.wav when FluidSynth is installed
@@ -27,27 +33,27 @@ $(VENV)/.demo: pyproject.toml $(VENV)/.runtime
 	$(BIN)/pip install --quiet -e '.[cpu,plot]'
 	touch $@
 
-demo: $(VENV)/.demo
+demo: $(VENV)/.demo demo-sound
 	$(BIN)/duetto demo --out out/demo.mid
+
+# the demo's sound, out/demo.wav: FluidSynth and a General MIDI soundfont, installed as for the tests where
+# apt-get can be run (as root, or through sudo). Where it cannot (no root nor sudo, another OS) nothing
+# stops: the demo writes the MIDI file and the picture, and says in one line what to install for the WAV.
+demo-sound:
+	@$(HAVE_FLUIDSYNTH) || ! $(CAN_APT) || { $(APT_INSTALL) fluidsynth fluid-soundfont-gm >/dev/null; } || true
 
 # JACK with the dummy driver needs no sound card; the tests start their own private server with it
 jack:
-	@command -v jackd >/dev/null 2>&1 || { \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends jackd2 >/dev/null; }
+	@command -v jackd >/dev/null 2>&1 || { $(APT_INSTALL) jackd2 >/dev/null; }
 	@command -v jackd >/dev/null 2>&1 || { echo "jackd2 could not be installed" >&2; exit 1; }
 
 fluidsynth:
-	@{ command -v fluidsynth >/dev/null 2>&1 && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; } || { \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
-	  --no-install-recommends fluidsynth fluid-soundfont-gm >/dev/null; }
+	@$(HAVE_FLUIDSYNTH) || { $(APT_INSTALL) fluidsynth fluid-soundfont-gm >/dev/null; }
 	@command -v fluidsynth >/dev/null 2>&1 || { echo "fluidsynth could not be installed" >&2; exit 1; }
 
 # the live view's test plays it as a person would, in a terminal: tmux's
 tmux:
-	@command -v tmux >/dev/null 2>&1 || { \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends tmux >/dev/null; }
+	@command -v tmux >/dev/null 2>&1 || { $(APT_INSTALL) tmux >/dev/null; }
 	@command -v tmux >/dev/null 2>&1 || { echo "tmux could not be installed" >&2; exit 1; }
 
 test: $(VENV)/.dev jack fluidsynth tmux

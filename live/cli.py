@@ -185,7 +185,8 @@ def run_jam(args: argparse.Namespace) -> int:
         settings.compensate_transport(backend.transport_latency())
     play_in_time()
     with JamSession(backend, model, settings, name=args.name, input=args.input, output=args.output,
-                    synth=extras.synth, record=extras.record, view=args.view, stop_on_signals=True) as session:
+                    synth=extras.synth, record=extras.record, view=args.view, link=extras.link,
+                    osc=extras.osc, stop_on_signals=True) as session:
         say(f"duetto: {session.describe()}; Ctrl-C to stop")
         session.run()
     engine = session.engine

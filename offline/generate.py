@@ -118,6 +118,10 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
     """Continue a MIDI file: the prompt (as read, drums and programs and tempo map kept) and the
     continuation go to `out_path` as two tracks."""
     score = read_score(prompt_path)
+    say = progress or (lambda line: print(f"duetto: {line}", file=sys.stderr))
+    if score.skipped_events:
+        say(f"{prompt_path}: {score.skipped_events} malformed event{'s' if score.skipped_events != 1 else ''} "
+            "skipped (meta or SysEx events out of range); the rest is read")
     if not score.notes:
         what = f"only drums ({len(score.drums)} notes on channel 10, which Duetto does not continue)" \
             if score.drums else "no notes"
@@ -128,11 +132,11 @@ def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: fl
     heard = prompt_tail(prompt, window_tokens(model))
     timeline, grid = fitting_timeline([note.start for note in prompt], Timeline(tuple(score.tempos), tuple(score.meters)))
     continuation = continue_notes(model, heard, seconds, Sampler(temperature, top_p, seed), limits, style, texture,
-                                  progress or (lambda line: print(f"duetto: {line}", file=sys.stderr)), timeline)
+                                  say, timeline)
     prompt_end = max(note.end for note in prompt)
     continuation_end = max((note.end for note in continuation), default=prompt_end)
     tracks = {"Prompt": sorted(score.notes + score.drums), "Duetto": continuation}
-    write_midi(out_path, tracks, tempos=score.tempos, programs=score.programs)
+    write_midi(out_path, tracks, tempos=score.tempos, programs=score.programs, meters=score.meters)
     prompt_seconds = max(prompt_end, score.end)
     tail = "" if len(heard) == len(prompt) else \
         f", its last {prompt_end - heard[0].start:.1f} s heard (the model's window)"

@@ -29,8 +29,9 @@ def pytest_addoption(parser) -> None:
 
 def needs_training(item: pytest.Item) -> bool:
     """Whether a test trains or exports a model: it lies in tests/train or tests/export, asks for the tiny
-    dataset, or its module imports torch or the training side."""
-    if "tiny_dataset" in item.fixturenames or any(folder in item.path.parents for folder in TRAINING_FOLDERS):
+    dataset or an exported metrical model, or its module imports torch or the training side."""
+    if ({"tiny_dataset", "untrained_metrical"} & set(item.fixturenames)
+            or any(folder in item.path.parents for folder in TRAINING_FOLDERS)):
         return True
     module = getattr(item, "module", None)
     for value in vars(module).values() if module is not None else ():
@@ -112,3 +113,23 @@ def tiny_dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("data")
     manifest = build_dataset([str(folder)], out, augment_copies=2, seed=0)
     return out, manifest
+
+
+@pytest.fixture(scope="session")
+def untrained_metrical(tmp_path_factory):
+    """A tiny metrical model, exported for real (with its parity check) but never trained: what it draws is
+    noise, but where its notes fall (on the grid, in the limits) is the voice's doing."""
+    import torch
+
+    from duetto.export.onnx import export
+    from duetto.model.step_model import StepModel
+    from duetto.train.families import load_family
+    from duetto.train.loop import save_checkpoint
+
+    folder = tmp_path_factory.mktemp("metrical")
+    torch.manual_seed(0)
+    built = load_family("metrical").build({"model_dim": 32, "num_layers": 2, "num_heads": 2, "feedforward_dim": 64,
+                                           "head_dim": 32, "max_context": 64})
+    save_checkpoint(folder / "m.pt", {"family": "metrical", "config": built.config.to_dict(), "model": built.state_dict()})
+    export(str(folder / "m.pt"), str(folder / "metrical.onnx"), parity_steps=50)
+    return StepModel(folder / "metrical.onnx", device="cpu")

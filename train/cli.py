@@ -55,7 +55,8 @@ def data_main(argv: list[str]) -> int:
                              limit=args.limit, style=args.style)
     where = f"{args.out}/manifest.json"
     lines = [*report.corpus_table(manifest), *report.skipped_lines(manifest, where), *report.not_midi_line(manifest),
-             *report.shared_openings_line(manifest, where), *report.estimated_beat_line(manifest)]
+             *report.malformed_events_line(manifest, where), *report.shared_openings_line(manifest, where),
+             *report.estimated_beat_line(manifest)]
     print("\n".join(lines))
     for warning in manifest["warnings"]:
         print(f"duetto: warning: {warning}", file=sys.stderr)

@@ -184,14 +184,16 @@ def step_inputs(previous: np.ndarray, bar: int, meter: int, bar_length: int, sty
     """The named inputs of one step of a metrical model's graph (batch of one): the previous note's fields
     (START_FIELDS to open), where it lay in its bar, its meter and bar length, the style and texture
     slots, and the note to take as given (`forced`; default: all fields forced to 0, for a step whose
-    outputs nobody reads). Draws use zero biases and temperature 1 until the caller says otherwise."""
+    outputs nobody reads). Draws use zero biases, temperature 1 and the whole distribution (top_p 1)
+    until the caller says otherwise."""
     def one(value: int) -> np.ndarray:
         return np.array([value], dtype=np.int64)
 
     inputs = {"previous": np.asarray(previous, dtype=np.int64).reshape(1, 5), "previous_bar": one(bar),
               "meter": one(meter), "bar_length": one(bar_length), "style": one(style), "texture": one(texture),
               "forced": np.zeros((1, 5), dtype=np.int64) if forced is None else np.asarray(forced, dtype=np.int64).reshape(1, 5),
-              "uniforms": np.full((1, 5), 0.5, dtype=np.float32), "temperature": np.ones(1, dtype=np.float32)}
+              "uniforms": np.full((1, 5), 0.5, dtype=np.float32), "temperature": np.ones(1, dtype=np.float32),
+              "top_p": np.ones(1, dtype=np.float32)}
     for name, size in zip(FIELDS, FIELD_SIZES):
         inputs[f"{name}_bias"] = np.zeros((1, size), dtype=np.float32)
     return inputs

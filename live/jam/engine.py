@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Iterator
 from duetto.families import make_voice
 from duetto.jam.controls import ACTIONS, CONTROLS, PRESSED, set_control, stepped
 from duetto.jam.intake import (BOT, MODE, PLAYER, Action, Adjust, ControlChange, Intake, PhraseTrigger, Played,
-                               Timing)
+                               Set, Timing)
 from duetto.jam.modes import MODES, make_mode
 from duetto.jam.modes.base import Mode
 from duetto.jam.recording import SessionRecording
@@ -39,7 +39,7 @@ from duetto.midi import messages
 from duetto.midi.ports.base import OutputPort
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
-from duetto.music.clock import SOURCE_CLOCK, Grid, TempoTracker
+from duetto.music.clock import SOURCE_CLOCK, BeatSource, Grid, TempoTracker
 from duetto.music.groove import Dynamics, Placement
 from duetto.music.key import Key, KeyFinder
 from duetto.music.notes import KeyEvent
@@ -55,7 +55,8 @@ class Engine:
 
     def __init__(self, model: StepModel, output: OutputPort, settings: JamSettings,
                  clock: Callable[[], float] = time.perf_counter, log: Callable[[str], None] | None = None,
-                 recording: SessionRecording | None = None, mode: Mode | None = None) -> None:
+                 recording: SessionRecording | None = None, mode: Mode | None = None,
+                 shared_beat: BeatSource | None = None) -> None:
         self.settings = settings
         self.recording = recording
         self.stats = JamStats()
@@ -73,7 +74,8 @@ class Engine:
         self._unheard_answer: list[tuple[float, int, int]] = []  # the bot's notes not yet fed to the voice
         self._cc_values: dict[tuple[int, int], int] = {}  # (channel, controller) -> latest value
         self.sampler = Sampler(settings.temperature, settings.top_p, settings.seed)
-        self.tempo = TempoTracker(settings.bpm, settings.follow_player)
+        self.tempo = TempoTracker(settings.bpm, settings.follow_player, shared_beat)
+        self._tempo_said: Grid | None = None  # the tempo the log last named
         self.keys = KeyFinder()
         self.dynamics = Dynamics()
         self._rng = random.Random(settings.seed)
@@ -105,6 +107,10 @@ class Engine:
     def adjust(self, name: str, steps: int) -> None:
         """Ask for a control (or the mode) to move `steps` along from any thread (see `controls.stepped`)."""
         self.intake.adjust(name, steps)
+
+    def set(self, name: str, value: object) -> None:
+        """Ask for a control (or the mode) to take a checked value, from any thread (see `Intake.set`)."""
+        self.intake.set(name, value)
 
     def player_port_lost(self) -> None:
         """The player's port went away with keys down: let go of them."""
@@ -292,11 +298,14 @@ class Engine:
                 self._act(name)
             case Adjust(name=name, steps=steps):
                 self._adjust(name, steps)
+            case Set(name=name, value=value):
+                self._set(name, value)
 
     def _publish_status(self) -> None:
         self._status_at = self._clock()
         self._tell_voice_the_time()
         grid, key, stats = self.grid(), self.key, self.stats
+        self._say_tempo(grid)
         if self.recording is not None and grid is not None:
             self.recording.tempo(self.session_seconds, grid.bpm)
             started = self.tempo.transport_origin
@@ -316,7 +325,19 @@ class Engine:
             now=self._status_at, grid=grid, notes=self._roll.snapshot(), plan=plan, style=settings.style,
             texture=settings.texture, top_p=settings.top_p, density=limits.density, swing=feel.swing,
             velocity_follow=settings.velocity_follow, response_seconds=settings.response_seconds,
-            passthrough=settings.passthrough, panics=stats.panics, undos=stats.undos, rerolls=stats.rerolls)
+            passthrough=settings.passthrough, panics=stats.panics, undos=stats.undos, rerolls=stats.rerolls,
+            answering=self.composing or self.scheduler.busy)
+
+    def _say_tempo(self, grid: Grid | None) -> None:
+        """One line whenever the tempo's source changes, or its tempo moves by a BPM or more: who sets
+        the beat (MIDI Clock, Link, the player, --bpm) is never a guess."""
+        said = self._tempo_said
+        if grid is not None and (said is None or said.source != grid.source or abs(said.bpm - grid.bpm) >= 1):
+            self._log(f"duetto: tempo {grid.bpm:.1f} BPM from {grid.source}")
+            self._tempo_said = grid
+        elif grid is None and said is not None:
+            self._log("duetto: no tempo now (silence ends phrases in ms)")
+            self._tempo_said = None
 
     def _bot_heard(self, stamp: float, channel: int, pitch: int, velocity: int) -> None:
         self._roll.heard(BOT, stamp, channel, pitch, velocity)
@@ -390,12 +411,23 @@ class Engine:
             set_control(self.settings, name, stepped(self.settings, name, steps))
             self.stats.cc_changes += 1
 
+    def _set(self, name: str, value: object) -> None:
+        """An OSC message sets a control (or the mode) to a value, as a CC would."""
+        if name == MODE:
+            self._switch_mode(str(value))
+        else:
+            set_control(self.settings, name, value)
+            self.stats.cc_changes += 1
+
     def _change_mode(self, steps: int) -> None:
-        """The next mode (or the one before) takes over: the bot stops, and what it played so far stays
-        part of the duet the voice heard."""
+        """The next mode (or the one before) takes over."""
         names = list(MODES)
         current = names.index(self.mode.name) if self.mode.name in names else -1
-        name = names[(current + steps) % len(names)]
+        self._switch_mode(names[(current + steps) % len(names)])
+
+    def _switch_mode(self, name: str) -> None:
+        """The mode named takes over: the bot stops, and what it played so far stays part of the duet the
+        voice heard."""
         self.scheduler.cancel()
         self._let_voice_hear_the_answer()
         self.settings.mode = name

@@ -72,7 +72,15 @@ class Adjust(NamedTuple):
     steps: int
 
 
-InboxItem = Union[Played, Timing, ControlChange, PhraseTrigger, Action, Adjust]
+class Set(NamedTuple):
+    """A control (or the mode) given a value already checked against its range, as OSC gives it."""
+
+    stamp: float
+    name: str
+    value: object
+
+
+InboxItem = Union[Played, Timing, ControlChange, PhraseTrigger, Action, Adjust, Set]
 
 
 class Intake:
@@ -166,6 +174,13 @@ class Intake:
         if name != MODE and name not in CONTROLS:
             raise ValueError(f"unknown control {name!r}")
         self.inbox.put(Adjust(self._clock(), name, steps))
+
+    def set(self, name: str, value: object) -> None:
+        """Ask for a control (or the mode) to take a value already checked against its range, as an OSC
+        message does (duetto.jam.osc); the engine thread sets it."""
+        if name != MODE and name not in CONTROLS:
+            raise ValueError(f"unknown control {name!r}")
+        self.inbox.put(Set(self._clock(), name, value))
 
     def wake(self) -> None:
         """Wake the engine thread (to stop)."""

@@ -16,6 +16,7 @@ from duetto.errors import UsageError, usage
 from duetto.fluidsynth import find_fluidsynth, find_soundfont
 from duetto.jam.controls import parse_phrase_end
 from duetto.jam.modes import MODES
+from duetto.jam.osc import LOCAL_HOST, OscPlan, check_plan, parse_destination
 from duetto.jam.settings import JamSettings
 from duetto.jam.synth import SynthPlan
 from duetto.midi.messages import DRUM_CHANNEL
@@ -118,6 +119,7 @@ def add_port_name_option(parser: argparse.ArgumentParser) -> argparse.Action:
 def add_jam_options(jam: argparse.ArgumentParser) -> list[argparse.Action]:
     """Every option of `duetto jam` a config file may set too."""
     synth = jam.add_argument_group("a synth of its own (FluidSynth, for keyboard + laptop)")
+    osc = jam.add_argument_group("Open Sound Control (needs the osc extra)")
     return [
         add_port_name_option(jam),
         jam.add_argument("--in", dest="input", default=None,
@@ -133,6 +135,16 @@ def add_jam_options(jam: argparse.ArgumentParser) -> list[argparse.Action]:
                          help="a full-screen live view to play from: the piano roll with the answer ahead of "
                               "time, tempo, key, the knobs and timings; keys for re-roll, undo, panic and more "
                               "(needs the view extra)"),
+        jam.add_argument("--link", action="store_true",
+                         help="join the Ableton Link session on the network: its tempo and beats set the grid "
+                              "(needs the link extra)"),
+        osc.add_argument("--osc", type=int, default=None, metavar="PORT",
+                         help="listen for OSC on this UDP port: /duetto/<control> VALUE, /duetto/panic, ..."),
+        osc.add_argument("--osc-host", default=None, metavar="ADDRESS",
+                         help=f"the address OSC listens on (default {LOCAL_HOST}, this machine only: anyone who "
+                              "can reach it can drive the bot)"),
+        osc.add_argument("--osc-send", default=None, metavar="HOST:PORT",
+                         help="send OSC status there: each note, each answer's begin and end, tempo and key"),
         synth.add_argument("--synth", nargs="?", const=SYNTH_DEFAULT, default=None, metavar="SOUNDFONT",
                            help="start FluidSynth on the MIDI system in use and play both parts through it (your "
                                 "notes pass through); SOUNDFONT: a .sf2 file (default: the system's General MIDI "
@@ -260,19 +272,21 @@ class JamExtras:
 
     synth: SynthPlan | None  # --synth: FluidSynth found, its soundfont, the programs
     record: Path | None
+    link: bool = False
+    osc: OscPlan | None = None  # --osc: where OSC is listened for and the status sent
 
 
 def check_jam_extras(args: argparse.Namespace) -> JamExtras:
-    """What --view and --synth need, there before any work starts (or one line saying how to get it):
-    Textual; FluidSynth and a soundfont."""
+    """What --view, --link, --osc and --synth need, there before any work starts (or one line saying how
+    to get it): Textual; Ableton Link's binding; python-osc and a free port; FluidSynth and a soundfont."""
     if args.view:
-        try:
-            import textual  # noqa: F401
-        except ImportError:
-            raise UsageError("--view needs Textual, which is not installed: pip install 'duetto[view]'") from None
+        need_extra("--view", "textual", "Textual", "view")
+    if args.link:
+        need_extra("--link", "link", "Ableton Link's binding (LinkPython-extern)", "link")
+    osc = osc_plan(args)
     record = None if args.record is None else Path(args.record)
     if args.synth is None:
-        return JamExtras(None, record)
+        return JamExtras(None, record, args.link, osc)
     if args.output is not None:
         raise UsageError("--synth plays into a FluidSynth of its own: leave out --out")
     check_range("--program", args.program, 1, 128)
@@ -280,7 +294,29 @@ def check_jam_extras(args: argparse.Namespace) -> JamExtras:
     plan = SynthPlan(find_fluidsynth(without="--synth has nothing to play through"),
                      find_soundfont(None if args.synth == SYNTH_DEFAULT else args.synth, "--synth FILE.sf2"),
                      bot_program=args.program, player_program=args.player_program, audio=args.synth_audio)
-    return JamExtras(plan, record)
+    return JamExtras(plan, record, args.link, osc)
+
+
+def osc_plan(args: argparse.Namespace) -> OscPlan | None:
+    """--osc, --osc-host and --osc-send checked, the port free to listen on; None without --osc."""
+    if args.osc is None:
+        if args.osc_host is not None or args.osc_send is not None:
+            raise UsageError("--osc-host and --osc-send go with --osc PORT")
+        return None
+    need_extra("--osc", "pythonosc", "python-osc", "osc")
+    check_range("--osc", args.osc, 1, 65535)
+    plan = OscPlan(args.osc, args.osc_host or LOCAL_HOST,
+                   None if args.osc_send is None else parse_destination(args.osc_send))
+    check_plan(plan)
+    return plan
+
+
+def need_extra(option: str, module: str, what: str, extra: str) -> None:
+    """An optional extra an option needs is installed, or a UsageError saying how to install it."""
+    try:
+        __import__(module)
+    except ImportError:
+        raise UsageError(f"{option} needs {what}, which is not installed: pip install 'duetto[{extra}]'") from None
 
 
 def check_named_ports(backend: Backend, input_name: str | None, output_name: str | None) -> None:

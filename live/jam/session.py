@@ -19,12 +19,14 @@ from typing import Callable
 from duetto.jam.engine import Engine
 from duetto.jam.modes import make_mode
 from duetto.jam.modes.base import Mode
+from duetto.jam.osc import OscBridge, OscPlan
 from duetto.jam.recording import SessionRecording
 from duetto.jam.settings import JamSettings
 from duetto.jam.synth import FluidSynth, SynthPlan, audio_driver, program_changes
 from duetto.midi.ports.base import Backend, InputPort, OutputPort
 from duetto.midi.ports.reconnect import KeptInput, KeptOutput
 from duetto.model.step_model import StepModel
+from duetto.music.link import LinkFollower
 
 CHECK_SECONDS = 0.5  # how often ports connected by name and the synth are checked for their program quitting
 KEPT_LINES = 50  # what the jam says while the live view covers the terminal, printed after it
@@ -41,20 +43,26 @@ class JamSession:
     ports "NAME In" and "NAME Out". `synth` plays the bot (and, passed through, the player) on a FluidSynth
     of its own instead of an output port. `record` writes both parts to a MIDI file at the end. `log` hears
     what the jam says (by default the terminal; with `view`, a buffer printed once the view is gone).
+    `osc` listens for Open Sound Control and sends the status out (duetto.jam.osc).
+    `link` joins the Ableton Link session on the network for tempo and phase (duetto.music.link).
     `stop_on_signals`: SIGINT and SIGTERM end `run` (the main thread's handlers, set on entering, so a
     signal never finds ports open and nobody to close them; the old ones come back on closing).
     """
 
     def __init__(self, backend: Backend, model: StepModel, settings: JamSettings, *, name: str = "Duetto",
                  input: str | None = None, output: str | None = None, synth: SynthPlan | None = None,
-                 record: Path | None = None, mode: Mode | None = None, view: bool = False,
-                 stop_on_signals: bool = False, log: Callable[[str], None] = say) -> None:
+                 record: Path | None = None, mode: Mode | None = None, view: bool = False, link: bool = False,
+                 osc: OscPlan | None = None, stop_on_signals: bool = False, log: Callable[[str], None] = say) -> None:
         self.backend = backend
         self.name = name
         self._model, self._settings, self._mode = model, settings, mode
         self._input_name, self._output_name, self._synth_plan = input, output, synth
         self._record = record
         self._view = view
+        self._link = link
+        self.link: LinkFollower | None = None
+        self._osc_plan = osc
+        self.osc: OscBridge | None = None
         self._said: deque[str] = deque(maxlen=KEPT_LINES)
         self.log = self._said.append if view else log
         self._kept: list[KeptInput | KeptOutput] = []  # ports connected by name, reopened when their program returns
@@ -74,8 +82,10 @@ class JamSession:
                                        for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.output = self._open_output()
+            if self._link:
+                self.link = LinkFollower(on_peers=self._say_peers)
             self.engine = Engine(self._model, self.output, self._settings, log=self.log, recording=self.recording,
-                                 mode=self._mode or make_mode(self._settings.mode))
+                                 mode=self._mode or make_mode(self._settings.mode), shared_beat=self.link)
             if self._input_name is None:
                 self.input = self.backend.open_input(f"{self.name} In", self.engine.receive, virtual=True)
             else:
@@ -83,6 +93,9 @@ class JamSession:
                                        self.engine.player_port_lost, self.log)
                 self._kept.append(self.input)
             self.engine.start()
+            if self._osc_plan is not None:
+                self.osc = OscBridge(self.engine, self._osc_plan, self.log)
+                self.osc.start()
         except BaseException:
             self.close()
             raise
@@ -90,6 +103,9 @@ class JamSession:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+    def _say_peers(self, peers: int) -> None:
+        self.log(f"duetto: Link: {peers} other peer{'' if peers == 1 else 's'} in the session")
 
     def _open_output(self) -> OutputPort | KeptOutput:
         if self._synth_plan is not None:
@@ -148,10 +164,14 @@ class JamSession:
             return
         self._closed = True
         try:
+            if self.osc is not None:
+                self.osc.close()
             if self.input is not None:
                 self.input.close()
             if self.engine is not None:
                 self.engine.stop()
+                if self.link is not None:
+                    self.link.close()
                 if self.recording is not None:
                     notes = self.recording.write(self._record, self.engine.session_seconds)
                     self.log(f"duetto: recorded {notes} notes to {self._record}")

@@ -88,6 +88,7 @@ class Status:
     panics: int = 0
     undos: int = 0
     rerolls: int = 0
+    answering: bool = False  # an answer is being composed or played
 
 
 def percentiles(values: list[float]) -> tuple[float, float] | None:

@@ -2,19 +2,31 @@
 
 Reading gives a `MidiScore`: the pitched notes (the sustain pedal folded into their lengths on the way in,
 so nothing downstream needs to know about CC 64), the drum part apart (General MIDI channel 10 holds
-percussion, not pitches), the tempo map, the time signatures and each channel's program. Writing takes named tracks of notes
-(each note keeps its channel) with a tempo map and programs, so a file read and written back lines up
-with the original in a DAW.
+percussion, not pitches), the tempo map, the time signatures and each channel's program. Writing takes
+named tracks of notes (each note keeps its channel) with a tempo map and programs, so a file read and
+written back lines up with the original in a DAW.
+
+Reading is tolerant the way players and DAWs are: a meta or SysEx event that cannot be meant (a key
+signature in mode 255, a tempo of 0, a time signature of 0 beats, a SysEx holding bytes over 127) is left
+out and counted (`MidiScore.skipped_events`), and the rest of the file plays; chunks other than tracks are
+passed over; SMPTE time division is timed in frames. mido decodes every message; only the loop over a
+track's events is ours (`_read_track`), because mido's stops the whole file at the first event it cannot
+decode. A file cut short or not MIDI at all is still a one-line `MidiFileError`.
 """
 
 from __future__ import annotations
 
 import bisect
+import io
 import os
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import mido
+from mido.midifiles.meta import KeySignatureError, build_meta_message
+from mido.midifiles.midifiles import DEFAULT_TEMPO as MIDO_TEMPO  # µs a beat until a tempo is set
+from mido.midifiles.midifiles import (read_byte, read_bytes, read_chunk_header, read_file_header, read_message,
+                                      read_sysex, read_variable_int)
 
 from duetto.atomic import write_atomically
 from duetto.midi import messages
@@ -86,6 +98,7 @@ class MidiScore:
     programs: dict[int, int] = field(default_factory=dict)  # channel -> its (first) program
     # (seconds, numerator, denominator) from each time signature on; 4/4 from the start when none is given
     meters: list[tuple[float, int, int]] = field(default_factory=lambda: [(0.0, 4, 4)])
+    skipped_events: int = 0  # malformed meta and SysEx events left out (see the module's docstring)
 
     @property
     def end(self) -> float:
@@ -101,13 +114,86 @@ def read_midi(path: str | os.PathLike) -> list[Note]:
     return read_score(path).notes
 
 
+def _sensible(message: mido.Message | mido.MetaMessage) -> bool:
+    """False for a meta event that decodes but cannot be meant: a tempo of 0 (time would stand still), a
+    time signature of 0 beats or of beats shorter than a 64th note."""
+    if message.type == "set_tempo":
+        return message.tempo > 0
+    if message.type == "time_signature":
+        return message.numerator > 0 and message.denominator <= 64
+    return True
+
+
+def _read_track(chunk: bytes, smpte: bool) -> tuple[mido.MidiTrack, int]:
+    """A track chunk's events, and how many malformed meta or SysEx events were left out (their delta
+    times carried to the next event, so nothing after them moves). Running status carries across meta
+    and SysEx events, as mido and most players read it. In an SMPTE-timed file tempo changes time
+    nothing, and are left out uncounted."""
+    infile = io.BytesIO(chunk)
+    track = mido.MidiTrack()
+    skipped = carried = 0
+    running: int | None = None
+    while infile.tell() < len(chunk):
+        delta = carried + read_variable_int(infile)
+        status = read_byte(infile)
+        peek = []
+        if status < 0x80:
+            if running is None:
+                raise OSError("running status without a status byte before it")
+            status, peek = running, [status]
+        elif status < 0xF0:
+            running = status
+        try:
+            if status == 0xFF:
+                meta_type = read_byte(infile)
+                data = read_bytes(infile, read_variable_int(infile))  # read whole before decoding
+                message = build_meta_message(meta_type, data, delta)
+            elif status in (0xF0, 0xF7):
+                message = read_sysex(infile, delta)  # bytes over 127 raise ValueError once all are read
+            else:
+                message = read_message(infile, status, peek, delta)
+        except (KeySignatureError, ValueError, KeyError, IndexError):  # an event mido cannot decode
+            message = None
+        malformed = message is None or not _sensible(message)
+        skipped += malformed
+        if malformed or (smpte and message.type == "set_tempo"):
+            carried = delta
+            continue
+        carried = 0
+        track.append(message)
+    return track, skipped
+
+
+def _read_file(path: str | os.PathLike) -> tuple[mido.MidiFile, int]:
+    """The file as mido would give it, read tolerantly (see `_read_track`), and the events left out."""
+    with open(path, "rb") as infile:
+        kind, track_count, division = read_file_header(infile)
+        if division == 0:
+            raise ValueError("0 ticks a beat")
+        tracks, skipped = [], 0
+        while len(tracks) < track_count:
+            name, size = read_chunk_header(infile)
+            chunk = infile.read(size)
+            if len(chunk) < size:
+                raise EOFError
+            if name == b"MTrk":  # other chunks (a maker's own) are no part of the music
+                track, bad = _read_track(chunk, smpte=division < 0)
+                tracks.append(track)
+                skipped += bad
+    if division < 0:  # SMPTE: frames per second (29: 29.97) times ticks per frame, no beats
+        frames = -(division >> 8)
+        ticks_per_second = (29.97 if frames == 29 else frames) * (division & 0xFF)
+        division = ticks_per_second * MIDO_TEMPO / 1_000_000  # mido times a tick as tempo / division µs
+    return mido.MidiFile(type=kind, ticks_per_beat=division, tracks=tracks), skipped
+
+
 def read_score(path: str | os.PathLike) -> MidiScore:
-    """Read a MIDI file's notes, drums, tempo map and programs.
+    """Read a MIDI file's notes, drums, tempo map and programs, leaving malformed meta and SysEx events out.
 
     Raises MidiFileError with a one-line reason for anything unreadable.
     """
     try:
-        midi = mido.MidiFile(str(path))
+        midi, skipped = _read_file(path)
     except (OSError, EOFError, ValueError, KeyError, IndexError) as error:
         raise MidiFileError(f"{path}: not a readable MIDI file ({_describe(error)})") from None
     if midi.type == 2:
@@ -171,7 +257,7 @@ def read_score(path: str | os.PathLike) -> MidiScore:
         tempos.insert(0, (0.0, DEFAULT_TEMPO_BPM))  # MIDI's default until a tempo is set
     if not meters or meters[0][0] > 0:
         meters.insert(0, (0.0, 4, 4))  # MIDI's default until a time signature is given
-    return MidiScore(sorted(folded), drums, tempos, programs, meters)
+    return MidiScore(sorted(folded), drums, tempos, programs, meters, skipped)
 
 
 class TempoMap:
@@ -198,17 +284,23 @@ def notes_to_midi(
     ticks_per_beat: int = DEFAULT_TICKS_PER_BEAT,
     tempos: Sequence[tuple[float, float]] | None = None,
     programs: dict[int, int] | None = None,
+    meters: Sequence[tuple[float, int, int]] | None = None,
 ) -> mido.MidiFile:
-    """Build a type-1 MIDI file: a conductor track with the tempo map (`tempos`, else one `bpm`), then one
+    """Build a type-1 MIDI file: a conductor track with the tempo map (`tempos`, else one `bpm`) and the
+    time signatures (`meters`: (seconds, numerator, denominator); none written when not given), then one
     named track per entry of `tracks`, opening with the program of each channel it plays on."""
     tempos = list(tempos) if tempos else [(0.0, bpm)]
     timeline = TempoMap(tempos, ticks_per_beat)
     midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
     conductor = mido.MidiTrack()
+    marks = [(timeline.ticks(at), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm)))
+             for at, tempo_bpm in tempos]
+    marks += [(timeline.ticks(max(0.0, at)), mido.MetaMessage("time_signature", numerator=numerator,
+                                                            denominator=denominator))
+              for at, numerator, denominator in meters or ()]
     previous = 0
-    for at, tempo_bpm in tempos:
-        tick = timeline.ticks(at)
-        conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm), time=tick - previous))
+    for tick, mark in sorted(marks, key=lambda item: item[0]):
+        conductor.append(mark.copy(time=tick - previous))
         previous = tick
     midi.tracks.append(conductor)
     for name, notes in tracks.items():
@@ -234,7 +326,8 @@ def notes_to_midi(
 
 
 def write_midi(path: str | os.PathLike, tracks: dict[str, Sequence[Note]], bpm: float = DEFAULT_TEMPO_BPM,
-               tempos: Sequence[tuple[float, float]] | None = None, programs: dict[int, int] | None = None) -> None:
+               tempos: Sequence[tuple[float, float]] | None = None, programs: dict[int, int] | None = None,
+               meters: Sequence[tuple[float, int, int]] | None = None) -> None:
     """Write notes to a MIDI file atomically: a crash never leaves half a file behind."""
-    midi = notes_to_midi(tracks, bpm=bpm, tempos=tempos, programs=programs)
+    midi = notes_to_midi(tracks, bpm=bpm, tempos=tempos, programs=programs, meters=meters)
     write_atomically(path, lambda handle: midi.save(file=handle))

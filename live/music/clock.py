@@ -1,4 +1,5 @@
-"""Where the beat is: MIDI Clock when a DAW sends it, else the player's own pulse, else `--bpm`.
+"""Where the beat is: MIDI Clock when a DAW sends it, else an Ableton Link session (`--link`, see
+duetto.music.link), else the player's own pulse, else `--bpm`.
 
 `TempoTracker` is fed on the engine thread with the timing messages (0xF8 Clock at 24 per beat, 0xFA
 Start, 0xFB Continue, 0xFC Stop, 0xF2 Song Position Pointer) and the player's onsets, all stamped on
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Protocol, Sequence
 
 from duetto.midi.messages import CLOCK, CONTINUE, SONG_POSITION, START, STOP
 from duetto.music.notes import CHORD_SECONDS
@@ -176,14 +177,21 @@ class PulseFinder:
         return 60.0 / bpm
 
 
+class BeatSource(Protocol):
+    """A grid kept by someone else (an Ableton Link session), asked for whenever one is needed."""
+
+    def grid(self, now: float) -> Grid | None: ...
+
+
 class TempoTracker:
     """The best beat grid available now. Owned by the engine thread."""
 
-    def __init__(self, bpm: float | None = None, follow_player: bool = True) -> None:
+    def __init__(self, bpm: float | None = None, follow_player: bool = True, shared: BeatSource | None = None) -> None:
         if bpm is not None:
             check_bpm(bpm, "--bpm")
         self.bpm = bpm
         self.follow_player = follow_player
+        self.shared = shared  # a session's grid (Link), second only to MIDI Clock coming in on the port
         self._clock = _ClockFollower()
         self._pulse = PulseFinder()
 
@@ -203,8 +211,11 @@ class TempoTracker:
         return self._clock.started_at
 
     def grid(self, now: float) -> Grid | None:
-        """The grid from MIDI Clock, else from the player's pulse, else from `--bpm`; None: no tempo."""
+        """The grid from MIDI Clock, else from a shared session (Link), else from the player's pulse, else
+        from `--bpm`; None: no tempo."""
         following = self._clock.grid(now)
+        if following is None and self.shared is not None:
+            following = self.shared.grid(now)
         if following is not None:
             return following
         anchor = self._pulse.phrase_start

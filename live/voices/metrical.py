@@ -37,7 +37,18 @@ from duetto.voices.limits import Limits
 
 ROLE_MEMORY = 16  # notes whose texture decides the part of the next one heard
 FOUR_FOUR = encoding.meter_index((4, 4))
-UNPLAYABLE = -1e9  # a bias that rules a value out (finite, so no row of logits is ever all -inf)
+UNPLAYABLE = -1e9
+TEXTURE_PULL = 3.0  # nats added to striking with the last note while a moment is thinner than its texture asks
+CHORD_NOTES = 3  # a bias that rules a value out (finite, so no row of logits is ever all -inf)
+
+
+def texture_pull(texture: str | None, struck_together: int, most: int) -> float:
+    """What to add to the odds of striking another note with the last (onset 0), for the texture asked:
+    a line never does, voices lean to two notes at a time, chords to CHORD_NOTES; never past `most`."""
+    if struck_together >= most or texture == "line":
+        return UNPLAYABLE
+    wanted = {"voices": 2, "chords": CHORD_NOTES}.get(texture or "", 0)
+    return TEXTURE_PULL if struck_together < wanted else 0.0
 
 
 class MetricalVoice(RollingVoice):
@@ -108,16 +119,19 @@ class MetricalVoice(RollingVoice):
         _, state = self.rolling.snapshot()
         writer = encoding.NoteWriter(self.writer.timeline)
         writer.previous_start = self.writer.previous_start
-        recent, latest = deque(self.recent, maxlen=ROLE_MEMORY), self.latest
+        recent, latest, room = deque(self.recent, maxlen=ROLE_MEMORY), self.latest, self.rolling.room
         for onset, pitch, velocity, _ in self.pending:
+            if room is not None and room <= 1:
+                break  # held notes past the cache's room go unheard: the answer needs the room more
             feeds = self._read(Note(onset, max(self.latest_heard, onset + CHORD_SECONDS), pitch, velocity),
                                writer, recent)
             if latest is not None:
                 _, state = self.model.run(latest, state)
+                room = None if room is None else room - 1
             latest = feeds
         timeline = self._timeline()
         begin = timeline.seconds(math.ceil(timeline.beats(self.latest_heard) - 1e-9)) if start is None else start
-        return self._play(latest, writer.previous_start, state, begin, seconds, kind or AnswerKind(),
+        return self._play(latest, writer.previous_start, state, room, begin, seconds, kind or AnswerKind(),
                           trim_leading_silence, should_stop)
 
     def _biases(self, limits: Limits, kind: AnswerKind) -> dict[str, np.ndarray]:
@@ -132,9 +146,11 @@ class MetricalVoice(RollingVoice):
         biases["onset_bias"][0] = math.log(max(limits.density, 1e-3)) * under_a_beat
         return biases
 
-    def _play(self, latest: dict | None, last_start: float | None, state: list[np.ndarray], begin: float,
-              seconds: float, kind: AnswerKind, at_once: bool, should_stop: Callable[[], bool]) -> Iterator[KeyEvent]:
-        """Draw notes after `latest` (which started at `last_start`) until `seconds` after `begin`."""
+    def _play(self, latest: dict | None, last_start: float | None, state: list[np.ndarray], room: int | None,
+              begin: float, seconds: float, kind: AnswerKind, at_once: bool, should_stop: Callable[[], bool]
+              ) -> Iterator[KeyEvent]:
+        """Draw notes after `latest` (which started at `last_start`) until `seconds` after `begin`, or until
+        the state has no `room` left (None: no bound)."""
         limits = answer_limits(self.limits, kind)
         phrase = Phrase(limits, seconds)
         timeline = self._timeline()
@@ -153,24 +169,27 @@ class MetricalVoice(RollingVoice):
         texture = 0 if kind.texture is None else 1 + TEXTURES.index(kind.texture)
         biases = self._biases(limits, kind)
         temperature = np.array([max(self.sampler.temperature, 1e-3)], dtype=np.float32)
+        top_p = np.array([self.sampler.top_p], dtype=np.float32)
         rng = self.sampler.rng
-        room = self.model.info.max_steps
-        first = True
-        for _ in range(room or 1 << 30):
+        first, struck_together = True, 0  # notes struck on the latest onset so far
+        for _ in range(1 << 30 if room is None else room):
             if should_stop():
                 return
-            feeds = dict(latest, style=np.array([style]), texture=np.array([texture]), temperature=temperature,
+            feeds = dict(latest, style=np.array([style]), texture=np.array([texture]), temperature=temperature, top_p=top_p,
                          forced=np.full((1, 5), -1, dtype=np.int64),
                          uniforms=rng.random((1, 5), dtype=np.float32), **biases)
+            onset_bias = biases["onset_bias"].copy()
             if first:  # the first note lands at the answer's start or after it (within a beat if at once)
-                onset_bias = biases["onset_bias"].copy()
                 early = max(0, min(encoding.ONSETS, begin_tick - tick))
                 onset_bias[0, :early] = UNPLAYABLE
                 if at_once:
                     onset_bias[0, min(encoding.ONSETS, early + encoding.TICKS_PER_BEAT):] = UNPLAYABLE
-                feeds["onset_bias"] = onset_bias
+            else:
+                onset_bias[0, 0] += texture_pull(kind.texture, struck_together, limits.max_polyphony)
+            feeds["onset_bias"] = onset_bias
             (note, _, bar), state = self.model.run(feeds, state)
             fields = note[0]
+            struck_together = 1 if first or fields[encoding.ONSET] else struck_together + 1
             tick += int(fields[encoding.ONSET])
             at = timeline.seconds(tick / encoding.TICKS_PER_BEAT) - begin
             if at >= seconds or not phrase.fits(at):

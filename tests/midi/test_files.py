@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 
 import mido
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from duetto.atomic import write_atomically
-from duetto.midi.files import MidiFileError, fold_sustain, read_midi, write_midi
+from duetto.midi.files import MidiFileError, fold_sustain, read_midi, read_score, write_midi
 from duetto.music.notes import Note, transpose
 
 TICKS_PER_SECOND = 960  # mido's defaults: 480 ticks a beat at 120 bpm
@@ -259,6 +260,116 @@ def test_damaged_file_reads_or_is_refused_in_one_line(tmp_path, damage):
         assert "\n" not in str(error)
     else:
         assert all(note.end > note.start for note in notes)
+
+
+# -- malformed meta and SysEx events: left out and counted, the notes read ----------------------
+# Each file is built byte by byte: a track plays C4 from tick 0 to 480 and E4 from 480 to 960 (480 ticks a
+# beat, 120 BPM: 0.5 s each), and the event under test sits 240 ticks into the first note, so a reader
+# that dropped it together with its delta time would shorten that note.
+
+END_OF_TRACK = b"\x00\xff\x2f\x00"
+QUARTER_NOTES = [about(0.0, 0.5, 60), about(0.5, 1.0, 64)]
+EMPTY_TEXT = b"\x81\x70\xff\x01\x00"  # a well-formed event, 240 ticks in
+
+
+def smf(*chunks: bytes, division: int = 480, kind: int = 1) -> bytes:
+    """A standard MIDI file: the header (counting the track chunks), then each chunk as given (see `mtrk`)."""
+    tracks = sum(chunk.startswith(b"MTrk") for chunk in chunks)
+    return b"MThd" + struct.pack(">LhHh", 6, kind, tracks, division) + b"".join(chunks)
+
+
+def mtrk(events: bytes, name: bytes = b"MTrk") -> bytes:
+    return name + struct.pack(">L", len(events)) + events
+
+
+def quarter_notes(inserted: bytes) -> bytes:
+    """C4 then E4, with `inserted` (an event whose delta time is 240 ticks) halfway through C4."""
+    return (b"\x00\x90\x3c\x50" + inserted + b"\x81\x70\x80\x3c\x00"  # 240 + 240 ticks, then C4 off
+            + b"\x00\x90\x40\x50\x83\x60\x80\x40\x00")  # E4 on, and off 480 ticks later
+
+
+MALFORMED = {
+    "key signature in mode 255": b"\x81\x70\xff\x59\x02\x00\xff",
+    "key signature of 9 sharps": b"\x81\x70\xff\x59\x02\x09\x00",
+    "key signature one byte short": b"\x81\x70\xff\x59\x01\x00",
+    "time signature of 0 beats": b"\x81\x70\xff\x58\x04\x00\x02\x18\x08",
+    "time signature over 2**255": b"\x81\x70\xff\x58\x04\x04\xff\x18\x08",
+    "time signature two bytes short": b"\x81\x70\xff\x58\x02\x04\x02",
+    "tempo of 0": b"\x81\x70\xff\x51\x03\x00\x00\x00",
+    "tempo one byte long": b"\x81\x70\xff\x51\x01\x07",
+    "SMPTE offset at 255 frames a second": b"\x81\x70\xff\x54\x05\xff\x00\x00\x00\x00",
+    "SysEx holding a byte over 127": b"\x81\x70\xf0\x04\x7e\xff\x01\xf7",
+}
+
+
+@pytest.mark.parametrize("event", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_meta_or_sysex_event_is_left_out_and_counted_and_the_notes_read(tmp_path, event):
+    path = tmp_path / "malformed.mid"
+    path.write_bytes(smf(mtrk(quarter_notes(event) + END_OF_TRACK)))
+    score = read_score(path)
+    assert score.notes == QUARTER_NOTES
+    assert score.skipped_events == 1
+
+
+def test_every_malformed_event_of_a_track_is_counted(tmp_path):
+    path = tmp_path / "many.mid"
+    path.write_bytes(smf(mtrk(b"".join(MALFORMED.values()) + quarter_notes(EMPTY_TEXT) + END_OF_TRACK)))
+    assert read_score(path).skipped_events == len(MALFORMED)
+
+
+TOLERATED = {
+    "track name in UTF-8": b"\x81\x70\xff\x03\x06" + "Pièce".encode(),
+    "lyric in UTF-16 with its BOM": b"\x81\x70\xff\x05\x06" + "\ufeffla".encode("utf-16-le"),
+    "text of bytes no encoding reads": b"\x81\x70\xff\x01\x04\xff\xfe\x80\x00",
+    "meta event between running-status notes": b"\x81\x70\xff\x01\x01x",  # C4's release is running status
+    "end of track halfway through": b"\x81\x70\xff\x2f\x00",
+    "valid key and time signatures": b"\x81\x70\xff\x59\x02\xfd\x01\x00\xff\x58\x04\x03\x03\x0c\x08",
+}
+
+
+@pytest.mark.parametrize("event", TOLERATED.values(), ids=TOLERATED.keys())
+def test_odd_but_well_formed_events_are_read_with_nothing_left_out(tmp_path, event):
+    path = tmp_path / "odd.mid"
+    # the release of C4 and the notes after it lean on running status: 0x80 is sent once, then data alone
+    events = (b"\x00\x90\x3c\x50" + event + b"\x81\x70\x3c\x00"
+              + b"\x00\x40\x50\x83\x60\x40\x00" + END_OF_TRACK)  # E4 on and off: note-ons of velocity 0
+    path.write_bytes(smf(mtrk(events)))
+    score = read_score(path)
+    assert score.notes == QUARTER_NOTES
+    assert score.skipped_events == 0
+
+
+def test_a_valid_time_signature_beside_a_malformed_one_still_sets_the_meter(tmp_path):
+    path = tmp_path / "meters.mid"
+    three_eight = b"\x00\xff\x58\x04\x03\x03\x0c\x08"  # 3/8, at the malformed one's tick
+    path.write_bytes(smf(mtrk(quarter_notes(MALFORMED["time signature of 0 beats"] + three_eight) + END_OF_TRACK)))
+    score = read_score(path)
+    assert score.meters == [(0.0, 4, 4), (pytest.approx(0.25), 3, 8)]
+    assert score.skipped_events == 1
+
+
+def test_a_track_without_its_end_and_a_chunk_of_another_kind_are_read(tmp_path):
+    path = tmp_path / "loose.mid"
+    conductor = mtrk(b"\x00\xff\x51\x03\x07\xa1\x20" + END_OF_TRACK)  # 120 BPM, as mido defaults
+    path.write_bytes(smf(conductor, mtrk(b"maker's data", name=b"XFIH"), mtrk(quarter_notes(EMPTY_TEXT))))
+    score = read_score(path)
+    assert score.notes == QUARTER_NOTES
+    assert score.skipped_events == 0
+
+
+def test_smpte_time_division_is_timed_in_frames_whatever_the_tempo(tmp_path):
+    path = tmp_path / "smpte.mid"
+    division = -(25 << 8) | 40  # 25 frames a second, 40 ticks a frame: a millisecond a tick
+    events = (b"\x00\xff\x51\x03\x0f\x42\x40"  # 60 BPM, which does not time an SMPTE file
+              + b"\x00\x90\x3c\x50\x87\x68\x80\x3c\x00" + END_OF_TRACK)  # C4 for 1000 ticks
+    path.write_bytes(smf(mtrk(events), division=division, kind=0))
+    assert read_score(path).notes == [about(0.0, 1.0, 60)]
+
+
+def test_a_file_with_0_ticks_a_beat_is_refused(tmp_path):
+    path = tmp_path / "still.mid"
+    path.write_bytes(smf(mtrk(quarter_notes(EMPTY_TEXT) + END_OF_TRACK), division=0))
+    assert "0 ticks a beat" in assert_one_line_error_naming(path)
 
 
 # -- writing -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from duetto.midi.files import read_score, write_midi
 from duetto.models import DEFAULT_MODEL
 from duetto.music.notes import Note
 from support.cli import refusal
+from support.material import break_key_signature
 
 
 def generate(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -42,6 +43,18 @@ def test_a_long_prompt_is_continued_as_long_as_asked_and_the_summary_says_what_w
     continuation = read_score(tmp_path / "out.mid").notes
     duetto = [note for note in continuation if note.start >= 27.0 - 0.01]
     assert max(note.end for note in duetto) - 27.0 == pytest.approx(written, abs=0.1)
+
+
+def test_a_prompt_with_a_malformed_key_signature_is_continued_and_the_skip_said_in_one_line(tmp_path):
+    write_midi(tmp_path / "soundtrack.mid", {"tune": line(4.0)})
+    break_key_signature(tmp_path / "soundtrack.mid")
+    result = generate("--prompt", str(tmp_path / "soundtrack.mid"), "--seconds", "2",
+                      "--out", str(tmp_path / "out.mid"))
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    [said] = [text for text in result.stderr.splitlines() if "malformed" in text]
+    assert said.endswith("soundtrack.mid: 1 malformed event skipped (meta or SysEx events out of range); "
+                         "the rest is read"), said
+    assert "prompt 16 notes" in result.stdout
 
 
 @pytest.mark.slow

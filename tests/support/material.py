@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import struct
 from pathlib import Path
 
 from duetto.midi.files import write_midi
@@ -28,3 +29,13 @@ def write_tunes(folder: Path, count: int = 24) -> None:
             notes.append(Note(time, time + length * 0.8, pitch, 60 + rng.randrange(40)))
             time += length
         write_midi(folder / f"tune{index:02d}.mid", {"tune": notes})
+
+
+def break_key_signature(path: Path) -> None:
+    """Give a file `write_midi` wrote a key signature in mode 255 (0 is major, 1 minor) at its start, as two
+    tracks of a published game soundtrack carry one: a file players open and mido refuses."""
+    data = path.read_bytes()
+    start = data.index(b"MTrk") + 4
+    (length,) = struct.unpack(">L", data[start:start + 4])
+    event = b"\x00\xff\x59\x02\x00\xff"  # at tick 0, key signature: no sharps or flats, mode 255
+    path.write_bytes(data[:start] + struct.pack(">L", length + len(event)) + event + data[start + 4:])

@@ -21,15 +21,16 @@ class JamProcess:
     """A `duetto` command (by default `jam`) running as its own process on the private JACK server.
 
     Its ports get a name of their own ("Jam <pid>-<n> In"/"... Out"), so no test ever talks to a bot some
-    other test left behind; what it prints is collected line by line as it runs.
+    other test left behind; what it prints is collected line by line as it runs. `within` prefixes the
+    command (say, `ip netns exec NAME`: a network of its own).
     """
 
-    def __init__(self, *args: str, command: str = "jam") -> None:
+    def __init__(self, *args: str, command: str = "jam", within: tuple[str, ...] = ()) -> None:
         self.name = f"Jam {os.getpid()}-{next(_jam_numbers)}"
         self.in_port, self.out_port = f"{self.name} In", f"{self.name} Out"
         model = ["--model", str(DEFAULT_MODEL)] if command == "jam" and "--model" not in args else []
-        self.process = subprocess.Popen([sys.executable, "-m", "duetto", command, "--backend", "jack", "--name",
-                                         self.name, *model, *args],
+        self.process = subprocess.Popen([*within, sys.executable, "-m", "duetto", command, "--backend", "jack",
+                                         "--name", self.name, *model, *args],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.out_lines: list[str] = []
         self.lines: list[str] = []  # stderr

@@ -4,6 +4,7 @@ interrupted. (Bad model files: tests/test_model_files.py.)"""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -18,7 +19,7 @@ import mido
 import pytest
 import torch
 
-from support.material import write_tunes
+from support.material import break_key_signature, write_tunes
 from support.processes import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,6 +88,23 @@ def test_every_bad_training_file_is_skipped_with_a_reason_and_counted(tmp_path):
     assert "skipped 4 files that are not MIDI files (.txt 3, .pdf 1)" in lines
     assert not any("README" in line or "score.pdf" in line for line in lines)
     assert (tmp_path / "data" / "manifest.json").is_file()
+
+
+def test_files_with_a_malformed_meta_event_are_built_from_and_the_events_counted(tmp_path):
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    write_tunes(folder, count=5)
+    for broken in ("tune01.mid", "tune03.mid"):
+        break_key_signature(folder / broken)
+    out = tmp_path / "data"
+    result = duetto("data", "build", str(folder), "--out", str(out), "--augment", "0")
+    assert result.returncode == 0, result.stderr
+    assert "skipped nothing" in result.stdout.splitlines()
+    assert (f"left out 2 malformed meta or SysEx events in 2 files read all the same (listed in "
+            f"{out}/manifest.json)") in result.stdout.splitlines()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["malformed_events"] == {"tune01.mid": 1, "tune03.mid": 1}
+    assert sum(counts["pieces"] for counts in manifest["splits"].values()) == 5
 
 
 @pytest.mark.parametrize("option, message", [

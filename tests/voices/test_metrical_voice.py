@@ -5,32 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from duetto.encodings import metrical
-from duetto.export.onnx import export
 from duetto.families import make_voice
 from duetto.model.sampler import Sampler
-from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
 from duetto.music.timeline import Timeline
-from duetto.train.families import load_family
-from duetto.train.loop import save_checkpoint
 from duetto.voices.base import AnswerKind
 from duetto.voices.limits import Limits
 from duetto.voices.metrical import MetricalVoice
 
-TINY = {"model_dim": 32, "num_layers": 2, "num_heads": 2, "feedforward_dim": 64, "head_dim": 32, "max_context": 64}
-
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory) -> StepModel:
-    folder = tmp_path_factory.mktemp("metrical-voice")
-    torch.manual_seed(0)
-    built = load_family("metrical").build(TINY)
-    save_checkpoint(folder / "m.pt", {"family": "metrical", "config": built.config.to_dict(), "model": built.state_dict()})
-    export(str(folder / "m.pt"), str(folder / "m.onnx"), parity_steps=50)
-    return StepModel(folder / "m.onnx", device="cpu")
+def model(untrained_metrical):
+    return untrained_metrical
 
 
 def played(voice: MetricalVoice, beat: float, count: int = 8, first: float = 0.0) -> float:

@@ -36,12 +36,14 @@ NO_EXTENSION = "(no extension)"
 
 @dataclass
 class Corpus:
-    """What the sources held: the pieces, what could not be used and why, and how many files were passed
-    over for not being MIDI files (by extension, e.g. {".txt": 40, ".pdf": 30})."""
+    """What the sources held: the pieces, what could not be used and why, how many files were passed
+    over for not being MIDI files (by extension, e.g. {".txt": 40, ".pdf": 30}), and how many malformed
+    meta or SysEx events each file read had left out (by name; only files that had some)."""
 
     pieces: list[Piece] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     not_midi: dict[str, int] = field(default_factory=dict)
+    malformed: dict[str, int] = field(default_factory=dict)
 
 
 def source_kinds() -> str:
@@ -90,12 +92,14 @@ def read_sources(
     scores = music21_corpus.read_collections(collections, cache_dir, limit) if collections else {}
     corpus = Corpus()
     not_midi: Counter[str] = Counter()
+    malformed: Counter[str] = Counter()
     seen: dict[str, str] = {}  # piece id -> name of the first piece with it
     for source in sources:
         if source.startswith(music21_corpus.PREFIX):
             found = [scores[name] for name in music21_corpus.collection_of(source)]
         else:
-            found = [_read_midi_source(Path(source), limit, style, source if len(sources) > 1 else None, not_midi)]
+            found = [_read_midi_source(Path(source), limit, style, source if len(sources) > 1 else None, not_midi,
+                                       malformed)]
         for pieces, bad in found:
             corpus.skipped.extend(bad)
             for piece in pieces:
@@ -107,23 +111,24 @@ def read_sources(
     corpus.pieces, copies = drop_copies(corpus.pieces)
     corpus.skipped.extend(copies)
     corpus.not_midi = dict(not_midi.most_common())
+    corpus.malformed = dict(malformed)
     return corpus
 
 
 def _read_midi_source(path: Path, limit: int | None, style: str, shown_as: str | None,
-                      not_midi: Counter[str]) -> tuple[list[Piece], list[Skipped]]:
+                      not_midi: Counter[str], malformed: Counter[str]) -> tuple[list[Piece], list[Skipped]]:
     """The pieces of a folder or of one MIDI file, named relative to the folder (a file: by its name),
     or under `shown_as` (the source as given) when there are several sources; the folder's files that
-    are not MIDI files are counted into `not_midi`."""
+    are not MIDI files are counted into `not_midi`, the malformed events left out into `malformed`."""
     if path.is_file():
-        return _read_files([(path, shown_as or path.name)], limit, style)
+        return _read_files([(path, shown_as or path.name)], limit, style, malformed)
     files, skipped, passed_over = midi_files(path)
     not_midi.update(passed_over)
     named = [(file, file.relative_to(path).as_posix()) for file in files]
     if shown_as is not None:
         named = [(file, f"{shown_as.rstrip('/')}/{name}") for file, name in named]
         skipped = [Skipped(f"{shown_as.rstrip('/')}/{item.name}", item.reason) for item in skipped]
-    found, bad = _read_files(named, limit, style)
+    found, bad = _read_files(named, limit, style, malformed)
     return found, skipped + bad
 
 
@@ -153,16 +158,16 @@ def midi_files(folder: str | os.PathLike) -> tuple[list[Path], list[Skipped], Co
     return sorted(files), skipped, others
 
 
-def _read_files(named: Sequence[tuple[Path, str]], limit: int | None, style: str,
+def _read_files(named: Sequence[tuple[Path, str]], limit: int | None, style: str, malformed: Counter[str],
                 ) -> tuple[list[Piece], list[Skipped]]:
     """The first `limit` files as pieces (identity: the sha256 of the file's bytes), and why the rest
-    of them could not be."""
+    of them could not be; the malformed events a file read had left out are counted into `malformed`."""
     pieces: list[Piece] = []
     skipped: list[Skipped] = []
     for path, name in named[:limit]:
         try:
-            identity = _file_identity(path)  # first: it keeps huge, empty and non-MIDI files from read_midi
-            pieces.append(_read_piece(path, identity, name, style))
+            identity = _file_identity(path)  # first: it keeps huge, empty and non-MIDI files from read_score
+            pieces.append(_read_piece(path, identity, name, style, malformed))
         except (MidiFileError, OSError) as error:
             skipped.append(Skipped(name, _one_line(error, path)))
     return pieces, skipped
@@ -176,24 +181,27 @@ def _file_identity(path: Path) -> str:
     if size == 0:
         raise MidiFileError("empty file")
     data = path.read_bytes()
-    if not data.startswith(MIDI_HEADER):  # read_midi would say "file ends too early" of a text file
+    if not data.startswith(MIDI_HEADER):  # read_score would say "file ends too early" of a text file
         raise MidiFileError(f"not a MIDI file (it does not begin with {MIDI_HEADER.decode()})")
     return f"sha256:{hashlib.sha256(data).hexdigest()}"
 
 
-def _read_piece(path: Path, identity: str, name: str, style: str) -> Piece:
+def _read_piece(path: Path, identity: str, name: str, style: str, malformed: Counter[str]) -> Piece:
     """A MIDI file as a piece, with its tempo map and time signatures, or a beat estimated from its onsets
-    when its tempo map does not fit them (duetto.music.clock.fitting_timeline)."""
+    when its tempo map does not fit them (duetto.music.clock.fitting_timeline); the malformed events it
+    had left out are counted into `malformed`."""
     score = read_score(path)
     if not score.notes:
         raise MidiFileError("no notes")
+    if score.skipped_events:
+        malformed[name] = score.skipped_events
     given = Timeline(tuple(score.tempos), tuple(score.meters))
     timeline, _ = fitting_timeline([note.start for note in score.notes], given)
     return Piece(identity, name, score.notes, style, timeline=timeline, beat_estimated=timeline is not given)
 
 
 def _one_line(error: Exception, path: Path) -> str:
-    """The reason alone: read_midi prefixes its messages with the path, which the report already shows."""
+    """The reason alone: read_score prefixes its messages with the path, which the report already shows."""
     if isinstance(error, OSError):
         return f"cannot read file ({error.strerror or error})"
     message = " ".join(str(error).split())

@@ -302,6 +302,7 @@ def build_dataset(
         "empty_splits": [split for split in SPLITS if counts[split]["pieces"] == 0],
         "skipped": [{"name": s.name, "reason": s.reason} for s in corpus.skipped],
         "not_midi_files": corpus.not_midi,
+        "malformed_events": corpus.malformed,
         "shared_openings": [[piece.name for piece in group] for group in groups if len(group) > 1],
         "estimated_beat": sorted(piece.name for piece in corpus.pieces if piece.beat_estimated),
     }

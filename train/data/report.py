@@ -59,6 +59,17 @@ def not_midi_line(manifest: dict) -> list[str]:
     return [f"skipped {total} {what} ({kinds})"]
 
 
+def malformed_events_line(manifest: dict, where: str) -> list[str]:
+    """One line counting the malformed meta and SysEx events left out of files that were read all the same
+    (a key signature in mode 255, a tempo of 0): their notes are in, and the line says it was not seamless."""
+    counts = manifest["malformed_events"]
+    if not counts:
+        return []
+    total, files = sum(counts.values()), len(counts)
+    return [f"left out {total} malformed meta or SysEx event{'s' if total != 1 else ''} in {files} "
+            f"file{'s' if files != 1 else ''} read all the same (listed in {where})"]
+
+
 def estimated_beat_line(manifest: dict) -> list[str]:
     """How many MIDI files had their beat estimated from their onsets, their tempo map not fitting them."""
     names = manifest.get("estimated_beat", [])

@@ -131,7 +131,7 @@ class StepGraph(nn.Module):
 
     Inputs: previous [batch, 5] fields, previous_bar, meter, bar_length, style, texture [batch]; forced
     [batch, 5] (a field >= 0 is taken as given, -1 is drawn), uniforms [batch, 5] in [0, 1), temperature
-    [batch]; a bias for each field's logits [batch, size]; then the cache (position, keys, values).
+    and top_p [batch]; a bias for each field's logits [batch, size]; then the cache (position, keys, values).
     Outputs: note [batch, 5], log_probs [batch, 5] (each chosen field's log-probability under the model
     alone, no bias, temperature 1: what scoring reads), bar [batch] (where the note falls in its bar), and
     the cache's outputs.
@@ -139,7 +139,7 @@ class StepGraph(nn.Module):
 
     bias_names = [f"{name}_bias" for name in encoding.FIELDS]
     input_names = ["previous", "previous_bar", "meter", "bar_length", "style", "texture", "forced", "uniforms",
-                   "temperature", *bias_names, "position", "keys", "values"]
+                   "temperature", "top_p", *bias_names, "position", "keys", "values"]
     output_names = ["note", "log_probs", "bar", "position_out", "new_keys", "new_values"]
     step_seconds = 0.0  # time is counted in ticks of the beat, not in steps of a clock
 
@@ -148,7 +148,7 @@ class StepGraph(nn.Module):
         self.model = model
         self.max_steps = model.config.max_context
 
-    def forward(self, previous, previous_bar, meter, bar_length, style, texture, forced, uniforms, temperature,
+    def forward(self, previous, previous_bar, meter, bar_length, style, texture, forced, uniforms, temperature, top_p,
                 onset_bias, part_bias, pitch_bias, duration_bias, velocity_bias, position, keys, values):
         model = self.model
         x = model.step_input(previous, previous_bar, meter, style, texture).unsqueeze(1)
@@ -162,8 +162,8 @@ class StepGraph(nn.Module):
         chosen: list[torch.Tensor] = []
 
         def choose(field: int, logits: torch.Tensor) -> torch.Tensor:
-            value = torch.where(forced[:, field] >= 0, forced[:, field], draw(logits + biases[field], scale,
-                                                                           uniforms[:, field]))
+            value = torch.where(forced[:, field] >= 0, forced[:, field],
+                                draw(logits + biases[field], scale, top_p, uniforms[:, field]))
             chosen.append(value)
             return value
 
@@ -190,8 +190,8 @@ class StepGraph(nn.Module):
         keys, values = self.cache_shapes(batch_size)
         biases = [torch.zeros(batch_size, size) for size in encoding.FIELD_SIZES]
         return (start, ints(0), ints(1), ints(4 * encoding.TICKS_PER_BEAT), ints(0), ints(0), ints(-1, 5),
-                torch.full((batch_size, 5), 0.5), torch.ones(batch_size), *biases, ints(0), torch.zeros(keys),
-                torch.zeros(values))
+                torch.full((batch_size, 5), 0.5), torch.ones(batch_size), torch.full((batch_size,), 0.95), *biases,
+                ints(0), torch.zeros(keys), torch.zeros(values))
 
     def feedback(self, outputs: tuple[torch.Tensor, ...], rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
         """The next step's inputs in a closed loop: the note just chosen, fresh uniforms."""
@@ -214,11 +214,14 @@ class StepGraph(nn.Module):
         return {}
 
 
-def draw(logits: torch.Tensor, temperature: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
-    """One value per row from softmax(logits / temperature), by inverse transform of `uniform` [batch]."""
-    cumulative = torch.cumsum(torch.softmax(logits / temperature, dim=-1), dim=-1)
-    below = (cumulative < uniform.unsqueeze(1) * cumulative[:, -1:]).sum(dim=-1)
-    return below.clamp(max=logits.size(-1) - 1)
+def draw(logits: torch.Tensor, temperature: torch.Tensor, top_p: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """One value per row from softmax(logits / temperature) cut to its nucleus (the likeliest values whose
+    odds add up to `top_p`: the long tail of unlikely ones never plays), by inverse transform of `uniform`."""
+    odds, order = torch.sort(torch.softmax(logits / temperature, dim=-1), dim=-1, descending=True)
+    kept = torch.where(torch.cumsum(odds, dim=-1) - odds < top_p.unsqueeze(1), odds, torch.zeros_like(odds))
+    cumulative = torch.cumsum(kept, dim=-1)
+    below = (cumulative < uniform.unsqueeze(1) * cumulative[:, -1:]).sum(dim=-1).clamp(max=logits.size(-1) - 1)
+    return order.gather(1, below.unsqueeze(1)).squeeze(1)
 
 
 def build(config: dict | None = None) -> MetricalTransformer:

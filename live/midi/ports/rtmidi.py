@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
+import traceback
 from typing import Iterator
 
 import rtmidi
@@ -80,14 +82,14 @@ def _open(midi, name: str, own_name: str, virtual: bool, available: list[str], d
 class ArrivalStamps:
     """`time.perf_counter()` stamps of when messages reached this port, as exact as the MIDI system knows.
 
-    The Python callback runs when it gets the interpreter, which on a busy machine can be milliseconds
-    after the MIDI system took the message in; the system's own time between messages (rtmidi's delta)
-    does not suffer that delay. So each message is stamped on the system's timeline, placed on the
-    perf_counter timeline by the smallest (least delayed) offset seen lately: a delay can only make a
-    callback later, never earlier, so the stamp lies between the true arrival and the callback. The
-    offset may creep up slowly (RISE, in case the two clocks drift) and drops back at the next message
-    that comes through without delay. MIDI Clock followed this way keeps the beat within a JACK period on
-    a loaded machine. A few operations per message: cheap enough for a flood.
+    The port's thread delivers a message when it next looks and gets the interpreter, which on a busy
+    machine can be milliseconds after the MIDI system took the message in; the system's own time between
+    messages (rtmidi's delta) does not suffer that delay. So each message is stamped on the system's
+    timeline, placed on the perf_counter timeline by the smallest (least delayed) offset seen lately: a
+    delay can only make a delivery later, never earlier, so the stamp lies between the true arrival and
+    the delivery. The offset may creep up slowly (RISE, in case the two clocks drift) and drops back at
+    the next message that comes through without delay. MIDI Clock followed this way keeps the beat within
+    a JACK period on a loaded machine. A few operations per message: cheap enough for a flood.
     """
 
     RISE = 0.001  # seconds the offset may rise per second of the system's time
@@ -109,37 +111,84 @@ class ArrivalStamps:
 
 
 class RtMidiInput:
+    """An input whose messages reach `callback` on a thread of its own, never on the MIDI system's.
+
+    Why not rtmidi's callback: on JACK it runs Python on JACK's real-time process thread, which must then
+    wait for the GIL, and JACK ends a client by cancelling that thread wherever it stands
+    (`jack_client_close` -> `pthread_cancel`). A callback in flight, or waiting for the GIL, while the
+    port closed was a native crash (issue 20), and `cancel_callback` freed the callback's data under a
+    call in flight. So the process thread only queues what arrives (rtmidi's own lock-free queue, pure
+    C++), and the port's thread takes it out and delivers it. That thread is the one owner of the rtmidi
+    object: it alone reads the queue and, when told to stop, frees the port and its client; `close`
+    waits for it, so once `close` returns no delivery is running or can begin, from any thread, twice or
+    not.
+    """
+
+    POLL_SECONDS = 0.0005  # an empty queue is looked at again this soon: at most this much added latency
+    QUEUE_LIMIT = 16_384  # messages queued while the thread waits for the GIL: 0.8 s of a 20k msg/s flood
+
     def __init__(self, api: int, name: str, own_name: str, callback: Receive, virtual: bool,
                  available: list[str]) -> None:
-        self._midi = rtmidi.MidiIn(api, name=name if virtual else own_name)
-        self._midi.ignore_types(sysex=True, timing=False, active_sense=True)  # MIDI Clock must come through
+        midi = rtmidi.MidiIn(api, name=name if virtual else own_name, queue_size_limit=self.QUEUE_LIMIT)
+        try:
+            midi.ignore_types(sysex=True, timing=False, active_sense=True)  # MIDI Clock must come through
+            self.name = _open(midi, name, own_name, virtual, available, "input")
+        except BaseException:
+            midi.delete()  # rtmidi never frees an object left to the collector: its JACK client would stay
+            raise
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._deliver, args=(midi, callback), daemon=True,
+                                        name=f"MIDI in {self.name}")
+        self._thread.start()
+
+    def _deliver(self, midi: rtmidi.MidiIn, callback: Receive) -> None:
+        """The port's thread: deliver what arrives until told to stop, then free the port and its client."""
         stamps = ArrivalStamps()
-        self._midi.set_callback(lambda event, _data: callback(event[0], stamps.stamp(event[1], time.perf_counter())))
-        self.name = _open(self._midi, name, own_name, virtual, available, "input")
+        try:
+            while not self._stop.is_set():
+                event = midi.get_message()
+                if event is None:
+                    time.sleep(self.POLL_SECONDS)
+                    continue
+                try:
+                    callback(event[0], stamps.stamp(event[1], time.perf_counter()))
+                except Exception:  # one message a receiver chokes on must not deafen the port for good
+                    traceback.print_exc()
+        finally:
+            midi.delete()  # ends its client on the MIDI system now, not whenever it is collected
 
     def close(self) -> None:
-        if self._midi is not None:
-            self._midi.cancel_callback()
-            self._midi.close_port()
-            self._midi.delete()  # ends its client on the MIDI system now, not whenever it is collected
-            self._midi = None
+        """Stop delivery and free the port; returns once both are done (at once on the port's thread,
+        whose delivery ends as the callback returns)."""
+        self._stop.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
 
 
 class RtMidiOutput:
+    """An output any thread may send on and any thread close: one lock keeps a send from ever reaching
+    the rtmidi object while, or after, it is freed."""
+
     def __init__(self, api: int, name: str, own_name: str, virtual: bool, available: list[str]) -> None:
-        self._midi = rtmidi.MidiOut(api, name=name if virtual else own_name)
-        self.name = _open(self._midi, name, own_name, virtual, available, "output")
+        self._midi: rtmidi.MidiOut | None = rtmidi.MidiOut(api, name=name if virtual else own_name)
+        try:
+            self.name = _open(self._midi, name, own_name, virtual, available, "output")
+        except BaseException:
+            self._midi.delete()  # rtmidi never frees an object left to the collector: its client would stay
+            raise
+        self._lock = threading.Lock()
 
     def send(self, message: list[int]) -> None:
-        if self._midi is None:  # after close() the C++ object is freed: touching it would crash
-            raise PortError(f"MIDI output {self.name!r} is closed")
-        self._midi.send_message(message)
+        with self._lock:
+            if self._midi is None:  # after close() the C++ object is freed: touching it would crash
+                raise PortError(f"MIDI output {self.name!r} is closed")
+            self._midi.send_message(message)
 
     def close(self) -> None:
-        if self._midi is not None:
-            self._midi.close_port()
-            self._midi.delete()  # ends its client on the MIDI system now, not whenever it is collected
-            self._midi = None
+        with self._lock:
+            if self._midi is not None:
+                self._midi.delete()  # ends its client on the MIDI system now, not whenever it is collected
+                self._midi = None
 
 
 class RtMidiBackend:
