@@ -14,7 +14,8 @@ import sys
 
 import pytest
 
-from duetto.models import DEFAULT_MODEL
+from duetto.model.step_model import StepModel
+from duetto.models import DEFAULT_MODEL, EVENT_MODEL
 from duetto.tools.bench import BASELINES_ONCE
 from duetto.tools.bench_report import (MISSING, Answers, Jack, LatencyReport, Machine, Response, StepFigures, Summary,
                                        Throughput, format_report, write_json)
@@ -29,18 +30,25 @@ def is_summary(stats: dict) -> bool:
 def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     out = tmp_path / "bench.json"
     families = DEFAULT_MODEL.parent / "families"
-    # an LSTM; families fed more than a token, one of them with a per-key state written in place
-    also = [str(families / "events.onnx"), str(families / "melody.onnx"), str(families / "biaxial.onnx")]
+    # the event transformer (a cache of several sizes), an LSTM; families fed more than a token, one of them
+    # with a per-key state written in place
+    also = [str(EVENT_MODEL), str(families / "events.onnx"), str(families / "melody.onnx"),
+            str(families / "biaxial.onnx")]
     result = subprocess.run([sys.executable, "-m", "duetto", "bench", "latency", "--quick", "--model",
                              str(DEFAULT_MODEL), "--also", *also, "--json", str(out)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     cpu = [row for row in report["steps"] if row["provider"] == "CPUExecutionProvider"]
-    *transformer_steps, events_step, melody_step, biaxial_step = cpu
+    note_step, *transformer_steps, events_step, melody_step, biaxial_step = cpu
+    # the default steps once per note, closed loop at its live cache, set against Notochord's cost per event
+    assert note_step["model"] == "default.onnx" and note_step["family"] == "metrical" and note_step["per_note"]
+    assert note_step["context"] == StepModel(DEFAULT_MODEL).info.max_steps and is_summary(note_step["onnxruntime"])
+    notochord = report["notochord"]
+    assert notochord["unavailable"] is not None or notochord["per_note_over_per_event"]["default.onnx"] > 0
     assert [row["context"] for row in transformer_steps] == [128, 256, 512]  # the cache sizes it can hold
     for row in transformer_steps:
-        assert row["model"] == "default.onnx" and row["family"] == "transformer"
+        assert row["model"] == "transformer.onnx" and row["family"] == "transformer"
         assert is_summary(row["onnxruntime"]) and is_summary(row["torch_eager"])
         assert row["window_tokens"] == row["context"]
     assert events_step["family"] == "events" and events_step["context"] is None
@@ -74,12 +82,13 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     assert all(is_summary(row["onnxruntime"]) and row["torch_unavailable"] == BASELINES_ONCE for row in gpu_steps)
     assert [row["device"] for row in report["throughput"]] == \
         ["CPUExecutionProvider", "CUDAExecutionProvider"][:len(report["devices"])]
-    assert report["throughput"][0]["batched_tokens_per_second"] > 0
+    assert report["throughput"][0]["unit"] == "notes" and report["throughput"][0]["batch_1_tokens_per_second"] > 0
     assert report["peak_rss_mb"] > 10
     hearing = report["hearing"]  # 40 notes, each a key-down and a key-up, heard as the engine would
-    assert hearing["key_event"]["n"] == 80 and is_summary(hearing["key_event"]) and hearing["tokens"] > 80
+    assert hearing["key_event"]["n"] == 80 and is_summary(hearing["key_event"]) and hearing["tokens"] >= 40
     assert "| hearing a key event, 8 notes/s" in result.stdout
-    assert "| step default.onnx (transformer, context 128), ONNX Runtime" in result.stdout
+    assert "| step default.onnx (metrical, context" in result.stdout
+    assert "| step transformer.onnx (transformer, context 128), ONNX Runtime" in result.stdout
     assert "| step events.onnx (events), ONNX Runtime" in result.stdout
 
 
