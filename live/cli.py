@@ -385,7 +385,8 @@ def run_panic(args: argparse.Namespace) -> int:
 def run_bench(args: argparse.Namespace) -> int:
     if args.what == "quality":
         return run_quality_bench(args)
-    from duetto.tools.bench import BenchSettings, format_report, run_latency_bench, write_json
+    from duetto.tools.bench import BenchSettings, run_latency_bench
+    from duetto.tools.bench_report import format_report, write_json
 
     also = family_models() if args.also is None else args.also
     settings = BenchSettings(model=args.model, checkpoint=args.checkpoint, steps=args.steps,

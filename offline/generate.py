@@ -108,7 +108,7 @@ def continue_notes(model: StepModel, prompt: Sequence[Note], seconds: float, sam
         call.hear(event.seconds, event.pitch, event.velocity)
     styles = model.info.styles
     key = KeyFinder.of(call.notes) if lean_to_key else None
-    kind = call.kind(texture, styles.index(style) if style in styles else None, key)
+    kind = call.answer_kind(texture, styles.index(style) if style in styles else None, key)
     offset = heard[-1].seconds
     events = voice.answer(seconds, trim_leading_silence=False, kind=kind, start=offset)
     if progress is not None:

@@ -83,6 +83,7 @@ def test_styles_lists_what_the_model_knows(capsys):
     assert "textures: auto, free, line, voices, chords" in out
 
 
+@pytest.mark.slow  # a dataset built by a process of its own
 def test_data_build_reports_skipped_files(tmp_path):
     folder = tmp_path / "midi"
     folder.mkdir()

@@ -22,7 +22,6 @@ speed is judged.
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import signal
@@ -37,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 
-from duetto.atomic import write_json_atomically
 from duetto.encodings import metrical
 from duetto.jam.settings import JamSettings
 from duetto.midi import messages
@@ -46,6 +44,8 @@ from duetto.midi.ports.base import Backend, PortError
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import ModelError, StepModel
 from duetto.music.notes import Note
+from duetto.tools.bench_report import (Answers, Hearing, Jack, LatencyReport, Machine, Notochord, Response,
+                                       StepFigures, Summary, Throughput, ratio)
 from duetto.tools.duet_rig import DuetRig, Player
 from duetto.tools.jack_server import PrivateJackServer
 from duetto.tools.note_cost import NoteLoop, notochord_event_seconds, note_step_seconds
@@ -74,36 +74,6 @@ class BenchSettings:
     step_models: list[str] = field(default_factory=list)  # models whose step is timed (the main one first)
 
 
-def summarize(seconds) -> dict:
-    values = np.asarray(list(seconds), dtype=float) * 1000.0
-    if values.size == 0:
-        return {"n": 0}
-    return {"n": int(values.size), "median_ms": float(np.median(values)),
-            "p99_ms": float(np.percentile(values, 99)), "max_ms": float(values.max())}
-
-
-MISSING = "n/a"  # how the report prints a figure that was not measured
-
-
-def figure(value: float | int | None, spec: str = "", unit: str = "") -> str:
-    """A figure as the report prints it: MISSING when there is none, be it None or the NaN that
-    arithmetic on a missing figure leaves (`beyond_transport_p99_ms`)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    return f"{value:{spec}}{unit}"
-
-
-def times(value: float | None, what: str, spec: str = ".1f") -> str:
-    """A ratio as the report prints it; blank when either side had no figures."""
-    return "" if value is None else f"{value:{spec}}x {what}"
-
-
-def ratio(numerator: dict, denominator: dict) -> float | None:
-    if numerator.get("n") and denominator.get("n") and denominator["median_ms"] > 0:
-        return numerator["median_ms"] / denominator["median_ms"]
-    return None
-
-
 # -- 1. model step -------------------------------------------------------------------------------------
 def closed_loop_step_times(model: StepModel, steps: int, seed: int, slots: int | None = None,
                            ) -> tuple[list[int], list[float]]:
@@ -126,26 +96,21 @@ def closed_loop_step_times(model: StepModel, steps: int, seed: int, slots: int |
 
 
 def bench_step(model: StepModel, checkpoint: str | None, settings: BenchSettings, slots: int | None = None,
-               baselines: bool = True) -> dict:
+               baselines: bool = True) -> StepFigures:
     """One model's step, in ONNX Runtime and (given its checkpoint, and `baselines`) in PyTorch, stepped
     and recomputed. `slots`: the size of a transformer's cache, which is also the window it recomputes."""
     steps = min(settings.steps, slots - 1) if slots else settings.steps
     tokens, ort_times = closed_loop_step_times(model, steps, settings.seed, slots)
-    result = {"family": model.info.family, "model": model.path.name, "context": slots,
-              "provider": model.provider, "onnxruntime": summarize(ort_times)}
+    result = StepFigures(model.info.family, model.path.name, slots, model.provider, Summary.of(ort_times))
     reference = torch_reference(checkpoint) if baselines else BASELINES_ONCE
     if isinstance(reference, str):
-        result["torch_unavailable"] = reference
+        result.torch_unavailable = reference
         return result
-    result["torch_eager"] = summarize(reference.step_seconds(tokens, model.initial_state(slots=slots),
-                                                             model.info.state))
+    result.torch_eager = Summary.of(reference.step_seconds(tokens, model.initial_state(slots=slots), model.info.state))
     window = slots or settings.window
     window_tokens = (tokens * (window // max(1, len(tokens)) + 1))[:window]
-    result["recompute_window"] = summarize(reference.recompute_seconds(window_tokens, window,
-                                                                       settings.recompute_repeats))
-    result["recompute_window"]["window_tokens"] = window
-    result["torch_over_onnxruntime"] = ratio(result["torch_eager"], result["onnxruntime"])
-    result["recompute_over_onnxruntime"] = ratio(result["recompute_window"], result["onnxruntime"])
+    result.recompute_window = Summary.of(reference.recompute_seconds(window_tokens, window, settings.recompute_repeats))
+    result.window_tokens = window
     return result
 
 
@@ -160,7 +125,7 @@ def zero_feeds(model: StepModel) -> dict[str, np.ndarray]:
             for item in model.session.get_inputs() if item.name not in state_inputs}
 
 
-def bench_feature_step(model: StepModel, settings: BenchSettings, baselines: bool = True) -> dict:
+def bench_feature_step(model: StepModel, settings: BenchSettings, baselines: bool = True) -> StepFigures:
     """The step of a family fed more than a token (melody, notes, biaxial), in ONNX Runtime and in
     PyTorch eager. Recomputing a window would need each family's own windows, so that baseline is left
     to the token families. A biaxial step is one key of one frame."""
@@ -169,38 +134,35 @@ def bench_feature_step(model: StepModel, settings: BenchSettings, baselines: boo
         started = time.perf_counter()
         _, state = model.run(feeds, state)
         times.append(time.perf_counter() - started)
-    result = {"family": model.info.family, "model": model.path.name, "context": None,
-              "provider": model.provider, "onnxruntime": summarize(times), "inputs": sorted(feeds)}
+    result = StepFigures(model.info.family, model.path.name, None, model.provider, Summary.of(times),
+                         inputs=sorted(feeds))
     if not baselines:
-        result["torch_unavailable"] = BASELINES_ONCE
+        result.torch_unavailable = BASELINES_ONCE
         return result
     try:
         from duetto.export.torch_reference import feature_step_seconds
     except ImportError as error:
-        result["torch_unavailable"] = f"PyTorch baseline needs the train extra ({error.name} missing)"
+        result.torch_unavailable = f"PyTorch baseline needs the train extra ({error.name} missing)"
         return result
-    result["torch_eager"] = summarize(feature_step_seconds(model.info, settings.steps))
-    result["torch_over_onnxruntime"] = ratio(result["torch_eager"], result["onnxruntime"])
+    result.torch_eager = Summary.of(feature_step_seconds(model.info, settings.steps))
     return result
 
 
-def bench_note_step(model: StepModel, settings: BenchSettings) -> dict:
+def bench_note_step(model: StepModel, settings: BenchSettings) -> StepFigures:
     """A metrical model's step, which is one whole note, closed loop at its live cache."""
-    return {"family": model.info.family, "model": model.path.name, "context": model.info.max_steps,
-            "provider": model.provider, "onnxruntime": summarize(note_step_seconds(model, settings.steps, settings.seed)),
-            "per_note": True}
+    return StepFigures(model.info.family, model.path.name, model.info.max_steps, model.provider,
+                       Summary.of(note_step_seconds(model, settings.steps, settings.seed)), per_note=True)
 
 
-def bench_notochord(steps: list[dict]) -> dict:
+def bench_notochord(steps: list[StepFigures]) -> Notochord:
     """Notochord's cost per event beside the metrical models' cost per note, timed in this process."""
     timed = notochord_event_seconds()
     if isinstance(timed, str):
-        return {"unavailable": timed}
+        return Notochord(unavailable=timed)
     query_feed, feed, millions = timed
-    report = {"parameters_millions": millions, "query_feed": summarize(query_feed), "feed": summarize(feed)}
-    report["per_note_over_per_event"] = {step["model"]: ratio(step["onnxruntime"], report["query_feed"])
-                                         for step in steps if step.get("per_note")}
-    return report
+    event = Summary.of(query_feed)
+    return Notochord(millions, event, Summary.of(feed),
+                     {step.model: ratio(step.onnxruntime, event) for step in steps if step.per_note})
 
 
 def bench_devices(device: str, model_path: str) -> tuple[list[str], str | None]:
@@ -215,7 +177,7 @@ def bench_devices(device: str, model_path: str) -> tuple[list[str], str | None]:
     return ["cpu", "cuda"], None
 
 
-def bench_steps(settings: BenchSettings, devices: list[str]) -> list[dict]:
+def bench_steps(settings: BenchSettings, devices: list[str]) -> list[StepFigures]:
     """The step of every model asked for on each device: a bounded-state model at each context size it
     can hold. The PyTorch baselines run once, beside the first device's figures."""
     results = []
@@ -337,7 +299,7 @@ def arrival_lateness(timeline, heard, compensation: float) -> tuple[list[float],
     return lateness, lost
 
 
-def answer_phrases(model: StepModel, settings: BenchSettings, backend: Backend, compensation: float) -> dict:
+def answer_phrases(model: StepModel, settings: BenchSettings, backend: Backend, compensation: float) -> Answers:
     """Play phrases into a bot and time each answer: from the end of the phrase gap (the player's last
     key-up as sent, plus the gap) to the answer's first note at the client, split into its parts."""
     # free time: the engine's own latency, not the wait for the next beat of the pulse it would hear
@@ -368,24 +330,20 @@ def answer_phrases(model: StepModel, settings: BenchSettings, backend: Backend, 
     finally:
         rig.close()
     arrived, lost = arrival_lateness(list(rig.engine.scheduler.timeline), rig.recorder.heard, compensation)
-    result = {name: summarize(values) for name, values in parts.items()}
-    result.update({"compensation_ms": compensation * 1000, "unanswered": missed,
-                   "sender_lateness": summarize(rig.engine.scheduler.lateness),
-                   "arrival_lateness": summarize(arrived), "messages_lost_in_transport": lost,
-                   "concurrent_inference_steps": load_steps})
-    return result
+    return Answers(compensation * 1000, **{name: Summary.of(values) for name, values in parts.items()},
+                   sender_lateness=Summary.of(rig.engine.scheduler.lateness), arrival_lateness=Summary.of(arrived),
+                   unanswered=missed, messages_lost_in_transport=lost, concurrent_inference_steps=load_steps)
 
 
-def bench_response(model: StepModel, settings: BenchSettings, backend: Backend) -> dict:
+def bench_response(model: StepModel, settings: BenchSettings, backend: Backend, transport: Summary) -> Response:
     """Answers as `duetto jam` plays them on JACK (sent early by the transport's mean trip, both ways),
     against the same bot with no compensation as the baseline, in the same run."""
     compensated = JamSettings()
     compensated.compensate_transport(backend.transport_latency())
     uncompensated = answer_phrases(model, settings, backend, 0.0)
     shipped = answer_phrases(model, settings, backend, compensated.latency_compensation)
-    return {"phrases": settings.phrases, "phrase_gap_ms": BENCH_GAP * 1000, **shipped,
-            "uncompensated": uncompensated,
-            "over_uncompensated": ratio(shipped["response_latency"], uncompensated["response_latency"])}
+    return Response(**vars(shipped), phrases=settings.phrases, phrase_gap_ms=BENCH_GAP * 1000,
+                    uncompensated=uncompensated, transport_median_ms=transport.median_ms)
 
 
 # -- 4. throughput --------------------------------------------------------------------------------------
@@ -401,20 +359,17 @@ def tokens_per_second(model: StepModel, batch: int, steps: int, seed: int) -> fl
     return steps * batch / (time.perf_counter() - started)
 
 
-def bench_throughput(model: StepModel, settings: BenchSettings) -> dict:
+def bench_throughput(model: StepModel, settings: BenchSettings) -> Throughput:
     steps = max(50, settings.steps // 4)
     if model.info.encoding == metrical.ENCODING_NAME:  # a step is a note, drawn in the graph one sequence at a time
         seconds = note_step_seconds(model, steps, settings.seed)
-        return {"device": model.provider, "unit": "notes", "batch_1_tokens_per_second": len(seconds) / sum(seconds),
-                "batch": 1, "batched_tokens_per_second": None}
-    return {"device": model.provider, "unit": "tokens",
-            "batch_1_tokens_per_second": tokens_per_second(model, 1, steps, settings.seed),
-            "batch": settings.batch,
-            "batched_tokens_per_second": tokens_per_second(model, settings.batch, steps, settings.seed)}
+        return Throughput(model.provider, len(seconds) / sum(seconds), 1, None, unit="notes")
+    return Throughput(model.provider, tokens_per_second(model, 1, steps, settings.seed), settings.batch,
+                      tokens_per_second(model, settings.batch, steps, settings.seed))
 
 
 # -- 6. hearing while re-priming --------------------------------------------------------------------------
-def bench_hearing(model: StepModel, settings: BenchSettings) -> dict:
+def bench_hearing(model: StepModel, settings: BenchSettings) -> Hearing:
     """Play a line into the model's voice in real time, as the engine thread would hear it (with its idle
     moments given to `prime_some`), and time each key event's hearing while the state re-primes; a model
     whose voice keeps no rolling state (a piano roll's) is not timed here."""
@@ -423,7 +378,7 @@ def bench_hearing(model: StepModel, settings: BenchSettings) -> dict:
 
     voice = make_voice(model, Sampler(seed=settings.seed))
     if not hasattr(voice, "rolling"):
-        return {"unavailable": f"a {model.info.family} voice keeps no rolling state"}
+        return Hearing(unavailable=f"a {model.info.family} voice keeps no rolling state")
     gap = 1.0 / HEARING_NOTES_PER_SECOND
     hearing, refreshes, was_refreshing = [], 0, False
     begun = time.perf_counter()
@@ -441,13 +396,12 @@ def bench_hearing(model: StepModel, settings: BenchSettings) -> dict:
             refreshes += voice.rolling.refreshing and not was_refreshing
             was_refreshing = voice.rolling.refreshing
     voice.close()
-    return {"notes_per_second": HEARING_NOTES_PER_SECOND, "tokens": voice.rolling.steps_in_state,
-            "refreshes": refreshes, "key_event": summarize(hearing)}
+    return Hearing(HEARING_NOTES_PER_SECOND, voice.rolling.steps_in_state, refreshes, Summary.of(hearing))
 
 
 # -- 5. memory ------------------------------------------------------------------------------------------
-def peak_rss_of_jam(backend: Backend, settings: BenchSettings) -> dict:
-    """Run a real `duetto jam`, let it answer three phrases, and read its peak resident memory."""
+def peak_rss_of_jam(backend: Backend, settings: BenchSettings) -> float:
+    """Run a real `duetto jam`, let it answer three phrases, and read its peak resident memory (MB)."""
     name = f"Bench Jam {os.getpid()}"
     jam = subprocess.Popen([sys.executable, "-m", "duetto", "jam", "--backend", "jack", "--name", name, "--model",
                             settings.model, "--phrase-gap", "100", "--response-seconds", "0.5",
@@ -473,7 +427,7 @@ def peak_rss_of_jam(backend: Backend, settings: BenchSettings) -> dict:
             jam.wait(timeout=10)
         except subprocess.TimeoutExpired:
             jam.kill()
-    return {"peak_rss_mb": peak_kb / 1024}
+    return peak_kb / 1024
 
 
 def read_status_kb(pid: int, field: str) -> int:
@@ -484,15 +438,15 @@ def read_status_kb(pid: int, field: str) -> int:
 
 
 # -- the whole run ----------------------------------------------------------------------------------------
-def machine() -> dict:
+def machine() -> Machine:
     cpu = platform.processor()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
         names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
                  if line.startswith("model name")]
         cpu = names[0] if names else cpu
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "onnxruntime": _version("onnxruntime") or _version("onnxruntime-gpu")}
+    return Machine(cpu, os.cpu_count(), platform.python_version(),
+                   _version("onnxruntime") or _version("onnxruntime-gpu"))
 
 
 def _version(distribution: str) -> str | None:
@@ -502,116 +456,23 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def run_latency_bench(settings: BenchSettings, command: str) -> dict:
+def run_latency_bench(settings: BenchSettings, command: str) -> LatencyReport:
     devices, no_gpu = bench_devices(settings.device, settings.model)
     model = StepModel(settings.model, device=settings.device)  # as `duetto jam` would run it
-    report = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
-              "model": model.describe(), "devices": devices, "steps": bench_steps(settings, devices),
-              "throughput": [bench_throughput(StepModel(settings.model, device=device), settings)
-                             for device in devices],
-              "hearing": bench_hearing(model, settings)}
-    if any(step.get("per_note") for step in report["steps"]):
-        report["notochord"] = bench_notochord(report["steps"])
-    if no_gpu is not None:
-        report["gpu_unavailable"] = no_gpu
+    report = LatencyReport(command, time.strftime("%Y-%m-%d %H:%M"), machine(), model.describe(), devices,
+                           steps=bench_steps(settings, devices),
+                           throughput=[bench_throughput(StepModel(settings.model, device=device), settings)
+                                       for device in devices],
+                           hearing=bench_hearing(model, settings), gpu_unavailable=no_gpu)
+    if any(step.per_note for step in report.steps):
+        report.notochord = bench_notochord(report.steps)
     try:
         with PrivateJackServer(period=settings.period) as server:
             backend = open_backend("jack")
-            transport = summarize(one_way_transport(backend, max(20, settings.phrases)))
-            report["jack"] = {"rate": server.rate, "period_frames": server.period, "realtime": server.realtime,
-                              "period_ms": server.period_seconds * 1000, "one_way_transport": transport}
-            report["response"] = response = bench_response(model, settings, backend)
-            response["beyond_transport_p99_ms"] = (response["response_latency"].get("p99_ms", math.nan)
-                                                   - transport.get("median_ms", math.nan))
-            response["over_transport"] = ratio(response["response_latency"], transport)
-            report["memory"] = peak_rss_of_jam(backend, settings)
+            transport = Summary.of(one_way_transport(backend, max(20, settings.phrases)))
+            report.jack = Jack(server.rate, server.period, server.realtime, server.period_seconds * 1000, transport)
+            report.response = bench_response(model, settings, backend, transport)
+            report.peak_rss_mb = peak_rss_of_jam(backend, settings)
     except PortError as error:
-        report["jack_unavailable"] = str(error)
+        report.jack_unavailable = str(error)
     return report
-
-
-def write_json(path: str, report: dict) -> None:
-    write_json_atomically(path, report)
-
-
-def format_report(report: dict) -> str:
-    """The report as a Markdown table and a few lines. A run that went partly wrong still prints: any
-    figure missing from `report` (None, no summary, a part that never ran) shows as MISSING, a ratio blank."""
-    machine, steps = report["machine"], report["steps"]
-    lines = [f"duetto bench latency — {report['date']}, {machine['cpu']} ({figure(machine['cores'])} cores), "
-             f"onnxruntime {figure(machine['onnxruntime'])}",
-             f"model: {report['model']}", "",
-             "| measure | n | median ms | p99 ms | max ms | ratio |", "|---|---|---|---|---|---|"]
-
-    def row(name: str, stats: dict, ratio_text: str = "") -> None:
-        cells = " | ".join(figure(stats.get(key), ".3f") for key in ("median_ms", "p99_ms", "max_ms"))
-        lines.append(f"| {name} | {stats.get('n', 0)} | {cells} | {ratio_text} |")
-
-    for step in steps:
-        name = f"{step['model']} ({step['family']}" + (f", context {step['context']})" if step["context"] else ")")
-        row(f"step {name}, ONNX Runtime ({step['provider']})", step["onnxruntime"], "1.0 (baseline)")
-        if "torch_eager" in step:
-            row(f"step {name}, PyTorch eager", step["torch_eager"], times(step["torch_over_onnxruntime"], "ORT"))
-        if "recompute_window" in step:
-            row(f"recompute {step['recompute_window']['window_tokens']}-token window {name}, PyTorch",
-                step["recompute_window"], times(step["recompute_over_onnxruntime"], "ORT", ".0f"))
-    jack, response = report.get("jack"), report.get("response")
-    if jack is not None:
-        scheduling = "real-time" if jack["realtime"] else "NOT real-time: expect losses under load"
-        row(f"JACK one-way transport (period {jack['period_frames']} @ {jack['rate']} Hz = "
-            f"{figure(jack['period_ms'], '.2f')} ms, {scheduling})", jack["one_way_transport"], "1.0 (baseline)")
-    if response is not None:
-        row(f"response latency, gap end -> first note at client ({response['phrases']} phrases, sent "
-            f"{figure(response['compensation_ms'], '.2f')} ms early for the transport)", response["response_latency"],
-            times(response["over_transport"], "transport"))
-        row("  its parts: the player's key-up to Duetto (one trip)", response["trip_in"])
-        row("  its parts: the first note leaves, after it was due", response["first_note_leaves_late"])
-        row("  its parts: the first note to the client (one trip)", response["trip_out"])
-        slower = response["over_uncompensated"]
-        row("response latency, no transport compensation (baseline)", response["uncompensated"]["response_latency"],
-            times(None if slower is None else 1 / slower, "compensated"))
-        row("note lateness at the sender (with inference load)", response["sender_lateness"])
-        row("note lateness at the receiving client (with inference load)", response["arrival_lateness"])
-    hearing = report.get("hearing", {})
-    if "key_event" in hearing:
-        # against the main model's step at its largest context, the live cache's
-        own = [step for step in steps if steps and step["model"] == steps[0]["model"]]
-        live = max(own, key=lambda step: step["context"] or 0)["onnxruntime"] if own else {}
-        longest = hearing["key_event"].get("max_ms")
-        row(f"hearing a key event, {figure(hearing['notes_per_second'], '.0f')} notes/s while the cache re-primed "
-            f"{hearing['refreshes']} times", hearing["key_event"],
-            "longest " + times(None if longest is None or not live.get("median_ms") else longest / live["median_ms"],
-                               "a step"))
-    lines.append("")
-    for throughput in report["throughput"]:
-        single, batched = (figure(throughput[key], ",.0f")
-                           for key in ("batch_1_tokens_per_second", "batched_tokens_per_second"))
-        unit = throughput.get("unit", "tokens")
-        lines.append(f"throughput ({throughput['device']}): {single} {unit}/s at batch 1"
-                     + (f", {batched} {unit}/s at batch {throughput['batch']}" if throughput["batch"] > 1 else ""))
-    notochord = report.get("notochord")
-    if notochord is not None and "unavailable" in notochord:
-        lines.append(f"Notochord per event: not timed ({notochord['unavailable']})")
-    elif notochord is not None:
-        event, hearing = notochord["query_feed"], notochord["feed"]
-        lines.append(f"Notochord ({figure(notochord['parameters_millions'], '.1f')} M parameters, PyTorch eager, 1 "
-                     f"thread) per event: {figure(event.get('median_ms'), '.2f')} ms median, "
-                     f"{figure(event.get('p99_ms'), '.2f')} ms p99 to draw and hear one; "
-                     f"{figure(hearing.get('median_ms'), '.2f')} ms to hear one")
-        for name, share in notochord["per_note_over_per_event"].items():
-            lines.append(f"  {name}: one note costs {times(share, 'Notochord per event', '.2f')}")
-    if "gpu_unavailable" in report:
-        lines.append(f"GPU figures: none ({report['gpu_unavailable']})")
-    unavailable = {step["model"]: step["torch_unavailable"] for step in steps if "torch_unavailable" in step}
-    for name, reason in unavailable.items():
-        lines.append(f"PyTorch baselines for {name}: unavailable ({reason})")
-    if response is not None:
-        beyond = figure(response["beyond_transport_p99_ms"], ".3f", " ms")
-        lines.append(f"response p99 beyond the transport's median one-way latency: {beyond}; unanswered phrases: "
-                     f"{response['unanswered']}; bot messages lost in transport: "
-                     f"{response['messages_lost_in_transport']}")
-    if jack is not None:
-        lines.append(f"peak RSS of `duetto jam`: {figure(report.get('memory', {}).get('peak_rss_mb'), '.0f', ' MB')}")
-    if "jack_unavailable" in report:
-        lines.append(f"real-port figures: unavailable ({report['jack_unavailable']})")
-    return "\n".join(lines)

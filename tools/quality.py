@@ -383,7 +383,8 @@ def run_quality_bench(settings: QualitySettings, command: str) -> dict:
     test = read_split(settings.data, "test")
     pairs = continuations(settings, test.notes(), style_names(test))
     if not pairs:
-        raise UsageError(f"--data {settings.data}: no held-out piece is longer than the {settings.prompt_seconds} s prompt")
+        raise UsageError(f"--data {settings.data}: no held-out piece is longer than the "
+                         f"{settings.prompt_seconds} s prompt")
     runs = TrainingRuns(load_split(settings.data, "train"))
     reference_rows, reference_intervals = [], []
     for prompt, real, _ in pairs:

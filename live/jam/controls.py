@@ -24,7 +24,7 @@ class Control:
     path: tuple[str, ...]  # attribute path into JamSettings
     lowest: float
     highest: float
-    kind: type = float
+    type: type = float  # what the setting holds: float, int or bool
     ratio: bool = False  # map CC values evenly in ratio (for multipliers), not in difference
     help: str = ""
     choices: str | None = None  # a choice: the settings attribute listing what may be chosen, in order
@@ -40,9 +40,9 @@ class Control:
             number = self.lowest * (self.highest / self.lowest) ** share
         else:
             number = self.lowest + share * (self.highest - self.lowest)
-        if self.kind is bool:
+        if self.type is bool:
             return cc_value >= PRESSED
-        return round(number) if self.kind is int else number
+        return round(number) if self.type is int else number
 
 
 CONTROLS = {control.name: control for control in (
@@ -102,32 +102,32 @@ def stepped(settings: Any, name: str, steps: int) -> Any:
         options = getattr(settings, control.choices)
         index = options.index(current) if current in options else -1
         return options[(index + steps) % len(options)]
-    if control.kind is bool:
+    if control.type is bool:
         return current if steps % 2 == 0 else not current
     if control.ratio:
         moved = current * (control.highest / control.lowest) ** (steps / STEPS)
     else:
         moved = current + steps * (control.highest - control.lowest) / STEPS
     moved = min(control.highest, max(control.lowest, moved))
-    return round(moved) if control.kind is int else round(moved, 6)
+    return round(moved) if control.type is int else round(moved, 6)
 
 
 @dataclass(frozen=True)
 class PhraseEnd:
     """What ends the player's phrase: silence, the sustain pedal's release, a CC pressed, or a key."""
 
-    kind: str = "silence"  # silence | pedal | cc | key
+    signal: str = "silence"  # silence | pedal | cc | key
     number: int | None = None  # the CC or key number
 
     def __str__(self) -> str:
-        return self.kind if self.number is None else f"{self.kind}:{self.number}"
+        return self.signal if self.number is None else f"{self.signal}:{self.number}"
 
 
 def parse_phrase_end(text: str) -> PhraseEnd:
     """'silence', 'pedal', 'cc:N' or 'key:N' (N 0..127)."""
-    kind, _, number = text.strip().lower().partition(":")
-    if kind in ("silence", "pedal") and not number:
-        return PhraseEnd(kind)
-    if kind in ("cc", "key") and number.isdigit() and int(number) < 128:
-        return PhraseEnd(kind, int(number))
+    signal, _, number = text.strip().lower().partition(":")
+    if signal in ("silence", "pedal") and not number:
+        return PhraseEnd(signal)
+    if signal in ("cc", "key") and number.isdigit() and int(number) < 128:
+        return PhraseEnd(signal, int(number))
     raise ValueError(f"--phrase-end {text!r}: use silence, pedal, cc:N or key:N with N from 0 to 127")

@@ -26,7 +26,8 @@ from typing import Callable, Iterable, Iterator
 
 from duetto.families import make_voice
 from duetto.jam.controls import ACTIONS, CONTROLS, PRESSED, set_control, stepped
-from duetto.jam.intake import ACTION, ADJUST, BOT, CONTROL, MODE, PLAYER, SET, TIMING, TRIGGER, Intake
+from duetto.jam.intake import (BOT, MODE, PLAYER, Action, Adjust, ControlChange, Intake, PhraseTrigger, Played,
+                               Set, Timing)
 from duetto.jam.modes import MODES, make_mode
 from duetto.jam.modes.base import Mode
 from duetto.jam.prompt import Prompt
@@ -44,7 +45,7 @@ from duetto.music.groove import Dynamics, Placement
 from duetto.music.key import Key, KeyFinder
 from duetto.music.notes import KeyEvent
 from duetto.music.timeline import Timeline
-from duetto.voices.base import Kind
+from duetto.voices.base import AnswerKind
 from duetto.voices.in_kind import CallListener
 
 PRIME_SLICE_TOKENS = 8  # steps a primed state catches up by between looks at the inbox (~2 ms)
@@ -196,7 +197,7 @@ class Engine:
     def compose(self, seconds: float, should_stop: Callable[[], bool], texture: str | None = None,
                 start: float | None = None) -> Iterator[KeyEvent]:
         self._tell_voice_the_time()
-        return self.voice.answer(seconds, should_stop=should_stop, kind=self.kind(texture),
+        return self.voice.answer(seconds, should_stop=should_stop, kind=self.answer_kind(texture),
                                  start=None if start is None else start - self._voice_origin)
 
     def _tell_voice_the_time(self) -> None:
@@ -204,11 +205,11 @@ class Engine:
         grid = self.grid()
         self.voice.keep_time(None if grid is None else Timeline.steady(grid.bpm, origin=grid.origin - self._voice_origin))
 
-    def kind(self, texture: str | None = None) -> Kind:
+    def answer_kind(self, texture: str | None = None) -> AnswerKind:
         """What the next answer should be like (see duetto.voices.in_kind)."""
         styles = self.model.info.styles
         style = styles.index(self.settings.style) if self.settings.style in styles else None
-        return self.call.kind(texture or self.settings.texture, style, self.key)
+        return self.call.answer_kind(texture or self.settings.texture, style, self.key)
 
     def silence_bot(self) -> bool:
         if not self.scheduler.busy:
@@ -287,24 +288,23 @@ class Engine:
             return
         if item is None:  # None only wakes the thread to stop
             return
-        kind, stamp, *rest = item
-        self._taken_until = stamp
-        if kind == TIMING:
-            self.tempo.timing_message(rest[0], stamp)
-        elif kind == CONTROL:
-            self._control(stamp, *rest)
-        elif kind == TRIGGER:
-            self.mode.phrase_trigger(stamp)
-        elif kind == ACTION:
-            self._act(rest[0])
-        elif kind == ADJUST:
-            self._adjust(*rest)
-        elif kind == SET:
-            self._set(*rest)
-        elif kind == BOT:
-            self._bot_heard(stamp, *rest)
-        else:
-            self._player_heard(stamp, *rest)
+        self._taken_until = item.stamp
+        match item:
+            case Played(part=part, stamp=stamp, channel=channel, pitch=pitch, velocity=velocity):
+                heard = self._bot_heard if part == BOT else self._player_heard
+                heard(stamp, channel, pitch, velocity)
+            case Timing(stamp=stamp, message=message):
+                self.tempo.timing_message(message, stamp)
+            case ControlChange(stamp=stamp, channel=channel, controller=controller, value=value):
+                self._control(stamp, channel, controller, value)
+            case PhraseTrigger(stamp=stamp):
+                self.mode.phrase_trigger(stamp)
+            case Action(name=name):
+                self._act(name)
+            case Adjust(name=name, steps=steps):
+                self._adjust(name, steps)
+            case Set(name=name, value=value):
+                self._set(name, value)
 
     def _publish_status(self) -> None:
         self._status_at = self._clock()
@@ -391,9 +391,9 @@ class Engine:
         self._cc_values[(channel, controller)] = value
         pressed = previous < PRESSED <= value
         phrase_end = self.settings.phrase_end
-        if phrase_end.kind == "pedal" and controller == messages.SUSTAIN and value < PRESSED <= previous:
+        if phrase_end.signal == "pedal" and controller == messages.SUSTAIN and value < PRESSED <= previous:
             self.mode.phrase_trigger(stamp)
-        elif phrase_end.kind == "cc" and controller == phrase_end.number and pressed:
+        elif phrase_end.signal == "cc" and controller == phrase_end.number and pressed:
             self.mode.phrase_trigger(stamp)
         name = self.settings.cc_map.get(controller)
         if name in ACTIONS:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from typing import Callable
+from typing import Callable, NamedTuple, Union
 
 from duetto.jam.controls import ACTIONS, CONTROLS, PRESSED
 from duetto.jam.settings import JamSettings, JamStats
 from duetto.midi import messages
 
-PLAYER, BOT, TIMING, CONTROL, TRIGGER, ACTION = "player", "bot", "timing", "control", "trigger", "action"
-ADJUST, SET = "adjust", "set"
+PLAYER, BOT = "player", "bot"  # the two parts of the duet
 MODE = "mode"  # adjusted like a control: the next mode, or the one before
 # Key-downs waiting to be heard. Each costs a few model steps (about a millisecond), so a full inbox keeps
 # the engine at most about a second behind the player; no human fills it, only a flood of messages does.
@@ -26,15 +25,71 @@ INBOX_LIMIT = 1_000
 RELEASES = (messages.ALL_SOUND_OFF, messages.ALL_NOTES_OFF)
 
 
+# The inbox's items, in the way mido's messages read: each says what happened and when (`stamp`, on the
+# engine's clock).
+class Played(NamedTuple):
+    """A key went down (velocity > 0) or up, the player's or (as it was sent) the bot's."""
+
+    part: str  # PLAYER or BOT
+    stamp: float
+    channel: int
+    pitch: int
+    velocity: int
+
+
+class Timing(NamedTuple):
+    """A MIDI Clock, Start, Continue, Stop or Song Position message."""
+
+    stamp: float
+    message: list[int]
+
+
+class ControlChange(NamedTuple):
+    stamp: float
+    channel: int
+    controller: int
+    value: int
+
+
+class PhraseTrigger(NamedTuple):
+    """The player ended the phrase on purpose (`--phrase-end key:N`)."""
+
+    stamp: float
+
+
+class Action(NamedTuple):
+    """Panic, reroll or undo, asked for from the live view or elsewhere."""
+
+    stamp: float
+    name: str
+
+
+class Adjust(NamedTuple):
+    """A control (or the mode) moved `steps` along, as a key of the live view moves it."""
+
+    stamp: float
+    name: str
+    steps: int
+
+
+class Set(NamedTuple):
+    """A control (or the mode) given a value already checked against its range, as OSC gives it."""
+
+    stamp: float
+    name: str
+    value: object
+
+
+InboxItem = Union[Played, Timing, ControlChange, PhraseTrigger, Action, Adjust, Set]
+
+
 class Intake:
-    """Turns raw port messages into inbox items: (PLAYER | BOT, stamp, channel, pitch, velocity),
-    (TIMING, stamp, message), (CONTROL, stamp, channel, controller, value), (TRIGGER, stamp),
-    (ACTION, stamp, name), (ADJUST, stamp, name, steps) and (SET, stamp, name, value); None only wakes the engine thread to stop."""
+    """Turns raw port messages into inbox items (`InboxItem`); None only wakes the engine thread to stop."""
 
     def __init__(self, settings: JamSettings, stats: JamStats, clock: Callable[[], float],
                  forward_note: Callable[[int, int, int], None], forward_message: Callable[[list[int]], None]) -> None:
         self.settings = settings
-        self.inbox: queue.Queue = queue.Queue()
+        self.inbox: queue.Queue[InboxItem | None] = queue.Queue()
         self._stats = stats
         self._clock = clock
         self._forward_note = forward_note  # pass-through: the scheduler sends the player's notes on
@@ -53,7 +108,7 @@ class Intake:
         would otherwise leave the engine waiting for a key-up that never comes.
         """
         if messages.is_timing(message):
-            self._enqueue_unpaired((TIMING, stamp, list(message)))
+            self._enqueue_unpaired(Timing(stamp, list(message)))
             return
         settings = self.settings
         control = messages.parse_control(message)
@@ -69,7 +124,7 @@ class Intake:
                 self._forward_message(message)
             # an action stops an answer being composed at once; the engine thread then carries it out
             action = settings.cc_map.get(controller) in ACTIONS and value >= PRESSED
-            self._enqueue_unpaired((CONTROL, stamp, channel, controller, value), interrupts=action)
+            self._enqueue_unpaired(ControlChange(stamp, channel, controller, value), interrupts=action)
             return
         note = messages.parse_note(message)
         if note is None:
@@ -79,9 +134,9 @@ class Intake:
             return
         if settings.input_channel not in (None, note[0]):
             return
-        if settings.phrase_end.kind == "key" and note[1] == settings.phrase_end.number:
+        if settings.phrase_end.signal == "key" and note[1] == settings.phrase_end.number:
             if note[2] > 0:
-                self._enqueue_unpaired((TRIGGER, stamp))
+                self._enqueue_unpaired(PhraseTrigger(stamp))
             return
         if settings.passthrough:
             self._forward_note(*note)
@@ -90,14 +145,14 @@ class Intake:
         if self._admit(PLAYER, *note):
             if note[2] > 0:
                 self.latest_strike = stamp
-            self.inbox.put((PLAYER, stamp, *note))
+            self.inbox.put(Played(PLAYER, stamp, *note))
 
     def _sounds(self, controller: int) -> bool:
         """Whether a controller shapes the player's sound (a pedal, the mod wheel) rather than driving
         Duetto (a mapped knob, the phrase-end button): only the former is passed through."""
         phrase_end = self.settings.phrase_end
         return (controller not in messages.CHANNEL_MODE_CONTROLLERS and controller not in self.settings.cc_map
-                and not (phrase_end.kind == "cc" and phrase_end.number == controller))
+                and not (phrase_end.signal == "cc" and phrase_end.number == controller))
 
     def player_port_lost(self) -> None:
         """The player's port went away with keys down: let go of them (call once its callbacks have
@@ -111,21 +166,21 @@ class Intake:
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
         self.interrupt.set()
-        self.inbox.put((ACTION, self._clock(), action))
+        self.inbox.put(Action(self._clock(), action))
 
     def adjust(self, name: str, steps: int) -> None:
         """Ask for a control (or the mode) to move `steps` along, as a key of the live view does; the
         engine thread moves it, as it does for a CC."""
         if name != MODE and name not in CONTROLS:
             raise ValueError(f"unknown control {name!r}")
-        self.inbox.put((ADJUST, self._clock(), name, steps))
+        self.inbox.put(Adjust(self._clock(), name, steps))
 
     def set(self, name: str, value: object) -> None:
         """Ask for a control (or the mode) to take a value already checked against its range, as an OSC
         message does (duetto.jam.osc); the engine thread sets it."""
         if name != MODE and name not in CONTROLS:
             raise ValueError(f"unknown control {name!r}")
-        self.inbox.put((SET, self._clock(), name, value))
+        self.inbox.put(Set(self._clock(), name, value))
 
     def wake(self) -> None:
         """Wake the engine thread (to stop)."""
@@ -140,10 +195,10 @@ class Intake:
     def bot_sent(self, stamp: float, channel: int, pitch: int, velocity: int) -> None:
         """The bot's note as it was sent: the engine hears the duet as it sounded."""
         if self._admit(BOT, channel, pitch, velocity):
-            self.inbox.put((BOT, stamp, channel, pitch, velocity))
+            self.inbox.put(Played(BOT, stamp, channel, pitch, velocity))
 
     # -- bounds ----------------------------------------------------------------------------------------
-    def _enqueue_unpaired(self, item: tuple, interrupts: bool = False) -> None:
+    def _enqueue_unpaired(self, item: InboxItem, interrupts: bool = False) -> None:
         """Messages with no key-up to keep track of: dropped (and counted) when the inbox is full."""
         if self.inbox.qsize() >= INBOX_LIMIT:
             self._stats.dropped_messages += 1

@@ -195,9 +195,9 @@ class OscBridge:
         number = _number(value)
         if not control.lowest <= number <= control.highest:
             raise Refused(f"{number:g} is out of range ({control.lowest:g} to {control.highest:g})")
-        if control.kind is bool:
+        if control.type is bool:
             return number >= 0.5
-        return round(number) if control.kind is int else round(number, 6)  # OSC floats are 32-bit: 0.7 comes as 0.69999999
+        return round(number) if control.type is int else round(number, 6)  # OSC floats are 32-bit: 0.7 comes as 0.69999999
 
     def _send_status(self, status: Status) -> None:
         """What changed since the last status: new notes, an answer's begin or end, the tempo, the key."""

@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from duetto.midi import messages
 
@@ -45,6 +45,15 @@ class _Event:
     message: tuple[int, ...] | None = field(compare=False, default=None)  # a passed-through non-note message
 
 
+class Sent(NamedTuple):
+    """One scheduled event as it left: what the latency bench and the timing tests measure (see "Measuring"
+    in docs/architecture.md)."""
+
+    intended: float  # when it was meant to leave, on the scheduler's clock
+    sent_at: float  # when it did
+    message: tuple[int, ...] | None  # what went out; None when a release found nothing left to release
+
+
 class Scheduler:
     def __init__(self, send: Send, clock: Callable[[], float] = time.perf_counter,
                  on_sent: SentListener | None = None, max_note_seconds: float = 8.0) -> None:
@@ -61,8 +70,8 @@ class Scheduler:
         self._sequence = itertools.count()
         self._condition = threading.Condition()
         self._closed = False
-        # (intended time, time sent, message or None if it had nothing left to release) per scheduled event
-        self.timeline: deque[tuple[float, float, tuple[int, ...] | None]] = deque(maxlen=10_000)
+        # every scheduled event as it went out (the most recent 10,000): part of the measurement API
+        self.timeline: deque[Sent] = deque(maxlen=10_000)
         self.send_errors = 0
         self.last_error = ""
         self._thread = threading.Thread(target=self._run, name="duetto-scheduler", daemon=True)
@@ -230,12 +239,12 @@ class Scheduler:
         else:
             sent = None
         if event.safety_for is None:
-            self.timeline.append((event.at, now, sent))
+            self.timeline.append(Sent(event.at, now, sent))
 
     @property
     def lateness(self) -> list[float]:
         """Seconds each scheduled event left after its intended time (the most recent 10,000)."""
-        return [sent_at - intended for intended, sent_at, _ in list(self.timeline)]
+        return [sent.sent_at - sent.intended for sent in list(self.timeline)]
 
     def _run(self) -> None:
         while True:

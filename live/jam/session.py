@@ -30,7 +30,7 @@ from duetto.model.step_model import StepModel
 from duetto.music.link import LinkFollower
 
 CHECK_SECONDS = 0.5  # how often ports connected by name and the synth are checked for their program quitting
-SAID_LINES = 50  # what the jam says while the live view covers the terminal, printed after it
+KEPT_LINES = 50  # what the jam says while the live view covers the terminal, printed after it
 
 
 def say(line: str) -> None:
@@ -67,7 +67,7 @@ class JamSession:
         self._osc_plan = osc
         self._prompt = prompt
         self.osc: OscBridge | None = None
-        self._said: deque[str] = deque(maxlen=SAID_LINES)
+        self._said: deque[str] = deque(maxlen=KEPT_LINES)
         self.log = self._said.append if view else log
         self._kept: list[KeptInput | KeptOutput] = []  # ports connected by name, reopened when their program returns
         self.engine: Engine | None = None

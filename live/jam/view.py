@@ -7,7 +7,8 @@ keys reach the engine the way a CC does, through the inbox: `request` for panic,
 
 Textual runs its event loop in the main thread, so the view also does the main thread's chores while it
 runs (`chore`: the ports connected by name and the synth are checked twice a second) and ends when a
-signal sets `stop`, or on q or Ctrl-C; the command line then stops the jam the way it always does.
+signal sets `stop`, or on q or Ctrl-C; the session (duetto.jam.session) then stops the jam as it always
+does.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Static
 
-from duetto.jam import roll
+from duetto.jam import view_roll
 from duetto.jam.status import STATUS_SECONDS, Status
 
 CHORE_SECONDS = 0.5
@@ -74,7 +75,7 @@ def describe(status: Status) -> list[str]:
 
 def legend() -> Text:
     text = Text()
-    for label, style in roll.LEGEND:
+    for label, style in view_roll.LEGEND:
         text.append(label, style=style)
         text.append("   ")
     return text
@@ -89,7 +90,7 @@ def keys_line() -> Text:
 
 
 class Roll(Widget):
-    """The piano roll (duetto.jam.roll), redrawn for each new status."""
+    """The piano roll (duetto.jam.view_roll), redrawn for each new status."""
 
     def __init__(self) -> None:
         super().__init__(id="roll")
@@ -98,7 +99,7 @@ class Roll(Widget):
     def render(self) -> Text:
         if self.status is None:
             return Text("waiting for the engine...")
-        return roll.draw(self.status, self.size.width, self.size.height)
+        return view_roll.draw(self.status, self.size.width, self.size.height)
 
 
 class LiveView(App):
@@ -162,7 +163,7 @@ class LiveView(App):
     def _do_chore(self) -> None:
         try:
             self._chore()
-        except Exception as error:  # noqa: BLE001 - whatever it is, the command line reports it in one line
+        except Exception as error:  # noqa: BLE001 - raised again by run_view, once Textual has given the terminal back
             self.error = error
             self.exit()
 

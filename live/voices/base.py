@@ -17,7 +17,7 @@ from duetto.music.timeline import Timeline
 
 
 @dataclass(frozen=True)
-class Kind:
+class AnswerKind:
     """What an answer should be like: "in kind" with the call, or as the player set it. Every voice keeps
     to its register and its texture's polyphony and leans to its key (duetto.voices.common). The
     event-stream voice also says style and texture as tokens its model reads (version 2 of the encoding)
@@ -58,7 +58,7 @@ class Voice(Protocol):
         that counts in beats listens; the others play in seconds."""
 
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True, kind: Kind | None = None,
+               trim_leading_silence: bool = True, kind: AnswerKind | None = None,
                start: float | None = None) -> Iterator[KeyEvent]:
         """Key events continuing what was heard, timed from the answer's start (`start` in the voice's
         seconds, when the caller knows it; a voice that counts in beats places its notes by it); every

@@ -1,5 +1,5 @@
 """What the voices share: the key events of an answer in time order, what the recent playing says about
-tempo and touch, which pitches may sound, and how an answer's `Kind` narrows the limits and leans to a key.
+tempo and touch, which pitches may sound, and how an answer's kind (`AnswerKind`) narrows the limits and leans to a key.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 
 from duetto.music.notes import KeyEvent
 from duetto.music.texture import MOST_NOTES_AT_ONCE
-from duetto.voices.base import Kind
+from duetto.voices.base import AnswerKind
 from duetto.voices.limits import Limits
 
 KEY_PULL = 2.0  # nats taken from a strike outside the answer's key (a lean, not a lock)
@@ -110,7 +110,7 @@ def playable_pitches(limits: Limits, pitches: int) -> np.ndarray:
     return mask
 
 
-def answer_limits(limits: Limits, kind: Kind) -> Limits:
+def answer_limits(limits: Limits, kind: AnswerKind) -> Limits:
     """The limits one answer plays within: the player's, narrowed to the kind's register (where the two
     overlap: the player's limits come first) and to the polyphony its texture allows."""
     lowest, highest = limits.lowest, limits.highest
@@ -120,7 +120,7 @@ def answer_limits(limits: Limits, kind: Kind) -> Limits:
     return dataclasses.replace(limits, lowest=lowest, highest=highest, max_polyphony=most)
 
 
-def key_lean(kind: Kind, pitches: int) -> np.ndarray:
+def key_lean(kind: AnswerKind, pitches: int) -> np.ndarray:
     """What to add to the logits of `pitches` pitches: KEY_PULL nats off every one outside the kind's key
     (nothing when it names none)."""
     lean = np.zeros(pitches, dtype=np.float32)

@@ -8,7 +8,7 @@ from duetto.model.rolling_state import RollingState
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
-from duetto.voices.base import InSeconds, Kind
+from duetto.voices.base import InSeconds, AnswerKind
 from duetto.voices.event_context import Context
 from duetto.voices.improviser import Improviser
 from duetto.voices.limits import Limits
@@ -41,7 +41,7 @@ class EventVoice(InSeconds):
         self.context.close()
 
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True, kind: Kind | None = None,
+               trim_leading_silence: bool = True, kind: AnswerKind | None = None,
                start: float | None = None) -> Iterator[KeyEvent]:
         return self.improviser.continue_from(self.context.snapshot(), seconds, should_stop=should_stop, kind=kind,
                                              trim_leading_silence=trim_leading_silence)

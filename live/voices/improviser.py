@@ -6,7 +6,7 @@ sounding one, nothing outside the register or (when locked) the scale, no more t
 at once (fewer when the answer's texture is a line or a few voices). A note held past `max_note_seconds`
 is released by feeding the model its note-off, so the model knows it happened.
 
-An answer "in kind" (`Kind`) also opens with its conditioning tokens (for models that read them), leans
+An answer "in kind" (`AnswerKind`) also opens with its conditioning tokens (for models that read them), leans
 towards the notes of a key, and steers its strikes towards a pace. A transformer's cache holds a bounded
 number of steps: when an answer runs out of room, a fresh cache is primed from the recent window (what
 was heard, then what was said) and the answer goes on, so every continuation has the length asked for.
@@ -26,7 +26,7 @@ from duetto.model.rolling_state import RESTART_SHARE, share
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
-from duetto.voices.base import Kind
+from duetto.voices.base import AnswerKind
 from duetto.voices.common import answer_limits, key_lean
 from duetto.voices.limits import Limits
 
@@ -101,14 +101,14 @@ class Improviser:
         seconds: float,
         trim_leading_silence: bool = True,
         should_stop: Callable[[], bool] = lambda: False,
-        kind: Kind | None = None,
+        kind: AnswerKind | None = None,
     ) -> Iterator[KeyEvent]:
         """Key events of a continuation, timed from its start (or from its first note when trimming).
 
         After `seconds` of music whatever still sounds is released, so every key-down has its key-up.
         When `should_stop()` says so it returns at once, and the caller releases what it scheduled.
         """
-        kind = kind or Kind()
+        kind = kind or AnswerKind()
         logits, state, room = start.logits, start.state, start.room
         recent: deque[int] = deque(start.recent, maxlen=max(1, share(self.model.info.max_steps or 2, RESTART_SHARE)))
         if self.hears_conditioning:
@@ -153,7 +153,7 @@ class Improviser:
         logits, state = self.model.step(token, state)
         return logits, state, None if room is None else room - 1
 
-    def _bias(self, kind: Kind) -> np.ndarray | float:
+    def _bias(self, kind: AnswerKind) -> np.ndarray | float:
         """What is added to the logits throughout: density, and the lean towards the key."""
         if self.limits.density == 1 and kind.key is None:
             return 0.0
@@ -162,7 +162,7 @@ class Improviser:
             kind, encoding.PITCHES)
         return bias
 
-    def _pace_pull(self, kind: Kind, struck: int, elapsed: float) -> np.ndarray | float:
+    def _pace_pull(self, kind: AnswerKind, struck: int, elapsed: float) -> np.ndarray | float:
         """More strikes when the answer falls behind its pace, fewer when it runs ahead."""
         if kind.pace is None or elapsed <= 0:
             return 0.0

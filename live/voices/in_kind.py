@@ -14,7 +14,7 @@ from collections import deque
 from duetto.music.key import Key
 from duetto.music.notes import Note
 from duetto.music.texture import texture_of
-from duetto.voices.base import Kind
+from duetto.voices.base import AnswerKind
 
 CALL_SECONDS = 8.0  # the call is at most this much of the player's latest playing
 REGISTER_MARGIN = 7  # semitones the answer may stray beyond the call's lowest and highest notes
@@ -49,7 +49,7 @@ class CallListener:
     def notes(self) -> list[Note]:
         return list(self._notes)
 
-    def kind(self, texture: str, style: int | None, key: Key | None) -> Kind:
+    def answer_kind(self, texture: str, style: int | None, key: Key | None) -> AnswerKind:
         """What to ask of the voice: `texture` is a name, AUTO (the call's) or FREE (the model's choice)."""
         call = self.notes
         if texture == AUTO:
@@ -62,4 +62,4 @@ class CallListener:
             register = (min(pitches) - REGISTER_MARGIN, max(pitches) + REGISTER_MARGIN)
             span = call[-1].end - call[0].start
             pace = len(call) / span if span > 0 else None
-        return Kind(style=style, texture=texture, key=key, pace=pace, register=register)
+        return AnswerKind(style=style, texture=texture, key=key, pace=pace, register=register)

@@ -16,7 +16,7 @@ from duetto.model.rolling_state import RollingState, RollingVoice
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import CHORD_SECONDS, KeyEvent
-from duetto.voices.base import InSeconds, Kind
+from duetto.voices.base import InSeconds, AnswerKind
 from duetto.voices.common import Phrase, Touch, answer_limits, key_lean, playable_pitches
 from duetto.voices.limits import Limits
 
@@ -92,14 +92,14 @@ class MelodyVoice(RollingVoice, InSeconds):
             self.rolling.step(self._feeds(pitch))
 
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True, kind: Kind | None = None,
+               trim_leading_silence: bool = True, kind: AnswerKind | None = None,
                start: float | None = None) -> Iterator[KeyEvent]:
         """A line at the pace heard, in the kind's register, leaning to its key (a line is its texture
         whatever is asked: one note at a time is all this model knows)."""
         self._take(self.line.flush())
         (logits,), state = self.rolling.snapshot()
         interval = max(self.touch.interval, self.limits.min_note_seconds)
-        kind = kind or Kind()
+        kind = kind or AnswerKind()
         return self._play(logits, state, seconds, interval, answer_limits(self.limits, kind), key_lean(kind, PITCHES),
                           should_stop)
 

@@ -31,7 +31,7 @@ from duetto.music.notes import CHORD_SECONDS, KeyEvent, Note
 from duetto.music.parts import part_roles
 from duetto.music.texture import TEXTURES
 from duetto.music.timeline import Timeline
-from duetto.voices.base import Kind
+from duetto.voices.base import AnswerKind
 from duetto.voices.common import Phrase, Touch, answer_limits, key_lean, playable_pitches
 from duetto.voices.limits import Limits
 
@@ -111,7 +111,7 @@ class MetricalVoice(RollingVoice):
 
     # -- answering -------------------------------------------------------------------------------------
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True, kind: Kind | None = None,
+               trim_leading_silence: bool = True, kind: AnswerKind | None = None,
                start: float | None = None) -> Iterator[KeyEvent]:
         """An answer of `seconds` from `start` (the voice's seconds; default: the first beat after the
         latest moment heard, so an answer placed on a beat later stays on the grid).
@@ -131,10 +131,10 @@ class MetricalVoice(RollingVoice):
             latest = feeds
         timeline = self._timeline()
         begin = timeline.seconds(math.ceil(timeline.beats(self.latest_heard) - 1e-9)) if start is None else start
-        return self._play(latest, writer.previous_start, state, room, begin, seconds, kind or Kind(),
+        return self._play(latest, writer.previous_start, state, room, begin, seconds, kind or AnswerKind(),
                           trim_leading_silence, should_stop)
 
-    def _biases(self, limits: Limits, kind: Kind) -> dict[str, np.ndarray]:
+    def _biases(self, limits: Limits, kind: AnswerKind) -> dict[str, np.ndarray]:
         """What the answer's limits and kind add to each field's logits: pitches outside the register or
         the scale lock ruled out and the key leaned to; density favouring (or not) onsets under a beat."""
         biases = {f"{name}_bias": np.zeros((1, size), dtype=np.float32)
@@ -147,7 +147,7 @@ class MetricalVoice(RollingVoice):
         return biases
 
     def _play(self, latest: dict | None, last_start: float | None, state: list[np.ndarray], room: int | None,
-              begin: float, seconds: float, kind: Kind, at_once: bool, should_stop: Callable[[], bool]
+              begin: float, seconds: float, kind: AnswerKind, at_once: bool, should_stop: Callable[[], bool]
               ) -> Iterator[KeyEvent]:
         """Draw notes after `latest` (which started at `last_start`) until `seconds` after `begin`, or until
         the state has no `room` left (None: no bound)."""

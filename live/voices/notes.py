@@ -18,24 +18,24 @@ from duetto.model.rolling_state import RollingState, RollingVoice
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
-from duetto.voices.base import InSeconds, Kind
+from duetto.voices.base import InSeconds, AnswerKind
 from duetto.voices.common import Phrase, Touch, answer_limits, key_lean, playable_pitches
 from duetto.voices.limits import Limits
 
 SHORTEST_STEP_SECONDS = 0.01  # once a chord is full, the next note waits at least this long
 
 
-class Timing:
+class TimeDecoder:
     """How the model's step and duration outputs become seconds, as its metadata says: a bin drawn by
     the sampler and read as the bin's representative value, or (the MSE-trained variant) the mean."""
 
     def __init__(self, extra: dict) -> None:
-        self.kind = extra["timing"]
+        self.scheme = extra["timing"]  # "bins" or the mean
         self.bin_seconds = np.asarray(extra.get("bin_seconds", []), dtype=np.float64)
 
     def seconds(self, output: np.ndarray, sampler: Sampler, least: float = 0.0) -> float:
         """A value of at least `least` seconds from one output row."""
-        if self.kind == "bins":
+        if self.scheme == "bins":
             return float(self.bin_seconds[sampler.sample(output, self.bin_seconds >= least)])
         return max(least, float(output[0]))
 
@@ -53,7 +53,7 @@ class NotesVoice(RollingVoice, InSeconds):
         self.model = model
         self.sampler = sampler
         self.limits = limits
-        self.timing = Timing(model.info.extra)
+        self.timing = TimeDecoder(model.info.extra)
         self.touch = Touch()
         self.pending: deque[list] = deque()  # [onset, pitch, release or None], in onset order
         self.previous_onset: float | None = None  # of the last note fed
@@ -79,7 +79,7 @@ class NotesVoice(RollingVoice, InSeconds):
         return note_feeds(pitch, step, max(release - onset, SHORTEST_STEP_SECONDS))
 
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True, kind: Kind | None = None,
+               trim_leading_silence: bool = True, kind: AnswerKind | None = None,
                start: float | None = None) -> Iterator[KeyEvent]:
         outputs, state = self.rolling.snapshot()
         previous = self.previous_onset
@@ -87,7 +87,7 @@ class NotesVoice(RollingVoice, InSeconds):
             release = self.latest if release is None else release
             outputs, state = self.model.run(self._feeds(onset, pitch, release, previous), state)
             previous = onset
-        kind = kind or Kind()
+        kind = kind or AnswerKind()
         return self._play(outputs, state, seconds, answer_limits(self.limits, kind), key_lean(kind, PITCHES),
                           should_stop)
 

@@ -20,7 +20,7 @@ from duetto.encodings import roll
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
-from duetto.voices.base import InSeconds, Kind
+from duetto.voices.base import InSeconds, AnswerKind
 from duetto.voices.common import answer_limits, key_lean, playable_pitches
 from duetto.voices.limits import Limits
 
@@ -172,7 +172,7 @@ class RollVoice(InSeconds):
 
     # -- answering -----------------------------------------------------------------------------------
     def answer(self, seconds: float, should_stop: Callable[[], bool] = lambda: False,
-               trim_leading_silence: bool = True, kind: Kind | None = None,
+               trim_leading_silence: bool = True, kind: AnswerKind | None = None,
                start: float | None = None) -> Iterator[KeyEvent]:
         """Key events continuing what was heard, timed from the last event heard (or from the answer's
         first note when trimming); frames are drawn from the first grid point at or after that event."""
@@ -182,7 +182,7 @@ class RollVoice(InSeconds):
         start += self.frame_seconds(start) < self.last_heard - 1e-9
         while feeder.fed < start:  # the frame at most between the settled ones and the answer: as heard
             feeder.feed(self.heard_frame(feeder.fed), self.keys)
-        yield from Answer(self, feeder, seconds, should_stop, trim_leading_silence, kind or Kind()).events()
+        yield from Answer(self, feeder, seconds, should_stop, trim_leading_silence, kind or AnswerKind()).events()
 
 
 class Feeder:
@@ -227,7 +227,7 @@ class Answer:
     """One continuation, frame by frame, from a copy of the voice's state."""
 
     def __init__(self, voice: RollVoice, feeder: Feeder, seconds: float, should_stop: Callable[[], bool],
-                 trim: bool, kind: Kind) -> None:
+                 trim: bool, kind: AnswerKind) -> None:
         self.voice, self.feeder = voice, feeder
         self.seconds, self.should_stop = seconds, should_stop
         self.origin = None if trim else voice.last_heard

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import pytest
 
-from duetto.jam import roll
+from duetto.jam import view_roll
 from duetto.jam.controls import stepped
 from duetto.jam.engine import Engine
 from duetto.jam.intake import BOT, PLAYER
@@ -76,8 +76,8 @@ DUET = replace(STATUS, now=NOW, grid=Grid(0.5, 0.0, "midi clock"),
 
 def rows_of(status: Status, width: int = 84, height: int = 20) -> tuple[str, dict[str, str]]:
     """The roll's ruler, and each row's cells by its pitch name."""
-    ruler, *rows = roll.draw(status, width, height).plain.split("\n")
-    return ruler, {row[:roll.LABEL].strip(): row[roll.LABEL:] for row in rows}
+    ruler, *rows = view_roll.draw(status, width, height).plain.split("\n")
+    return ruler, {row[:view_roll.LABEL].strip(): row[view_roll.LABEL:] for row in rows}
 
 
 def test_the_roll_shows_both_parts_before_now_and_the_plan_after_it():
@@ -91,7 +91,7 @@ def test_the_roll_shows_both_parts_before_now_and_the_plan_after_it():
         return row.index(glyph), row.rindex(glyph)
 
     now = column(NOW)
-    assert rows["B3"].index("│") == now and ruler[roll.LABEL + now:].startswith("now")
+    assert rows["B3"].index("│") == now and ruler[view_roll.LABEL + now:].startswith("now")
     assert span(rows["C4"], "█") == (column(96.0), column(96.5))
     assert "▓" not in rows["C4"] and "░" not in rows["C4"]
     assert span(rows["D4"], "▓") == (column(97.0), column(97.5))
@@ -105,7 +105,7 @@ def test_the_roll_shows_both_parts_before_now_and_the_plan_after_it():
 
 
 def test_each_part_has_its_colour():
-    text = roll.draw(DUET, 84, 20)
+    text = view_roll.draw(DUET, 84, 20)
     styles = {text.plain[span.start:span.end][0]: str(span.style) for span in text.spans
               if text.plain[span.start:span.end].strip()}
     assert "cyan" in styles["█"] and "magenta" in styles["▓"] and "magenta" in styles["░"]

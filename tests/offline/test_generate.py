@@ -33,6 +33,7 @@ def continuation_seconds(summary: str) -> float:
     return float(re.search(r"continuation \d+ notes \(([\d.]+) s\)", summary).group(1))
 
 
+@pytest.mark.slow  # 30 s of music composed
 def test_a_long_prompt_is_continued_as_long_as_asked_and_the_summary_says_what_was_written(tmp_path):
     write_midi(tmp_path / "tune.mid", {"tune": line(27.0)})
     result = generate("--prompt", str(tmp_path / "tune.mid"), "--seconds", "30", "--out", str(tmp_path / "out.mid"))

@@ -26,6 +26,7 @@ def run_generate(tmp_path, *extra, env=None):
                           capture_output=True, text=True, timeout=120, env=env)
 
 
+@pytest.mark.slow  # renders with FluidSynth, which only make test installs
 def test_generate_writes_a_piano_roll_and_a_wav(tmp_path):
     result = run_generate(tmp_path, "--plot", str(tmp_path / "roll.png"), "--wav", str(tmp_path / "out.wav"))
     assert result.returncode == 0, result.stderr

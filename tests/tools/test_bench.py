@@ -15,7 +15,9 @@ import sys
 import pytest
 
 from duetto.models import DEFAULT_MODEL
-from duetto.tools.bench import MISSING, format_report, ratio, summarize
+from duetto.tools.bench import BASELINES_ONCE
+from duetto.tools.bench_report import (MISSING, Answers, Jack, LatencyReport, Machine, Response, StepFigures, Summary,
+                                       Throughput, format_report, write_json)
 
 
 def is_summary(stats: dict) -> bool:
@@ -34,21 +36,22 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
-    *transformer_steps, events_step, melody_step, biaxial_step = report["steps"]
+    cpu = [row for row in report["steps"] if row["provider"] == "CPUExecutionProvider"]
+    *transformer_steps, events_step, melody_step, biaxial_step = cpu
     assert [row["context"] for row in transformer_steps] == [128, 256, 512]  # the cache sizes it can hold
     for row in transformer_steps:
         assert row["model"] == "default.onnx" and row["family"] == "transformer"
         assert is_summary(row["onnxruntime"]) and is_summary(row["torch_eager"])
-        assert row["recompute_window"]["window_tokens"] == row["context"]
+        assert row["window_tokens"] == row["context"]
     assert events_step["family"] == "events" and events_step["context"] is None
     assert is_summary(events_step["onnxruntime"]) and events_step["onnxruntime"]["n"] == 200
     assert is_summary(events_step["torch_eager"]) and is_summary(events_step["recompute_window"])
-    assert events_step["recompute_over_onnxruntime"] > 0
+    assert events_step["recompute_window"]["median_ms"] > events_step["onnxruntime"]["median_ms"]
     for step, family, inputs in ((melody_step, "melody", ["pitch"]),
                                  (biaxial_step, "biaxial", ["beat", "lower", "prev_frame"])):
         assert step["family"] == family and step["inputs"] == inputs
         assert is_summary(step["onnxruntime"]) and is_summary(step["torch_eager"])
-        assert step["torch_over_onnxruntime"] > 0 and "recompute_window" not in step
+        assert step["recompute_window"] is None
     assert report["jack"]["period_frames"] == 64 and is_summary(report["jack"]["one_way_transport"])
     response = report["response"]
     assert response["phrases"] == 10
@@ -62,11 +65,17 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
                                                     for key in ("median_ms", "p99_ms", "max_ms"))
     assert "response latency, no transport compensation (baseline)" in result.stdout
     assert is_summary(response["sender_lateness"]) and is_summary(response["arrival_lateness"])
-    # no GPU here: the CPU alone, and the report says why the GPU figures are missing
-    assert report["devices"] == ["cpu"] and "CUDA" in report["gpu_unavailable"]
-    assert [row["device"] for row in report["throughput"]] == ["CPUExecutionProvider"]
+    # the CPU always; the GPU beside it where CUDA is usable, else the report says why its figures are missing
+    gpu = report["devices"] == ["cpu", "cuda"]
+    assert gpu or (report["devices"] == ["cpu"] and "CUDA" in report["gpu_unavailable"])
+    assert (report["gpu_unavailable"] is None) == gpu
+    gpu_steps = [row for row in report["steps"] if row not in cpu]
+    assert len(gpu_steps) == (len(cpu) if gpu else 0)  # each step again on the GPU, its baselines run once
+    assert all(is_summary(row["onnxruntime"]) and row["torch_unavailable"] == BASELINES_ONCE for row in gpu_steps)
+    assert [row["device"] for row in report["throughput"]] == \
+        ["CPUExecutionProvider", "CUDAExecutionProvider"][:len(report["devices"])]
     assert report["throughput"][0]["batched_tokens_per_second"] > 0
-    assert report["memory"]["peak_rss_mb"] > 10
+    assert report["peak_rss_mb"] > 10
     hearing = report["hearing"]  # 40 notes, each a key-down and a key-up, heard as the engine would
     assert hearing["key_event"]["n"] == 80 and is_summary(hearing["key_event"]) and hearing["tokens"] > 80
     assert "| hearing a key event, 8 notes/s" in result.stdout
@@ -76,30 +85,21 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
 
 def test_the_report_prints_missing_figures_as_missing():
     """A run where the PyTorch baselines measured nothing, no phrase was answered and `duetto jam` never
-    opened its ports, built as `run_latency_bench` builds it: empty summaries, ratios of None, the NaN
-    left by arithmetic on a missing p99, and no memory figure."""
-    measured, nothing = summarize([0.0002, 0.0003]), summarize([])
-    step = {"family": "events", "model": "events.onnx", "context": None, "provider": "CPUExecutionProvider",
-            "onnxruntime": measured, "torch_eager": nothing, "recompute_window": {**nothing, "window_tokens": 256},
-            "torch_over_onnxruntime": ratio(nothing, measured), "recompute_over_onnxruntime": ratio(nothing, measured)}
-    answers = {**{part: nothing for part in ("response_latency", "trip_in", "first_note_leaves_late", "trip_out",
-                                             "sender_lateness", "arrival_lateness")},
-               "compensation_ms": 1.33, "unanswered": 10, "messages_lost_in_transport": 0,
-               "concurrent_inference_steps": 0}
-    transport = summarize([0.0008, 0.0009])
-    response = {"phrases": 10, "phrase_gap_ms": 100.0, **answers, "uncompensated": {**answers, "compensation_ms": 0.0},
-                "over_uncompensated": ratio(nothing, nothing),
-                "beyond_transport_p99_ms": nothing.get("p99_ms", math.nan) - transport.get("median_ms", math.nan),
-                "over_transport": ratio(nothing, transport)}
-    report = {"command": "duetto bench latency --quick", "date": "2025-01-01 12:00",
-              "machine": {"cpu": "test cpu", "cores": None, "python": "3.11.7", "onnxruntime": None},
-              "model": "default.onnx", "devices": ["cpu"], "steps": [step],
-              "throughput": [{"device": "CPUExecutionProvider", "batch_1_tokens_per_second": 4000.0, "batch": 32,
-                              "batched_tokens_per_second": 50000.0}],
-              "gpu_unavailable": "CUDA is not available",
-              "jack": {"rate": 48000, "period_frames": 64, "realtime": False, "period_ms": 1.33,
-                       "one_way_transport": transport},
-              "response": response, "jack_unavailable": "duetto jam did not open its ports: gone"}
+    opened its ports: empty summaries, ratios of nothing, no p99 to compare, no memory figure."""
+    measured, nothing = Summary.of([0.0002, 0.0003]), Summary()
+    step = StepFigures("events", "events.onnx", None, "CPUExecutionProvider", measured, torch_eager=nothing,
+                       recompute_window=nothing, window_tokens=256)
+    answers = Answers(1.33, *[nothing] * 6, unanswered=10)
+    response = Response(**vars(answers), phrases=10, phrase_gap_ms=100.0,
+                        uncompensated=Answers(0.0, *[nothing] * 6, unanswered=10), transport_median_ms=0.85)
+    report = LatencyReport("duetto bench latency --quick", "2025-01-01 12:00",
+                           Machine("test cpu", None, "3.11.7", None), "default.onnx", ["cpu"], steps=[step],
+                           throughput=[Throughput("CPUExecutionProvider", 4000.0, 32, 50000.0)],
+                           gpu_unavailable="CUDA is not available",
+                           jack=Jack(48000, 64, False, 1.33, Summary.of([0.0008, 0.0009])), response=response,
+                           jack_unavailable="duetto jam did not open its ports: gone")
+    assert step.torch_over_onnxruntime is None and response.over_uncompensated is None
+    assert response.beyond_transport_p99_ms is None
     lines = format_report(report).splitlines()
     missing = f"| 0 | {MISSING} | {MISSING} | {MISSING} |"
     assert any(line.startswith("| step events.onnx (events), PyTorch eager " + missing) for line in lines), lines
@@ -112,3 +112,15 @@ def test_the_report_prints_missing_figures_as_missing():
     assert f"peak RSS of `duetto jam`: {MISSING}" in lines
     assert "real-port figures: unavailable (duetto jam did not open its ports: gone)" in lines
     assert not [line for line in lines if re.search(r"\b(None|nan)\b", line)], lines
+
+
+def test_the_json_report_holds_every_figure_by_name(tmp_path):
+    step = StepFigures("transformer", "default.onnx", 128, "CPUExecutionProvider", Summary.of([0.001, 0.003]),
+                       torch_eager=Summary.of([0.004]), recompute_window=Summary.of([0.1]), window_tokens=128)
+    report = LatencyReport("c", "d", Machine("cpu", 2, "3.11", "1.2"), "m", ["cpu"], steps=[step], peak_rss_mb=80.0)
+    write_json(str(tmp_path / "bench.json"), report)
+    written = json.loads((tmp_path / "bench.json").read_text())
+    assert written["steps"][0]["onnxruntime"] == {"n": 2, "median_ms": 2.0, "p99_ms": pytest.approx(2.98),
+                                                   "max_ms": 3.0}
+    assert written["steps"][0]["window_tokens"] == 128 and written["peak_rss_mb"] == 80.0
+    assert step.torch_over_onnxruntime == pytest.approx(2.0) and step.recompute_over_onnxruntime == pytest.approx(50)

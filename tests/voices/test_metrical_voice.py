@@ -11,7 +11,7 @@ from duetto.families import make_voice
 from duetto.model.sampler import Sampler
 from duetto.music.notes import KeyEvent
 from duetto.music.timeline import Timeline
-from duetto.voices.base import Kind
+from duetto.voices.base import AnswerKind
 from duetto.voices.limits import Limits
 from duetto.voices.metrical import MetricalVoice
 
@@ -71,7 +71,7 @@ def test_the_answer_keeps_to_register_key_lock_and_a_single_line(model):
     voice = make_voice(model, Sampler(seed=3), limits)
     voice.keep_time(Timeline.steady(120.0))
     end = played(voice, 0.5)
-    events = list(voice.answer(6.0, start=end, kind=Kind(texture="line")))
+    events = list(voice.answer(6.0, start=end, kind=AnswerKind(texture="line")))
     sounding = set()
     for event in events:
         if event.velocity > 0:

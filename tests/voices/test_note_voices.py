@@ -18,7 +18,7 @@ from duetto.music.key import Key
 from duetto.music.notes import KeyEvent
 from duetto.train.families import load_family
 from duetto.train.loop import save_checkpoint
-from duetto.voices.base import Kind
+from duetto.voices.base import AnswerKind
 from duetto.voices.common import Phrase
 from duetto.voices.limits import Limits
 from duetto.voices.melody import MelodyVoice
@@ -172,7 +172,7 @@ def test_the_note_level_and_roll_voices_answer_in_kind(name):
             limits = Limits()
             voice = make_voice(model, Sampler(seed=seed), limits)
             play(voice, call)
-            kind = Kind(texture="line", register=(60, 76), key=lean)
+            kind = AnswerKind(texture="line", register=(60, 76), key=lean)
             notes = check_answer(list(voice.answer(4.0, kind=kind)), limits, 4.0)
             assert all(60 <= pitch <= 76 for _, _, pitch in notes), (name, notes)
             for (_, end, _), (start, _, _) in zip(notes, notes[1:]):

@@ -32,7 +32,7 @@ class CallAndResponse(Mode):
     def player_note(self, stamp: float, pitch: int, velocity: int, keys_down: bool) -> None:
         stage = self.stage
         if (velocity == 0 and not keys_down and stage.phrase_has_notes
-                and stage.settings.phrase_end.kind == "silence"):
+                and stage.settings.phrase_end.signal == "silence"):
             self._answer(stamp, self._phrase_gap())
 
     def phrase_trigger(self, stamp: float) -> None:
