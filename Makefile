@@ -1,6 +1,7 @@
 # Duetto: `make demo` runs the bot on the shipped model; `make test` runs every test. Both set up what
 # they need on a fresh machine: a virtual environment in .venv, FluidSynth with a General MIDI soundfont
-# (the demo's WAV, `duetto generate --wav`, `duetto jam --synth`), and for the tests Debian's jackd2 and tmux.
+# (the demo's WAV, `duetto generate --wav`, `duetto jam --synth`), and for the tests Debian's jackd2, tmux and
+# Ardour.
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +14,7 @@ APT_INSTALL = $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUD
 CAN_APT = { command -v apt-get >/dev/null 2>&1 && { [ -z "$(SUDO)" ] || command -v sudo >/dev/null 2>&1; }; }
 HAVE_FLUIDSYNTH = { command -v fluidsynth >/dev/null 2>&1 && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; }
 
-.PHONY: demo demo-sound test test-fast jack fluidsynth tmux clean
+.PHONY: demo demo-sound test test-fast jack fluidsynth tmux ardour clean
 
 # the runtime alone: numpy, mido, python-rtmidi and the CPU build of ONNX Runtime
 $(VENV)/.runtime: pyproject.toml
@@ -56,7 +57,13 @@ tmux:
 	@command -v tmux >/dev/null 2>&1 || { $(APT_INSTALL) tmux >/dev/null; }
 	@command -v tmux >/dev/null 2>&1 || { echo "tmux could not be installed" >&2; exit 1; }
 
-test: $(VENV)/.dev jack fluidsynth tmux
+# a real DAW in the suite (tests/jam/test_ardour.py): Ardour's headless Lua session host, without the GUI's
+# recommends (about 30 s to install)
+ardour:
+	@command -v ardour7-lua >/dev/null 2>&1 || { $(APT_INSTALL) ardour >/dev/null; }
+	@command -v ardour7-lua >/dev/null 2>&1 || { echo "ardour could not be installed" >&2; exit 1; }
+
+test: $(VENV)/.dev jack fluidsynth tmux ardour
 	$(BIN)/python -m pytest -q
 
 # the unit tier, every few minutes while working: no apt, no JACK server, no training (tests/conftest.py)

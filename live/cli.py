@@ -14,13 +14,18 @@ import gc
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from duetto.errors import DuettoError, UsageError, usage
 from duetto.jam.options import add_jam_options, add_live_options, add_model_options, add_port_name_option
-from duetto.midi.files import MidiFileError
+from duetto.midi.files import MidiFileError, MidiScore
 from duetto.model.step_model import StepModel
 from duetto.models import DEFAULT_MODEL
 from duetto.voices.in_kind import TEXTURE_CHOICES
+
+if TYPE_CHECKING:
+    from duetto.jam.prompt import Prompt
+    from duetto.jam.settings import JamSettings
 
 PRODUCERS = {"data": "build a training dataset (needs the train extra)",
              "train": "train a model (needs the train extra)",
@@ -170,23 +175,26 @@ def config_for(argv: list[str]):
 def run_jam(args: argparse.Namespace) -> int:
     from duetto.jam.options import check_jam_extras, check_named_ports, fit_to_model, live_settings
     from duetto.jam.session import JamSession
+    from duetto.offline.generate import read_prompt
     from duetto.jam.synth import midi_driver
     from duetto.midi.ports import open_backend
 
     extras = check_jam_extras(args)  # every option, before the model loads: bad input costs nothing
     settings = live_settings(args, synth=extras.synth is not None, mode=args.mode, cc_map=args.cc_map)
+    score = None if args.prompt is None else read_prompt(args.prompt, lambda line: say(f"duetto: {line}"))
     backend = open_backend(args.backend, own_name=args.name)
     check_named_ports(backend, args.input, args.output)
     if extras.synth is not None:
         midi_driver(backend.name)  # a MIDI system FluidSynth can be started on
     model = load_model(args)
     fit_to_model(settings, args, model)
+    prompt = None if score is None else jam_prompt(args.prompt, score, model, settings)
     if not args.no_transport_compensation:
         settings.compensate_transport(backend.transport_latency())
     play_in_time()
     with JamSession(backend, model, settings, name=args.name, input=args.input, output=args.output,
                     synth=extras.synth, record=extras.record, view=args.view, link=extras.link,
-                    osc=extras.osc, stop_on_signals=True) as session:
+                    osc=extras.osc, prompt=prompt, stop_on_signals=True) as session:
         say(f"duetto: {session.describe()}; Ctrl-C to stop")
         session.run()
     engine = session.engine
@@ -197,6 +205,22 @@ def run_jam(args: argparse.Namespace) -> int:
     say(f"duetto: stopped; {stats.notes_in} notes heard, {stats.answers} answers, "
         f"{stats.notes_out} notes played, {stats.barge_ins} barge-ins")
     return 0
+
+
+def jam_prompt(path: str, score: MidiScore, model: StepModel, settings: JamSettings) -> Prompt:
+    """What the bot hears of `--prompt` before the first key (as `generate` would), and its tempo as the
+    jam's, unless --bpm names one; said in one line."""
+    from duetto.jam.prompt import Prompt
+    from duetto.offline.generate import hear_of
+
+    notes, heard, timeline, grid = hear_of(score, model)
+    prompt = Prompt.of(heard, timeline)
+    if settings.bpm is None:
+        settings.bpm = prompt.bpm
+    part = "all of it" if len(heard) == len(notes) else f"its last {len(heard)} of {len(notes)} notes (the model's window)"
+    say(f"duetto: heard {path} before the first key: {part}, {prompt.seconds:.1f} s, on {grid}; "
+        f"tempo {settings.bpm:.1f} BPM until a clock or your playing sets one")
+    return prompt
 
 
 def run_learn(args: argparse.Namespace) -> int:
@@ -245,7 +269,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from duetto.jam.options import check_range, check_style, model_limits
     from duetto.midi.files import write_midi
     from duetto.offline.audio import find_renderer, render_wav
-    from duetto.offline.generate import continuation_figure, continue_midi, shown
+    from duetto.offline.generate import continuation_figure, continue_midi, read_prompt, shown
     from duetto.offline.plots import PICTURE_SUFFIXES, require_matplotlib, save_figure
 
     limits = model_limits(args)
@@ -258,12 +282,11 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.wav:
         check_writable("--wav", args.wav, (".wav",))
         find_renderer(args.soundfont)  # say what is missing before generating, not after
-    if not Path(args.prompt).is_file():
-        raise UsageError(f"--prompt {args.prompt}: no such file")
+    score = read_prompt(args.prompt, lambda line: say(f"duetto: {line}"))
     model = load_model(args)
     check_style(args.style, model)
     temperature, top_p = model.info.sampling(args.temperature, args.top_p)
-    continued = continue_midi(model, args.prompt, args.out, args.seconds, temperature=temperature, top_p=top_p,
+    continued = continue_midi(model, score, args.out, args.seconds, temperature=temperature, top_p=top_p,
                               seed=args.seed, limits=limits, style=args.style, texture=args.texture)
     print(continued.summary)
     if args.plot:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from duetto.encodings import events as encoding
@@ -60,6 +61,33 @@ def prompt_tail(notes: Sequence[Note], tokens: int) -> list[Note]:
         else:
             low = middle + 1
     return ordered[high:]
+
+
+def read_prompt(path: str, say: Progress) -> MidiScore:
+    """A prompt file as `generate` and `jam --prompt` read it: a one-line error (UsageError, MidiFileError)
+    for a file that is missing, unreadable, without notes to continue or with a tempo out of range; malformed
+    events skipped, and said."""
+    if not Path(path).is_file():
+        raise UsageError(f"--prompt {path}: no such file")
+    score = read_score(path)
+    if score.skipped_events:
+        say(f"{path}: {score.skipped_events} malformed event{'s' if score.skipped_events != 1 else ''} "
+            "skipped (meta or SysEx events out of range); the rest is read")
+    if not score.notes:
+        what = f"only drums ({len(score.drums)} notes on channel 10, which Duetto does not continue)" \
+            if score.drums else "no notes"
+        raise UsageError(f"{path}: the prompt has {what}")
+    for _, bpm in score.tempos:
+        usage(check_bpm, bpm, f"{path}")
+    return score
+
+
+def hear_of(score: MidiScore, model: StepModel) -> tuple[list[Note], list[Note], Timeline, str]:
+    """What a model hears of a prompt: its notes as the encoding has them, the tail of them that fits in the
+    model's window, the timeline they were played to (`fitting_timeline`) and a few words saying which."""
+    prompt = encoding.quantize(score.notes)
+    timeline, grid = fitting_timeline([note.start for note in prompt], Timeline(tuple(score.tempos), tuple(score.meters)))
+    return prompt, prompt_tail(prompt, window_tokens(model)), timeline, grid
 
 
 def continue_notes(model: StepModel, prompt: Sequence[Note], seconds: float, sampler: Sampler,
@@ -111,26 +139,14 @@ class Continued:
     continuation_starts: float  # seconds: where the prompt ends and Duetto begins
 
 
-def continue_midi(model: StepModel, prompt_path: str, out_path: str, seconds: float,
+def continue_midi(model: StepModel, score: MidiScore, out_path: str, seconds: float,
                   temperature: float = DEFAULT_TEMPERATURE, top_p: float = DEFAULT_TOP_P, seed: int | None = None,
                   limits: Limits | None = None, style: str = "auto", texture: str = "auto",
                   progress: Progress | None = None) -> Continued:
-    """Continue a MIDI file: the prompt (as read, drums and programs and tempo map kept) and the
-    continuation go to `out_path` as two tracks."""
-    score = read_score(prompt_path)
+    """Continue a MIDI file, as `read_prompt` read it: the prompt (drums and programs and tempo map kept) and
+    the continuation go to `out_path` as two tracks."""
     say = progress or (lambda line: print(f"duetto: {line}", file=sys.stderr))
-    if score.skipped_events:
-        say(f"{prompt_path}: {score.skipped_events} malformed event{'s' if score.skipped_events != 1 else ''} "
-            "skipped (meta or SysEx events out of range); the rest is read")
-    if not score.notes:
-        what = f"only drums ({len(score.drums)} notes on channel 10, which Duetto does not continue)" \
-            if score.drums else "no notes"
-        raise UsageError(f"{prompt_path}: the prompt has {what}")
-    for _, bpm in score.tempos:
-        usage(check_bpm, bpm, f"{prompt_path}")
-    prompt = encoding.quantize(score.notes)
-    heard = prompt_tail(prompt, window_tokens(model))
-    timeline, grid = fitting_timeline([note.start for note in prompt], Timeline(tuple(score.tempos), tuple(score.meters)))
+    prompt, heard, timeline, grid = hear_of(score, model)
     continuation = continue_notes(model, heard, seconds, Sampler(temperature, top_p, seed), limits, style, texture,
                                   say, timeline)
     prompt_end = max(note.end for note in prompt)

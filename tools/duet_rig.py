@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 from duetto.encodings.events import key_events
 from duetto.jam.modes.base import Mode
+from duetto.jam.prompt import Prompt
 from duetto.jam.session import JamSession, say
 from duetto.jam.settings import JamSettings
 from duetto.midi import messages
@@ -141,8 +142,8 @@ class DuetRig:
     SETTLE_SECONDS = 0.2  # JACK and ALSA connect ports asynchronously
 
     def __init__(self, backend: Backend, model: StepModel, settings: JamSettings, name: str = "Duetto",
-                 mode: Mode | None = None, log: Callable[[str], None] = say) -> None:
-        self.session = JamSession(backend, model, settings, name=name, mode=mode, log=log).__enter__()
+                 mode: Mode | None = None, log: Callable[[str], None] = say, prompt: Prompt | None = None) -> None:
+        self.session = JamSession(backend, model, settings, name=name, mode=mode, log=log, prompt=prompt).__enter__()
         self.engine = self.session.engine
         self.recorder = Recorder()
         self.listener = backend.open_input(f"{name} Out", self.recorder)

@@ -30,6 +30,7 @@ from duetto.jam.intake import (BOT, MODE, PLAYER, Action, Adjust, ControlChange,
                                Set, Timing)
 from duetto.jam.modes import MODES, make_mode
 from duetto.jam.modes.base import Mode
+from duetto.jam.prompt import Prompt
 from duetto.jam.recording import SessionRecording
 from duetto.jam.scheduler import Scheduler
 from duetto.jam.settings import JamSettings, JamStats
@@ -56,12 +57,14 @@ class Engine:
     def __init__(self, model: StepModel, output: OutputPort, settings: JamSettings,
                  clock: Callable[[], float] = time.perf_counter, log: Callable[[str], None] | None = None,
                  recording: SessionRecording | None = None, mode: Mode | None = None,
-                 shared_beat: BeatSource | None = None) -> None:
+                 shared_beat: BeatSource | None = None, prompt: Prompt | None = None) -> None:
         self.settings = settings
         self.recording = recording
         self.stats = JamStats()
         self._clock = clock
         self._origin = clock()
+        # the voice's clock: with a prompt (`jam --prompt`) it heard the piece, which ended as the session began
+        self._voice_origin = self._origin - (prompt.seconds if prompt is not None else 0.0)
         self._taken_until = self._origin  # the stamp of the latest inbox item taken
         self._log = log or (lambda line: print(line, file=sys.stderr))
         self._stopping = threading.Event()
@@ -89,6 +92,8 @@ class Engine:
         self._status_at = -math.inf
         self._roll = NoteLog()  # the duet's recent notes, for the live view's roll
         self.voice = make_voice(self.model, self.sampler, settings.limits, settings.window_tokens)
+        if prompt is not None:
+            prompt.play_to(self.voice)  # before the engine thread, the voice's one owner from then on, starts
         self.call = CallListener()  # the player's latest phrase, for answers in kind
         self.scheduler = Scheduler(output.send, clock, on_sent=self._bot_sent)
         self.intake = Intake(settings, self.stats, clock, self.scheduler.forward, self.scheduler.forward_message)
@@ -193,12 +198,12 @@ class Engine:
                 start: float | None = None) -> Iterator[KeyEvent]:
         self._tell_voice_the_time()
         return self.voice.answer(seconds, should_stop=should_stop, kind=self.answer_kind(texture),
-                                 start=None if start is None else start - self._origin)
+                                 start=None if start is None else start - self._voice_origin)
 
     def _tell_voice_the_time(self) -> None:
         """The grid as the voice counts time (from the session's origin), for a voice that plays in beats."""
         grid = self.grid()
-        self.voice.keep_time(None if grid is None else Timeline.steady(grid.bpm, origin=grid.origin - self._origin))
+        self.voice.keep_time(None if grid is None else Timeline.steady(grid.bpm, origin=grid.origin - self._voice_origin))
 
     def answer_kind(self, texture: str | None = None) -> AnswerKind:
         """What the next answer should be like (see duetto.voices.in_kind)."""
@@ -371,14 +376,14 @@ class Engine:
                 self.panic()
         else:
             self._player_down.discard((channel, pitch))
-        self.voice.hear(stamp - self._origin, pitch, velocity)
-        self.call.hear(stamp - self._origin, pitch, velocity)
+        self.voice.hear(stamp - self._voice_origin, pitch, velocity)
+        self.call.hear(stamp - self._voice_origin, pitch, velocity)
         self.mode.player_note(stamp, pitch, velocity, bool(self._player_down))
 
     def _let_voice_hear_the_answer(self) -> None:
         """The bot's notes reach the voice once the answer can no longer be undone."""
         for stamp, pitch, velocity in self._unheard_answer:
-            self.voice.hear(stamp - self._origin, pitch, velocity)
+            self.voice.hear(stamp - self._voice_origin, pitch, velocity)
         self._unheard_answer.clear()
 
     def _control(self, stamp: float, channel: int, controller: int, value: int) -> None:

@@ -128,6 +128,10 @@ def add_jam_options(jam: argparse.ArgumentParser) -> list[argparse.Action]:
                          help="connect to this MIDI output instead of opening a virtual 'NAME Out'"),
         jam.add_argument("--record", default=None, metavar="FILE.mid",
                          help="write both parts of the session to a two-track MIDI file when it ends"),
+        jam.add_argument("--prompt", default=None, metavar="FILE.mid",
+                         help="a piece the bot hears before your first key (its end, as much as the model's "
+                              "window holds), so its first answer continues it; its tempo is the jam's until "
+                              "MIDI Clock, Link or your playing sets one"),
         jam.add_argument("--mode", default="call", choices=list(MODES),
                          help="call: answer each phrase (default); duet: play along continuously; "
                               "practice: play a phrase for you to echo, and score it"),

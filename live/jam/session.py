@@ -20,6 +20,7 @@ from duetto.jam.engine import Engine
 from duetto.jam.modes import make_mode
 from duetto.jam.modes.base import Mode
 from duetto.jam.osc import OscBridge, OscPlan
+from duetto.jam.prompt import Prompt
 from duetto.jam.recording import SessionRecording
 from duetto.jam.settings import JamSettings
 from duetto.jam.synth import FluidSynth, SynthPlan, audio_driver, program_changes
@@ -45,6 +46,7 @@ class JamSession:
     what the jam says (by default the terminal; with `view`, a buffer printed once the view is gone).
     `osc` listens for Open Sound Control and sends the status out (duetto.jam.osc).
     `link` joins the Ableton Link session on the network for tempo and phase (duetto.music.link).
+    `prompt` is a piece the bot hears before the first key (duetto.jam.prompt).
     `stop_on_signals`: SIGINT and SIGTERM end `run` (the main thread's handlers, set on entering, so a
     signal never finds ports open and nobody to close them; the old ones come back on closing).
     """
@@ -52,7 +54,8 @@ class JamSession:
     def __init__(self, backend: Backend, model: StepModel, settings: JamSettings, *, name: str = "Duetto",
                  input: str | None = None, output: str | None = None, synth: SynthPlan | None = None,
                  record: Path | None = None, mode: Mode | None = None, view: bool = False, link: bool = False,
-                 osc: OscPlan | None = None, stop_on_signals: bool = False, log: Callable[[str], None] = say) -> None:
+                 osc: OscPlan | None = None, prompt: Prompt | None = None, stop_on_signals: bool = False,
+                 log: Callable[[str], None] = say) -> None:
         self.backend = backend
         self.name = name
         self._model, self._settings, self._mode = model, settings, mode
@@ -62,6 +65,7 @@ class JamSession:
         self._link = link
         self.link: LinkFollower | None = None
         self._osc_plan = osc
+        self._prompt = prompt
         self.osc: OscBridge | None = None
         self._said: deque[str] = deque(maxlen=KEPT_LINES)
         self.log = self._said.append if view else log
@@ -85,7 +89,8 @@ class JamSession:
             if self._link:
                 self.link = LinkFollower(on_peers=self._say_peers)
             self.engine = Engine(self._model, self.output, self._settings, log=self.log, recording=self.recording,
-                                 mode=self._mode or make_mode(self._settings.mode), shared_beat=self.link)
+                                 mode=self._mode or make_mode(self._settings.mode), shared_beat=self.link,
+                                 prompt=self._prompt)
             if self._input_name is None:
                 self.input = self.backend.open_input(f"{self.name} In", self.engine.receive, virtual=True)
             else:
