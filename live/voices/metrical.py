@@ -1,17 +1,18 @@
 """The metrical voice: hears every note in beats on the session's grid and answers on the same grid, one
 model call per note.
 
-The session's grid (MIDI Clock, else the player's pulse, else `--bpm`; see duetto.music.clock) reaches
-the voice through `keep_time`; with none yet, the voice keeps time by the pulse of what it heard (the
-median gap between onsets, brought into 70-140 BPM), never by a tempo nobody played. A grid's origin is
-taken as a bar line.
+The session's grid (MIDI Clock, Link, else the player's pulse, else `--bpm`; see duetto.music.clock)
+reaches the voice through `keep_time`; with none yet, the voice keeps time by the pulse of what it heard
+(the median gap between onsets, brought into 70-140 BPM), never by a tempo nobody played, and an answer's
+start is its downbeat. A grid's origin is taken as a bar line.
 
 A note is heard once its length is known (at its release), in onset order, as the notes voice does. The
 model's step reads the previous note and draws the next, so the latest note heard waits in `latest`
 until the next one pushes it into the state; an answer starts by reading it. Each drawn onset counts in
 ticks from the note before, so the answer's notes fall on the grid by construction: the first one lands
-at the answer's start or after it (within a beat, when the answer should begin at once), and the answer
-ends when its time is up.
+on the answer's start when the answer should begin at once (the call's answer, the duet's beat: the
+engine puts that start on a beat when it knows the grid), else at it or after it, and the answer ends when
+its time is up.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ class MetricalVoice(RollingVoice):
         """Where beats and bars fall, in the voice's seconds (None: nobody knows yet)."""
         self.timeline = timeline
 
-    def _timeline(self) -> Timeline:
-        """The grid in force, else the pulse of what was heard, with its first onset as a bar line."""
+    def _timeline(self, anchor: float | None = None) -> Timeline:
+        """The grid in force, else the pulse of what was heard, with a bar line at `anchor` (an answer's
+        start: with no grid to keep, the answer sets the downbeat) or else at the first onset heard."""
         if self.timeline is not None:
             return self.timeline
         bpm = 60.0 / self.touch.interval
@@ -81,7 +83,7 @@ class MetricalVoice(RollingVoice):
         while bpm < SLOWEST_BPM:
             bpm *= 2
         first = self.recent[0].start if self.recent else 0.0
-        return Timeline.steady(bpm, origin=first)
+        return Timeline.steady(bpm, origin=first if anchor is None else anchor)
 
     # -- hearing ---------------------------------------------------------------------------------------
     def hear(self, seconds: float, pitch: int, velocity: int) -> None:
@@ -153,7 +155,7 @@ class MetricalVoice(RollingVoice):
         the state has no `room` left (None: no bound)."""
         limits = answer_limits(self.limits, kind)
         phrase = Phrase(limits, seconds)
-        timeline = self._timeline()
+        timeline = self._timeline(anchor=begin)
         tick_seconds = 60.0 / timeline.bpm_at(begin) / encoding.TICKS_PER_BEAT
         begin_tick = math.ceil(timeline.beats(begin) * encoding.TICKS_PER_BEAT - 1e-6)
         if latest is None:  # nothing heard: the answer opens the music, on a bar line
@@ -179,11 +181,11 @@ class MetricalVoice(RollingVoice):
                          forced=np.full((1, 5), -1, dtype=np.int64),
                          uniforms=rng.random((1, 5), dtype=np.float32), **biases)
             onset_bias = biases["onset_bias"].copy()
-            if first:  # the first note lands at the answer's start or after it (within a beat if at once)
-                early = max(0, min(encoding.ONSETS, begin_tick - tick))
+            if first:  # the first note lands at the answer's start (the first tick from it), or after it
+                early = max(0, min(encoding.ONSETS - 1, begin_tick - tick))
                 onset_bias[0, :early] = UNPLAYABLE
                 if at_once:
-                    onset_bias[0, min(encoding.ONSETS, early + encoding.TICKS_PER_BEAT):] = UNPLAYABLE
+                    onset_bias[0, early + 1:] = UNPLAYABLE
             else:
                 onset_bias[0, 0] += texture_pull(kind.texture, struck_together, limits.max_polyphony)
             feeds["onset_bias"] = onset_bias

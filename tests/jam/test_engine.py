@@ -49,7 +49,10 @@ def test_a_model_failing_mid_answer_leaves_nothing_hanging_and_the_engine_goes_o
     engine, player, recorder = rig(failing, phrase_gap=0.1, response_seconds=3.0)
     player.play(PHRASE)
     assert wait_until(lambda: engine.stats.answers == 1, 3)
-    failing.remaining = 40  # the next answer breaks after 40 more steps, with notes already queued
+    time.sleep(0.5)
+    used = 10_000 - failing.remaining  # the steps of hearing a phrase and answering it (a token or a note each)
+    # the next answer breaks past the middle of the steps the last took, with notes already queued
+    failing.remaining = used // 2 + 2
     time.sleep(0.1)
     player.play(PHRASE)
     assert wait_until(lambda: engine.stats.errors >= 1, 3)

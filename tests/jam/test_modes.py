@@ -98,10 +98,10 @@ def test_a_wild_line_becomes_a_phrase_a_learner_can_echo():
 def test_duet_plays_along_on_the_beat_and_stops_two_bars_after_the_player(jack, shipped_model, fast_switching):
     settings = JamSettings(mode="duet", seed=3, feel=Feel(quantize=1.0), limits=JamSettings().limits)
     rig = DuetRig(jack, shipped_model, settings, name="Duet")
-    context, model_heard = rig.engine.voice.context, []  # every key event the model is fed, in order
-    hear = context.hear
-    context.hear = lambda seconds, pitch, velocity: (model_heard.append((pitch, velocity)),
-                                                     hear(seconds, pitch, velocity))
+    voice, model_heard = rig.engine.voice, []  # every key event the model is fed, in order
+    hear = voice.hear
+    voice.hear = lambda seconds, pitch, velocity: (model_heard.append((pitch, velocity)),
+                                                   hear(seconds, pitch, velocity))
     before = set(jack.input_names())
     clock_port = jack.open_output("Duet In")
     clock_heard = Recorder()

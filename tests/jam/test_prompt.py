@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from duetto.encodings.events import NOTE_OFF, NOTE_ON
+
 from duetto.jam.prompt import Prompt
 from duetto.jam.settings import JamSettings
 from duetto.midi.files import write_midi
@@ -21,6 +21,7 @@ from duetto.offline.generate import hear_of, read_prompt
 from duetto.tools.duet_rig import DuetRig
 from support.cli import refusal
 from support.processes import JamProcess, wait_until
+from support.voices import pitches_heard
 
 BPM = 90.0
 EIGHTH = 30.0 / BPM
@@ -37,11 +38,6 @@ def piece(tmp_path) -> Path:
     return path
 
 
-def heard_pitches(window: list[int]) -> list[int]:
-    """The pitches struck, in the order the model heard them, from the tokens of its window."""
-    return [token - NOTE_ON for token in window if NOTE_ON <= token < NOTE_OFF]
-
-
 def test_the_voice_hears_the_piece_before_the_players_phrase(jack, shipped_model, piece, fast_switching):
     _, heard, timeline, _ = hear_of(read_prompt(str(piece), print), shipped_model)
     prompt = Prompt.of(heard, timeline)
@@ -54,7 +50,7 @@ def test_the_voice_hears_the_piece_before_the_players_phrase(jack, shipped_model
     finally:
         rig.close()
     assert rig.recorder.unmatched_note_ons() == 0
-    assert heard_pitches(rig.engine.voice.context.window) == [note.pitch for note in PIECE + PHRASE]
+    assert pitches_heard(rig.engine.voice) == [note.pitch for note in PIECE + PHRASE]
 
 
 def test_jam_says_what_it_heard_and_keeps_the_pieces_tempo(jack_server, jack, piece):
