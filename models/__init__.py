@@ -6,3 +6,5 @@ from importlib import resources
 from pathlib import Path
 
 DEFAULT_MODEL = Path(str(resources.files(__name__) / "default.onnx"))
+# the event transformer, for playing in free time (`--model`); in the repository, not the wheel
+EVENT_MODEL = Path(__file__).parent / "families" / "transformer.onnx"

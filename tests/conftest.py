@@ -102,6 +102,18 @@ def shipped_model():
 
 
 @pytest.fixture(scope="session")
+def shipped_event_model():
+    """The event transformer shipped beside the default, for what only a model over the event stream does
+    (its token context, the improviser)."""
+    from duetto.model.step_model import StepModel
+    from duetto.models import EVENT_MODEL
+
+    if not EVENT_MODEL.is_file():
+        pytest.fail(f"{EVENT_MODEL} is missing: it is the shipped, trained event transformer")
+    return StepModel(EVENT_MODEL, device="cpu")
+
+
+@pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
     """A dataset built for real from 24 small tunes and one broken file: (folder, manifest)."""
     from support.material import write_tunes

@@ -48,7 +48,7 @@ from duetto.tools.bench_report import (Answers, Hearing, Jack, LatencyReport, Ma
                                        StepFigures, Summary, Throughput, ratio)
 from duetto.tools.duet_rig import DuetRig, Player
 from duetto.tools.jack_server import PrivateJackServer
-from duetto.tools.note_cost import notochord_event_seconds, note_step_seconds
+from duetto.tools.note_cost import NoteLoop, notochord_event_seconds, note_step_seconds
 
 BENCH_GAP = 0.1
 BENCH_RESPONSE_SECONDS = 0.3
@@ -251,8 +251,13 @@ class InferenceLoad:
     def _run(self) -> None:
         capacity = self._model.info.max_steps
         state, used, token = self._model.initial_state(), 0, 1
+        notes = NoteLoop(self._model, 0) if self._model.info.encoding == metrical.ENCODING_NAME else None
         try:
             while not self._stop.is_set():
+                if notes is not None:  # a metrical model draws a whole note a step
+                    notes.step()
+                    self.steps += 1
+                    continue
                 if used == capacity:  # a full cache starts afresh, as the live context re-primes it
                     state, used = self._model.initial_state(), 0
                 logits, state = self._model.step(token, state)
@@ -365,15 +370,15 @@ def bench_throughput(model: StepModel, settings: BenchSettings) -> Throughput:
 
 # -- 6. hearing while re-priming --------------------------------------------------------------------------
 def bench_hearing(model: StepModel, settings: BenchSettings) -> Hearing:
-    """Play a line into the event-stream context in real time, as the engine thread would hear it (with
-    its idle moments given to `prime_some`), and time each key event's hearing; a model of another
-    encoding is not timed here."""
+    """Play a line into the model's voice in real time, as the engine thread would hear it (with its idle
+    moments given to `prime_some`), and time each key event's hearing while the state re-primes; a model
+    whose voice keeps no rolling state (a piano roll's) is not timed here."""
+    from duetto.families import make_voice
     from duetto.jam.engine import PRIME_SLICE_TOKENS
-    from duetto.voices.event_context import Context
 
-    if model.info.encoding != "duetto-events":
-        return Hearing(unavailable=f"{model.info.encoding} models are not heard through the event context")
-    context = Context(model)
+    voice = make_voice(model, Sampler(seed=settings.seed))
+    if not hasattr(voice, "rolling"):
+        return Hearing(unavailable=f"a {model.info.family} voice keeps no rolling state")
     gap = 1.0 / HEARING_NOTES_PER_SECOND
     hearing, refreshes, was_refreshing = [], 0, False
     begun = time.perf_counter()
@@ -381,16 +386,17 @@ def bench_hearing(model: StepModel, settings: BenchSettings) -> Hearing:
         for offset, velocity in ((0.0, 90), (gap * 0.8, 0)):
             due = begun + index * gap + offset
             while time.perf_counter() < due:
-                if context.priming:
-                    context.prime_some(PRIME_SLICE_TOKENS)
+                if voice.priming:
+                    voice.prime_some(PRIME_SLICE_TOKENS)
                 else:
                     time.sleep(min(0.002, max(0.0, due - time.perf_counter())))
             started = time.perf_counter()
-            context.hear(index * gap + offset, 60 + (index * 7) % 24, velocity)
+            voice.hear(index * gap + offset, 60 + (index * 7) % 24, velocity)
             hearing.append(time.perf_counter() - started)
-            refreshes += context.rolling.refreshing and not was_refreshing
-            was_refreshing = context.rolling.refreshing
-    return Hearing(HEARING_NOTES_PER_SECOND, context.rolling.steps_in_state, refreshes, Summary.of(hearing))
+            refreshes += voice.rolling.refreshing and not was_refreshing
+            was_refreshing = voice.rolling.refreshing
+    voice.close()
+    return Hearing(HEARING_NOTES_PER_SECOND, voice.rolling.steps_in_state, refreshes, Summary.of(hearing))
 
 
 # -- 5. memory ------------------------------------------------------------------------------------------

@@ -19,24 +19,34 @@ NOTOCHORD_EVENTS = 300  # timed after NOTOCHORD_WARMUP: Notochord steps in PyTor
 NOTOCHORD_WARMUP = 20
 
 
-def note_step_seconds(model: StepModel, steps: int, seed: int) -> list[float]:
-    """The time of each of `steps` closed-loop steps, each drawing the next note from the one before as the
-    live voice does (uniforms from `seed`, a fresh cache whenever the last is full)."""
-    rng = np.random.default_rng(seed)
-    capacity = model.info.max_steps
-    state, used, times = model.initial_state(), 0, []
-    feeds = metrical.step_inputs(metrical.START_FIELDS, 0, 1, 4 * metrical.TICKS_PER_BEAT)
-    feeds["forced"] = np.full((1, 5), -1, dtype=np.int64)
-    for _ in range(steps):
-        if capacity is not None and used == capacity:
-            state, used = model.initial_state(), 0
-        feeds["uniforms"] = rng.random((1, 5), dtype=np.float32)
+class NoteLoop:
+    """A metrical model drawing note after note from the one before, as the live voice does (uniforms from
+    `seed`, a fresh cache whenever the last is full)."""
+
+    def __init__(self, model: StepModel, seed: int) -> None:
+        self.model = model
+        self.rng = np.random.default_rng(seed)
+        self.state, self.used = model.initial_state(), 0
+        self.feeds = metrical.step_inputs(metrical.START_FIELDS, 0, 1, 4 * metrical.TICKS_PER_BEAT)
+        self.feeds["forced"] = np.full((1, 5), -1, dtype=np.int64)
+
+    def step(self) -> float:
+        """Draw one note; returns the seconds the model call took."""
+        if self.used == self.model.info.max_steps:
+            self.state, self.used = self.model.initial_state(), 0
+        self.feeds["uniforms"] = self.rng.random((1, 5), dtype=np.float32)
         started = time.perf_counter()
-        (note, _, bar), state = model.run(feeds, state)
-        times.append(time.perf_counter() - started)
-        used += 1
-        feeds["previous"], feeds["previous_bar"] = note, bar
-    return times
+        (note, _, bar), self.state = self.model.run(self.feeds, self.state)
+        took = time.perf_counter() - started
+        self.used += 1
+        self.feeds["previous"], self.feeds["previous_bar"] = note, bar
+        return took
+
+
+def note_step_seconds(model: StepModel, steps: int, seed: int) -> list[float]:
+    """The time of each of `steps` closed-loop note steps (NoteLoop)."""
+    loop = NoteLoop(model, seed)
+    return [loop.step() for _ in range(steps)]
 
 
 def notochord_event_seconds(threads: int = 1) -> tuple[list[float], list[float], float] | str:

@@ -32,7 +32,7 @@ from duetto.errors import UsageError
 from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, Sampler
 from duetto.model.scoring import metrical_nats, sequence_nats
 from duetto.model.step_model import StepModel
-from duetto.music.key import KeyFinder
+from duetto.music.key import Key, KeyFinder
 from duetto.music.notes import Note
 from duetto.music.statistics import (histogram_overlap, inter_onset_intervals, pitch_class_entropy, polyphony,
                                      scale_consistency)
@@ -45,6 +45,9 @@ from duetto.voices.in_kind import REGISTER_MARGIN
 if TYPE_CHECKING:
     from duetto.train.data.shards import Shard
 
+
+
+BEAT_CALL_BPM = (70.0, 160.0)
 
 
 @dataclass
@@ -277,16 +280,19 @@ class BeatCall:
 
 
 def beat_calls(settings: QualitySettings, shard: Shard) -> list[BeatCall]:
-    """The melody of each held-out piece (its top part) on the piece's own beat: the first
-    `prompt_seconds` as a call, the next `seconds` as the real continuation; up to `settings.pieces` of
-    each style, from pieces with notes in both."""
+    """The melody of each held-out piece (its top part), played at a tempo of its own drawn between
+    BEAT_CALL_BPM (the corpus's scores mostly carry no tempo and play at one: a player's music comes at
+    any), the first `prompt_seconds` as a call and the next `seconds` as the real continuation; up to
+    `settings.pieces` of each style, from pieces with notes in both."""
     names = shard.manifest.get("styles", [])
+    rng = np.random.default_rng(settings.seed)
     calls, taken = [], {}
-    for (notes, style), bpm in zip(shard.metrical_pieces(), shard.metrical_bpm):
+    for notes, style in shard.metrical_pieces():
         name = names[style]
+        bpm = math.exp(rng.uniform(*np.log(BEAT_CALL_BPM)))
         if taken.get(name, 0) >= settings.pieces:
             continue
-        timeline = Timeline.steady(float(bpm))
+        timeline = Timeline.steady(bpm)
         melody = [note for note in metrical.decode(notes.fields, notes.ticks, timeline) if note.channel == MELODY]
         call = cut(melody, 0.0, settings.prompt_seconds)
         real = cut(melody, settings.prompt_seconds, settings.prompt_seconds + settings.seconds)
@@ -313,13 +319,19 @@ def beat_and_texture(model: StepModel, settings: QualitySettings, calls: Sequenc
         row = {"style": beat_call.style,
                "answer_onsets": [n.start for n in answered], "real_onsets": [n.start for n in beat_call.real],
                "timeline": beat_call.timeline,
-               "in_key_unleaned": (sum(n.pitch % 12 in key.pitch_classes for n in unleaned) / len(unleaned)
-                                   if unleaned and key is not None else math.nan)}
+               "in_key_unleaned": share_in_key(unleaned, key), "real_in_key": share_in_key(beat_call.real, key)}
         if texture_of(beat_call.call) == "line":
             row.update({f"asked_{name}": voices(answer(texture=name)) for name in TEXTURES})
         rows.append(row)
     return {style: _beat_summary([row for row in rows if style in ("all", row["style"])])
             for style in ["all", *sorted({row["style"] for row in rows})]}
+
+
+def share_in_key(notes: Sequence[Note], key: Key | None) -> float:
+    """The share of notes whose pitch class is in the key (NaN for no notes or no key)."""
+    if not notes or key is None:
+        return math.nan
+    return sum(note.pitch % 12 in key.pitch_classes for note in notes) / len(notes)
 
 
 def _beat_summary(rows: list[dict]) -> dict:
@@ -334,7 +346,7 @@ def _beat_summary(rows: list[dict]) -> dict:
     answer, real = share("answer_onsets"), share("real_onsets")
     return {"calls": len(rows), "answer_on_grid": answer, "real_on_grid": real,
             "ratio": answer / real if answer is not None and real else None,
-            "in_key_unleaned": mean("in_key_unleaned"),
+            "in_key_unleaned": mean("in_key_unleaned"), "real_in_key": mean("real_in_key"),
             "line_calls": sum("asked_line" in row for row in rows),
             **{f"voices_asked_{name}": mean(f"asked_{name}") for name in TEXTURES}}
 
@@ -431,16 +443,17 @@ def format_quality(report: dict) -> str:
                          f"{number(kind['texture_gap_median'], 2)} | {number(kind['line_answer_voices'], 2)} "
                          f"({kind['line_calls']} calls) | {number(kind['in_key'], 2)} | "
                          f"{number(kind['in_register'], 2)} | {number(kind['pace'], 2)} |")
-    lines += ["", "On the beat, and texture on request (the top part of held-out pieces with a known tempo as the call; "
+    lines += ["", "On the beat, and texture on request (the top part of held-out pieces, each at a tempo of its own "
+              f"between {BEAT_CALL_BPM[0]:.0f} and {BEAT_CALL_BPM[1]:.0f} BPM, as the call; "
               "goals: answers on the sixteenth grid ≥ 0.9 × the real continuations' share; on a line call, `line` "
               "≤ 1.1 voices, `voices` 1.7–2.6, `chords` ≥ 2.5; in key with no key lean ≥ 0.9):", "",
-              "| model | style | calls | answer on grid | real on grid | ratio | in key, no lean | line calls "
+              "| model | style | calls | answer on grid | real on grid | ratio | in key, no lean (real) | line calls "
               "| voices: line / voices / chords asked |", "|---|---|---|---|---|---|---|---|---|"]
     for row in report["models"]:
         for style, beat in row.get("beat", {}).items():
             lines.append(f"| {Path(row['model']).name} | {style} | {beat['calls']} | {number(beat['answer_on_grid'], 2)} "
                          f"| {number(beat['real_on_grid'], 2)} | {number(beat['ratio'], 2)} | "
-                         f"{number(beat['in_key_unleaned'], 2)} | {beat['line_calls']} | "
+                         f"{number(beat['in_key_unleaned'], 2)} ({number(beat['real_in_key'], 2)}) | {beat['line_calls']} | "
                          + " / ".join(number(beat[f"voices_asked_{name}"], 2) for name in TEXTURES) + " |")
     return "\n".join(lines)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
+from duetto.model.rolling_state import RollingState
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.notes import KeyEvent
@@ -23,6 +24,11 @@ class EventVoice(InSeconds):
 
     def hear(self, seconds: float, pitch: int, velocity: int) -> None:
         self.context.hear(seconds, pitch, velocity)
+
+    @property
+    def rolling(self) -> RollingState:
+        """The model state kept current as notes are heard (the context's)."""
+        return self.context.rolling
 
     @property
     def priming(self) -> bool:

@@ -60,25 +60,25 @@ def test_a_minor_melody_is_heard_as_minor_and_the_key_moves_with_the_music():
 
 
 @pytest.mark.slow
-def test_scale_lock_keeps_200_sampled_answers_in_key(shipped_model):
+def test_scale_lock_keeps_200_sampled_answers_in_key(shipped_event_model):
     limits = Limits(pitch_classes=D_MAJOR.pitch_classes)
-    improviser = Improviser(shipped_model, Sampler(temperature=1.2, top_p=1.0, seed=5), limits)
+    improviser = Improviser(shipped_event_model, Sampler(temperature=1.2, top_p=1.0, seed=5), limits)
     struck = []
     for answer in range(200):
-        state = shipped_model.initial_state()
-        logits, state = shipped_model.step(encoding.START, state)
+        state = shipped_event_model.initial_state()
+        logits, state = shipped_event_model.step(encoding.START, state)
         for token in encoding.encode([Note(0.0, 0.2, 60 + answer % 12, 80), Note(0.2, 0.4, 61, 80)]):
-            logits, state = shipped_model.step(token, state)  # out-of-key calls, to tempt it
+            logits, state = shipped_event_model.step(token, state)  # out-of-key calls, to tempt it
         struck += [event.pitch for event in improviser.continue_from(Start(logits, state), 1.0) if event.velocity > 0]
     assert len(struck) > 400
     assert sorted({pitch % 12 for pitch in struck if pitch % 12 not in D_MAJOR.pitch_classes}) == []
 
 
-def test_without_the_lock_the_model_does_leave_the_key(shipped_model):
+def test_without_the_lock_the_model_does_leave_the_key(shipped_event_model):
     """The lock test above proves something only if the model, unlocked, would play outside the key."""
-    improviser = Improviser(shipped_model, Sampler(temperature=1.2, top_p=1.0, seed=5), Limits())
-    state = shipped_model.initial_state()
-    logits, state = shipped_model.step(encoding.START, state)
+    improviser = Improviser(shipped_event_model, Sampler(temperature=1.2, top_p=1.0, seed=5), Limits())
+    state = shipped_event_model.initial_state()
+    logits, state = shipped_event_model.step(encoding.START, state)
     pitches = [event.pitch for event in improviser.continue_from(Start(logits, state), 8.0) if event.velocity > 0]
     assert any(pitch % 12 not in D_MAJOR.pitch_classes for pitch in pitches)
 

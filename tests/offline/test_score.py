@@ -46,12 +46,12 @@ def test_each_file_then_all_and_parts_on_request(tmp_path, capsys, shipped_model
     assert [line["notes"] for line in written["lines"]] == [16, 4, 20]
 
 
-def test_an_event_model_scores_a_file_as_the_scorer_steps_its_tokens(tmp_path, shipped_model):
+def test_an_event_model_scores_a_file_as_the_scorer_steps_its_tokens(tmp_path, shipped_event_model):
     notes = two_parts()["tune"]
     write_midi(tmp_path / "t.mid", {"t": notes}, bpm=120)
-    (line, *_), _ = score_paths(shipped_model, [tmp_path / "t.mid"])
+    (line, *_), _ = score_paths(shipped_event_model, [tmp_path / "t.mid"])
     tokens = [events.START, *events.encode_conditioned(notes, None)]
-    nats, _, count = sequence_nats(shipped_model, tokens, conditioning_counts=False)
+    nats, _, count = sequence_nats(shipped_event_model, tokens, conditioning_counts=False)
     assert line.notes == count == 16 and line.bits_per_note == pytest.approx(nats / count / math.log(2))
 
 

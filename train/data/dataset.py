@@ -199,16 +199,14 @@ def _encode_split(members: Sequence[Piece], split: str, augment_copies: int, see
     original in the metrical encoding, which needs no augmented copies: it counts in beats, and its
     windows are transposed as they are drawn), and its counts, whole and by style."""
     sequences, beats, style_indices = [], [], []
-    metrical_tables, metrical_styles, metrical_bpms = [], [], []
+    metrical_tables, metrical_styles = [], []
     whole, by_style = Tally(), {style: Tally() for style in styles}
     for piece in members:
         for tally in (whole, by_style[piece.style]):
             tally.add_piece(piece)
         original = versions(piece, split, 0, seed)[0][0]
-        timeline = timeline_of(piece)
-        metrical_tables.append(metrical.encode(original, timeline, part_roles(original)).as_columns())
+        metrical_tables.append(metrical.encode(original, timeline_of(piece), part_roles(original)).as_columns())
         metrical_styles.append(styles.index(piece.style))
-        metrical_bpms.append(timeline.tempos[0][1])
         for version, beat in versions(piece, split, augment_copies, seed):
             # every phrase opens with its style and texture (encoding v2): what the model learns to read
             sequence = np.array([encoding.START, *encoding.encode_conditioned(version, styles.index(piece.style))],
@@ -229,7 +227,6 @@ def _encode_split(members: Sequence[Piece], split: str, augment_copies: int, see
         "metrical": np.concatenate(metrical_tables) if metrical_tables else np.zeros((0, 10), dtype=np.int32),
         "metrical_offsets": np.concatenate([[0], np.cumsum([len(t) for t in metrical_tables])]).astype(np.int64),
         "metrical_styles": np.array(metrical_styles, dtype=np.int16),
-        "metrical_bpm": np.array(metrical_bpms, dtype=np.float64),
     }
     return arrays, whole, by_style
 

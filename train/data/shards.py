@@ -46,11 +46,10 @@ class Shard:
     manifest: dict
     styles: np.ndarray | None = None  # int64; None in shards built before Duetto labelled styles
     # each piece's original in the metrical encoding (MetricalNotes.as_columns, end to end), where each
-    # piece begins, each one's style and opening tempo; None in shards built before them
+    # piece begins, and each one's style; None in shards built before them
     metrical: np.ndarray | None = None
     metrical_offsets: np.ndarray | None = None
     metrical_styles: np.ndarray | None = None
-    metrical_bpm: np.ndarray | None = None  # each piece's opening tempo (beat 0 of its ticks falls at 0 s)
 
     def check_metrical(self) -> None:
         """A one-line ValueError when the shard holds no metrical notes."""
@@ -110,10 +109,9 @@ def read_shard(data_dir: str | os.PathLike, split: str) -> Shard:
         with np.load(path) as arrays:
             beats = arrays["seconds_per_beat"].astype(np.float64) if "seconds_per_beat" in arrays else None
             styles = arrays["styles"].astype(np.int64) if "styles" in arrays else None
-            found = "metrical_bpm" in arrays and manifest.get("metrical_encoding") == metrical_stamp()
+            found = "metrical" in arrays and manifest.get("metrical_encoding") == metrical_stamp()
             return Shard(path, arrays["tokens"].astype(np.int64), arrays["offsets"].astype(np.int64), beats, manifest,
                          styles, *((arrays["metrical"].astype(np.int64), arrays["metrical_offsets"].astype(np.int64),
-                                   arrays["metrical_styles"].astype(np.int64), arrays["metrical_bpm"].astype(np.float64))
-                                 if found else ()))
+                                   arrays["metrical_styles"].astype(np.int64)) if found else ()))
     except (OSError, KeyError, ValueError) as error:
         raise ValueError(f"{path}: unreadable shard ({error}): rebuild the dataset") from None
