@@ -14,7 +14,7 @@ from pathlib import Path
 
 from duetto.errors import UsageError, usage
 from duetto.fluidsynth import find_fluidsynth, find_soundfont
-from duetto.jam.controls import parse_phrase_end
+from duetto.jam.controls import CONTROLS, parse_phrase_end
 from duetto.jam.modes import MODES
 from duetto.jam.osc import LOCAL_HOST, OscPlan, check_plan, parse_destination
 from duetto.jam.settings import JamSettings
@@ -179,11 +179,20 @@ def check_range(option: str, value: float | None, lowest: float, highest: float)
         raise UsageError(f"{option} {value:g}: use a value from {lowest:g} to {highest:g}")
 
 
+def check_controls(args: argparse.Namespace) -> None:
+    """Every option a control moves (`--density` moves density) in that control's range: the range a CC,
+    OSC and the live view's keys keep it in, so none of them clamps a value the command line took."""
+    for control in CONTROLS.values():
+        value = getattr(args, control.name, None)
+        if control.type in (int, float):
+            check_range(f"--{control.name.replace('_', '-')}", value, control.lowest, control.highest)
+
+
 def model_limits(args: argparse.Namespace) -> Limits:
-    """The options every command that plays a model shares, each in its range; what the bot may play."""
+    """The options every command that plays a model shares, each in its range (and those of the live ones
+    a command has); what the bot may play."""
     check_range("--threads", args.threads, 1, 64)
-    check_range("--temperature", args.temperature, 0, 5)
-    check_range("--top-p", args.top_p, 0.01, 1)
+    check_controls(args)
     check_range("--max-polyphony", args.max_polyphony, 1, 32)
     if not 0 <= args.lowest <= args.highest <= 127:
         raise UsageError(f"--lowest {args.lowest} / --highest {args.highest}: need 0 <= lowest <= highest <= 127")
@@ -226,16 +235,9 @@ def live_settings(args: argparse.Namespace, *, synth: bool = False, mode: str = 
     check_range("--channel", args.channel, 1, 16)
     check_range("--in-channel", args.in_channel, 1, 16)
     check_range("--bpm", args.bpm, 20, 400)
-    check_range("--phrase-beats", args.phrase_beats, 0.25, 64)
-    check_range("--quantize", args.quantize, 0, 1)
     check_range("--grid", args.grid, 1, 12)
-    check_range("--swing", args.swing, 0.5, 0.75)
-    check_range("--humanize-ms", args.humanize_ms, 0, 100)
     check_range("--output-offset-ms", args.output_offset_ms, -500, 500)
-    check_range("--density", args.density, 0.05, 20)
-    check_range("--velocity-follow", args.velocity_follow, 0, 1)
     check_range("--phrase-gap", args.phrase_gap, 1, 60_000)
-    check_range("--response-seconds", args.response_seconds, 0.1, 600)
     limits.density = args.density
     key: Key | None = None if args.key.strip().lower() == "auto" else usage(parse_key, args.key)
     return JamSettings(

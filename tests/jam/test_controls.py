@@ -57,10 +57,10 @@ def test_bad_phrase_end_is_refused(text):
 
 
 def test_cc_values_map_onto_each_controls_range():
-    assert CONTROLS["temperature"].value(0) == pytest.approx(0.2)
-    assert CONTROLS["temperature"].value(127) == pytest.approx(1.6)
-    assert CONTROLS["density"].value(64) == pytest.approx(1.0, rel=0.03)  # the middle of a ratio range is 1
-    assert CONTROLS["lowest"].value(127) == 72
+    assert CONTROLS["temperature"].value(0) == pytest.approx(0.0)
+    assert CONTROLS["temperature"].value(127) == pytest.approx(2.0)
+    assert CONTROLS["density"].value(64) == pytest.approx(1.0, rel=0.04)  # the middle of a ratio range is 1
+    assert CONTROLS["lowest"].value(64) == 64
     assert CONTROLS["scale_lock"].value(100) is True
 
 
@@ -141,7 +141,7 @@ def test_a_mapped_cc_changes_the_control_live(rig):
     cc(bench, 22, 127)
     cc(bench, 23, 127)
     assert wait_until(lambda: bench.engine.stats.cc_changes == 3, 2)
-    assert bench.engine.settings.temperature == pytest.approx(0.2)
+    assert bench.engine.settings.temperature == pytest.approx(0.0)
     assert bench.engine.settings.feel.quantize == pytest.approx(1.0)
     assert bench.engine.settings.scale_lock is True
 

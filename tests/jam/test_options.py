@@ -9,7 +9,7 @@ import pytest
 
 from duetto.cli import build_parser
 from duetto.errors import UsageError, usage
-from duetto.jam.controls import PhraseEnd
+from duetto.jam.controls import CONTROLS, PhraseEnd, set_control, stepped
 from duetto.jam.options import bot_channel, check_style, fit_to_model, jam_option_types, live_settings
 from duetto.model.step_model import StepModel
 from duetto.models import DEFAULT_MODEL
@@ -35,6 +35,22 @@ def test_an_option_out_of_range_is_a_usage_error_naming_it(options, message):
     with pytest.raises(UsageError) as refused:
         live_settings(jam_args(*options))
     assert str(refused.value).startswith(message)
+
+
+@pytest.mark.parametrize("name", [name for name, control in CONTROLS.items() if control.type in (int, float)])
+def test_an_option_a_control_moves_has_the_controls_range_and_a_key_press_keeps_its_value(name):
+    """One range per control: the command line takes each end of it, a key press away from an end and back
+    lands on it again (`--density 10` is not clamped by the view), and a step beyond either end is refused."""
+    control, option = CONTROLS[name], f"--{name.replace('_', '-')}"
+    register = ("--lowest", "0", "--highest", "127")  # room for --lowest and --highest at either end
+    for end, away in ((control.highest, -1), (control.lowest, 1)):
+        settings = live_settings(jam_args(*register, option, f"{end:g}"))
+        set_control(settings, name, end)  # as the option sets it (the sampling's are the model's to set)
+        set_control(settings, name, stepped(settings, name, away))
+        assert stepped(settings, name, -away) == pytest.approx(end)
+        beyond = end * control.step ** -away if control.ratio else end - away * control.step
+        with pytest.raises(UsageError, match=f"^{option} .*: use a value from {control.lowest:g} to "):
+            live_settings(jam_args(*register, option, f"{beyond:g}"))
 
 
 def test_the_settings_are_made_of_the_options():

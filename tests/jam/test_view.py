@@ -290,9 +290,10 @@ def test_the_plan_is_what_the_scheduler_holds_and_has_not_begun():
 
 
 def test_a_key_moves_a_control_a_step_within_its_range():
-    settings = JamSettings(temperature=1.55, style_choices=("auto", "folk"))
-    assert stepped(settings, "temperature", 1) == 1.6 and stepped(settings, "temperature", -1) == 1.45
-    assert stepped(settings, "density", 14) == 4.0, "a ratio control: 14 steps span its range"
-    assert stepped(settings, "lowest", -100) == 21
+    settings = JamSettings(temperature=1.95, style_choices=("auto", "folk"))
+    assert stepped(settings, "temperature", 1) == 2.0 and stepped(settings, "temperature", -1) == 1.85
+    assert stepped(settings, "density", 4) == 2.0, "a ratio control: four presses, twice as busy"
+    assert stepped(settings, "density", 100) == 10.0
+    assert stepped(settings, "lowest", -100) == 0
     assert stepped(settings, "passthrough", 1) is True and stepped(settings, "passthrough", 2) is False
     assert stepped(settings, "style", 1) == "folk" and stepped(settings, "style", 2) == "auto"
