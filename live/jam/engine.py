@@ -262,13 +262,16 @@ class Engine:
 
     # -- the engine thread -------------------------------------------------------------------------
     def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self._next()
-            except Exception as error:  # noqa: BLE001 - a failing model must not stop the bot or hang notes
-                self.scheduler.cancel()
-                self.stats.errors += 1
-                self._log(f"duetto: {type(error).__name__}: {error}; answer abandoned, still listening")
+        try:
+            while not self._stopping.is_set():
+                try:
+                    self._next()
+                except Exception as error:  # noqa: BLE001 - a failing model must not stop the bot or hang notes
+                    self.scheduler.cancel()
+                    self.stats.errors += 1
+                    self._log(f"duetto: {type(error).__name__}: {error}; answer abandoned, still listening")
+        finally:
+            self.mode.end()  # the settings the mode changed go back, on this thread, which owns them
 
     def _next(self) -> None:
         """Take the next message; while the voice primes a fresh state and nothing waits, prime a slice.
@@ -431,10 +434,11 @@ class Engine:
         self._switch_mode(names[(current + steps) % len(names)])
 
     def _switch_mode(self, name: str) -> None:
-        """The mode named takes over: the bot stops, and what it played so far stays part of the duet the
-        voice heard."""
+        """The mode named takes over: the bot stops, what it played so far stays part of the duet the voice
+        heard, and the mode before gives back the settings it changed (`Mode.end`)."""
         self.scheduler.cancel()
         self._let_voice_hear_the_answer()
+        self.mode.end()
         self.settings.mode = name
         self.mode = make_mode(name)
         self.mode.begin(self)

@@ -11,11 +11,17 @@ and after three in a row the bot waits for the player; `duetto jam --mode practi
 
 from __future__ import annotations
 
+import itertools
 import time
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from duetto.encodings.events import key_events
+from duetto.jam.engine import Engine
+from duetto.jam.intake import MODE
+from duetto.jam.modes import MODES, make_mode
 from duetto.jam.modes.duet import PATIENCE_BEATS
 from duetto.jam.modes.practice import (
     FIRST_LENGTH,
@@ -31,6 +37,7 @@ from duetto.jam.modes.practice import (
     top_line,
 )
 from duetto.jam.settings import JamSettings
+from duetto.midi.ports import open_backend
 from duetto.music.groove import Feel
 from duetto.music.key import Key, parse_key
 from duetto.music.notes import Note, notes_from_events
@@ -42,6 +49,53 @@ from support.processes import JamProcess, wait_until
 BPM = 120.0
 BEAT = 60.0 / BPM
 WHOLE_TONE = 2
+
+
+def players_settings() -> JamSettings:
+    """The player's own: no scale lock, no key, no quantizing (`--quantize 0`), triplets, a tame sampler."""
+    return JamSettings(seed=1, temperature=0.9, feel=Feel(quantize=0.0, steps_per_beat=3))
+
+
+def what_practice_changes(settings: JamSettings) -> tuple[Any, ...]:
+    return settings.scale_lock, settings.key, settings.temperature, replace(settings.feel)
+
+
+def engine_on_loopback(model, settings: JamSettings, mode: str) -> Engine:
+    return Engine(model, open_backend("loopback").open_output("Modes Out", virtual=True), settings,
+                  mode=make_mode(mode), log=lambda line: None)
+
+
+@pytest.mark.parametrize("first, then", list(itertools.permutations(MODES, 2)))
+def test_a_mode_gives_back_the_settings_it_changed_when_another_takes_over_or_the_jam_ends(
+        shipped_model, first, then):
+    settings = players_settings()
+    theirs = what_practice_changes(settings)
+    engine = engine_on_loopback(shipped_model, settings, first)
+    engine.start()
+    try:
+        if first == "practice":  # until it plays a phrase, in the key it chose
+            assert wait_until(lambda: settings.key is not None, 10)
+        engine.set(MODE, then)  # as the live view's key or OSC does
+        assert wait_until(lambda: engine.status is not None and engine.status.mode == then, 5)
+        if then != "practice":
+            assert what_practice_changes(settings) == theirs
+    finally:
+        engine.stop()
+    assert what_practice_changes(settings) == theirs, "the jam ended with a mode's settings"
+
+
+def test_a_setting_the_player_moved_while_a_mode_played_stays_theirs(shipped_model):
+    settings = players_settings()
+    engine = engine_on_loopback(shipped_model, settings, "practice")
+    try:
+        engine.mode.begin(engine)  # on this thread, which stands in for the engine's: it never starts
+        assert settings.scale_lock and settings.feel.quantize == 1.0
+        settings.feel.quantize = 0.5  # the player turns a knob
+        engine.mode.end()
+    finally:
+        engine.stop()
+    assert settings.feel.quantize == 0.5, "the player's own move was undone"
+    assert not settings.scale_lock and settings.feel.steps_per_beat == 3
 
 
 def test_matching_and_scoring_an_echo():

@@ -10,8 +10,9 @@ the engine offers it, never the engine itself, so a new mode needs nothing but t
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
 
+from duetto.jam.controls import holder
 from duetto.music.clock import Grid
 from duetto.music.key import Key
 from duetto.music.notes import KeyEvent
@@ -88,10 +89,29 @@ class Mode:
     def __init__(self) -> None:
         self.stage: Stage | None = None
         self.wake_at = math.inf  # stage-clock time of the next `tick` (math.inf: none wanted)
+        # each setting this mode changed (its path into JamSettings): the player's value, and the mode's last
+        self._changed: dict[tuple[str, ...], tuple[Any, Any]] = {}
 
     def begin(self, stage: Stage) -> None:
-        """The jam starts on `stage`."""
+        """The mode takes over on `stage` (the jam starts, or the player switched to it)."""
         self.stage = stage
+
+    def change(self, path: tuple[str, ...], value: Any) -> None:
+        """Set a setting (its attribute path into JamSettings, like ("feel", "quantize")) for as long as
+        this mode plays. A mode changes settings only through here, so `end` can give every one back."""
+        target, attribute = holder(self.stage.settings, path)
+        player, _ = self._changed.get(path, (getattr(target, attribute), None))
+        self._changed[path] = (player, value)
+        setattr(target, attribute, value)
+
+    def end(self) -> None:
+        """The mode hands over (another takes over, or the jam ends): every setting it changed goes back to
+        the player's, unless the player moved it since (a CC, a key), when theirs stays."""
+        for path, (player, mine) in self._changed.items():
+            target, attribute = holder(self.stage.settings, path)
+            if getattr(target, attribute) == mine:
+                setattr(target, attribute, player)
+        self._changed.clear()
 
     def key_struck(self, stamp: float) -> None:
         """The player strikes a key; called before anyone hears it, so the mode can stop the bot at once."""

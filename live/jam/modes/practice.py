@@ -185,10 +185,10 @@ class PracticeMode(Mode):
 
     def begin(self, stage: Stage) -> None:
         super().begin(stage)
-        settings = stage.settings
-        self._chosen_key = settings.key
-        settings.scale_lock = True
-        settings.feel.quantize, settings.feel.steps_per_beat = 1.0, 2  # on the eighth-note grid
+        self._chosen_key = stage.settings.key
+        self.change(("scale_lock",), True)
+        self.change(("feel", "quantize"), 1.0)  # on the eighth-note grid
+        self.change(("feel", "steps_per_beat"), 2)
         self.wake_at = stage.now() + PAUSE_SECONDS
 
     def _grid(self, now: float) -> Grid:
@@ -205,7 +205,8 @@ class PracticeMode(Mode):
 
     def _play_phrase(self, now: float) -> None:
         stage = self.stage
-        key = stage.settings.key = self._chosen_key or stage.heard_key or parse_key(DEFAULT_KEY)
+        key = self._chosen_key or stage.heard_key or parse_key(DEFAULT_KEY)
+        self.change(("key",), key)
         seconds = 2 * self.length * self._grid(now).beat  # room for `length` notes of up to a beat each
         line = self._compose_line(seconds)
         if not line:  # composing was cut short: try again after a pause
@@ -268,13 +269,13 @@ class PracticeMode(Mode):
 
     def _adapt(self, score: Score) -> None:
         """A clean echo: the next phrase a note longer and a little wilder; a poor one: shorter, tamer."""
-        settings = self.stage.settings
+        temperature = self.stage.settings.temperature
         if score.clean:
             self.length = min(LONGEST, self.length + 1)
-            settings.temperature = min(WILDEST, settings.temperature + TEMPERATURE_STEP)
+            self.change(("temperature",), min(WILDEST, temperature + TEMPERATURE_STEP))
         elif score.pitch < POOR_PITCH:
             self.length = max(SHORTEST, self.length - 1)
-            settings.temperature = max(TAMEST, settings.temperature - TEMPERATURE_STEP)
+            self.change(("temperature",), max(TAMEST, temperature - TEMPERATURE_STEP))
 
     def summary(self) -> str | None:
         if not self.scores:
