@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from duetto.model.step_model import StepModel
-from duetto.models import DEFAULT_MODEL
+from duetto.models import DEFAULT_MODEL, EVENT_MODEL
 from duetto.music.notes import Note
 from duetto.tools.quality import TrainingRuns, likelihood_by_style
 
@@ -41,21 +41,24 @@ def test_the_longest_copy_agrees_with_a_plain_search_on_random_lines():
 def test_bench_quality_runs_on_held_out_pieces_and_writes_its_table(tiny_dataset, tmp_path):
     data, _ = tiny_dataset
     result = subprocess.run([sys.executable, "-m", "duetto", "bench", "quality", "--models", str(DEFAULT_MODEL),
-                             "--data", str(data), "--prompt-seconds", "1", "--seconds", "2",
+                             "--data", str(data), "--prompt-seconds", "2", "--seconds", "2",
                              "--json", str(tmp_path / "q.json"), "--markdown", str(tmp_path / "q.md")],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "q.json").read_text())
-    assert report["pieces"] >= 1 and report["models"][0]["family"] == "transformer"
+    assert report["pieces"] >= 1 and report["models"][0]["family"] == "metrical"
     generated = report["models"][0]["generation"]
     assert 0 < generated["notes_per_second"] and 0 <= generated["ioi_overlap"] <= 1
-    assert "| default.onnx | transformer |" in (tmp_path / "q.md").read_text()
+    beat = report["models"][0]["beat"]["all"]  # the shipped model counts in beats: on the grid it is given
+    assert beat["calls"] >= 1 and beat["real_on_grid"] == 1.0 and beat["answer_on_grid"] > 0.9
+    table = (tmp_path / "q.md").read_text()
+    assert "| default.onnx | metrical |" in table and "On the beat" in table
 
 
 def test_a_model_of_the_first_encoding_is_scored_on_the_same_notes(tiny_dataset):
     data, _ = tiny_dataset
     first = StepModel(DEFAULT_MODEL.parent / "families" / "transformer-chorales.onnx", device="cpu")
-    second = StepModel(DEFAULT_MODEL, device="cpu")
+    second = StepModel(EVENT_MODEL, device="cpu")
     assert first.info.vocab_size < second.info.vocab_size  # no STYLE or TEXTURE tokens to read
     old, new = likelihood_by_style(first, data, pieces=2), likelihood_by_style(second, data, pieces=2)
     assert old is not None and new is not None

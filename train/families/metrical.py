@@ -27,7 +27,7 @@ from torch.nn import functional as F
 from duetto.encodings import metrical as encoding
 from duetto.train.families.batches import on_device
 from duetto.train.families.metrical_data import MetricalWindows, windows  # noqa: F401 - the family's data
-from duetto.train.families.transformer import Block
+from duetto.train.families.transformer import Block, cache_layout, cache_shapes, step_blocks
 
 FAMILY = "metrical"
 UNIT = "note"
@@ -151,12 +151,9 @@ class StepGraph(nn.Module):
     def forward(self, previous, previous_bar, meter, bar_length, style, texture, forced, uniforms, temperature, top_p,
                 onset_bias, part_bias, pitch_bias, duration_bias, velocity_bias, position, keys, values):
         model = self.model
-        x = model.step_input(previous, previous_bar, meter, style, texture).unsqueeze(1)
-        new_keys, new_values = [], []
-        for layer, block in enumerate(model.blocks):
-            x, layer_keys, layer_values = block.step(x, position, keys[layer], values[layer])
-            new_keys.append(layer_keys)
-            new_values.append(layer_values)
+        x, new_keys, new_values = step_blocks(model.blocks, model.step_input(previous, previous_bar, meter, style,
+                                                                             texture).unsqueeze(1),
+                                              position, keys, values)
         biases = (onset_bias, part_bias, pitch_bias, duration_bias, velocity_bias)
         scale = temperature.clamp(min=MIN_TEMPERATURE).unsqueeze(1)
         chosen: list[torch.Tensor] = []
@@ -173,13 +170,7 @@ class StepGraph(nn.Module):
         log_probs = torch.stack([torch.log_softmax(field_logits, dim=-1).gather(1, note[:, field:field + 1]).squeeze(1)
                                  for field, field_logits in enumerate(logits)], dim=1)
         bar = new_bar(previous_bar, note[:, encoding.ONSET], bar_length)
-        return note, log_probs, bar, position + 1, torch.stack(new_keys), torch.stack(new_values)
-
-    def cache_shapes(self, batch_size: int) -> tuple[list[int], list[int]]:
-        config = self.model.config
-        head_dim = config.model_dim // config.num_heads
-        layers_batch_heads = [config.num_layers, batch_size, config.num_heads]
-        return layers_batch_heads + [head_dim, config.max_context], layers_batch_heads + [config.max_context, head_dim]
+        return note, log_probs, bar, position + 1, new_keys, new_values
 
     def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
         """A START step that draws every field; a batch of 2, since the exporter would fix a batch of 1."""
@@ -187,7 +178,7 @@ class StepGraph(nn.Module):
             return torch.full((batch_size, *shape), value, dtype=torch.int64)
 
         start = torch.tensor(encoding.FIELD_SIZES, dtype=torch.int64).expand(batch_size, -1).clone()
-        keys, values = self.cache_shapes(batch_size)
+        keys, values = cache_shapes(self.model.config, batch_size)
         biases = [torch.zeros(batch_size, size) for size in encoding.FIELD_SIZES]
         return (start, ints(0), ints(1), ints(4 * encoding.TICKS_PER_BEAT), ints(0), ints(0), ints(-1, 5),
                 torch.full((batch_size, 5), 0.5), torch.ones(batch_size), torch.full((batch_size,), 0.95), *biases,
@@ -202,13 +193,7 @@ class StepGraph(nn.Module):
         return tuple(inputs)
 
     def state_layout(self) -> list[dict]:
-        keys, values = self.cache_shapes(1)
-        cache = {"dtype": "float32", "batch_axis": 1, "written_at": "position"}
-        return [
-            {"input": "position", "output": "position_out", "shape": [1], "dtype": "int64", "batch_axis": 0},
-            {"input": "keys", "output": "new_keys", "shape": keys, "slot_axis": 4, **cache},
-            {"input": "values", "output": "new_values", "shape": values, "slot_axis": 3, **cache},
-        ]
+        return cache_layout(self.model.config)
 
     def extra(self) -> dict:
         return {}

@@ -152,37 +152,50 @@ class StepGraph(TokenStepGraph):
         self.max_steps = model.config.max_context
 
     def forward(self, token: torch.Tensor, position: torch.Tensor, keys: torch.Tensor, values: torch.Tensor):
-        x = self.model.embed(token).unsqueeze(1)
-        new_keys, new_values = [], []
-        for layer, block in enumerate(self.model.blocks):
-            x, layer_keys, layer_values = block.step(x, position, keys[layer], values[layer])
-            new_keys.append(layer_keys)
-            new_values.append(layer_values)
+        x, new_keys, new_values = step_blocks(self.model.blocks, self.model.embed(token).unsqueeze(1), position,
+                                              keys, values)
         logits = self.model.head(self.model.norm(x)).squeeze(1)
-        return logits, position + 1, torch.stack(new_keys), torch.stack(new_values)
-
-    def cache_shapes(self, batch_size: int) -> tuple[list[int], list[int]]:
-        """The shapes of keys and of values."""
-        config = self.model.config
-        head_dim = config.model_dim // config.num_heads
-        layers_batch_heads = [config.num_layers, batch_size, config.num_heads]
-        return layers_batch_heads + [head_dim, config.max_context], layers_batch_heads + [config.max_context, head_dim]
+        return logits, position + 1, new_keys, new_values
 
     def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
         """Inputs to trace with; a batch of 2, since the exporter would fix a batch of 1 as a constant."""
         token = torch.full((batch_size,), encoding.START, dtype=torch.int64)
         position = torch.zeros(batch_size, dtype=torch.int64)
-        keys, values = self.cache_shapes(batch_size)
+        keys, values = cache_shapes(self.model.config, batch_size)
         return token, position, torch.zeros(keys), torch.zeros(values)
 
     def state_layout(self) -> list[dict]:
-        keys, values = self.cache_shapes(1)
-        cache = {"dtype": "float32", "batch_axis": 1, "written_at": "position"}
-        return [
-            {"input": "position", "output": "position_out", "shape": [1], "dtype": "int64", "batch_axis": 0},
-            {"input": "keys", "output": "new_keys", "shape": keys, "slot_axis": 4, **cache},
-            {"input": "values", "output": "new_values", "shape": values, "slot_axis": 3, **cache},
-        ]
+        return cache_layout(self.model.config)
+
+
+def step_blocks(blocks: nn.ModuleList, x: torch.Tensor, position: torch.Tensor, keys: torch.Tensor,
+                values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One new position through every block, reading the cache: the output, and each layer's new key and
+    value stacked for the caller to write into slot `position` (the step graphs of every cached family)."""
+    new_keys, new_values = [], []
+    for layer, block in enumerate(blocks):
+        x, layer_keys, layer_values = block.step(x, position, keys[layer], values[layer])
+        new_keys.append(layer_keys)
+        new_values.append(layer_values)
+    return x, torch.stack(new_keys), torch.stack(new_values)
+
+
+def cache_shapes(config, batch_size: int) -> tuple[list[int], list[int]]:
+    """The shapes of keys and of values of a cache of `config.max_context` slots."""
+    head_dim = config.model_dim // config.num_heads
+    layers_batch_heads = [config.num_layers, batch_size, config.num_heads]
+    return layers_batch_heads + [head_dim, config.max_context], layers_batch_heads + [config.max_context, head_dim]
+
+
+def cache_layout(config) -> list[dict]:
+    """The state layout of a key/value cache written in place at `position` (see duetto.model.step_model)."""
+    keys, values = cache_shapes(config, 1)
+    cache = {"dtype": "float32", "batch_axis": 1, "written_at": "position"}
+    return [
+        {"input": "position", "output": "position_out", "shape": [1], "dtype": "int64", "batch_axis": 0},
+        {"input": "keys", "output": "new_keys", "shape": keys, "slot_axis": 4, **cache},
+        {"input": "values", "output": "new_values", "shape": values, "slot_axis": 3, **cache},
+    ]
 
 
 def build(config: dict | None = None) -> EventTransformer:
