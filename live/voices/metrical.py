@@ -92,7 +92,6 @@ class MetricalVoice(RollingVoice):
             if note[1] == pitch and note[3] is None:
                 note[3] = seconds
         if velocity > 0:
-            self.touch.strike(velocity)
             if not self.pending or seconds - self.pending[-1][0] >= CHORD_SECONDS:
                 self.touch.onset(seconds)
             self.pending.append([seconds, pitch, velocity, None])
