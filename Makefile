@@ -1,7 +1,7 @@
 # Duetto: `make demo` runs the bot on the shipped model; `make test` runs every test. Both set up what
 # they need on a fresh machine: a virtual environment in .venv, FluidSynth with a General MIDI soundfont
-# (the demo's WAV, `duetto generate --wav`, `duetto jam --synth`), and for the tests Debian's jackd2, tmux and
-# Ardour.
+# (the demo's WAV, `duetto generate --wav`, `duetto jam --synth`), and for the tests Debian's jackd2, tmux,
+# Ardour and MMA.
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +14,7 @@ APT_INSTALL = $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUD
 CAN_APT = { command -v apt-get >/dev/null 2>&1 && { [ -z "$(SUDO)" ] || command -v sudo >/dev/null 2>&1; }; }
 HAVE_FLUIDSYNTH = { command -v fluidsynth >/dev/null 2>&1 && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; }
 
-.PHONY: demo demo-sound test test-fast jack fluidsynth tmux ardour clean
+.PHONY: demo demo-sound test test-fast jack fluidsynth tmux ardour mma clean
 
 # the runtime alone: numpy, mido, python-rtmidi and the CPU build of ONNX Runtime
 $(VENV)/.runtime: pyproject.toml
@@ -63,7 +63,12 @@ ardour:
 	@command -v ardour7-lua >/dev/null 2>&1 || { $(APT_INSTALL) ardour >/dev/null; }
 	@command -v ardour7-lua >/dev/null 2>&1 || { echo "ardour could not be installed" >&2; exit 1; }
 
-test: $(VENV)/.dev jack fluidsynth tmux ardour
+# band music rendered for training (`duetto data build mma:all`): Debian's MMA and its groove library
+mma:
+	@command -v mma >/dev/null 2>&1 || { $(APT_INSTALL) mma >/dev/null; }
+	@command -v mma >/dev/null 2>&1 || { echo "mma could not be installed" >&2; exit 1; }
+
+test: $(VENV)/.dev jack fluidsynth tmux ardour mma
 	$(BIN)/python -m pytest -q
 
 # the unit tier, every few minutes while working: no apt, no JACK server, no training (tests/conftest.py)

@@ -133,6 +133,9 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
     quality.add_argument("--seconds", type=float, default=8.0,
                          help="length of each continuation in seconds (default 8)")
     quality.add_argument("--seed", type=int, default=0, help="random seed of the continuations (default 0)")
+    quality.add_argument("--band-pieces", type=int, default=6,
+                         help="held-out band pieces of each band style to accompany with a metrical model's band "
+                              "(default 6; 0: none)")
     quality.add_argument("--json", default=None, help="also write the figures to this JSON file")
     quality.add_argument("--markdown", default=None, help="also write the table to this markdown file")
 
@@ -412,7 +415,8 @@ def run_quality_bench(args: argparse.Namespace) -> int:
 
     models = args.models or [str(DEFAULT_MODEL)] + family_models()
     settings = QualitySettings(models=models, data=args.data, pieces=args.pieces,
-                               prompt_seconds=args.prompt_seconds, seconds=args.seconds, seed=args.seed)
+                               prompt_seconds=args.prompt_seconds, seconds=args.seconds, seed=args.seed,
+                               band_pieces=args.band_pieces)
     report = bench(settings, command="duetto " + " ".join(sys.argv[1:]))
     print(format_quality(report))
     write_quality(report, args.json, args.markdown)

@@ -40,6 +40,7 @@ from duetto.music.parts import MELODY
 from duetto.music.texture import TEXTURES, texture_of, voices
 from duetto.music.timeline import Timeline, on_grid_share
 from duetto.offline.generate import continue_notes
+from duetto.tools.band_quality import BAND_BPM, LISTEN_BEATS, PLAY_BEATS, band_figures
 from duetto.voices.in_kind import REGISTER_MARGIN
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class QualitySettings:
     seed: int = 0
     temperature: float = DEFAULT_TEMPERATURE
     top_p: float = DEFAULT_TOP_P
+    band_pieces: int = 6  # held-out pieces of each band style a metrical model's band accompanies
 
 
 def load_split(data_dir: str | Path, split: str) -> list[list[Note]]:
@@ -375,8 +377,22 @@ def evaluate_model(path: str, settings: QualitySettings, pairs, runs: TrainingRu
         "beat": beat_and_texture(model, settings, beat_calls(settings, read_split(settings.data, "test"))),
         "in_kind": {"all": summarize_kind(kinds), **{style: summarize_kind([k for k in kinds if k["style"] == style])
                                                     for style in sorted({k["style"] for k in kinds})}},
+        "band": band_of(model, settings),
         "generation_seconds": time.perf_counter() - started,
     }
+
+
+def band_of(model: StepModel, settings: QualitySettings) -> dict | None:
+    """The band's figures (duetto.tools.band_quality) for a model that plays parts, on a dataset with band
+    styles; None otherwise."""
+    from duetto.train.data.pieces import BAND_STYLES
+
+    test = read_split(settings.data, "test")
+    band_styles = [style for style in style_names(test) if style in BAND_STYLES]
+    if model.info.family != "metrical" or not band_styles or settings.band_pieces < 1:
+        return None
+    return band_figures(model, test, band_styles, settings.band_pieces, settings.seed, settings.temperature,
+                        settings.top_p)
 
 
 def run_quality_bench(settings: QualitySettings, command: str) -> dict:
@@ -455,6 +471,7 @@ def format_quality(report: dict) -> str:
                          f"| {number(beat['real_on_grid'], 2)} | {number(beat['ratio'], 2)} | "
                          f"{number(beat['in_key_unleaned'], 2)} ({number(beat['real_in_key'], 2)}) | {beat['line_calls']} | "
                          + " / ".join(number(beat[f"voices_asked_{name}"], 2) for name in TEXTURES) + " |")
+    lines += band_table(report)
     return "\n".join(lines)
 
 
@@ -463,3 +480,26 @@ def write_quality(report: dict, json_path: str | None, markdown_path: str | None
         write_json_atomically(json_path, report)
     if markdown_path:
         write_atomically(markdown_path, lambda handle: handle.write(format_quality(report) + "\n"), mode="w")
+
+
+def band_table(report: dict) -> list[str]:
+    """The band's figures per model and style (duetto.tools.band_quality), for models that have them."""
+    def number(value, digits: int = 2) -> str:
+        return "—" if value is None else f"{value:.{digits}f}"
+
+    rows = [(row["model"], style, figures) for row in report["models"] for style, figures in (row.get("band") or {}).items()]
+    if not rows:
+        return []
+    lines = ["", f"The band (bass, chords, line) over held-out band pieces' melodies at {BAND_BPM:.0f} BPM, coming in "
+             f"after {LISTEN_BEATS} beats and playing {PLAY_BEATS}, composed a beat ahead as live; real: the pieces' "
+             "own accompaniment (goals: consonance ≥ real − 0.05, beat ratio ≥ 0.9, registers in order ≥ 0.95):", "",
+             "| model | style | pieces | notes (real) | consonance (real) | bass on root or fifth (real) | on grid (real) "
+             "| beat ratio | registers in order | bass / chords / line notes |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for model, style, band in rows:
+        parts = band["part_notes"]
+        lines.append(f"| {Path(model).name} | {style} | {band['pieces']} | {band['notes']} ({band['real_notes']}) | "
+                     f"{number(band['consonance'])} ({number(band['real_consonance'])}) | "
+                     f"{number(band['bass_root_or_fifth'])} ({number(band['real_bass_root_or_fifth'])}) | "
+                     f"{number(band['on_grid'])} ({number(band['real_on_grid'])}) | {number(band['beat_ratio'])} | "
+                     f"{number(band['registers_in_order'])} | {parts['bass']} / {parts['chords']} / {parts['line']} |")
+    return lines

@@ -51,7 +51,7 @@ BAR_POSITIONS = 8 * TICKS_PER_BEAT  # positions in a bar that the model tells ap
 # meters the model knows by name; index 0 is any other (its bar length still counts the bar)
 METERS = ((0, 0), (4, 4), (3, 4), (2, 4), (6, 8), (2, 2), (3, 8), (9, 8), (12, 8), (5, 4), (7, 8), (6, 4),
           (3, 2), (5, 8), (4, 2), (7, 4))
-STYLE_SLOTS = 16  # 0: withheld; 1 + k: the style of index k
+STYLE_SLOTS = 32  # 0: withheld; 1 + k: the style of index k (a model trained with 16 grows on --init)
 TEXTURE_SLOTS = 1 + len(TEXTURES)  # 0: withheld; 1 + k: TEXTURES[k]
 TEXTURE_SPAN_BEATS = 8.0  # each note is conditioned on the texture of the 8 beats it falls in
 

@@ -15,6 +15,7 @@ answer can be undone or re-rolled and the model never learns it happened.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import queue
 import random
@@ -44,8 +45,9 @@ from duetto.music.clock import SOURCE_CLOCK, BeatSource, Grid, TempoTracker
 from duetto.music.groove import Dynamics, Placement
 from duetto.music.key import Key, KeyFinder
 from duetto.music.notes import KeyEvent
+from duetto.music.parts import MELODY
 from duetto.music.timeline import Timeline
-from duetto.voices.base import AnswerKind
+from duetto.voices.base import AnswerKind, BandRequest
 from duetto.voices.in_kind import CallListener
 
 PRIME_SLICE_TOKENS = 8  # steps a primed state catches up by between looks at the inbox (~2 ms)
@@ -74,7 +76,7 @@ class Engine:
         self._player_down: set[tuple[int, int]] = set()
         self._phrase_has_notes = False  # a stray key-up (say, of a key held before we started) is no phrase
         self._answer_sounded = True  # no answer pending yet
-        self._unheard_answer: list[tuple[float, int, int]] = []  # the bot's notes not yet fed to the voice
+        self._unheard_answer: list[tuple[float, int, int, int | None]] = []  # the bot's notes not yet heard, with their parts
         self._cc_values: dict[tuple[int, int], int] = {}  # (channel, controller) -> latest value
         self.sampler = Sampler(settings.temperature, settings.top_p, settings.seed)
         self.tempo = TempoTracker(settings.bpm, settings.follow_player, shared_beat)
@@ -195,9 +197,12 @@ class Engine:
         self._let_voice_hear_the_answer()
 
     def compose(self, seconds: float, should_stop: Callable[[], bool], texture: str | None = None,
-                start: float | None = None) -> Iterator[KeyEvent]:
+                start: float | None = None, band: BandRequest | None = None) -> Iterator[KeyEvent]:
         self._tell_voice_the_time()
-        return self.voice.answer(seconds, should_stop=should_stop, kind=self.answer_kind(texture),
+        kind = self.answer_kind(texture)
+        if band is not None:  # the parts set the texture and the registers, not the player's phrase
+            kind = dataclasses.replace(kind, band=band, texture=None, register=None, pace=None)
+        return self.voice.answer(seconds, should_stop=should_stop, kind=kind,
                                  start=None if start is None else start - self._voice_origin)
 
     def _tell_voice_the_time(self) -> None:
@@ -240,17 +245,31 @@ class Engine:
             for event in compose():
                 meant = placement.place(event)
                 at = meant - settings.latency_compensation  # sent early, to land at `meant`
+                channel = self._channel_of(event.part)
                 if event.velocity > 0:
                     if self._first_note_due is None:
                         self._first_note_due = at
                     velocity = self.dynamics.scale(event.velocity, settings.velocity_follow)
-                    self.scheduler.note_on(at, settings.channel, event.pitch, velocity)
+                    self.scheduler.note_on(at, channel, event.pitch, velocity)
                     struck.append((meant, event.pitch))
                 else:
-                    self.scheduler.note_off(at, settings.channel, event.pitch)
+                    self.scheduler.note_off(at, channel, event.pitch)
         finally:
             self.composing = False
         return struck
+
+    def _channel_of(self, part: int | None) -> int:
+        """The channel a note goes out on: its band part's, else the bot's."""
+        band = self.settings.band
+        channel = None if part is None or band is None else band.channel_of(part)
+        return self.settings.channel if channel is None else channel
+
+    def _part_of(self, channel: int, player: bool) -> int | None:
+        """The band part a note heard on `channel` plays, for a voice that plays a band: the player is the
+        melody; None outside band mode (the voice judges parts itself)."""
+        if self.mode.name != "band" or not getattr(self.voice, "plays_band", False):
+            return None
+        return MELODY if player else self.settings.band.part_of_channel(channel)
 
     def _sync_sampling(self) -> None:
         """Bring sampling and masks in line with the settings, which CCs may have changed."""
@@ -357,7 +376,7 @@ class Engine:
                 self.stats.answers += 1
                 if self._first_note_due is not None:
                     self.answer_lateness.append(stamp - self._first_note_due)
-        self._unheard_answer.append((stamp, pitch, velocity))
+        self._unheard_answer.append((stamp, pitch, velocity, self._part_of(channel, player=False)))
         if not self.mode.holds_answers:
             self._let_voice_hear_the_answer()
 
@@ -365,6 +384,9 @@ class Engine:
         if self.recording is not None:
             self.recording.add(PLAYER, stamp - self._origin, pitch, velocity)
         self._roll.heard(PLAYER, stamp, channel, pitch, velocity)
+        if self.settings.steers(pitch):  # an arranger's left hand: the band's chord, not music to hear
+            self.mode.steer(stamp, pitch, velocity)
+            return
         if velocity > 0:
             self.mode.key_struck(stamp)  # first: the mode may stop the bot at once
         self._let_voice_hear_the_answer()
@@ -379,15 +401,21 @@ class Engine:
                 self.panic()
         else:
             self._player_down.discard((channel, pitch))
-        self.voice.hear(stamp - self._voice_origin, pitch, velocity)
+        self._voice_hears(stamp, pitch, velocity, self._part_of(channel, player=True))
         self.call.hear(stamp - self._voice_origin, pitch, velocity)
         self.mode.player_note(stamp, pitch, velocity, bool(self._player_down))
 
     def _let_voice_hear_the_answer(self) -> None:
         """The bot's notes reach the voice once the answer can no longer be undone."""
-        for stamp, pitch, velocity in self._unheard_answer:
-            self.voice.hear(stamp - self._voice_origin, pitch, velocity)
+        for stamp, pitch, velocity, part in self._unheard_answer:
+            self._voice_hears(stamp, pitch, velocity, part)
         self._unheard_answer.clear()
+
+    def _voice_hears(self, stamp: float, pitch: int, velocity: int, part: int | None) -> None:
+        if part is None:
+            self.voice.hear(stamp - self._voice_origin, pitch, velocity)
+        else:  # only a voice that plays a band is given parts (`_part_of`)
+            self.voice.hear(stamp - self._voice_origin, pitch, velocity, part)
 
     def _control(self, stamp: float, channel: int, controller: int, value: int) -> None:
         previous = self._cc_values.get((channel, controller), 0)

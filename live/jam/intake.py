@@ -138,7 +138,7 @@ class Intake:
             if note[2] > 0:
                 self._enqueue_unpaired(PhraseTrigger(stamp))
             return
-        if settings.passthrough:
+        if settings.passthrough and not settings.steers(note[1]):
             self._forward_note(*note)
         if note[0] == messages.DRUM_CHANNEL:
             return  # percussion: passed through, but no pitch for the key, the context or the model

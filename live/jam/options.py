@@ -14,6 +14,7 @@ from pathlib import Path
 
 from duetto.errors import UsageError, usage
 from duetto.fluidsynth import find_fluidsynth, find_soundfont
+from duetto.jam.band import DEFAULT_PARTS, ROLES, Band, make_band, parse_parts
 from duetto.jam.controls import CONTROLS, parse_phrase_end
 from duetto.jam.modes import MODES
 from duetto.jam.osc import LOCAL_HOST, OscPlan, check_plan, parse_destination
@@ -25,6 +26,7 @@ from duetto.model.step_model import StepModel
 from duetto.models import DEFAULT_MODEL
 from duetto.music.groove import Feel
 from duetto.music.key import Key, parse_key
+from duetto.music.notes import parse_note_name
 from duetto.voices.in_kind import TEXTURE_CHOICES
 from duetto.voices.limits import Limits
 
@@ -119,6 +121,7 @@ def add_port_name_option(parser: argparse.ArgumentParser) -> argparse.Action:
 def add_jam_options(jam: argparse.ArgumentParser) -> list[argparse.Action]:
     """Every option of `duetto jam` a config file may set too."""
     synth = jam.add_argument_group("a synth of its own (FluidSynth, for keyboard + laptop)")
+    band = jam.add_argument_group("the band (--mode band)")
     osc = jam.add_argument_group("Open Sound Control (needs the osc extra)")
     return [
         add_port_name_option(jam),
@@ -134,7 +137,19 @@ def add_jam_options(jam: argparse.ArgumentParser) -> list[argparse.Action]:
                               "MIDI Clock, Link or your playing sets one"),
         jam.add_argument("--mode", default="call", choices=list(MODES),
                          help="call: answer each phrase (default); duet: play along continuously; "
-                              "practice: play a phrase for you to echo, and score it"),
+                              "practice: play a phrase for you to echo, and score it; band: bass, chords and a "
+                              "second line play along, each on its own channel"),
+        band.add_argument("--band", default=",".join(DEFAULT_PARTS), metavar="PARTS",
+                          help=f"the band's parts, from {', '.join(ROLES)} (default: all three)"),
+        band.add_argument("--band-channels", default=None, metavar="N,N,...",
+                          help="each part's MIDI channel, 1-16 (default: the first ones apart from yours and "
+                               "the drums')"),
+        band.add_argument("--band-programs", default=None, metavar="N,N,...",
+                          help="with --synth, each part's General MIDI instrument, 1-128 (default: "
+                               + ", ".join(f"{name} {role.program}" for name, role in ROLES.items()) + ")"),
+        band.add_argument("--split", default=None, metavar="NOTE",
+                          help="arranger split, like C4 or 60: your keys below it are chords that steer the "
+                               "band (not played), those above it your melody"),
         jam.add_argument("--view", action="store_true",
                          help="a full-screen live view to play from: the piano roll with the answer ahead of "
                               "time, tempo, key, the knobs and timings; keys for re-roll, undo, panic and more "
@@ -240,13 +255,14 @@ def live_settings(args: argparse.Namespace, *, synth: bool = False, mode: str = 
     check_range("--phrase-gap", args.phrase_gap, 1, 60_000)
     limits.density = args.density
     key: Key | None = None if args.key.strip().lower() == "auto" else usage(parse_key, args.key)
+    channel = bot_channel(args.channel, args.in_channel, synth) - 1
     return JamSettings(
         phrase_gap=args.phrase_gap / 1000.0,
         phrase_beats=args.phrase_beats,
         phrase_end=usage(parse_phrase_end, args.phrase_end),
         response_seconds=args.response_seconds,
         seed=args.seed,
-        channel=bot_channel(args.channel, args.in_channel, synth) - 1,
+        channel=channel,
         input_channel=None if args.in_channel is None else args.in_channel - 1,
         passthrough=args.passthrough or synth,
         velocity_follow=args.velocity_follow,
@@ -261,13 +277,45 @@ def live_settings(args: argparse.Namespace, *, synth: bool = False, mode: str = 
         style=args.style,
         texture=args.texture,
         limits=limits,
+        band=band_of(args, mode, player_channel=0 if args.in_channel is None else args.in_channel - 1),
     )
+
+
+def band_of(args: argparse.Namespace, mode: str, player_channel: int) -> Band | None:
+    """The band the options ask for (None for a command without band options); a --split is the band
+    mode's alone."""
+    if getattr(args, "band", None) is None:
+        return None
+    split = None if args.split is None else usage(parse_note_name, args.split, "--split")
+    if split is not None and mode != "band":
+        raise UsageError("--split steers a band: use it with --mode band")
+    names = usage(parse_parts, args.band)
+    channels = numbers_of("--band-channels", args.band_channels, 1, 16)
+    programs = numbers_of("--band-programs", args.band_programs, 1, 128)
+    if channels is not None and (len(set(channels)) != len(channels) or DRUM_CHANNEL + 1 in channels):
+        raise UsageError(f"--band-channels {args.band_channels}: one channel each, and not the drums' "
+                         f"({DRUM_CHANNEL + 1})")
+    return usage(make_band, names, None if channels is None else [number - 1 for number in channels], programs,
+                 player_channel, split)
+
+
+def numbers_of(option: str, text: str | None, lowest: int, highest: int) -> list[int] | None:
+    """'2,3,4' -> [2, 3, 4], each from `lowest` to `highest`; None when not given."""
+    if text is None:
+        return None
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() and lowest <= int(part) <= highest for part in parts):
+        raise UsageError(f"{option} {text!r}: give numbers from {lowest} to {highest}, like 2,3,4")
+    return [int(part) for part in parts]
 
 
 def fit_to_model(settings: JamSettings, args: argparse.Namespace, model: StepModel) -> None:
     """What the model settles: its sampling where the command line left it open, and the styles a CC may
     choose among; a --style it does not know is a UsageError."""
     check_style(args.style, model)
+    if settings.mode == "band" and model.info.family != "metrical":
+        raise UsageError(f"--mode band needs a model that plays parts (a metrical one, like the shipped model): "
+                         f"{model.path.name} is a {model.info.family} model")
     settings.temperature, settings.top_p = model.info.sampling(args.temperature, args.top_p)
     settings.style_choices = ("auto", *model.info.styles)
 

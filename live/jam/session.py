@@ -130,11 +130,14 @@ class JamSession:
         output = self.backend.open_output(self.synth.wait_for_port(self.backend.output_names, known))
         settings = self._settings
         players = range(16) if settings.input_channel is None else [settings.input_channel]
-        for message in program_changes(settings.channel, plan.bot_program - 1, players, plan.player_program - 1):
+        band = {part.channel: part.program - 1 for part in settings.band.parts} if settings.mode == "band" else {}
+        for message in program_changes(settings.channel, plan.bot_program - 1, players, plan.player_program - 1, band):
             output.send(message)
+        parts = "".join(f", {part.name} on {part.channel + 1} (program {part.program})"
+                        for part in settings.band.parts) if band else ""
         self.log(f"duetto: FluidSynth (pid {self.synth.pid}) plays {plan.soundfont.name} on channel "
-                 f"{settings.channel + 1} (program {plan.bot_program}) and yours (program {plan.player_program}); "
-                 f"its sound goes to {audio}")
+                 f"{settings.channel + 1} (program {plan.bot_program}){parts} and yours (program "
+                 f"{plan.player_program}); its sound goes to {audio}")
         return output
 
     def describe(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from duetto.jam.band import Band
 from duetto.jam.controls import PhraseEnd
 from duetto.model.rolling_state import WINDOW_TOKENS
 from duetto.model.sampler import DEFAULT_TEMPERATURE, DEFAULT_TOP_P
@@ -41,12 +42,18 @@ class JamSettings:
     window_tokens: int = WINDOW_TOKENS
     limits: Limits = field(default_factory=Limits)
     mode: str = "call"
+    band: Band | None = None  # the band's parts, channels and split (`--mode band`; None: its default band)
     style: str = "auto"  # a style the model knows, or auto: none is said, and the model hears it in the music
     texture: str = "auto"  # auto: the texture of your latest phrase; free: the model's choice; line, voices, chords
     texture_choices: tuple[str, ...] = TEXTURE_CHOICES  # what a CC mapped to texture chooses among
     style_choices: tuple[str, ...] = ("auto",)  # what a CC mapped to style chooses among: the model's styles
     # seconds the bot's notes leave early, to make up for the MIDI transport (see `compensate_transport`)
     latency_compensation: float = 0.0
+
+    def steers(self, pitch: int) -> bool:
+        """Whether a key of the player's is below the band's arranger split: it steers the band's chords,
+        and is neither played nor heard as music."""
+        return self.mode == "band" and self.band is not None and self.band.split is not None and pitch < self.band.split
 
     def compensate_transport(self, one_way: float) -> None:
         """Make up for a transport whose trips take `one_way` seconds on average. The player's key

@@ -72,12 +72,15 @@ def audio_driver(backend: str, platform: str = sys.platform, environ: Mapping[st
 
 
 def program_changes(bot_channel: int, bot_program: int, player_channels: Iterable[int],
-                    player_program: int) -> list[messages.Message]:
-    """The instruments, chosen on every channel that will play: the bot's, and the player's (programs and
-    channels counted from 0). General MIDI's channel 10 keeps its drum kit."""
+                    player_program: int, band_programs: Mapping[int, int] | None = None) -> list[messages.Message]:
+    """The instruments, chosen on every channel that will play: the bot's, a band's parts' (by channel),
+    and the player's (programs and channels counted from 0). General MIDI's channel 10 keeps its drum kit."""
+    band_programs = band_programs or {}
     chosen = [messages.program_change(bot_channel, bot_program)]
+    chosen += [messages.program_change(channel, program) for channel, program in sorted(band_programs.items())
+               if channel != bot_channel]
     chosen += [messages.program_change(channel, player_program) for channel in sorted(set(player_channels))
-               if channel not in (bot_channel, messages.DRUM_CHANNEL)]
+               if channel not in (bot_channel, messages.DRUM_CHANNEL, *band_programs)]
     return chosen
 
 

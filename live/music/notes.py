@@ -7,6 +7,7 @@ key events, and `--record` and `generate` write notes to MIDI files (duetto.midi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -35,6 +36,7 @@ class KeyEvent:
     seconds: float
     pitch: int
     velocity: int  # 0 for a release
+    part: int | None = None  # the band part that plays it (duetto.music.parts); None: the bot's one part
 
 
 def notes_from_events(events: Iterable[KeyEvent]) -> Iterator[Note]:
@@ -52,3 +54,24 @@ def notes_from_events(events: Iterable[KeyEvent]) -> Iterator[Note]:
 def transpose(notes: Iterable[Note], semitones: int) -> list[Note]:
     """Shift every pitch; callers check the range."""
     return [Note(n.start, n.end, n.pitch + semitones, n.velocity, n.channel) for n in notes]
+
+
+NOTE_NAME = re.compile(r"([A-Ga-g])([#b]?)(-?\d)")
+LETTER_CLASSES = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+
+
+def parse_note_name(text: str, option: str = "note") -> int:
+    """'C4' (middle C, 60), 'F#3', 'Bb2' or a MIDI number like '60' -> the MIDI note number; a one-line
+    ValueError naming `option` otherwise."""
+    text = text.strip()
+    match = NOTE_NAME.fullmatch(text)
+    if text.isdigit():
+        number = int(text)
+    elif match:
+        letter, accidental, octave = match.groups()
+        number = 12 * (int(octave) + 1) + LETTER_CLASSES[letter.lower()] + {"#": 1, "b": -1, "": 0}[accidental]
+    else:
+        number = -1
+    if not 0 <= number <= 127:
+        raise ValueError(f"{option} {text!r}: give a note like C4 (middle C), F#3, Bb2, or a MIDI number 0-127")
+    return number

@@ -11,9 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
 
+from duetto.music.chords import Chord
 from duetto.music.key import Key
 from duetto.music.notes import KeyEvent
 from duetto.music.timeline import Timeline
+
+
+@dataclass(frozen=True)
+class BandRequest:
+    """The parts a band answer plays (duetto.music.parts: bass, inner for chords, other for a second
+    line), each in its own register, and the chord the player holds (an arranger's left hand), if any.
+    Every note of such an answer names its part; the player is heard as the melody."""
+
+    parts: tuple[int, ...]
+    registers: tuple[tuple[int, int], ...]  # lowest and highest pitch of each part, in `parts` order
+    chord: Chord | None = None
+
+    def register(self, part: int) -> tuple[int, int]:
+        return self.registers[self.parts.index(part)]
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,7 @@ class AnswerKind:
     key: Key | None = None  # notes of this key are favoured (the scale lock, a hard limit, is in Limits)
     pace: float | None = None  # notes per second to aim for
     register: tuple[int, int] | None = None  # lowest and highest pitch, within the Limits' own
+    band: BandRequest | None = None  # a band's parts instead of the bot's one (the metrical voice only)
 
 
 class InSeconds:

@@ -28,15 +28,17 @@ class Phrase:
     def __init__(self, limits: Limits, seconds: float) -> None:
         self.limits = limits
         self.seconds = seconds
-        self.sounding: dict[int, tuple[float, float]] = {}  # pitch -> (onset, end)
+        self.sounding: dict[int, tuple[float, float, int | None]] = {}  # pitch -> (onset, end, part)
         self._ends: list[tuple[float, int]] = []  # heap of (end, pitch); entries of re-struck keys go stale
 
     def fits(self, onset: float) -> bool:
         """Whether a note struck at `onset` still sounds its shortest length inside the answer."""
         return onset + self.limits.min_note_seconds <= self.seconds
 
-    def strike(self, onset: float, pitch: int, velocity: int, duration: float) -> list[KeyEvent]:
-        """The releases due by `onset`, then the key-down (if it may sound); its key-up comes later."""
+    def strike(self, onset: float, pitch: int, velocity: int, duration: float, part: int | None = None
+               ) -> list[KeyEvent]:
+        """The releases due by `onset`, then the key-down (if it may sound); its key-up comes later, for
+        the same band `part`."""
         events = self._release_until(onset)
         cut = [pitch] if pitch in self.sounding else []
         crowd = len(self.sounding) - len(cut) - self.limits.max_polyphony + 1
@@ -46,9 +48,9 @@ class Phrase:
         events += [self._release(p, onset) for p in cut]
         duration = min(max(duration, self.limits.min_note_seconds), self.limits.max_note_seconds)
         end = min(onset + duration, self.seconds)
-        self.sounding[pitch] = (onset, end)
+        self.sounding[pitch] = (onset, end, part)
         heapq.heappush(self._ends, (end, pitch))
-        events.append(KeyEvent(onset, pitch, velocity))
+        events.append(KeyEvent(onset, pitch, velocity, part))
         return events
 
     def release_all(self) -> list[KeyEvent]:
@@ -63,8 +65,8 @@ class Phrase:
         return events
 
     def _release(self, pitch: int, seconds: float) -> KeyEvent:
-        del self.sounding[pitch]  # its heap entry, if any, is now stale and skipped
-        return KeyEvent(seconds, pitch, 0)
+        part = self.sounding.pop(pitch)[2]  # its heap entry, if any, is now stale and skipped
+        return KeyEvent(seconds, pitch, 0, part)
 
 
 class Touch:

@@ -13,6 +13,11 @@ ticks from the note before, so the answer's notes fall on the grid by constructi
 on the answer's start when the answer should begin at once (the call's answer, the duet's beat: the
 engine puts that start on a beat when it knows the grid), else at it or after it, and the answer ends when
 its time is up.
+
+A band (`AnswerKind.band`) plays several parts in one stream of notes: the model draws each note's part
+with the rest of it, kept to the band's parts, and a note drawn outside its part's register is drawn again
+with that part (and onset) held, from that register alone. The player's notes are heard as the melody,
+the band's own with the parts that played them.
 """
 
 from __future__ import annotations
@@ -28,11 +33,12 @@ from duetto.model.rolling_state import RollingState, RollingVoice
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.clock import FASTEST_BPM, SLOWEST_BPM
+from duetto.music.chords import Chord
 from duetto.music.notes import CHORD_SECONDS, KeyEvent, Note
-from duetto.music.parts import part_roles
+from duetto.music.parts import BASS, part_roles
 from duetto.music.texture import TEXTURES
 from duetto.music.timeline import Timeline
-from duetto.voices.base import AnswerKind
+from duetto.voices.base import AnswerKind, BandRequest
 from duetto.voices.common import Phrase, Touch, answer_limits, key_lean, playable_pitches
 from duetto.voices.limits import Limits
 
@@ -40,7 +46,9 @@ ROLE_MEMORY = 16  # notes whose texture decides the part of the next one heard
 FOUR_FOUR = encoding.meter_index((4, 4))
 UNPLAYABLE = -1e9
 TEXTURE_PULL = 3.0  # nats added to striking with the last note while a moment is thinner than its texture asks
-CHORD_NOTES = 3  # a bias that rules a value out (finite, so no row of logits is ever all -inf)
+CHORD_NOTES = 3  # the notes struck together that a "chords" texture leans to
+CHORD_TONE_PULL = 2.0  # nats taken from a band note outside the chord the player holds
+ROOT_PULL = 1.0  # nats added to the held chord's root (and half of it to its fifth): the bass's notes
 
 
 def texture_pull(texture: str | None, struck_together: int, most: int) -> float:
@@ -53,13 +61,15 @@ def texture_pull(texture: str | None, struck_together: int, most: int) -> float:
 
 
 class MetricalVoice(RollingVoice):
+    plays_band = True  # hears notes with their parts, and answers as a band (`AnswerKind.band`)
+
     def __init__(self, model: StepModel, sampler: Sampler, limits: Limits, window_tokens: int) -> None:
         self.model = model
         self.sampler = sampler
         self.limits = limits
         self.touch = Touch()
         self.timeline: Timeline | None = None  # the session's grid as a timeline, once one is known
-        self.pending: deque[list] = deque()  # [onset, pitch, velocity, release or None], in onset order
+        self.pending: deque[list] = deque()  # [onset, pitch, velocity, release or None, part], in onset order
         self.recent: deque[Note] = deque(maxlen=ROLE_MEMORY)
         self.latest_heard = 0.0
         self.writer = encoding.NoteWriter(Timeline())
@@ -86,7 +96,8 @@ class MetricalVoice(RollingVoice):
         return Timeline.steady(bpm, origin=first if anchor is None else anchor)
 
     # -- hearing ---------------------------------------------------------------------------------------
-    def hear(self, seconds: float, pitch: int, velocity: int) -> None:
+    def hear(self, seconds: float, pitch: int, velocity: int, part: int | None = None) -> None:
+        """A key event; `part` is who played it in a band (None: judged from the notes around it)."""
         self.latest_heard = max(self.latest_heard, seconds)
         for note in self.pending:
             if note[1] == pitch and note[3] is None:
@@ -94,20 +105,21 @@ class MetricalVoice(RollingVoice):
         if velocity > 0:
             if not self.pending or seconds - self.pending[-1][0] >= CHORD_SECONDS:
                 self.touch.onset(seconds)
-            self.pending.append([seconds, pitch, velocity, None])
+            self.pending.append([seconds, pitch, velocity, None, part])
         while self.pending and self.pending[0][3] is not None:
-            onset, pitch, velocity, release = self.pending.popleft()
-            feeds = self._read(Note(onset, release, pitch, velocity), self.writer, self.recent)
+            onset, pitch, velocity, release, part = self.pending.popleft()
+            feeds = self._read(Note(onset, release, pitch, velocity), self.writer, self.recent, part)
             if self.latest is not None:
                 self.rolling.step(self.latest)
             self.latest = feeds
 
-    def _read(self, note: Note, writer: encoding.NoteWriter, recent: deque[Note]) -> dict[str, np.ndarray]:
-        """The inputs of the step that reads `note` (its part judged among the `recent` notes, which it
-        joins), on the timeline in force."""
+    def _read(self, note: Note, writer: encoding.NoteWriter, recent: deque[Note], part: int | None
+              ) -> dict[str, np.ndarray]:
+        """The inputs of the step that reads `note` (its part as given, else judged among the `recent`
+        notes, which it joins), on the timeline in force."""
         recent.append(note)
         writer.timeline = self._timeline()
-        fields, bar, meter, length = writer.row(note, part_roles(list(recent))[-1])
+        fields, bar, meter, length = writer.row(note, part_roles(list(recent))[-1] if part is None else part)
         return encoding.step_inputs(np.array(fields), bar, meter, length)
 
     # -- answering -------------------------------------------------------------------------------------
@@ -121,11 +133,11 @@ class MetricalVoice(RollingVoice):
         writer = encoding.NoteWriter(self.writer.timeline)
         writer.previous_start = self.writer.previous_start
         recent, latest, room = deque(self.recent, maxlen=ROLE_MEMORY), self.latest, self.rolling.room
-        for onset, pitch, velocity, _ in self.pending:
+        for onset, pitch, velocity, _, part in self.pending:
             if room is not None and room <= 1:
                 break  # held notes past the cache's room go unheard: the answer needs the room more
             feeds = self._read(Note(onset, max(self.latest_heard, onset + CHORD_SECONDS), pitch, velocity),
-                               writer, recent)
+                               writer, recent, part)
             if latest is not None:
                 _, state = self.model.run(latest, state)
                 room = None if room is None else room - 1
@@ -142,6 +154,12 @@ class MetricalVoice(RollingVoice):
                   for name, size in zip(encoding.FIELDS, encoding.FIELD_SIZES)}
         pitch = key_lean(kind, encoding.PITCHES)
         pitch[~playable_pitches(limits, encoding.PITCHES)] = UNPLAYABLE
+        if kind.band is not None:
+            pitch += chord_lean(kind.band.chord)
+            lowest, highest = min(low for low, _ in kind.band.registers), max(high for _, high in kind.band.registers)
+            pitch[:lowest], pitch[highest + 1:] = UNPLAYABLE, UNPLAYABLE
+            biases["part_bias"][0] = UNPLAYABLE
+            biases["part_bias"][0, list(kind.band.parts)] = 0.0
         biases["pitch_bias"][0] = pitch
         under_a_beat = 1 - np.minimum(np.arange(encoding.ONSETS), encoding.TICKS_PER_BEAT) / encoding.TICKS_PER_BEAT
         biases["onset_bias"][0] = math.log(max(limits.density, 1e-3)) * under_a_beat
@@ -188,7 +206,10 @@ class MetricalVoice(RollingVoice):
             else:
                 onset_bias[0, 0] += texture_pull(kind.texture, struck_together, limits.max_polyphony)
             feeds["onset_bias"] = onset_bias
-            (note, _, bar), state = self.model.run(feeds, state)
+            (note, _, bar), drawn = self.model.run(feeds, state)
+            if kind.band is not None and not _in_register(note[0], kind.band):
+                (note, _, bar), drawn = self._redraw_in_register(feeds, state, note[0], kind.band)
+            state = drawn
             fields = note[0]
             struck_together = 1 if first or fields[encoding.ONSET] else struck_together + 1
             tick += int(fields[encoding.ONSET])
@@ -198,6 +219,43 @@ class MetricalVoice(RollingVoice):
             first = False
             duration = encoding.DURATION_TICKS[fields[encoding.DURATION]] * tick_seconds
             yield from phrase.strike(at, int(fields[encoding.PITCH]), encoding.bin_velocity(int(fields[encoding.VELOCITY])),
-                                     duration)
+                                     duration, None if kind.band is None else int(fields[encoding.PART]))
             latest = dict(latest, previous=note.astype(np.int64), previous_bar=bar.astype(np.int64))
         yield from phrase.release_all()
+
+    def _redraw_in_register(self, feeds: dict[str, np.ndarray], state: list[np.ndarray], drawn: np.ndarray,
+                            band: BandRequest) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The note drawn again from the state before it, its onset and part held, its pitch from its
+        part's register alone (the first draw could only keep to the band's registers all together)."""
+        part = int(drawn[encoding.PART])
+        lowest, highest = band.register(part)
+        pitch = feeds["pitch_bias"].copy()
+        pitch[0, :lowest], pitch[0, highest + 1:] = UNPLAYABLE, UNPLAYABLE
+        if part == BASS and band.chord is not None:
+            pitch[0] += bass_lean(band.chord)
+        forced = np.full((1, 5), -1, dtype=np.int64)
+        forced[0, [encoding.ONSET, encoding.PART]] = drawn[[encoding.ONSET, encoding.PART]]
+        return self.model.run(dict(feeds, pitch_bias=pitch, forced=forced), state)
+
+
+def _in_register(fields: np.ndarray, band: BandRequest) -> bool:
+    lowest, highest = band.register(int(fields[encoding.PART]))
+    return lowest <= int(fields[encoding.PITCH]) <= highest
+
+
+def chord_lean(chord: Chord | None) -> np.ndarray:
+    """What a held chord adds to the band's pitch logits: notes outside it are taken CHORD_TONE_PULL nats
+    (a lean: passing notes still pass)."""
+    lean = np.zeros(encoding.PITCHES, dtype=np.float32)
+    if chord is not None:
+        outside = [pitch for pitch in range(encoding.PITCHES) if pitch % 12 not in chord.pitch_classes]
+        lean[outside] = -CHORD_TONE_PULL
+    return lean
+
+
+def bass_lean(chord: Chord) -> np.ndarray:
+    """What a bass note adds beside the chord's lean: the root most, the fifth half as much."""
+    lean = np.zeros(encoding.PITCHES, dtype=np.float32)
+    lean[chord.root::12] += ROOT_PULL
+    lean[chord.fifth::12] += ROOT_PULL / 2
+    return lean

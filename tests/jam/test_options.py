@@ -30,6 +30,14 @@ def jam_args(*options: str) -> argparse.Namespace:
     (["--phrase-end", "knee"], "--phrase-end 'knee': use silence, pedal, cc:N or key:N"),
     (["--panic-keys", "21"], "--panic-keys '21': give two or more MIDI note numbers, like 21,108"),
     (["--channel", "17"], "--channel 17: use a value from 1 to 16"),
+    (["--split", "C4"], "--split steers a band: use it with --mode band"),
+    (["--mode", "band", "--split", "H2"], "--split 'H2': give a note like C4 (middle C), F#3, Bb2, or a MIDI number"),
+    (["--band", "bass,drums"], "--band 'bass,drums': name each part once, from bass, chords, line"),
+    (["--band", "bass,bass"], "--band 'bass,bass': name each part once"),
+    (["--band-channels", "2,2,3"], "--band-channels 2,2,3: one channel each, and not the drums' (10)"),
+    (["--band-channels", "2,10,3"], "--band-channels 2,10,3: one channel each, and not the drums' (10)"),
+    (["--band-channels", "2,3"], "--band names 3 parts: give as many channels and programs"),
+    (["--band-programs", "1,200,3"], "--band-programs '1,200,3': give numbers from 1 to 128"),
 ])
 def test_an_option_out_of_range_is_a_usage_error_naming_it(options, message):
     with pytest.raises(UsageError) as refused:
@@ -64,6 +72,25 @@ def test_the_settings_are_made_of_the_options():
     assert (settings.input_channel, settings.channel) == (2, 0)  # with --synth the bot keeps off the player's 3
     assert settings.passthrough and settings.mode == "duet" and settings.cc_map == {7: "temperature"}
     assert settings.limits.density == 2
+
+
+def test_the_band_is_made_of_its_options_apart_from_the_players_channel():
+    settings = live_settings(jam_args("--mode", "band", "--split", "C4", "--in-channel", "2"), mode="band")
+    band = settings.band
+    assert [(part.name, part.channel + 1) for part in band.parts] == [("bass", 1), ("chords", 3), ("line", 4)]
+    assert band.split == 60 and settings.steers(59) and not settings.steers(60)
+    chosen = live_settings(jam_args("--mode", "band", "--band", "line,bass", "--band-channels", "5,6",
+                                    "--band-programs", "74,33"), mode="band").band
+    assert [(p.name, p.channel + 1, p.program) for p in chosen.parts] == [("line", 5, 74), ("bass", 6, 33)]
+    assert chosen.split is None and chosen.part_of_channel(5) == chosen.parts[1].part
+
+
+def test_a_band_needs_a_model_that_plays_parts(shipped_model):
+    events = StepModel(FAMILIES / "transformer.onnx")
+    args = jam_args("--mode", "band")
+    with pytest.raises(UsageError, match="--mode band needs a model that plays parts .*transformer.onnx is a "):
+        fit_to_model(live_settings(args, mode="band"), args, events)
+    fit_to_model(live_settings(args, mode="band"), args, shipped_model)
 
 
 def test_the_bots_channel_keeps_apart_from_the_players_and_the_drums_with_a_synth():

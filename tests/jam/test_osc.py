@@ -96,7 +96,9 @@ def test_osc_moves_every_kind_of_control_and_takes_the_views_keys(osc_jam):
     assert wait_until(lambda: stats.panics == 1 and stats.undos == 1, 5)
     client.send_message("/duetto/mode", "practice")
     assert wait_until(lambda: rig.engine.mode.name == "practice", 5)
-    client.send_message("/duetto/mode", [])  # the view's m key: round to call
+    client.send_message("/duetto/mode", [])  # the view's m key: the next mode, band
+    assert wait_until(lambda: rig.engine.mode.name == "band", 5)
+    client.send_message("/duetto/mode", [])  # and round to call
     assert wait_until(lambda: rig.engine.mode.name == "call", 5)
     assert bridge.refused == 0
 

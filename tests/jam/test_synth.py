@@ -150,6 +150,10 @@ def test_each_part_gets_its_instrument_on_its_channels_and_the_drums_keep_theirs
     assert sorted(message[0] & 0x0F for message in chosen[1:]) == [c for c in range(16) if c not in (1, 9)]
     assert all(message[1] == 0 for message in chosen[1:])
     assert program_changes(1, 4, [0], 0) == [messages.program_change(1, 4), messages.program_change(0, 0)]
+    # a band: each part's instrument on its channel, and the player's nowhere else but their own
+    band = program_changes(1, 4, range(16), 0, {2: 33, 3: 65})
+    assert band[1:3] == [messages.program_change(2, 33), messages.program_change(3, 65)]
+    assert sorted(message[0] & 0x0F for message in band[3:]) == [c for c in range(16) if c not in (1, 2, 3, 9)]
 
 
 def test_the_sound_goes_where_the_system_listens(tmp_path):

@@ -283,7 +283,7 @@ def test_a_new_style_is_added_after_the_built_in_ones_and_labels_each_sequence(t
     assert all(counts[style][split]["pieces"] >= 1 for style in ("jazz", "chorale") for split in SPLITS)
     for split in SPLITS:
         shard = read_shard(tmp_path / "data", split)
-        expected = counts["jazz"][split]["sequences"] * [5] + counts["chorale"][split]["sequences"] * [0]
+        expected = counts["jazz"][split]["sequences"] * [len(STYLES)] + counts["chorale"][split]["sequences"] * [0]
         assert sorted(shard.styles.tolist(), reverse=True) == expected
 
 

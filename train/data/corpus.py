@@ -1,5 +1,6 @@
-"""Training pieces from their sources: folders of MIDI files, single MIDI files, and the scores bundled with
-music21 (`music21:NAME`, `music21:all`; see `train.data.music21_corpus`).
+"""Training pieces from their sources: folders of MIDI files, single MIDI files, the scores bundled with
+music21 (`music21:NAME`, `music21:all`; see `train.data.music21_corpus`), and band music rendered by MMA
+(`mma:STYLE`, `mma:all`; see `train.data.accompaniment`).
 
 A corpus build must survive the real world's MIDI files, so nothing here stops on one bad file: each
 unreadable or duplicate item becomes a `Skipped` with a one-line reason, for the manifest to report, and
@@ -24,7 +25,7 @@ from typing import Sequence
 from duetto.midi.files import MidiFileError, read_score
 from duetto.music.clock import fitting_timeline
 from duetto.music.timeline import Timeline
-from duetto.train.data import music21_corpus
+from duetto.train.data import accompaniment, music21_corpus
 from duetto.train.data.dedup import drop_copies
 from duetto.train.data.pieces import FOLDER_STYLE, Piece, Skipped, check_style
 
@@ -49,7 +50,8 @@ class Corpus:
 def source_kinds() -> str:
     """What a source may be, for error messages and --help."""
     return (f"a folder of MIDI files, one MIDI file ({', '.join(MIDI_EXTENSIONS)}), {music21_corpus.ALL}, "
-            f"or music21:NAME, where NAME is one of {', '.join(music21_corpus.collection_names())}")
+            f"music21:NAME, where NAME is one of {', '.join(music21_corpus.collection_names())}, "
+            f"{accompaniment.ALL}, or mma:STYLE, where STYLE is one of {', '.join(accompaniment.GROOVES)}")
 
 
 def check_sources(sources: Sequence[str]) -> None:
@@ -62,6 +64,10 @@ def check_sources(sources: Sequence[str]) -> None:
             if music21_corpus.collection_of(source) is None:
                 raise ValueError(f"unknown source {source!r}: music21 has no such collection; expected "
                                  f"{source_kinds()}")
+        elif source.startswith(accompaniment.PREFIX):
+            if accompaniment.collection_of(source) is None:
+                raise ValueError(f"unknown source {source!r}: no such band style; expected {source_kinds()}")
+            accompaniment.check_renderer()
         elif not path.exists():
             raise ValueError(f"source {source} does not exist: expected {source_kinds()}")
         elif path.is_file() and path.suffix.lower() not in MIDI_EXTENSIONS:
@@ -97,6 +103,8 @@ def read_sources(
     for source in sources:
         if source.startswith(music21_corpus.PREFIX):
             found = [scores[name] for name in music21_corpus.collection_of(source)]
+        elif source.startswith(accompaniment.PREFIX):
+            found = [accompaniment.read_styles(accompaniment.collection_of(source), cache_dir, limit)]
         else:
             found = [_read_midi_source(Path(source), limit, style, source if len(sources) > 1 else None, not_midi,
                                        malformed)]

@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -33,7 +33,7 @@ from duetto.atomic import write_atomically
 from duetto.encodings import events as encoding
 from duetto.encodings import metrical
 from duetto.music.notes import Note
-from duetto.music.parts import part_roles
+from duetto.music.parts import PARTS, part_roles
 from duetto.music.timeline import Timeline
 from duetto.train.data.corpus import read_sources
 from duetto.train.data.dedup import opening_groups
@@ -157,7 +157,8 @@ def _measure(sequence: np.ndarray) -> tuple[int, float]:
 @dataclass
 class Tally:
     """What one split (or one style within it) holds: its pieces and their notes and seconds as read,
-    and the sequences made of them (augmented copies included) with their tokens, notes and seconds."""
+    their notes by part (melody, bass, inner, other), and the sequences made of them (augmented copies
+    included) with their tokens, notes and seconds."""
 
     pieces: int = 0
     sequences: int = 0
@@ -166,11 +167,14 @@ class Tally:
     seconds: float = 0.0
     source_notes: int = 0
     source_seconds: float = 0.0
+    part_notes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PARTS, 0))
 
-    def add_piece(self, piece: Piece) -> None:
+    def add_piece(self, piece: Piece, parts: Sequence[int]) -> None:
         self.pieces += 1
         self.source_notes += len(piece.notes)
         self.source_seconds += max(note.end for note in piece.notes)
+        for part in parts:
+            self.part_notes[PARTS[part]] += 1
 
     def add_sequence(self, tokens: int, notes: int, seconds: float) -> None:
         self.sequences += 1
@@ -202,15 +206,17 @@ def _encode_split(members: Sequence[Piece], split: str, augment_copies: int, see
     metrical_tables, metrical_styles = [], []
     whole, by_style = Tally(), {style: Tally() for style in styles}
     for piece in members:
-        for tally in (whole, by_style[piece.style]):
-            tally.add_piece(piece)
         original = versions(piece, split, 0, seed)[0][0]
-        metrical_tables.append(metrical.encode(original, timeline_of(piece), part_roles(original)).as_columns())
+        parts = piece.parts or part_roles(original)
+        for tally in (whole, by_style[piece.style]):
+            tally.add_piece(piece, parts)
+        # the event encoding holds fewer styles than the metrical one: past them, its style is withheld
+        events_style = styles.index(piece.style) if styles.index(piece.style) < encoding.STYLE_SLOTS - 1 else None
+        metrical_tables.append(metrical.encode(original, timeline_of(piece), parts).as_columns())
         metrical_styles.append(styles.index(piece.style))
         for version, beat in versions(piece, split, augment_copies, seed):
             # every phrase opens with its style and texture (encoding v2): what the model learns to read
-            sequence = np.array([encoding.START, *encoding.encode_conditioned(version, styles.index(piece.style))],
-                                dtype=np.int16)
+            sequence = np.array([encoding.START, *encoding.encode_conditioned(version, events_style)], dtype=np.int16)
             sequences.append(sequence)
             beats.append(beat)
             style_indices.append(styles.index(piece.style))

@@ -350,7 +350,7 @@ def score_meters(score, timing: TempoMap) -> list[list]:
     for mark in score.flatten().getElementsByClass(meter.TimeSignature):
         if bar_beats((mark.numerator, mark.denominator)) >= MIN_BAR_QUARTERS:
             changes.setdefault(float(mark.offset), (int(mark.numerator), int(mark.denominator)))
-    pickup = _pickup_quarters(score)
+    pickup = pickup_quarters(score)
     if not changes:
         return [[-pickup * timing.opening_seconds_per_quarter, 4, 4]]
     offsets = sorted(changes)
@@ -358,7 +358,7 @@ def score_meters(score, timing: TempoMap) -> list[list]:
     return [[timing.seconds(offset) if index else first, *changes[offset]] for index, offset in enumerate(offsets)]
 
 
-def _pickup_quarters(score) -> float:
+def pickup_quarters(score) -> float:
     """How much of its first bar an opening pickup (anacrusis) leaves out, in quarter notes."""
     from music21 import stream
 

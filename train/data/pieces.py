@@ -17,7 +17,9 @@ from duetto.music.timeline import Timeline
 # The built-in styles, in index order. "chorale": Bach's four-part chorales; "folk": the folk-tune
 # collections (ABC); "renaissance": polyphony before 1600 (Palestrina, Josquin, Monteverdi, the trecento);
 # "classical": baroque to romantic art music; "user": a folder of MIDI files given without --style.
-STYLES = ("chorale", "folk", "renaissance", "classical", "user")
+# The band styles, rendered by MMA (train.data.accompaniment): what players bring to a jam.
+BAND_STYLES = ("swing", "blues", "bossa", "latin", "rock", "ballad", "waltz", "country", "funk", "march")
+STYLES = ("chorale", "folk", "renaissance", "classical", "user", *BAND_STYLES)
 FOLDER_STYLE = "user"
 STYLE_NAME = re.compile(r"[a-z]+(-[a-z]+)*")
 
@@ -33,7 +35,8 @@ class Piece:
     notes arrive in seconds without their tempo map).
 
     `timeline` is where its beats and bars fall, when the source says (a score's tempo marks and time
-    signatures, a MIDI file's tempo map and meters); each note's channel numbers its part.
+    signatures, a MIDI file's tempo map and meters); each note's channel numbers its part, unless `parts`
+    labels each note outright.
     """
 
     id: str
@@ -43,6 +46,7 @@ class Piece:
     seconds_per_beat: float | None = None
     timeline: Timeline | None = None
     beat_estimated: bool = False  # its timeline was estimated from its onsets (the file's did not fit them)
+    parts: list[int] | None = None  # each note's part (duetto.music.parts), where the source labels them
 
 
 @dataclass

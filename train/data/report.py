@@ -6,12 +6,14 @@ from __future__ import annotations
 from duetto.train.data.shards import SPLITS
 
 SHOWN_SKIPPED = 20  # a whole corpus can skip hundreds of tunes: the manifest lists them all
-COLUMNS = ("style", "split", "pieces", "notes", "hours", "sequences", "tokens")
+PART_COLUMNS = ("melody", "bass", "inner", "other")  # notes of each part (duetto.music.parts)
+COLUMNS = ("style", "split", "pieces", "notes", "hours", "sequences", "tokens", *PART_COLUMNS)
 
 
 def corpus_table(manifest: dict) -> list[str]:
     """One row per style present and split, then the totals per split. Notes and hours are the pieces'
-    own; sequences and tokens count what the model trains on, augmented copies included."""
+    own; sequences and tokens count what the model trains on, augmented copies included; the last columns
+    count the notes of each part."""
     rows = []
     for style in manifest["styles"]:
         by_split = manifest["style_counts"][style]
@@ -20,12 +22,15 @@ def corpus_table(manifest: dict) -> list[str]:
     rows.extend(_row("all", split, manifest["splits"][split]) for split in SPLITS)
     widths = [max(len(column), *(len(row[index]) for row in rows)) for index, column in enumerate(COLUMNS)]
     lines = [_line(COLUMNS, widths)] + [_line(row, widths) for row in rows]
-    return lines + ["(notes and hours: the pieces as read; sequences and tokens: augmented copies included)"]
+    return lines + ["(notes and hours: the pieces as read; sequences and tokens: augmented copies included; "
+                    "melody to other: notes of each part)"]
 
 
 def _row(style: str, split: str, counts: dict) -> tuple[str, ...]:
+    parts = counts.get("part_notes", {})  # manifests written before parts were counted have none
     return (style, split, f"{counts['pieces']:,}", f"{counts['source_notes']:,}",
-            f"{counts['source_seconds'] / 3600:.1f}", f"{counts['sequences']:,}", f"{counts['tokens']:,}")
+            f"{counts['source_seconds'] / 3600:.1f}", f"{counts['sequences']:,}", f"{counts['tokens']:,}",
+            *(f"{parts[part]:,}" if part in parts else "-" for part in PART_COLUMNS))
 
 
 def _line(cells: tuple[str, ...], widths: list[int]) -> str:

@@ -1,13 +1,14 @@
-"""The jam's modes, equals on one stage (duetto.jam.modes.base): call and response, duet, practice."""
+"""The jam's modes, equals on one stage (duetto.jam.modes.base): call and response, duet, practice, band."""
 
 from __future__ import annotations
 
+from duetto.jam.modes.band import BandMode
 from duetto.jam.modes.base import Mode
 from duetto.jam.modes.call import CallAndResponse
 from duetto.jam.modes.duet import DuetMode
 from duetto.jam.modes.practice import PracticeMode
 
-MODES: dict[str, type[Mode]] = {"call": CallAndResponse, "duet": DuetMode, "practice": PracticeMode}
+MODES: dict[str, type[Mode]] = {"call": CallAndResponse, "duet": DuetMode, "practice": PracticeMode, "band": BandMode}
 
 
 def make_mode(name: str) -> Mode:

@@ -16,6 +16,7 @@ from duetto.jam.controls import holder
 from duetto.music.clock import Grid
 from duetto.music.key import Key
 from duetto.music.notes import KeyEvent
+from duetto.voices.base import BandRequest
 
 if TYPE_CHECKING:
     from duetto.jam.settings import JamSettings, JamStats
@@ -50,10 +51,11 @@ class Stage(Protocol):
         """The key heard in the player's playing (None until one is heard)."""
 
     def compose(self, seconds: float, should_stop: Callable[[], bool], texture: str | None = None,
-                start: float | None = None) -> Iterator[KeyEvent]:
+                start: float | None = None, band: BandRequest | None = None) -> Iterator[KeyEvent]:
         """`seconds` of music continuing what the voice heard, in kind with the player's latest phrase
         (or the texture named here), to be played from `start` (on the session's clock, when known: a
-        voice that counts in beats lays its notes out from there); see duetto.voices.in_kind."""
+        voice that counts in beats lays its notes out from there); see duetto.voices.in_kind. With a
+        `band`, the band's parts instead, each note naming its part."""
 
     def perform(self, compose: Callable[[], Iterable[KeyEvent]], start: float,
                 grid: Grid | None) -> list[tuple[float, int]]:
@@ -119,6 +121,9 @@ class Mode:
     def player_note(self, stamp: float, pitch: int, velocity: int, keys_down: bool) -> None:
         """One of the player's key events, after the voice heard it; `keys_down` says whether any key is
         still held after it."""
+
+    def steer(self, stamp: float, pitch: int, velocity: int) -> None:
+        """A key of the player's below the band's arranger split went down or up (band mode only)."""
 
     def phrase_trigger(self, stamp: float) -> None:
         """The player ended a phrase by pedal, CC or key (`--phrase-end`)."""

@@ -1,0 +1,61 @@
+"""`--mode band`: a band plays along with the player, each part on its own channel, composed a beat ahead.
+
+The band is the duet (duetto.jam.modes.duet) with several parts: bass, chords and a second line by
+default (duetto.jam.band), the player heard as the melody. It comes in a beat after the player starts,
+and when the player stops it finishes its phrase and stops two bars later, as the duet does.
+
+With an arranger split (`--split NOTE`) the keys below it steer the band: the chord they spell (any
+inversion; one key alone is its major chord) is the harmony every part leans to, and it stays after the
+hand lets go, as on an arranger keyboard. Those keys are not played through nor heard as music. A chord
+struck brings the band in; while the left hand holds one, the band vamps. The band composes half a
+beat at a time then, half a beat ahead, so it follows a chord change within a beat.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from duetto.jam.band import DEFAULT_PARTS, LeftHand, make_band
+from duetto.jam.modes.base import Stage
+from duetto.jam.modes.duet import DuetMode
+from duetto.music.notes import KeyEvent
+
+SPLIT_CHUNK_BEATS = 0.5  # with a split: a chord change is heard within a beat
+
+
+class BandMode(DuetMode):
+    name = "band"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.left_hand = LeftHand()
+
+    def begin(self, stage: Stage) -> None:
+        super().begin(stage)
+        settings = stage.settings
+        if settings.band is None:  # switched to from another mode: the default band, apart from the player
+            player = settings.input_channel if settings.input_channel is not None else 0
+            self.change(("band",), make_band(DEFAULT_PARTS, None, None, player, None))
+        if settings.band.split is not None:
+            self.chunk_beats = SPLIT_CHUNK_BEATS
+
+    def steer(self, stamp: float, pitch: int, velocity: int) -> None:
+        self.left_hand.key(pitch, velocity)
+        self._keys_down = bool(self.left_hand.held)
+        if velocity > 0:
+            self._player_active_at = stamp
+            self._come_in(stamp)
+        else:
+            self._player_active_at = max(self._player_active_at, stamp)
+
+    def player_note(self, stamp: float, pitch: int, velocity: int, keys_down: bool) -> None:
+        super().player_note(stamp, pitch, velocity, keys_down or bool(self.left_hand.held))
+
+    def compose_chunk(self, seconds: float, start: float) -> Iterator[KeyEvent]:
+        stage = self.stage
+        band = stage.settings.band.request(self.left_hand.chord)
+        return stage.compose(seconds, lambda: stage.stopping, start=start, band=band)
+
+    def summary(self) -> str | None:
+        chord = self.left_hand.chord
+        return None if chord is None else f"band: last chord held {chord}"

@@ -1,0 +1,147 @@
+"""Band mode over real JACK ports: the band's parts each on their own channel and in their own register,
+composed on the beat from the player heard as the melody; an arranger split whose left hand steers the
+band's chord (never played through, never heard as music) and is followed within a beat; and `duetto jam
+--mode band` stopped by a signal with every part sounding leaves no note on."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from duetto.jam.band import DEFAULT_PARTS, make_band
+from duetto.jam.modes.duet import PATIENCE_BEATS
+from duetto.jam.settings import JamSettings
+from duetto.midi import messages
+from duetto.music.groove import Feel
+from duetto.music.notes import Note
+from duetto.music.parts import MELODY
+from duetto.tools.duet_rig import DuetRig, Player, Recorder
+from support.processes import JamProcess, wait_until
+
+BPM = 120.0
+BEAT = 60.0 / BPM
+MELODY_NOTES = [72, 74, 76, 77, 79, 77, 76, 74, 72, 71, 72, 74, 76, 74, 72, 72]
+
+
+def band_settings(split: int | None = None) -> JamSettings:
+    return JamSettings(mode="band", seed=5, bpm=BPM, feel=Feel(quantize=1.0), passthrough=True,
+                       band=make_band(DEFAULT_PARTS, None, None, 0, split))
+
+
+def bot_notes_by_channel(recorder: Recorder, player_channel: int = 0) -> dict[int, list[int]]:
+    """The pitches of the note-ons on each channel but the player's (passed through)."""
+    by_channel: dict[int, list[int]] = {}
+    for item in recorder.heard:
+        note = messages.parse_note(list(item.message))
+        if note is not None and note[2] > 0 and note[0] != player_channel:
+            by_channel.setdefault(note[0], []).append(note[1])
+    return by_channel
+
+
+def listen_to_the_voice(rig: DuetRig) -> list[tuple[int, int, int | None]]:
+    """Every key event the voice hears from now on, with the part it is told: (pitch, velocity, part)."""
+    voice, heard = rig.engine.voice, []
+    hear = voice.hear
+
+    def listening(seconds, pitch, velocity, part=None):
+        heard.append((pitch, velocity, part))
+        hear(seconds, pitch, velocity, part)
+
+    voice.hear = listening
+    return heard
+
+
+def test_the_band_plays_its_parts_on_their_channels_and_registers_hearing_the_player_as_the_melody(
+        jack, shipped_model, fast_switching):
+    settings = band_settings()
+    rig = DuetRig(jack, shipped_model, settings, name="Band")
+    heard = listen_to_the_voice(rig)
+    try:
+        rig.player.play([Note(i * BEAT / 2, i * BEAT / 2 + 0.2, pitch, 80) for i, pitch in enumerate(MELODY_NOTES)])
+        time.sleep((PATIENCE_BEATS + 2) * BEAT)
+    finally:
+        rig.close()
+    band = settings.band
+    played = bot_notes_by_channel(rig.recorder)
+    assert sum(map(len, played.values())) >= 8, played
+    assert set(played) <= {part.channel for part in band.parts}, f"a note off the band's channels: {played}"
+    for member in band.parts:
+        low, high = member.register
+        assert all(low <= pitch <= high for pitch in played.get(member.channel, [])), (member.name, played)
+    assert rig.recorder.unmatched_note_ons() == 0
+    # the player's notes reached the voice as the melody, the band's with the parts of their channels
+    assert [pitch for pitch, velocity, part in heard if velocity and part == MELODY] == MELODY_NOTES
+    band_heard = [(pitch, part) for pitch, velocity, part in heard if velocity and part != MELODY]
+    assert band_heard and all(part in {member.part for member in band.parts} for _, part in band_heard)
+
+
+def test_the_left_hand_below_the_split_steers_the_band_and_is_neither_played_nor_heard(
+        jack, shipped_model, fast_switching):
+    settings = band_settings(split=60)
+    rig = DuetRig(jack, shipped_model, settings, name="Split")
+    heard = listen_to_the_voice(rig)
+    asked: list[tuple[float, object]] = []  # (chunk start, chord) of every chunk composed
+    compose = rig.engine.compose
+
+    def composing(seconds, should_stop, texture=None, start=None, band=None):
+        asked.append((start, band.chord if band is not None else None))
+        return compose(seconds, should_stop, texture, start, band)
+
+    rig.engine.compose = composing
+    left = [48, 52, 55]  # C major, close position, below the split
+    changed = [53, 57, 48]  # F major in its second inversion
+    port = rig.player_port
+    try:
+        for pitch in left:
+            port.send(messages.note_on(0, pitch, 70))
+        rig.player.play([Note(i * BEAT / 2, i * BEAT / 2 + 0.2, pitch, 80) for i, pitch in enumerate(MELODY_NOTES[:8])])
+        for pitch in left:
+            port.send(messages.note_off(0, pitch))
+        for pitch in changed:
+            port.send(messages.note_on(0, pitch, 70))
+        change = time.perf_counter()
+        rig.player.play([Note(i * BEAT / 2, i * BEAT / 2 + 0.2, pitch, 80) for i, pitch in enumerate(MELODY_NOTES[8:])])
+        time.sleep(2 * BEAT)
+        for pitch in changed:
+            port.send(messages.note_off(0, pitch))
+        time.sleep(0.2)
+    finally:
+        rig.close()
+    mode = rig.engine.mode
+    assert str(mode.left_hand.chord) == "F"
+    # the left hand is neither passed through nor heard as music; the melody is both
+    through = [pitch for pitch in bot_notes_by_channel(rig.recorder, player_channel=-1).get(0, [])]
+    assert not set(through) & set(left + changed) and set(MELODY_NOTES) <= set(through)
+    assert not {pitch for pitch, _, part in heard if part == MELODY} & set(left + changed)
+    # every chunk starting a beat after the change was composed over the new chord, the ones before over C
+    after = [chord for start, chord in asked if start >= change + BEAT]
+    assert after and all(str(chord) == "F" for chord in after), asked
+    assert any(str(chord) == "C" for start, chord in asked if start < change)
+    assert rig.recorder.unmatched_note_ons() == 0
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_jam_band_stopped_while_every_part_sounds_leaves_no_note_on(jack, stop_signal):
+    jam = JamProcess("--mode", "band", "--bpm", "120", "--seed", "2")
+    recorder = Recorder()
+    try:
+        jam.wait_for_ports(jack)
+        listener = jack.open_input(jam.out_port, recorder)
+        port = jack.open_output(jam.in_port)
+        try:
+            time.sleep(0.2)
+            Player(port).play([Note(i * BEAT / 2, i * BEAT / 2 + 0.2, pitch, 80) for i, pitch in enumerate(MELODY_NOTES)])
+            assert wait_until(lambda: len(bot_notes_by_channel(recorder)) >= 1, 5), "the band never played"
+            jam.stop(stop_signal)
+            time.sleep(0.1)
+        finally:
+            listener.close()
+            port.close()
+    finally:
+        jam.stop()
+    assert jam.process.returncode == 0, jam.errors
+    assert recorder.unmatched_note_ons(all_notes_off_releases=False) == 0, "a note-on without its note-off"
+    for channel in bot_notes_by_channel(recorder):
+        assert recorder.count(0xB0 | channel, messages.ALL_NOTES_OFF) == 1, f"no All Notes Off on channel {channel + 1}"

@@ -1,0 +1,159 @@
+"""The band's figures in `duetto bench quality`: held-out band pieces with a melody, the melody played as
+the player, the band composed over it beat by beat as live (duetto.offline.band), and its music set
+against the piece's real accompaniment, per style.
+
+- consonance: the share of band notes whose interval with the melody note sounding at their onset is a
+  consonance (unison, third, fourth, fifth, sixth, octave); goal: the real accompaniment's share - 0.05;
+- bass: the share of bass notes on the root or fifth of the chord of their half bar (the chord of the key
+  that best fits all the real parts there, duetto.music.chords.fitting_chords), real bass alongside;
+- beat: the share of band onsets on the sixteenth grid; goal: ≥ 0.9 × the real accompaniment's;
+- registers: the share of beats whose parts sound in order, bass below chords, chords not above the line
+  (by each part's median pitch in the beat); goal: ≥ 0.95.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import median
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from duetto.encodings import metrical
+from duetto.jam.band import DEFAULT_PARTS, make_band
+from duetto.model.sampler import Sampler
+from duetto.model.step_model import StepModel
+from duetto.music.chords import Chord, fitting_chords
+from duetto.music.key import KeyFinder
+from duetto.music.notes import Note
+from duetto.music.parts import BASS, INNER, MELODY, OTHER
+from duetto.music.timeline import Timeline, on_grid_share
+from duetto.offline.band import accompany
+
+if TYPE_CHECKING:
+    from duetto.train.data.shards import Shard
+
+BAND_BPM = 120.0  # the held-out pieces are played at this tempo (their rendered tempos vary by style)
+LISTEN_BEATS = 4  # the band comes in after a bar of the melody
+PLAY_BEATS = 16
+CONSONANT = {0, 3, 4, 5, 7, 8, 9}  # interval classes in semitones
+CHORD_SPAN_BEATS = 2
+BAND = make_band(DEFAULT_PARTS, None, None, 0, None).request(None)  # `jam --mode band`'s default band
+
+
+@dataclass(frozen=True)
+class BandPiece:
+    melody: list[Note]
+    real: list[Note]  # the real accompaniment, each note's channel its part
+    timeline: Timeline
+    style: str
+    style_index: int
+
+
+def band_pieces(shard: Shard, band_styles: Sequence[str], per_style: int) -> list[BandPiece]:
+    """Up to `per_style` held-out pieces of each band style with a melody and an accompaniment long enough
+    to listen to a bar and then play PLAY_BEATS beats."""
+    names = shard.manifest.get("styles", [])
+    timeline = Timeline.steady(BAND_BPM)
+    pieces, taken = [], {}
+    end = timeline.seconds(LISTEN_BEATS + PLAY_BEATS)
+    for notes, style in shard.metrical_pieces():
+        name = names[style]
+        if name not in band_styles or taken.get(name, 0) >= per_style:
+            continue
+        decoded = metrical.decode(notes.fields, notes.ticks, timeline)
+        melody = [note for note in decoded if note.channel == MELODY and note.start < end]
+        real = [note for note in decoded if note.channel != MELODY and note.start < end]
+        if len(melody) >= 8 and max(note.start for note in melody) > timeline.seconds(LISTEN_BEATS + PLAY_BEATS / 2):
+            pieces.append(BandPiece(melody, real, timeline, name, style))
+            taken[name] = taken.get(name, 0) + 1
+    return pieces
+
+
+def chords_of(notes: Sequence[Note], timeline: Timeline, beats: int) -> list[Chord]:
+    """The chord of each CHORD_SPAN_BEATS span of the music: its key's chord fitting all its notes best."""
+    key = KeyFinder.of(notes)
+    spans = np.zeros((math.ceil(beats / CHORD_SPAN_BEATS), 12))
+    for note in notes:
+        span = int(timeline.beats(note.start) // CHORD_SPAN_BEATS)
+        if 0 <= span < len(spans):
+            spans[span, note.pitch % 12] += timeline.beats(note.end) - timeline.beats(note.start)
+    return fitting_chords(list(spans), key) if key is not None else []
+
+
+def consonance(band: Sequence[Note], melody: Sequence[Note]) -> float | None:
+    """The share of band notes consonant with the melody note sounding at their onset (None: no such note)."""
+    shares = []
+    for note in band:
+        sounding = [m for m in melody if m.start <= note.start < m.end]
+        if sounding:
+            shares.append((sounding[-1].pitch - note.pitch) % 12 in CONSONANT)
+    return float(np.mean(shares)) if shares else None
+
+
+def bass_on_root_or_fifth(band: Sequence[Note], chords: Sequence[Chord], timeline: Timeline) -> float | None:
+    shares = []
+    for note in band:
+        span = int(timeline.beats(note.start) // CHORD_SPAN_BEATS)
+        if note.channel == BASS and 0 <= span < len(chords):
+            shares.append(note.pitch % 12 in (chords[span].root, chords[span].fifth))
+    return float(np.mean(shares)) if shares else None
+
+
+def registers_in_order(band: Sequence[Note], timeline: Timeline) -> float | None:
+    """The share of beats (with two or more parts sounding) whose parts' median pitches lie in order."""
+    beats: dict[int, dict[int, list[int]]] = {}
+    for note in band:
+        beats.setdefault(int(timeline.beats(note.start)), {}).setdefault(note.channel, []).append(note.pitch)
+    shares = []
+    for parts in beats.values():
+        height = {part: median(pitches) for part, pitches in parts.items()}
+        if len(height) < 2:
+            continue
+        in_order = all(height[BASS] < height[part] for part in (INNER, OTHER) if BASS in height and part in height)
+        shares.append(in_order and (INNER not in height or OTHER not in height or height[INNER] <= height[OTHER]))
+    return float(np.mean(shares)) if shares else None
+
+
+def band_figures(model: StepModel, shard: Shard, band_styles: Sequence[str], per_style: int, seed: int,
+                 temperature: float, top_p: float) -> dict:
+    """Per style and overall, the band's figures and the real accompaniment's (see the module's docstring)."""
+    sampler = Sampler(temperature, top_p, seed)
+    styles = model.info.styles
+    rows = []
+    for piece in band_pieces(shard, band_styles, per_style):
+        style = styles.index(piece.style) if piece.style in styles else None
+        take = accompany(model, piece.melody, piece.timeline, BAND, LISTEN_BEATS, LISTEN_BEATS + PLAY_BEATS,
+                         sampler, style)
+        window = [note for note in piece.real if note.start >= piece.timeline.seconds(LISTEN_BEATS)]
+        chords = chords_of(piece.melody + piece.real, piece.timeline, LISTEN_BEATS + PLAY_BEATS)
+        rows.append({
+            "style": piece.style, "notes": len(take.notes), "real_notes": len(window),
+            "consonance": consonance(take.notes, piece.melody), "real_consonance": consonance(window, piece.melody),
+            "bass": bass_on_root_or_fifth(take.notes, chords, piece.timeline),
+            "real_bass": bass_on_root_or_fifth(window, chords, piece.timeline),
+            "on_grid": on_grid_share([n.start for n in take.notes], piece.timeline) if take.notes else None,
+            "real_on_grid": on_grid_share([n.start for n in window], piece.timeline) if window else None,
+            "registers": registers_in_order(take.notes, piece.timeline),
+            "parts": {part: sum(n.channel == part for n in take.notes) for part in (BASS, INNER, OTHER)},
+        })
+    return {style: _summary([row for row in rows if style in ("all", row["style"])])
+            for style in ["all", *sorted({row["style"] for row in rows})]}
+
+
+def _summary(rows: list[dict]) -> dict:
+    def mean(key: str) -> float | None:
+        values = [row[key] for row in rows if row[key] is not None]
+        return float(np.mean(values)) if values else None
+
+    beat, real_beat = mean("on_grid"), mean("real_on_grid")
+    return {"pieces": len(rows), "notes": sum(row["notes"] for row in rows),
+            "real_notes": sum(row["real_notes"] for row in rows),
+            "consonance": mean("consonance"), "real_consonance": mean("real_consonance"),
+            "bass_root_or_fifth": mean("bass"), "real_bass_root_or_fifth": mean("real_bass"),
+            "on_grid": beat, "real_on_grid": real_beat,
+            "beat_ratio": beat / real_beat if beat is not None and real_beat else None,
+            "registers_in_order": mean("registers"),
+            "part_notes": {name: sum(row["parts"][part] for row in rows)
+                           for name, part in (("bass", BASS), ("chords", INNER), ("line", OTHER))}}
