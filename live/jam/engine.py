@@ -131,7 +131,7 @@ class Engine:
         # recorded here, on the scheduler's thread as it sends, so a recording stopped mid-answer still
         # holds every note the bot played (the engine thread may never get to the inbox again)
         if self.recording is not None:
-            self.recording.add(BOT, stamp - self._origin, pitch, velocity)
+            self.recording.add(self._lane_of(channel), stamp - self._origin, pitch, velocity, channel)
         self.intake.bot_sent(stamp, channel, pitch, velocity)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -339,7 +339,8 @@ class Engine:
             if grid.source == SOURCE_CLOCK and self.tempo.transport_running and started is not None:
                 self.recording.transport_started(started - self._origin)
         settings, limits, feel = self.settings, self.settings.limits, self.settings.feel
-        plan = tuple(RollNote(start, end, pitch, BOT) for start, end, pitch in self.scheduler.plan())
+        plan = tuple(RollNote(start, end, pitch, self._lane_of(channel))
+                     for start, end, pitch, channel in self.scheduler.plan())
         self.status = Status(
             mode=self.mode.name, tempo_source=grid.source if grid else "none",
             bpm=grid.bpm if grid else None, transport_running=self.tempo.transport_running,
@@ -366,8 +367,15 @@ class Engine:
             self._log("duetto: no tempo now (silence ends phrases in ms)")
             self._tempo_said = None
 
+    def _lane_of(self, channel: int) -> str:
+        """The live view's lane for a note of the bot's: its band part's name in band mode, else the bot's."""
+        band = self.settings.band
+        if self.mode.name != "band" or band is None:
+            return BOT
+        return next((part.name for part in band.parts if part.channel == channel), BOT)
+
     def _bot_heard(self, stamp: float, channel: int, pitch: int, velocity: int) -> None:
-        self._roll.heard(BOT, stamp, channel, pitch, velocity)
+        self._roll.heard(self._lane_of(channel), stamp, channel, pitch, velocity)
         if velocity > 0:
             self.stats.notes_out += 1
             if not self._answer_sounded:
@@ -382,7 +390,7 @@ class Engine:
 
     def _player_heard(self, stamp: float, channel: int, pitch: int, velocity: int) -> None:
         if self.recording is not None:
-            self.recording.add(PLAYER, stamp - self._origin, pitch, velocity)
+            self.recording.add(PLAYER, stamp - self._origin, pitch, velocity, channel)
         self._roll.heard(PLAYER, stamp, channel, pitch, velocity)
         if self.settings.steers(pitch):  # an arranger's left hand: the band's chord, not music to hear
             self.mode.steer(stamp, pitch, velocity)

@@ -1,5 +1,5 @@
 """`duetto jam --record FILE.mid`: both parts of a session as they sounded, in a two-track MIDI file that
-lines up in a DAW.
+lines up in a DAW (in band mode, a track for each of the band's parts), each note on its own channel.
 
 The engine hands it every key event of the player's it hears, and the scheduler every note of the bot's
 the moment it is sent; the engine thread also tells it the session's tempo as it goes (MIDI Clock's, the
@@ -16,7 +16,7 @@ import threading
 from duetto.midi.files import DEFAULT_TEMPO_BPM, write_midi
 from duetto.music.notes import KeyEvent, Note, notes_from_events
 
-TRACKS = {"player": "Player", "bot": "Duetto"}
+TRACKS = {"player": "Player", "bot": "Duetto"}  # the duet's parts; a band's part is named by its own name
 TEMPO_CHANGE_BPM = 0.5  # a tempo that moves less than this is the same tempo, measured again
 TEMPO_SETTLE_SECONDS = 1.0  # a tempo measured within this of the last one recorded refines it
 
@@ -24,13 +24,17 @@ TEMPO_SETTLE_SECONDS = 1.0  # a tempo measured within this of the last one recor
 class SessionRecording:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._parts: dict[str, list[KeyEvent]] = {part: [] for part in TRACKS}
+        # each track's key events by channel, the duet's two tracks first
+        self._parts: dict[str, dict[int, list[KeyEvent]]] = {TRACKS[part]: {} for part in TRACKS}
         self._tempos: list[tuple[float, float]] = []  # (session seconds, BPM) at each change
         self._transport_started: float | None = None
 
-    def add(self, part: str, seconds: float, pitch: int, velocity: int) -> None:
+    def add(self, part: str, seconds: float, pitch: int, velocity: int, channel: int = 0) -> None:
+        """A key event of the player's or the bot's (`part`: duetto.jam.intake's PLAYER or BOT, or the name
+        of a band part, which gets a track of its own)."""
+        track = TRACKS.get(part, part.capitalize())
         with self._lock:
-            self._parts[part].append(KeyEvent(seconds, pitch, velocity))
+            self._parts.setdefault(track, {}).setdefault(channel, []).append(KeyEvent(seconds, pitch, velocity))
 
     def tempo(self, seconds: float, bpm: float) -> None:
         """The session's tempo at `seconds` (engine thread; told often, kept when it changes)."""
@@ -52,16 +56,21 @@ class SessionRecording:
         """Write the file; returns how many notes it holds."""
         with self._lock:
             parts = {}
-            for part, events in self._parts.items():
-                # a release for every key ever struck: those already up ignore it, those held end here
-                struck = {event.pitch for event in events if event.velocity > 0}
-                closing = [KeyEvent(end_seconds, pitch, 0) for pitch in sorted(struck)]
-                parts[TRACKS[part]] = sorted(notes_from_events(events + closing))
+            for track, channels in self._parts.items():
+                parts[track] = []
+                for channel, events in channels.items():
+                    # a release for every key ever struck: those already up ignore it, those held end here
+                    struck = {event.pitch for event in events if event.velocity > 0}
+                    closing = [KeyEvent(end_seconds, pitch, 0) for pitch in sorted(struck)]
+                    parts[track] += [Note(note.start, note.end, note.pitch, note.velocity, channel)
+                                     for note in notes_from_events(events + closing)]
+                parts[track].sort()
             onsets = [note.start for notes in parts.values() for note in notes]
             origin = self._transport_started if self._transport_started is not None else min(onsets, default=0.0)
             tempos = self._tempo_map(origin)
-        tracks = {name: [Note(max(0.0, note.start - origin), note.end - origin, note.pitch, note.velocity)
-                         for note in notes if note.end > origin] for name, notes in parts.items()}
+        tracks = {name: [Note(max(0.0, note.start - origin), note.end - origin, note.pitch, note.velocity, note.channel)
+                         for note in notes if note.end > origin]
+                  for name, notes in parts.items() if notes or name == TRACKS["player"]}
         write_midi(path, tracks, tempos=tempos)
         return sum(len(notes) for notes in tracks.values())
 

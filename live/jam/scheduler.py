@@ -100,9 +100,9 @@ class Scheduler:
             heapq.heappush(self._heap, event)
             self._condition.notify()
 
-    def plan(self) -> list[tuple[float, float | None, int]]:
-        """The bot's notes queued and not yet begun, as (start, end or None, pitch), in order (any
-        thread): what the live view shows ahead of time."""
+    def plan(self) -> list[tuple[float, float | None, int, int]]:
+        """The bot's notes queued and not yet begun, as (start, end or None, pitch, channel), in order
+        (any thread): what the live view shows ahead of time."""
         with self._condition:
             queued = [event for event in self._heap if event.safety_for is None and not event.forwarded]
         planned, open_at = [], {}
@@ -110,11 +110,11 @@ class Scheduler:
             key = (event.channel, event.pitch)
             if event.is_note_on:
                 open_at[key] = len(planned)
-                planned.append((event.at, None, event.pitch))
+                planned.append((event.at, None, event.pitch, event.channel))
             elif key in open_at:
                 index = open_at.pop(key)
-                start, _, pitch = planned[index]
-                planned[index] = (start, event.at, pitch)
+                start, _, pitch, channel = planned[index]
+                planned[index] = (start, event.at, pitch, channel)
         return planned
 
     @property

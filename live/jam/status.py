@@ -29,7 +29,7 @@ class RollNote:
     start: float
     end: float | None  # None: still sounding
     pitch: int
-    part: str  # duetto.jam.intake's PLAYER or BOT
+    part: str  # its lane: duetto.jam.intake's PLAYER or BOT, or a band part's name (duetto.jam.band)
 
 
 class NoteLog:

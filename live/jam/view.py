@@ -73,9 +73,9 @@ def describe(status: Status) -> list[str]:
     ]
 
 
-def legend() -> Text:
+def legend(mode: str) -> Text:
     text = Text()
-    for label, style in view_roll.LEGEND:
+    for label, style in view_roll.legend(mode):
         text.append(label, style=style)
         text.append("   ")
     return text
@@ -137,7 +137,7 @@ class LiveView(App):
     def compose(self) -> ComposeResult:
         yield Static("duetto: starting", id="info")
         yield Roll()
-        yield Static(legend(), id="legend")
+        yield Static(legend("call"), id="legend")
         yield Static("", id="said")
         yield Static(keys_line(), id="keys")
 
@@ -156,6 +156,7 @@ class LiveView(App):
         self._shown = status
         self.query_one("#info", Static).update("\n".join(describe(status)))
         self.query_one("#said", Static).update("\n".join(list(self._said)[-SAID_LINES:]))
+        self.query_one("#legend", Static).update(legend(status.mode))
         figure = self.query_one(Roll)
         figure.status = status
         figure.refresh()

@@ -1,5 +1,8 @@
 """The live view's piano roll, drawn from one `Status`: the last few bars of the duet and the bot's plan.
 
+In band mode each band part is a lane of its own colour (bass green, chords yellow, line blue) in the
+register it keeps to, its plan drawn ahead of the now line as the bot's is.
+
 Time runs left to right past a "now" line two thirds of the way across; what lies right of it is the
 answer the scheduler holds queued, drawn before it sounds (as a waterfall shows what is coming), so the
 player can hear ahead. With a tempo the window is measured in beats and the beats are drawn; without, in
@@ -22,12 +25,21 @@ PAST_SECONDS, AHEAD_SECONDS = 8.0, 4.0  # without one
 LABEL = 4  # columns for the pitch names
 MIDDLE = 66  # the pitch the roll centres on while nothing is in view
 PLAYED, PLANNED = "played", "planned"
-GLYPHS = {(PLAYER, PLAYED): ("█", "bold cyan"), (BOT, PLAYED): ("▓", "bold magenta"),
-          (BOT, PLANNED): ("░", "magenta")}
+LANES = {PLAYER: ("█", "▒", "cyan"), BOT: ("▓", "░", "magenta"),  # played and planned glyphs, colour
+         "bass": ("▓", "░", "green"), "chords": ("▓", "░", "yellow"), "line": ("▓", "░", "blue")}
+GLYPHS = {(lane, kind): (glyph, f"bold {colour}" if kind == PLAYED else colour)
+          for lane, (played, planned, colour) in LANES.items() for kind, glyph in ((PLAYED, played), (PLANNED, planned))}
 BLACK_KEYS = (1, 3, 6, 8, 10)  # pitch classes
 NOW_GLYPH, BEAT_GLYPH = ("│", "bold white"), ("┊", "grey39")
 LEGEND = [("█ you", "bold cyan"), ("▓ Duetto", "bold magenta"), ("░ Duetto's plan", "magenta"),
           ("│ now", "bold white"), ("┊ beat", "grey39")]
+BAND_LEGEND = [("█ you", "bold cyan"), ("▓ bass", "bold green"), ("▓ chords", "bold yellow"), ("▓ line", "bold blue"),
+               ("░ plan", "white"), ("│ now", "bold white"), ("┊ beat", "grey39")]
+
+
+def legend(mode: str) -> list[tuple[str, str]]:
+    """The roll's key: the band's lanes in band mode, else the duet's two parts."""
+    return BAND_LEGEND if mode == "band" else LEGEND
 
 
 def pitch_name(pitch: int) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import time
 
+import mido
 import pytest
 
 from duetto.jam.band import DEFAULT_PARTS, make_band
@@ -123,8 +124,9 @@ def test_the_left_hand_below_the_split_steers_the_band_and_is_neither_played_nor
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_jam_band_stopped_while_every_part_sounds_leaves_no_note_on(jack, stop_signal):
-    jam = JamProcess("--mode", "band", "--bpm", "120", "--seed", "2")
+def test_jam_band_stopped_while_every_part_sounds_leaves_no_note_on_and_records_each_part(jack, stop_signal, tmp_path):
+    record = tmp_path / "band.mid"
+    jam = JamProcess("--mode", "band", "--bpm", "120", "--seed", "2", "--record", str(record))
     recorder = Recorder()
     try:
         jam.wait_for_ports(jack)
@@ -143,5 +145,14 @@ def test_jam_band_stopped_while_every_part_sounds_leaves_no_note_on(jack, stop_s
         jam.stop()
     assert jam.process.returncode == 0, jam.errors
     assert recorder.unmatched_note_ons(all_notes_off_releases=False) == 0, "a note-on without its note-off"
-    for channel in bot_notes_by_channel(recorder):
+    played = bot_notes_by_channel(recorder)
+    for channel in played:
         assert recorder.count(0xB0 | channel, messages.ALL_NOTES_OFF) == 1, f"no All Notes Off on channel {channel + 1}"
+    # the recording: the player's track, then one track for each band part that played, on its channel
+    band = make_band(DEFAULT_PARTS, None, None, 0, None)
+    tracks = {track.name: track for track in mido.MidiFile(record).tracks[1:]}
+    assert list(tracks)[0] == "Player"
+    for part in band.parts:
+        if part.channel in played:
+            notes = [m for m in tracks[part.name.capitalize()] if m.type == "note_on" and m.velocity > 0]
+            assert {m.channel for m in notes} == {part.channel} and len(notes) == len(played[part.channel])

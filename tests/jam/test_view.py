@@ -112,6 +112,25 @@ def test_each_part_has_its_colour():
     assert styles["█"] != styles["▓"] != styles["░"]
 
 
+def test_in_band_mode_each_part_has_its_lane_and_its_plan_ahead():
+    band = replace(DUET, mode="band",
+                   notes=(RollNote(99.0, 99.5, 72, PLAYER), RollNote(99.0, 99.8, 40, "bass"),
+                          RollNote(99.0, 99.8, 60, "chords"), RollNote(99.5, 99.9, 76, "line")),
+                   plan=(RollNote(100.5, 101.0, 43, "bass"), RollNote(100.5, 101.0, 62, "chords")))
+    text = view_roll.draw(band, 84, 40)
+    colour = {}
+    for span in text.spans:
+        cell = text.plain[span.start:span.end].strip()
+        if cell and cell[0] in "▓░":
+            row = text.plain[:span.start].count("\n")
+            colour.setdefault(str(span.style), set()).add((cell[0], text.plain.split("\n")[row][:4].strip()))
+    assert ("▓", "E2") in colour["bold green"] and ("░", "G2") in colour["green"], colour
+    assert ("▓", "C4") in colour["bold yellow"] and ("░", "D4") in colour["yellow"], colour
+    assert ("▓", "E5") in colour["bold blue"], colour
+    assert [label for label, _ in view_roll.legend("band")][1:4] == ["▓ bass", "▓ chords", "▓ line"]
+    assert view_roll.legend("call") == view_roll.LEGEND
+
+
 def test_the_roll_without_tempo_has_no_beats_and_fits_the_pitches_in_view():
     _, rows = rows_of(replace(DUET, grid=None), height=12)
     assert not any("┊" in row for row in rows.values())
@@ -224,7 +243,7 @@ def test_a_person_plays_from_the_view_in_tmux(jack):
         acts = [("+", f"temperature {before + 0.1:.2f}"), ("-", f"temperature {before:.2f}"),
                 ("-", f"temperature {before - 0.1:.2f}"), ("r", "re-rolls 1"), ("u", "undos 1"), ("p", "panics 1"),
                 ("x", "texture free"), ("s", "style chorale"), ("t", "pass-through on"), ("m", "mode duet"),
-                ("m", "mode practice"), ("m", "mode call")]
+                ("m", "mode practice"), ("m", "mode band"), ("m", "mode call")]
         for key, shown in acts:
             term.keys(key)
             assert term.shows(shown), f"{key!r} did not show {shown!r}:\n{term.screen()}"
@@ -282,7 +301,7 @@ def test_the_plan_is_what_the_scheduler_holds_and_has_not_begun():
         scheduler.note_off(later + 0.5, 0, 60)
         scheduler.note_on(later + 1.0, 0, 64, 80)  # its release not yet queued
         scheduler.forward(0, 48, 90)  # the player's, passed through: not the bot's plan
-        assert scheduler.plan() == [(later, later + 0.5, 60), (later + 1.0, None, 64)]
+        assert scheduler.plan() == [(later, later + 0.5, 60, 0), (later + 1.0, None, 64, 0)]
         scheduler.cancel()
         assert scheduler.plan() == []
     finally:
