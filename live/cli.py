@@ -26,6 +26,7 @@ from duetto.voices.in_kind import TEXTURE_CHOICES
 if TYPE_CHECKING:
     from duetto.jam.prompt import Prompt
     from duetto.jam.settings import JamSettings
+    from duetto.model.sampler import Sampler
 
 PRODUCERS = {"data": "build a training dataset (needs the train extra)",
              "train": "train a model (needs the train extra)",
@@ -75,6 +76,9 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
                           help="how much of the prompt's end the picture and the audio cover before the "
                                "continuation, in seconds (default 30; the MIDI file always has it all)")
     generate.add_argument("--soundfont", default=None, help="soundfont for --wav (default: the system's GM one)")
+    generate.add_argument("--band", nargs="?", const="bass,chords,line", default=None, metavar="PARTS",
+                          help="instead of continuing it, accompany the file's melody (its top part) with a band "
+                               "as `jam --mode band` would, beat by beat: bass, chords and line by default")
     add_model_options(generate)
 
     score = commands.add_parser("score", help="bits per note of MIDI files through a model (a yardstick)")
@@ -272,6 +276,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from duetto.jam.options import check_range, check_style, model_limits
     from duetto.midi.files import write_midi
     from duetto.offline.audio import find_renderer, render_wav
+    from duetto.model.sampler import Sampler
     from duetto.offline.generate import continuation_figure, continue_midi, read_prompt, shown
     from duetto.offline.plots import PICTURE_SUFFIXES, require_matplotlib, save_figure
 
@@ -289,6 +294,8 @@ def run_generate(args: argparse.Namespace) -> int:
     model = load_model(args)
     check_style(args.style, model)
     temperature, top_p = model.info.sampling(args.temperature, args.top_p)
+    if args.band is not None:
+        return generate_band(args, model, score, Sampler(temperature, top_p, args.seed))
     continued = continue_midi(model, score, args.out, args.seconds, temperature=temperature, top_p=top_p,
                               seed=args.seed, limits=limits, style=args.style, texture=args.texture)
     print(continued.summary)
@@ -300,6 +307,30 @@ def run_generate(args: argparse.Namespace) -> int:
             excerpt = Path(folder) / "shown.mid"
             write_midi(excerpt, shown(continued, args.show_seconds), programs=continued.score.programs)
             render_wav(excerpt, args.wav, args.soundfont)
+        print(f"wrote {args.wav}")
+    return 0
+
+
+def generate_band(args: argparse.Namespace, model: StepModel, score: MidiScore, sampler: "Sampler") -> int:
+    """`duetto generate --band`: a band's take over the prompt's melody, and its picture and sound."""
+    from duetto.jam.band import make_band, parse_parts
+    from duetto.offline.audio import render_wav
+    from duetto.offline.band import band_midi
+    from duetto.offline.plots import Mark, piano_roll_figure, save_figure
+
+    if model.info.family != "metrical":
+        raise UsageError(f"--band needs a model that plays parts (a metrical one): {model.path.name} is a "
+                         f"{model.info.family} model")
+    band = make_band(usage(parse_parts, args.band), None, None, 0, None)
+    made = band_midi(model, score, args.out, band, sampler, args.style)
+    print(made.summary)
+    if args.plot:
+        figure = piano_roll_figure(made.tracks, [Mark(made.band_starts, "the band comes in", "Bass")], made.tempos,
+                                   title=f"{Path(args.prompt).name}: the melody and Duetto's band")
+        save_figure(figure, args.plot)
+        print(f"wrote {args.plot}")
+    if args.wav:
+        render_wav(args.out, args.wav, args.soundfont)
         print(f"wrote {args.wav}")
     return 0
 

@@ -11,23 +11,30 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from duetto.families import make_voice
+from duetto.midi.files import MidiScore, write_midi
 from duetto.model.rolling_state import WINDOW_TOKENS
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.chords import Chord
+from duetto.music.clock import fitting_timeline
 from duetto.music.key import KeyFinder
 from duetto.music.notes import Note
-from duetto.music.parts import MELODY
+from duetto.music.parts import MELODY, part_roles
 from duetto.music.timeline import Timeline
 from duetto.voices.base import AnswerKind, BandRequest
 from duetto.voices.limits import Limits
 
+if TYPE_CHECKING:
+    from duetto.jam.band import Band
+
 BAND_POLYPHONY = 8  # a bass note, a four-note chord, a line and a note of overlap
+MELODY_CHANNEL, MELODY_PROGRAM = 0, 0  # the melody of `generate --band`: channel 1, Acoustic Grand Piano
 
 
 @dataclass
@@ -82,3 +89,43 @@ def accompany(model: StepModel, melody: Sequence[Note], timeline: Timeline, band
     take.chunk_seconds = timeline.seconds(lead_beats * chunk_beats) - timeline.seconds(0.0)
     take.notes.sort()
     return take
+
+
+LISTEN_BEATS = 4  # the band comes in after a bar of the melody, as live it comes in after the player
+
+
+@dataclass
+class BandFile:
+    """What `duetto generate --band` wrote: the summary line, the tracks, the tempo map, where the band
+    came in (seconds) and the channels' programs."""
+
+    summary: str
+    tracks: dict[str, list[Note]]
+    tempos: list[tuple[float, float]]
+    band_starts: float
+
+
+def band_midi(model: StepModel, score: MidiScore, out_path: str, band: Band, sampler: Sampler,
+              style: str = "auto") -> BandFile:
+    """A band's take over a MIDI file's melody (its top part, duetto.music.parts), on the file's beat: the
+    melody and one track per band part, each on its channel with its General MIDI program, to `out_path`."""
+    notes = sorted(score.notes)
+    melody = [note for note, part in zip(notes, part_roles(notes)) if part == MELODY]
+    given = Timeline(tuple(score.tempos), tuple(score.meters))
+    timeline, grid = fitting_timeline([note.start for note in melody], given)
+    first = math.ceil(timeline.beats(melody[0].start) - 1e-9) + LISTEN_BEATS
+    last = timeline.beats(max(note.end for note in melody))
+    styles = model.info.styles
+    take = accompany(model, melody, timeline, band.request(None), first, last, sampler,
+                     styles.index(style) if style in styles else None)
+    tracks = {"Melody": [Note(n.start, n.end, n.pitch, n.velocity, MELODY_CHANNEL) for n in melody]}
+    for part in band.parts:
+        tracks[part.name.capitalize()] = [Note(n.start, n.end, n.pitch, n.velocity, part.channel)
+                                          for n in take.notes if n.channel == part.part]
+    programs = {MELODY_CHANNEL: MELODY_PROGRAM, **{part.channel: part.program - 1 for part in band.parts}}
+    tempos = list(score.tempos) if timeline is given else [(0.0, timeline.bpm_at(0.0))]
+    write_midi(out_path, tracks, tempos=tempos, programs=programs, meters=score.meters if timeline is given else None)
+    counts = ", ".join(f"{name.lower()} {len(notes)}" for name, notes in tracks.items() if name != "Melody")
+    summary = (f"wrote {out_path}: the melody ({len(melody)} notes) and its band ({counts} notes) from beat "
+               f"{first}, on the file's beat ({grid})")
+    return BandFile(summary, tracks, tempos, timeline.seconds(first))

@@ -44,7 +44,8 @@ from duetto.midi.ports.base import Backend, PortError
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import ModelError, StepModel
 from duetto.music.notes import Note
-from duetto.tools.bench_report import (Answers, Hearing, Jack, LatencyReport, Machine, Notochord, Response,
+from duetto.music.timeline import Timeline
+from duetto.tools.bench_report import (Answers, BandSpeed, Hearing, Jack, LatencyReport, Machine, Notochord, Response,
                                        StepFigures, Summary, Throughput, ratio)
 from duetto.tools.duet_rig import DuetRig, Player
 from duetto.tools.jack_server import PrivateJackServer
@@ -399,6 +400,37 @@ def bench_hearing(model: StepModel, settings: BenchSettings) -> Hearing:
     return Hearing(HEARING_NOTES_PER_SECOND, voice.rolling.steps_in_state, refreshes, Summary.of(hearing))
 
 
+BAND_BPM = 140.0  # a brisk tempo: the band's composing has the least time
+BAND_BEATS = 48
+
+
+def bench_band(model: StepModel, settings: BenchSettings) -> list[BandSpeed]:
+    """A three-part band accompanying a melody of eighth notes at BAND_BPM, composed a beat ahead (and half a
+    beat ahead, as with an arranger split), on one core: each chunk's composing time against its lead. Only
+    a model that plays parts (a metrical one) has a band."""
+    from duetto.jam.band import DEFAULT_PARTS, make_band
+    from duetto.offline.band import accompany
+
+    if model.info.family != "metrical":
+        return []
+    timeline = Timeline.steady(BAND_BPM)
+    rng = np.random.default_rng(settings.seed)
+    scale = [0, 2, 4, 5, 7, 9, 11]
+    walk = np.abs(np.cumsum(rng.choice([-2, -1, 1, 2], size=2 * (BAND_BEATS + 8)))) % 14  # two octaves up from C5
+    melody = [Note(timeline.seconds(index / 2), timeline.seconds(index / 2 + 0.45),
+                   int(72 + 12 * (degree // 7) + scale[degree % 7]), 80) for index, degree in enumerate(walk)]
+    band = make_band(DEFAULT_PARTS, None, None, 0, None).request(None)
+    speeds = []
+    for chunk in (1.0, 0.5):
+        take = accompany(model, melody, timeline, band, 4.0, 4.0 + BAND_BEATS, Sampler(seed=settings.seed),
+                         chunk_beats=chunk)
+        lead = take.chunk_seconds
+        speeds.append(BandSpeed(BAND_BPM, len(band.parts), chunk, Summary.of(take.compose_seconds), lead * 1000,
+                                float(np.mean([seconds <= lead for seconds in take.compose_seconds])),
+                                len(take.notes) / len(take.compose_seconds)))
+    return speeds
+
+
 # -- 5. memory ------------------------------------------------------------------------------------------
 def peak_rss_of_jam(backend: Backend, settings: BenchSettings) -> float:
     """Run a real `duetto jam`, let it answer three phrases, and read its peak resident memory (MB)."""
@@ -463,7 +495,8 @@ def run_latency_bench(settings: BenchSettings, command: str) -> LatencyReport:
                            steps=bench_steps(settings, devices),
                            throughput=[bench_throughput(StepModel(settings.model, device=device), settings)
                                        for device in devices],
-                           hearing=bench_hearing(model, settings), gpu_unavailable=no_gpu)
+                           hearing=bench_hearing(model, settings), gpu_unavailable=no_gpu,
+                           band=bench_band(model, settings))
     if any(step.per_note for step in report.steps):
         report.notochord = bench_notochord(report.steps)
     try:

@@ -154,6 +154,20 @@ class Machine:
 
 
 @dataclass
+class BandSpeed:
+    """A band composing a beat ahead (`jam --mode band`) over a melody: each chunk's composing time against
+    the lead it has, one chunk (a beat; half a beat with an arranger split) before it sounds."""
+
+    bpm: float
+    parts: int
+    chunk_beats: float
+    compose: Summary
+    lead_ms: float
+    in_time_share: float  # chunks composed within their lead
+    notes_per_chunk: float
+
+
+@dataclass
 class LatencyReport:
     command: str
     date: str
@@ -169,6 +183,7 @@ class LatencyReport:
     peak_rss_mb: float | None = None  # of a real `duetto jam` answering phrases
     jack_unavailable: str | None = None
     notochord: Notochord | None = None  # beside metrical models only
+    band: list[BandSpeed] = field(default_factory=list)  # models that play a band only
 
 
 def write_json(path: str, report: LatencyReport) -> None:
@@ -237,6 +252,10 @@ def format_report(report: LatencyReport) -> str:
             f"{hearing.refreshes} times", hearing.key_event,
             "longest " + times(None if longest is None or not live.median_ms else longest / live.median_ms,
                                "a step"))
+    for band in report.band:
+        row(f"a band of {band.parts} composing {band.chunk_beats:g} beat ahead at {band.bpm:.0f} BPM "
+            f"({band.notes_per_chunk:.1f} notes each)", band.compose,
+            f"{100 * band.in_time_share:.1f}% within the {band.lead_ms:.0f} ms lead")
     lines.append("")
     for throughput in report.throughput:
         single, batched = (figure(value, ",.0f") for value in (throughput.batch_1_tokens_per_second,

@@ -482,6 +482,7 @@ class Engine:
     def panic(self) -> None:
         """Silence the output now (the bot's notes, passed-through ones, All Notes Off); keep listening."""
         self._unheard_answer.clear()
+        self.mode.panicked()
         self.scheduler.panic()
         self.stats.panics += 1
 

@@ -147,6 +147,9 @@ def add_jam_options(jam: argparse.ArgumentParser) -> list[argparse.Action]:
         band.add_argument("--band-programs", default=None, metavar="N,N,...",
                           help="with --synth, each part's General MIDI instrument, 1-128 (default: "
                                + ", ".join(f"{name} {role.program}" for name, role in ROLES.items()) + ")"),
+        band.add_argument("--vamp", action="store_true",
+                          help="the band plays on when you stop, until your phrase-end signal (see --phrase-end) "
+                               "or a panic"),
         band.add_argument("--split", default=None, metavar="NOTE",
                           help="arranger split, like C4 or 60: your keys below it are chords that steer the "
                                "band (not played), those above it your melody"),
@@ -296,7 +299,7 @@ def band_of(args: argparse.Namespace, mode: str, player_channel: int) -> Band | 
         raise UsageError(f"--band-channels {args.band_channels}: one channel each, and not the drums' "
                          f"({DRUM_CHANNEL + 1})")
     return usage(make_band, names, None if channels is None else [number - 1 for number in channels], programs,
-                 player_channel, split)
+                 player_channel, split, args.vamp)
 
 
 def numbers_of(option: str, text: str | None, lowest: int, highest: int) -> list[int] | None:

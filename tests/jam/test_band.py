@@ -1,7 +1,8 @@
 """Band mode over real JACK ports: the band's parts each on their own channel and in their own register,
 composed on the beat from the player heard as the melody; an arranger split whose left hand steers the
-band's chord (never played through, never heard as music) and is followed within a beat; and `duetto jam
---mode band` stopped by a signal with every part sounding leaves no note on."""
+band's chord (never played through, never heard as music) and is followed within a beat; a vamping band
+that plays on until the phrase-end key; and `duetto jam --mode band` stopped by a signal with every part
+sounding leaves no note on and records each part."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import mido
 import pytest
 
 from duetto.jam.band import DEFAULT_PARTS, make_band
+from duetto.jam.controls import PhraseEnd
 from duetto.jam.modes.duet import PATIENCE_BEATS
 from duetto.jam.settings import JamSettings
 from duetto.midi import messages
@@ -156,3 +158,25 @@ def test_jam_band_stopped_while_every_part_sounds_leaves_no_note_on_and_records_
         if part.channel in played:
             notes = [m for m in tracks[part.name.capitalize()] if m.type == "note_on" and m.velocity > 0]
             assert {m.channel for m in notes} == {part.channel} and len(notes) == len(played[part.channel])
+
+
+def test_a_vamping_band_plays_on_after_the_player_stops_until_the_phrase_end_key(jack, shipped_model, fast_switching):
+    settings = band_settings()
+    settings.band = make_band(DEFAULT_PARTS, None, None, 0, None, vamp=True)
+    settings.phrase_end = PhraseEnd("key", 21)
+    rig = DuetRig(jack, shipped_model, settings, name="Vamp")
+    try:
+        last = rig.player.play([Note(i * BEAT / 2, i * BEAT / 2 + 0.2, pitch, 80) for i, pitch in enumerate(MELODY_NOTES[:8])])
+        time.sleep((PATIENCE_BEATS + 4) * BEAT)
+        late = [event.seconds for event in rig.recorder.key_events(since=last + (PATIENCE_BEATS + 1) * BEAT)
+                if event.velocity > 0]
+        assert late, "the band stopped two bars after the player, as a band that does not vamp does"
+        rig.player_port.send(messages.note_on(0, 21, 64))
+        stopped = time.perf_counter()
+        rig.player_port.send(messages.note_off(0, 21))
+        time.sleep(4 * BEAT)
+    finally:
+        rig.close()
+    after = [event.seconds for event in rig.recorder.key_events(since=stopped + 2 * BEAT) if event.velocity > 0]
+    assert after == [], "the band played on after the phrase-end key"
+    assert rig.recorder.unmatched_note_ons() == 0

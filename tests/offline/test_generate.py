@@ -11,6 +11,7 @@ import mido
 import pytest
 from PIL import Image
 
+from duetto.jam.band import DEFAULT_PARTS, make_band
 from duetto.midi.files import read_score, write_midi
 from duetto.models import DEFAULT_MODEL
 from duetto.music.notes import Note
@@ -43,6 +44,34 @@ def test_a_long_prompt_is_continued_as_long_as_asked_and_the_summary_says_what_w
     continuation = read_score(tmp_path / "out.mid").notes
     duetto = [note for note in continuation if note.start >= 27.0 - 0.01]
     assert max(note.end for note in duetto) - 27.0 == pytest.approx(written, abs=0.1)
+
+
+def test_a_band_accompanies_the_melody_of_a_file_on_its_beat_each_part_in_its_track_register_and_program(tmp_path):
+    write_midi(tmp_path / "tune.mid", {"tune": line(12.0)})  # 24 beats at 120 BPM
+    result = generate("--prompt", str(tmp_path / "tune.mid"), "--band", "--out", str(tmp_path / "band.mid"),
+                      "--plot", str(tmp_path / "band.png"))
+    assert result.returncode == 0, result.stderr
+    assert "the melody (48 notes) and its band (bass" in result.stdout
+    midi = mido.MidiFile(tmp_path / "band.mid")
+    names = [track.name for track in midi.tracks[1:]]
+    assert names == ["Melody", "Bass", "Chords", "Line"]
+    band = make_band(DEFAULT_PARTS, None, None, 0, None)
+    written = read_score(tmp_path / "band.mid")
+    assert written.programs[0] == 0 and all(written.programs.get(part.channel) == part.program - 1
+                                            for part in band.parts if any(n.channel == part.channel for n in written.notes))
+    played = [note for note in written.notes if note.channel != 0]
+    assert len(played) >= 8
+    for part in band.parts:
+        low, high = part.register
+        assert all(low <= note.pitch <= high for note in played if note.channel == part.channel)
+    assert min(note.start for note in played) >= 2.0 - 0.01, "the band comes in after a bar of the melody"
+    on_sixteenths = [abs(note.start / 0.125 - round(note.start / 0.125)) < 0.02 for note in played]
+    assert all(on_sixteenths), "the band's notes lie on the file's grid"
+    assert Image.open(tmp_path / "band.png").size[0] > 400
+    events = generate("--prompt", str(tmp_path / "tune.mid"), "--band", "--out", str(tmp_path / "no.mid"),
+                      "--model", str(DEFAULT_MODEL.parent / "families" / "transformer.onnx"))
+    assert events.returncode != 0 and events.stderr.strip().splitlines()[-1].startswith(
+        "duetto: error: --band needs a model that plays parts (a metrical one): transformer.onnx is a ")
 
 
 def test_a_prompt_with_a_malformed_key_signature_is_continued_and_the_skip_said_in_one_line(tmp_path):

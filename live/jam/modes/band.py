@@ -9,6 +9,9 @@ inversion; one key alone is its major chord) is the harmony every part leans to,
 hand lets go, as on an arranger keyboard. Those keys are not played through nor heard as music. A chord
 struck brings the band in; while the left hand holds one, the band vamps. The band composes half a
 beat at a time then, half a beat ahead, so it follows a chord change within a beat.
+
+With `--vamp` the band plays on when the player stops, until the player's phrase-end signal (a pedal, a
+CC or a key: `--phrase-end`) or a panic stops it; the next key brings it in again.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ class BandMode(DuetMode):
             self.change(("band",), make_band(DEFAULT_PARTS, None, None, player, None))
         if settings.band.split is not None:
             self.chunk_beats = SPLIT_CHUNK_BEATS
+        self.vamps = settings.band.vamp
+
+    def phrase_trigger(self, stamp: float) -> None:
+        """The player's phrase-end signal (`--phrase-end pedal`, a CC or a key) stops a vamping band."""
+        self.panicked()
 
     def steer(self, stamp: float, pitch: int, velocity: int) -> None:
         self.left_hand.key(pitch, velocity)

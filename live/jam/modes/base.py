@@ -125,6 +125,9 @@ class Mode:
     def steer(self, stamp: float, pitch: int, velocity: int) -> None:
         """A key of the player's below the band's arranger split went down or up (band mode only)."""
 
+    def panicked(self) -> None:
+        """The player (or a control) called panic: everything is being silenced; stop playing along."""
+
     def phrase_trigger(self, stamp: float) -> None:
         """The player ended a phrase by pedal, CC or key (`--phrase-end`)."""
 

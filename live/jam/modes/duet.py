@@ -27,6 +27,7 @@ SOURCE_FALLBACK = "duet default"
 class DuetMode(Mode):
     name = "duet"
     chunk_beats = CHUNK_BEATS  # composed at a time, and that far ahead of when it sounds
+    vamps = False  # plays on after the player stops, until a phrase trigger or a panic
 
     def __init__(self) -> None:
         super().__init__()
@@ -57,6 +58,9 @@ class DuetMode(Mode):
             self._next_chunk = chunks.next_beat(stamp + chunks.beat * LEAD_BEATS)
             self.wake_at = self._next_chunk - chunks.beat * LEAD_BEATS
 
+    def panicked(self) -> None:
+        self._next_chunk, self.wake_at = None, math.inf  # until the player plays again
+
     def tick(self, now: float) -> None:
         grid = self._grid()
         chunks = self._chunks(grid)
@@ -65,7 +69,7 @@ class DuetMode(Mode):
             planned = chunks.next_beat(self._next_chunk - chunks.beat / 2)
             start = planned if planned > now else start
         ends = start + chunks.beat  # the composed chunk's notes are all released by then
-        if not self._keys_down and ends > self._player_active_at + PATIENCE_BEATS * grid.beat:
+        if not self._keys_down and not self.vamps and ends > self._player_active_at + PATIENCE_BEATS * grid.beat:
             self._next_chunk, self.wake_at = None, math.inf
             return
         self.stage.perform(lambda: self.compose_chunk(chunks.beat, start), start, grid)
