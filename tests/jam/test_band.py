@@ -14,6 +14,7 @@ import pytest
 
 from duetto.jam.band import DEFAULT_PARTS, make_band
 from duetto.jam.controls import PhraseEnd
+from duetto.jam.intake import MODE
 from duetto.jam.modes.duet import PATIENCE_BEATS
 from duetto.jam.settings import JamSettings
 from duetto.midi import messages
@@ -180,3 +181,35 @@ def test_a_vamping_band_plays_on_after_the_player_stops_until_the_phrase_end_key
     after = [event.seconds for event in rig.recorder.key_events(since=stopped + 2 * BEAT) if event.velocity > 0]
     assert after == [], "the band played on after the phrase-end key"
     assert rig.recorder.unmatched_note_ons() == 0
+
+
+@pytest.mark.parametrize("how", ["panic", "mode change"])
+def test_a_panic_or_a_mode_change_with_the_band_sounding_leaves_no_note_on(jack, shipped_model, fast_switching, how):
+    settings = band_settings()
+    rig = DuetRig(jack, shipped_model, settings, name=f"Band {how}")
+    try:
+        rig.player.play([Note(i * BEAT / 2, i * BEAT / 2 + 0.2, pitch, 80) for i, pitch in enumerate(MELODY_NOTES)])
+        assert wait_until(lambda: len(bot_notes_by_channel(rig.recorder)) >= 1, 5), "the band never played"
+        if how == "panic":
+            rig.engine.request("panic")
+        else:
+            rig.engine.set(MODE, "call")
+        assert wait_until(lambda: not rig.engine.scheduler.busy, 5)
+        silenced = time.perf_counter()
+        time.sleep(3 * BEAT)
+    finally:
+        rig.close()
+    band_channels = {part.channel for part in settings.band.parts}
+    band_heard = [item for item in rig.recorder.heard if (item.message[0] & 0x0F) in band_channels]
+    sounding = set()
+    for item in band_heard:  # until the bot fell silent: every band note-on had its own note-off
+        note = messages.parse_note(list(item.message)) if item.stamp <= silenced else None
+        if note is not None:
+            (sounding.add if note[2] > 0 else sounding.discard)(note[:2])
+    assert sounding == set(), f"{how}: a band note left sounding"
+    later = [item for item in band_heard if item.stamp > silenced + 0.05 and item.message[0] & 0xF0 == 0x90
+             and item.message[2] > 0]
+    assert later == [], f"{how}: the band played on"
+    if how == "panic":
+        for channel in bot_notes_by_channel(rig.recorder):
+            assert rig.recorder.count(0xB0 | channel, messages.ALL_NOTES_OFF) >= 1
