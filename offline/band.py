@@ -21,7 +21,7 @@ from duetto.midi.files import MidiScore, write_midi
 from duetto.model.rolling_state import WINDOW_TOKENS
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
-from duetto.music.chords import Chord
+from duetto.music.chords import HARMONY_BEATS, Chord, HeardMelody
 from duetto.music.clock import fitting_timeline
 from duetto.music.key import KeyFinder
 from duetto.music.notes import Note
@@ -48,11 +48,12 @@ class BandTake:
 
 def accompany(model: StepModel, melody: Sequence[Note], timeline: Timeline, band: BandRequest,
               first_beat: float, last_beat: float, sampler: Sampler, style: int | None = None,
-              chord_at: Callable[[float], Chord | None] | None = None, chunk_beats: float = 1.0,
+              held_chord: Callable[[float], Chord | None] | None = None, chunk_beats: float = 1.0,
               lead_beats: float = 1.0) -> BandTake:
     """The band's take from `first_beat` to `last_beat` over `melody` (on `timeline`): each chunk of
-    `chunk_beats` composed from what was heard `lead_beats` before it starts, over the chord
-    `chord_at(seconds)` holds then (an arranger's left hand; None: no chord held)."""
+    `chunk_beats` composed from what was heard `lead_beats` chunks before it starts, leaning to the chord
+    `held_chord(seconds)` holds then (an arranger's left hand), or with none given, as live, to the chord
+    the melody implied over its last HARMONY_BEATS beats."""
     voice = make_voice(model, sampler, Limits(max_polyphony=BAND_POLYPHONY), WINDOW_TOKENS)
     voice.keep_time(timeline)
     order = itertools.count()
@@ -60,19 +61,22 @@ def accompany(model: StepModel, melody: Sequence[Note], timeline: Timeline, band
     for note in melody:
         heapq.heappush(heard, (note.start, next(order), note.pitch, note.velocity, MELODY))
         heapq.heappush(heard, (note.end, next(order), note.pitch, 0, MELODY))
-    take, melody_heard = BandTake(), []
+    take, melody_heard, harmony = BandTake(), [], HeardMelody()
     beat = first_beat
     while beat < last_beat:
         composing_at = timeline.seconds(beat - lead_beats * chunk_beats)
         while heard and heard[0][0] < composing_at:
             seconds, _, pitch, velocity, part = heapq.heappop(heard)
             voice.hear(seconds, pitch, velocity, part)
-            if part == MELODY and velocity > 0:
-                melody_heard.append(Note(seconds, seconds, pitch, velocity))
+            if part == MELODY:
+                harmony.key(seconds, pitch, velocity)
+                if velocity > 0:
+                    melody_heard.append(Note(seconds, seconds, pitch, velocity))
         start, end = timeline.seconds(beat), timeline.seconds(beat + chunk_beats)
-        chord = chord_at(composing_at) if chord_at is not None else None
-        kind = AnswerKind(style=style, key=KeyFinder.of(melody_heard),
-                          band=BandRequest(band.parts, band.registers, chord))
+        key = KeyFinder.of(melody_heard)
+        chord = held_chord(composing_at) if held_chord is not None else harmony.chord(
+            key, composing_at - (timeline.seconds(HARMONY_BEATS) - timeline.seconds(0.0)), composing_at)
+        kind = AnswerKind(style=style, key=key, band=BandRequest(band.parts, band.registers, chord))
         began = time.perf_counter()
         events = list(voice.answer(end - start, kind=kind, start=start))
         take.compose_seconds.append(time.perf_counter() - began)

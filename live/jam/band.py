@@ -33,6 +33,7 @@ ROLES: dict[str, PartRole] = {
 DEFAULT_PARTS = ("bass", "chords", "line")
 
 
+
 @dataclass(frozen=True)
 class BandPart:
     name: str

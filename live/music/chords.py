@@ -8,12 +8,14 @@ and MMA name them ("C", "Am7", "F#m7b5").
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from duetto.music.key import NAMES, SCALES, Key
+from duetto.music.notes import Note
 
 # chord shapes in semitones above the root, simplest first (a tie goes to the simpler shape)
 QUALITIES: dict[str, tuple[int, ...]] = {
@@ -24,6 +26,8 @@ QUALITIES: dict[str, tuple[int, ...]] = {
 TRIADS = {(0, 4, 7): "", (0, 3, 7): "m", (0, 3, 6): "dim", (0, 4, 8): "aug"}
 # how a chord's fit to a melody is weighed: notes outside it count against it, a strong beat more
 OUTSIDE_PENALTY = 0.6
+MELODY_MEMORY = 32  # notes of the player's the heard harmony is taken from
+HARMONY_BEATS = 2.0  # with no chord held, a band follows the harmony of the melody's last two beats
 STAY_BONUS = 0.15  # of a span's weight: a harmony that changes on every close call is restless
 FUNCTION_BONUS = {0: 0.2, 7: 0.12, 5: 0.08}  # tonic, dominant, subdominant roots: the common case
 
@@ -98,3 +102,37 @@ def fitting_chords(spans: Sequence[np.ndarray], key: Key) -> list[Chord]:
 
         chosen.append(max(candidates, key=score) if total > 0 else (chosen[-1] if chosen else candidates[0]))
     return chosen
+
+
+def melody_chord(notes: Sequence[Note], key: Key | None, since: float, until: float) -> Chord | None:
+    """The key's chord that best fits the melody sounding between `since` and `until` (seconds), each note
+    weighed by how long it sounds there; None without a key or a note there. What a band follows when no
+    chord is held: the harmony the melody implies."""
+    weights = np.zeros(12)
+    for note in notes:
+        overlap = min(note.end, until) - max(note.start, since)
+        if overlap > 0:
+            weights[note.pitch % 12] += overlap
+    if key is None or not weights.any():
+        return None
+    return fitting_chords([weights], key)[0]
+
+
+class HeardMelody:
+    """The player's latest notes, and the chord of the key they imply over the last few beats: the
+    harmony a band follows when no chord is held. Engine thread only."""
+
+    def __init__(self) -> None:
+        self._notes: deque[list] = deque(maxlen=MELODY_MEMORY)  # [start, end or None while held, pitch]
+
+    def key(self, stamp: float, pitch: int, velocity: int) -> None:
+        if velocity > 0:
+            self._notes.append([stamp, None, pitch])
+            return
+        for note in self._notes:
+            if note[2] == pitch and note[1] is None:
+                note[1] = stamp
+
+    def chord(self, key: Key | None, since: float, until: float) -> Chord | None:
+        notes = [Note(start, until if end is None else end, pitch, 0) for start, end, pitch in self._notes]
+        return melody_chord(notes, key, since, until)

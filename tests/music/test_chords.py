@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from duetto.music.chords import Chord, chord_of_keys, diatonic_chords, fitting_chords
+from duetto.music.chords import Chord, HeardMelody, chord_of_keys, diatonic_chords, fitting_chords
 from duetto.music.key import Key
 
 
@@ -53,3 +53,17 @@ def test_a_melody_is_fitted_with_the_chords_its_notes_spell():
 def test_a_silent_span_keeps_the_chord_before_it():
     spans = [_weights(9, 0, 4), np.zeros(12)]
     assert fitting_chords(spans, Key(0, "major")) == [Chord(9, "m"), Chord(9, "m")]
+
+
+def test_with_no_chord_held_a_band_follows_the_harmony_the_melody_implies_over_its_last_beats():
+    heard = HeardMelody()
+    for start, pitch in ((0.0, 72), (0.5, 76), (1.0, 79), (1.5, 76), (2.0, 77), (2.5, 81), (3.0, 84), (3.5, 81)):
+        heard.key(start, pitch, 80)
+        heard.key(start + 0.45, pitch, 0)
+    c_major = Key(0, "major")
+    assert str(heard.chord(c_major, 0.0, 2.0)) == "C"
+    assert str(heard.chord(c_major, 2.0, 4.0)) == "F"
+    heard.key(4.0, 79, 80)  # a note still held counts up to now
+    assert str(heard.chord(c_major, 3.9, 4.4)) == "C"
+    heard.key(4.5, 79, 0)
+    assert heard.chord(None, 0.0, 2.0) is None and heard.chord(c_major, 10.0, 12.0) is None

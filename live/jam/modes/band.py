@@ -4,7 +4,8 @@ The band is the duet (duetto.jam.modes.duet) with several parts: bass, chords an
 default (duetto.jam.band), the player heard as the melody. It comes in a beat after the player starts,
 and when the player stops it finishes its phrase and stops two bars later, as the duet does.
 
-With an arranger split (`--split NOTE`) the keys below it steer the band: the chord they spell (any
+Every part leans to a chord: with no split, the one the player's melody implied over its last two beats
+(in the key heard). With an arranger split (`--split NOTE`) the keys below it steer the band instead: the chord they spell (any
 inversion; one key alone is its major chord) is the harmony every part leans to, and it stays after the
 hand lets go, as on an arranger keyboard. Those keys are not played through nor heard as music. A chord
 struck brings the band in; while the left hand holds one, the band vamps. The band composes half a
@@ -21,6 +22,7 @@ from typing import Iterator
 from duetto.jam.band import DEFAULT_PARTS, LeftHand, make_band
 from duetto.jam.modes.base import Stage
 from duetto.jam.modes.duet import DuetMode
+from duetto.music.chords import HARMONY_BEATS, Chord, HeardMelody
 from duetto.music.notes import KeyEvent
 
 SPLIT_CHUNK_BEATS = 0.5  # with a split: a chord change is heard within a beat
@@ -32,6 +34,7 @@ class BandMode(DuetMode):
     def __init__(self) -> None:
         super().__init__()
         self.left_hand = LeftHand()
+        self.melody = HeardMelody()
 
     def begin(self, stage: Stage) -> None:
         super().begin(stage)
@@ -57,11 +60,20 @@ class BandMode(DuetMode):
             self._player_active_at = max(self._player_active_at, stamp)
 
     def player_note(self, stamp: float, pitch: int, velocity: int, keys_down: bool) -> None:
+        self.melody.key(stamp, pitch, velocity)
         super().player_note(stamp, pitch, velocity, keys_down or bool(self.left_hand.held))
+
+    def chord(self) -> Chord | None:
+        """The harmony the band leans to: the chord the left hand holds under a split, else the chord the
+        player's melody implied over its last HARMONY_BEATS beats, in the key heard."""
+        if self.stage.settings.band.split is not None:
+            return self.left_hand.chord
+        now = self.stage.now()
+        return self.melody.chord(self.stage.heard_key, now - HARMONY_BEATS * self._grid().beat, now)
 
     def compose_chunk(self, seconds: float, start: float) -> Iterator[KeyEvent]:
         stage = self.stage
-        band = stage.settings.band.request(self.left_hand.chord)
+        band = stage.settings.band.request(self.chord())
         return stage.compose(seconds, lambda: stage.stopping, start=start, band=band)
 
     def summary(self) -> str | None:
