@@ -120,6 +120,10 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
                          help="more models whose step to time (default: models/families/*.onnx); "
                               "each one's PyTorch baseline needs its .pt beside it")
     latency.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    soak = kinds.add_parser("soak", help="a long session with the view on: memory, step time, stuck notes")
+    soak.add_argument("--minutes", type=float, default=60.0, help="how long the player plays (default 60)")
+    soak.add_argument("--seed", type=int, default=0, help="the player's phrases and the bot's (default 0)")
+    soak.add_argument("--json", default=None, help="also write the figures to this JSON file")
     quality = kinds.add_parser("quality", help="the model families compared on held-out music")
     quality.add_argument("--models", nargs="+", default=None,
                          help="ONNX models (default: models/default.onnx and models/families/*.onnx)")
@@ -385,6 +389,8 @@ def run_panic(args: argparse.Namespace) -> int:
 def run_bench(args: argparse.Namespace) -> int:
     if args.what == "quality":
         return run_quality_bench(args)
+    if args.what == "soak":
+        return run_soak_bench(args)
     from duetto.tools.bench import BenchSettings, run_latency_bench
     from duetto.tools.bench_report import format_report, write_json
 
@@ -399,6 +405,17 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, report)
     return 0
+
+
+def run_soak_bench(args: argparse.Namespace) -> int:
+    """The soak's figures and goals; exit 1 when a goal was missed, so a script can tell."""
+    from duetto.tools.soak import format_soak, run_soak, write_soak
+
+    report = run_soak(args.minutes, command="duetto " + " ".join(sys.argv[1:]), seed=args.seed)
+    print(format_soak(report))
+    if args.json:
+        write_soak(args.json, report)
+    return 0 if all(report.goals().values()) else 1
 
 
 def family_models() -> list[str]:
