@@ -89,6 +89,7 @@ class Engine:
         self.answer_began_at = -math.inf
         self.answer_lateness: deque[float] = deque(maxlen=MEASUREMENTS)
         self.status: Status | None = None
+        self.output_trouble: str | None = None  # set by the session's output watch, shown in the status
         self._status_at = -math.inf
         self._roll = NoteLog()  # the duet's recent notes, for the live view's roll
         self.voice = make_voice(self.model, self.sampler, settings.limits, settings.window_tokens)
@@ -334,7 +335,7 @@ class Engine:
             texture=settings.texture, top_p=settings.top_p, density=limits.density, swing=feel.swing,
             velocity_follow=settings.velocity_follow, response_seconds=settings.response_seconds,
             passthrough=settings.passthrough, panics=stats.panics, undos=stats.undos, rerolls=stats.rerolls,
-            answering=self.composing or self.scheduler.busy)
+            answering=self.composing or self.scheduler.busy, output_trouble=self.output_trouble)
 
     def _say_tempo(self, grid: Grid | None) -> None:
         """One line whenever the tempo's source changes, or its tempo moves by a BPM or more: who sets

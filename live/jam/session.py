@@ -20,6 +20,7 @@ from duetto.jam.engine import Engine
 from duetto.jam.modes import make_mode
 from duetto.jam.modes.base import Mode
 from duetto.jam.osc import OscBridge, OscPlan
+from duetto.jam.output_watch import OutputWatch
 from duetto.jam.prompt import Prompt
 from duetto.jam.recording import SessionRecording
 from duetto.jam.settings import JamSettings
@@ -73,6 +74,7 @@ class JamSession:
         self.engine: Engine | None = None
         self.input: InputPort | KeptInput | None = None
         self.output: OutputPort | KeptOutput | None = None
+        self._output_watch: OutputWatch | None = None
         self.synth: FluidSynth | None = None
         self.recording = SessionRecording() if record is not None else None
         self._closed = False
@@ -97,6 +99,8 @@ class JamSession:
                 self.input = KeptInput(self.backend, self._input_name, self.engine.receive,
                                        self.engine.player_port_lost, self.log)
                 self._kept.append(self.input)
+            self._output_watch = OutputWatch(self.output.name, self.engine.scheduler,
+                                             self.output if isinstance(self.output, KeptOutput) else None, self.log)
             self.engine.start()
             if self._osc_plan is not None:
                 self.osc = OscBridge(self.engine, self._osc_plan, self.log)
@@ -145,9 +149,11 @@ class JamSession:
                 f"({self.backend.name}{early})")
 
     def check(self) -> None:
-        """Reconnect ports whose program came back; a FluidSynthError if the synth quit."""
+        """Reconnect ports whose program came back, say whether notes get out; a FluidSynthError if the
+        synth quit."""
         for port in self._kept:
             port.check()
+        self.engine.output_trouble = self._output_watch.check()
         if self.synth is not None:
             self.synth.check()
 

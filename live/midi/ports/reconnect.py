@@ -2,9 +2,12 @@
 
 A DAW or a synth that quits takes its port with it; when it starts again its port has the same name, but
 nothing reconnects Duetto to it. `KeptOutput` and `KeptInput` wrap a port opened by name: `check()`
-(called every second or so from the main thread) notices the port gone, reports it once through
-`on_lost`, and reopens the connection when a port of that name is back. Virtual ports need none of this:
-there, other programs connect to Duetto.
+(called twice a second from the main thread) notices the port gone, reports it once through `on_lost`,
+and reopens the connection when a port of that name is back. A port still listed is also asked whether
+Duetto is still connected to it: on JACK a send to a peer that has gone raises nothing, and a synth that
+restarted between two checks (or a patchbay that cut the cable) leaves a port of the right name that
+hears nothing; that is reported and reconnected the same way. Virtual ports need none of this: there,
+other programs connect to Duetto.
 """
 
 from __future__ import annotations
@@ -40,15 +43,17 @@ class _Kept:
         """Notice the peer gone or back; call from one thread only."""
         try:
             there = self.target in self._available()
+            connected = there and self._backend.connected(self.target, self.direction)
         except PortError:
             return  # the MIDI system did not answer this time (JACK busy): look again at the next check
-        if self.present and not there:
+        if self.present and not connected:
             self.present = False
             self._disconnect()
-            self._log(f"duetto: MIDI {self.direction} {self.target!r} is gone; all notes off, "
-                      "waiting for it to come back")
+            what = "lost its connection; all notes off, reconnecting" if there else \
+                "is gone; all notes off, waiting for it to come back"
+            self._log(f"duetto: MIDI {self.direction} {self.target!r} {what}")
             self._on_lost()
-        elif not self.present and there:
+        if not self.present and there:
             try:
                 self._reopen()
             except PortError as error:
