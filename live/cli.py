@@ -198,7 +198,7 @@ def run_jam(args: argparse.Namespace) -> int:
     play_in_time()
     with JamSession(backend, model, settings, name=args.name, input=args.input, output=args.output,
                     synth=extras.synth, record=extras.record, view=args.view, link=extras.link,
-                    osc=extras.osc, prompt=prompt, stop_on_signals=True) as session:
+                    osc=extras.osc, prompt=prompt, stop_on_signals=True, jack_wait=args.jack_wait) as session:
         say(f"duetto: {session.describe()}; Ctrl-C to stop")
         session.run()
     engine = session.engine

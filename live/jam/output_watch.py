@@ -25,13 +25,18 @@ class OutputWatch:
         self._log = log
         self._failed = scheduler.send_errors
         self._sent = scheduler.sent
+        self._reconnections = 0 if kept is None else kept.reconnections
         self._failing = False  # sends failed since the last one that went through
         self.trouble: str | None = None
 
     def check(self) -> str | None:
         """Look at what was sent since the last check (main thread); returns the trouble now, or None."""
         failed, sent = self._scheduler.send_errors, self._scheduler.sent
-        if failed > self._failed:
+        kept = self._kept
+        if kept is not None and (not kept.present or kept.reconnections != self._reconnections):
+            # the kept port said so itself (gone, lost its connection, back), and sends to it were refused
+            self._reconnections, self._failing = kept.reconnections, False
+        elif failed > self._failed:
             if not self._failing:
                 self._log(f"duetto: notes are not getting out to {self._name!r} "
                           f"({self._scheduler.last_error}); still trying")
@@ -40,8 +45,8 @@ class OutputWatch:
             self._failing = False
             self._log(f"duetto: notes are getting out to {self._name!r} again")
         self._failed, self._sent = failed, sent
-        if self._kept is not None and not self._kept.present:
-            self.trouble = f"notes are not getting out: {self._kept.target!r} is gone"
+        if kept is not None and not kept.present:
+            self.trouble = f"notes are not getting out: {kept.target!r} is gone"
         elif self._failing:
             self.trouble = f"notes are not getting out to {self._name!r}: {self._scheduler.last_error}"
         else:

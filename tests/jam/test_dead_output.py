@@ -49,7 +49,7 @@ def test_sends_that_fail_are_said_once_and_shown_in_the_view(jack, shipped_model
             session.check()
         said = [line for line in lines if "notes are not getting out" in line]
         assert said == [f"duetto: notes are not getting out to '{name} Out' (PortError: MIDI output "
-                        f"'{name} Out' is closed); still trying"], lines
+                        f"'{name} Out' is not open); still trying"], lines
         shown = "\n".join(describe(session.engine.status))
         assert shown.startswith(f"!! notes are not getting out to '{name} Out'"), shown
     finally:

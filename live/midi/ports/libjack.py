@@ -11,6 +11,11 @@ buffer and nobody reads it. A synth that restarts between two looks at the port 
 the same name that Duetto is no longer connected to, so a port connected by name checks its connections.
 
 Each question opens a short-lived client of our own (never starting a server) and closes it.
+
+libjack prints what goes wrong to stderr, several lines at a time ("Cannot read socket fd = 12", "jack
+server is not running or cannot be started") from whichever thread meets it, when a server goes away or a
+question finds none. Duetto says what happened in one line of its own, so `quiet_libjack` silences every
+copy of libjack loaded in the process (python-rtmidi's wheel carries a copy of its own).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+from pathlib import Path
 from typing import Iterator
 
 JACK_NO_START_SERVER = 0x01  # JackOptions: never start a server just to answer a question
@@ -42,6 +48,29 @@ def _libjack() -> ctypes.CDLL | None:
     library.jack_free.argtypes = [ctypes.c_void_p]
     library.jack_client_close.argtypes = [ctypes.c_void_p]
     return library
+
+
+def quiet_libjack() -> None:
+    """Send libjack's error and info messages nowhere, in every copy of libjack this process has loaded.
+
+    The function given to libjack must never run Python: libjack calls it on its own threads, its
+    real-time one too, which may be cancelled in the middle (see duetto.midi.ports.rtmidi). So it is a C
+    function that takes one string and does nothing with it that matters: libc's `strlen`.
+    """
+    maps = Path("/proc/self/maps")
+    if not maps.is_file():
+        return  # not Linux: JACK's messages stay as they are
+    libc = ctypes.CDLL(None)
+    loaded = {line.split()[-1] for line in maps.read_text().splitlines() if "libjack" in line.split("/")[-1]}
+    system = ctypes.util.find_library("jack")
+    for path in sorted(loaded | ({system} if system else set())):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for setter in (library.jack_set_error_function, library.jack_set_info_function):
+            setter.argtypes = [ctypes.c_void_p]
+            setter(ctypes.cast(libc.strlen, ctypes.c_void_p))
 
 
 @contextlib.contextmanager

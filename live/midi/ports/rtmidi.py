@@ -20,7 +20,7 @@ from typing import Iterator
 import rtmidi
 
 from duetto.midi.ports.base import PortError, Receive, match_port
-from duetto.midi.ports.libjack import jack_connections, jack_period_seconds
+from duetto.midi.ports.libjack import jack_connections, jack_period_seconds, quiet_libjack
 
 APIS = {
     "alsa": rtmidi.API_LINUX_ALSA,
@@ -200,6 +200,8 @@ class RtMidiBackend:
         self.name = api_name
         self.api = APIS[api_name]
         self.own_name = own_name
+        if api_name == "jack":
+            quiet_libjack()  # Duetto says in one line what libjack would say in several
 
     @classmethod
     def select(cls, name: str = "auto", own_name: str = "Duetto") -> "RtMidiBackend":
