@@ -119,6 +119,9 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
     latency.add_argument("--also", nargs="*", default=None, metavar="MODEL",
                          help="more models whose step to time (default: models/families/*.onnx); "
                               "each one's PyTorch baseline needs its .pt beside it")
+    latency.add_argument("--only", nargs="+", default=None, choices=["steps", "throughput", "hearing", "jack", "load"],
+                         help="measure only these parts (default all): model steps, throughput, hearing, "
+                              "the answers over JACK with peak memory, steadiness with and without load")
     latency.add_argument("--json", default=None, help="also write the figures to this JSON file")
     soak = kinds.add_parser("soak", help="a long session with the view on: memory, step time, stuck notes")
     soak.add_argument("--minutes", type=float, default=60.0, help="how long the player plays (default 60)")
@@ -398,6 +401,8 @@ def run_bench(args: argparse.Namespace) -> int:
     settings = BenchSettings(model=args.model, checkpoint=args.checkpoint, steps=args.steps,
                              phrases=args.phrases, period=args.period, device=args.device,
                              step_models=[args.model] + also)
+    if args.only:
+        settings.parts = tuple(args.only)
     if args.quick:
         settings.steps, settings.phrases, settings.recompute_repeats, settings.hearing_notes = 200, 10, 5, 40
     report = run_latency_bench(settings, command="duetto " + " ".join(sys.argv[1:]))
