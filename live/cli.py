@@ -123,7 +123,16 @@ def build_parser(jam_defaults: dict | None = None) -> argparse.ArgumentParser:
     latency.add_argument("--also", nargs="*", default=None, metavar="MODEL",
                          help="more models whose step to time (default: models/families/*.onnx); "
                               "each one's PyTorch baseline needs its .pt beside it")
+    latency.add_argument("--only", nargs="+", default=None,
+                         choices=["steps", "throughput", "hearing", "band", "jack", "load"],
+                         help="measure only these parts (default all): model steps, throughput, hearing, a band "
+                              "composing ahead of the beat, the answers over JACK with peak memory, steadiness "
+                              "with and without load")
     latency.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    soak = kinds.add_parser("soak", help="a long session with the view on: memory, step time, stuck notes")
+    soak.add_argument("--minutes", type=float, default=60.0, help="how long the player plays (default 60)")
+    soak.add_argument("--seed", type=int, default=0, help="the player's phrases and the bot's (default 0)")
+    soak.add_argument("--json", default=None, help="also write the figures to this JSON file")
     quality = kinds.add_parser("quality", help="the model families compared on held-out music")
     quality.add_argument("--models", nargs="+", default=None,
                          help="ONNX models (default: models/default.onnx and models/families/*.onnx)")
@@ -201,7 +210,7 @@ def run_jam(args: argparse.Namespace) -> int:
     play_in_time()
     with JamSession(backend, model, settings, name=args.name, input=args.input, output=args.output,
                     synth=extras.synth, record=extras.record, view=args.view, link=extras.link,
-                    osc=extras.osc, prompt=prompt, stop_on_signals=True) as session:
+                    osc=extras.osc, prompt=prompt, stop_on_signals=True, jack_wait=args.jack_wait) as session:
         say(f"duetto: {session.describe()}; Ctrl-C to stop")
         session.run()
     engine = session.engine
@@ -419,6 +428,8 @@ def run_panic(args: argparse.Namespace) -> int:
 def run_bench(args: argparse.Namespace) -> int:
     if args.what == "quality":
         return run_quality_bench(args)
+    if args.what == "soak":
+        return run_soak_bench(args)
     from duetto.tools.bench import BenchSettings, run_latency_bench
     from duetto.tools.bench_report import format_report, write_json
 
@@ -426,6 +437,8 @@ def run_bench(args: argparse.Namespace) -> int:
     settings = BenchSettings(model=args.model, checkpoint=args.checkpoint, steps=args.steps,
                              phrases=args.phrases, period=args.period, device=args.device,
                              step_models=[args.model] + also)
+    if args.only:
+        settings.parts = tuple(args.only)
     if args.quick:
         settings.steps, settings.phrases, settings.recompute_repeats, settings.hearing_notes = 200, 10, 5, 40
     report = run_latency_bench(settings, command="duetto " + " ".join(sys.argv[1:]))
@@ -433,6 +446,17 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, report)
     return 0
+
+
+def run_soak_bench(args: argparse.Namespace) -> int:
+    """The soak's figures and goals; exit 1 when a goal was missed, so a script can tell."""
+    from duetto.tools.soak import format_soak, run_soak, write_soak
+
+    report = run_soak(args.minutes, command="duetto " + " ".join(sys.argv[1:]), seed=args.seed)
+    print(format_soak(report))
+    if args.json:
+        write_soak(args.json, report)
+    return 0 if all(report.goals().values()) else 1
 
 
 def family_models() -> list[str]:

@@ -15,6 +15,10 @@
 6. Hearing while the context re-primes: how long each key event takes to be heard (the engine thread's
    work per event) while a fast line is played for long enough to fill the cache twice, against one
    model step; a re-prime done on the engine thread would show here as a stall of hundreds of steps.
+7. Under load, as on a laptop running a DAW and synths: phrases answered while MIDI Clock runs into the
+   bot, with every core kept busy by other processes at normal priority, against the same with none:
+   how late each answer's first note comes after it was due, the bot's beat against the clock's, the
+   spread of its notes' timing, answers cut short because the model fell behind, and stuck notes.
 
 Figures are medians, 99th percentiles and maxima. Timed assertions never appear in tests; this is where
 speed is judged.
@@ -22,6 +26,7 @@ speed is judged.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import signal
@@ -45,9 +50,9 @@ from duetto.model.sampler import Sampler
 from duetto.model.step_model import ModelError, StepModel
 from duetto.music.notes import Note
 from duetto.music.timeline import Timeline
-from duetto.tools.bench_report import (Answers, BandSpeed, Hearing, Jack, LatencyReport, Machine, Notochord, Response,
-                                       StepFigures, Summary, Throughput, ratio)
-from duetto.tools.duet_rig import DuetRig, Player
+from duetto.tools.bench_report import (Answers, BandSpeed, Hearing, Jack, LatencyReport, Machine, Notochord,
+                                       Response, Steadiness, StepFigures, Summary, Throughput, ratio)
+from duetto.tools.duet_rig import ClockSender, DuetRig, Player, wait_until
 from duetto.tools.jack_server import PrivateJackServer
 from duetto.tools.note_cost import NoteLoop, notochord_event_seconds, note_step_seconds
 
@@ -57,6 +62,9 @@ ARRIVAL_WINDOW = 0.5  # a message not at the client half a second after it was s
 BASELINES_ONCE = "run once, beside the first device's figures"  # why a second device's rows have none
 CONTEXTS = (128, 256, 512)  # cache sizes at which a transformer's step is timed
 HEARING_NOTES_PER_SECOND = 8.0  # the line played while hearing is timed: sixteenths at 120 BPM
+LOAD_BPM = 120.0  # the MIDI Clock the bot follows while its steadiness is measured
+LOAD_RESPONSE_SECONDS = 1.0  # answers long enough for the spread of their notes' timing
+PARTS = ("steps", "throughput", "hearing", "band", "jack", "load")  # what a run measures (`--only`)
 
 
 @dataclass
@@ -73,6 +81,7 @@ class BenchSettings:
     device: str = "auto"  # auto: the CPU, and CUDA beside it when ONNX Runtime can use a GPU here
     seed: int = 0
     step_models: list[str] = field(default_factory=list)  # models whose step is timed (the main one first)
+    parts: tuple[str, ...] = PARTS  # 1-3 and 5 are "jack"
 
 
 # -- 1. model step -------------------------------------------------------------------------------------
@@ -469,6 +478,71 @@ def read_status_kb(pid: int, field: str) -> int:
     raise PortError(f"/proc/{pid}/status has no {field}")
 
 
+# -- 7. under load ---------------------------------------------------------------------------------------
+class BusyCores:
+    """Every core kept busy by a process of normal priority doing pure Python work, as a DAW and synths
+    keep a laptop's: `with BusyCores(): ...`."""
+
+    def __init__(self) -> None:
+        self.count = os.cpu_count() or 2
+        self._processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> "BusyCores":
+        self._processes = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(self.count)]
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for process in self._processes:
+            process.kill()
+            process.wait()
+
+
+def beat_offset(grid, clock: ClockSender, now: float) -> float:
+    """Seconds from the clock's beat nearest the bot's next beat to that beat (positive: the bot is late)."""
+    beat = clock.tick_seconds * 24
+    ours = grid.next_beat(now)
+    return ours - (clock.first_tick + round((ours - clock.first_tick) / beat) * beat)
+
+
+def steadiness(model: StepModel, settings: BenchSettings, backend: Backend, compensation: float,
+               busy: bool) -> Steadiness:
+    """Play phrases into a bot following MIDI Clock, every core busy or not, and time what it plays."""
+    lines: list[str] = []
+    jam_settings = JamSettings(phrase_gap=BENCH_GAP, response_seconds=LOAD_RESPONSE_SECONDS, seed=settings.seed,
+                               follow_player=False, latency_compensation=compensation)
+    load = BusyCores() if busy else contextlib.nullcontext()
+    with load:
+        rig = DuetRig(backend, model, jam_settings, name="Bench Steady", log=lines.append)
+        clock = ClockSender(backend.open_output("Bench Steady In"), LOAD_BPM).start()
+        engine, late, offsets, missed = rig.engine, [], [], 0
+        try:
+            wait_until(lambda: engine.status is not None and engine.status.tempo_source == "midi clock", 10)
+            for index in range(settings.phrases):
+                root = 55 + index % 12
+                last_release = rig.player.play([Note(0.0, 0.04, root, 90), Note(0.05, 0.09, root + 4, 80)])
+                rig.wait_until_answered(last_release, timeout=BENCH_GAP + LOAD_RESPONSE_SECONDS + 3.0)
+                first = rig.recorder.first_note_on(since=last_release)
+                if first is None:
+                    missed += 1
+                else:
+                    late.append(first - (engine.mode.answer_starts + compensation))
+                status = engine.status
+                if status is not None and status.grid is not None and status.tempo_source == "midi clock":
+                    offsets.append(beat_offset(status.grid, clock, time.perf_counter()))
+                time.sleep(0.02)
+        finally:
+            clock.stop()
+            clock.port.close()
+            rig.close()
+    timing, _ = arrival_lateness(list(engine.scheduler.timeline), rig.recorder.heard, compensation)
+    middle = float(np.median(timing)) if timing else 0.0
+    return Steadiness(load.count if busy else 0, settings.phrases, Summary.of(late), Summary.of(offsets),
+                      Summary.of(timing), Summary.of(abs(value - middle) for value in timing),
+                      answers_cut_short=engine.overruns.count,
+                      lines_about_it=sum("fell behind" in line for line in lines), unanswered=missed,
+                      stuck_notes=rig.recorder.unmatched_note_ons(all_notes_off_releases=False))
+
+
 # -- the whole run ----------------------------------------------------------------------------------------
 def machine() -> Machine:
     cpu = platform.processor()
@@ -489,14 +563,19 @@ def _version(distribution: str) -> str | None:
 
 
 def run_latency_bench(settings: BenchSettings, command: str) -> LatencyReport:
+    parts = settings.parts
     devices, no_gpu = bench_devices(settings.device, settings.model)
     model = StepModel(settings.model, device=settings.device)  # as `duetto jam` would run it
     report = LatencyReport(command, time.strftime("%Y-%m-%d %H:%M"), machine(), model.describe(), devices,
-                           steps=bench_steps(settings, devices),
-                           throughput=[bench_throughput(StepModel(settings.model, device=device), settings)
-                                       for device in devices],
-                           hearing=bench_hearing(model, settings), gpu_unavailable=no_gpu,
-                           band=bench_band(model, settings))
+                           gpu_unavailable=no_gpu)
+    if "steps" in parts:
+        report.steps = bench_steps(settings, devices)
+    if "throughput" in parts:
+        report.throughput = [bench_throughput(StepModel(settings.model, device=device), settings) for device in devices]
+    if "hearing" in parts:
+        report.hearing = bench_hearing(model, settings)
+    if "band" in parts:
+        report.band = bench_band(model, settings)
     if any(step.per_note for step in report.steps):
         report.notochord = bench_notochord(report.steps)
     try:
@@ -504,8 +583,14 @@ def run_latency_bench(settings: BenchSettings, command: str) -> LatencyReport:
             backend = open_backend("jack")
             transport = Summary.of(one_way_transport(backend, max(20, settings.phrases)))
             report.jack = Jack(server.rate, server.period, server.realtime, server.period_seconds * 1000, transport)
-            report.response = bench_response(model, settings, backend, transport)
-            report.peak_rss_mb = peak_rss_of_jam(backend, settings)
+            if "jack" in parts:
+                report.response = bench_response(model, settings, backend, transport)
+                report.peak_rss_mb = peak_rss_of_jam(backend, settings)
+            if "load" in parts:
+                shipped = JamSettings()  # its notes sent early as `duetto jam` sends them
+                shipped.compensate_transport(backend.transport_latency())
+                report.steadiness = [steadiness(model, settings, backend, shipped.latency_compensation, busy)
+                                     for busy in (False, True)]
     except PortError as error:
         report.jack_unavailable = str(error)
     return report

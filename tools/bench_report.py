@@ -137,6 +137,23 @@ class Response(Answers):
 
 
 @dataclass
+class Steadiness:
+    """Phrases answered over JACK while MIDI Clock runs into the bot, with every core kept busy by other
+    programs at normal priority (`busy_processes`), or with none: the same bot, the same run."""
+
+    busy_processes: int
+    phrases: int
+    answer_late: Summary  # the answer's first note at the client, after the moment it was due (the beat)
+    grid_offset: Summary  # the bot's beat against the clock's own, signed (later is positive)
+    note_timing: Summary  # every note of the bot's at the client, against when it was meant to land
+    note_spread: Summary  # how far each note's timing lies from their median: the spread
+    answers_cut_short: int = 0  # the model fell behind the music (duetto.jam.overrun)
+    lines_about_it: int = 0  # what the log said about that: one line, not one a note
+    unanswered: int = 0
+    stuck_notes: int = 0  # note-ons never released, counted strictly once the bot has stopped
+
+
+@dataclass
 class Jack:
     rate: int
     period_frames: int
@@ -183,6 +200,7 @@ class LatencyReport:
     peak_rss_mb: float | None = None  # of a real `duetto jam` answering phrases
     jack_unavailable: str | None = None
     notochord: Notochord | None = None  # beside metrical models only
+    steadiness: list[Steadiness] = field(default_factory=list)  # with no load, then under load
     band: list[BandSpeed] = field(default_factory=list)  # models that play a band only
 
 
@@ -242,6 +260,13 @@ def format_report(report: LatencyReport) -> str:
             times(None if slower is None else 1 / slower, "compensated"))
         row("note lateness at the sender (with inference load)", response.sender_lateness)
         row("note lateness at the receiving client (with inference load)", response.arrival_lateness)
+    for steady in report.steadiness:
+        load = f"{steady.busy_processes} busy processes" if steady.busy_processes else "no load"
+        row(f"under {load}: answer's first note after it was due ({steady.phrases} phrases, MIDI Clock)",
+            steady.answer_late)
+        row(f"under {load}: the bot's beat against MIDI Clock's", steady.grid_offset)
+        row(f"under {load}: the bot's notes at the client against their time", steady.note_timing)
+        row(f"under {load}: spread of the bot's note timing (from its median)", steady.note_spread)
     hearing = report.hearing
     if hearing.key_event is not None:
         # against the main model's step at its largest context, the live cache's
@@ -283,8 +308,15 @@ def format_report(report: LatencyReport) -> str:
         lines.append(f"response p99 beyond the transport's median one-way latency: "
                      f"{figure(response.beyond_transport_p99_ms, '.3f', ' ms')}; unanswered phrases: "
                      f"{response.unanswered}; bot messages lost in transport: {response.messages_lost_in_transport}")
-    if jack is not None:
+    if response is not None:
         lines.append(f"peak RSS of `duetto jam`: {figure(report.peak_rss_mb, '.0f', ' MB')}")
+    for steady in report.steadiness:
+        goal = None if jack is None or steady.answer_late.median_ms is None else \
+            steady.answer_late.median_ms <= jack.period_ms + 5
+        lines.append(f"{steady.busy_processes} busy processes: answers cut short (model behind) "
+                     f"{steady.answers_cut_short}, said in {steady.lines_about_it} line(s); unanswered "
+                     f"{steady.unanswered}; stuck notes {steady.stuck_notes}; median answer within a period + 5 ms: "
+                     f"{MISSING if goal is None else 'met' if goal else 'NOT MET'}")
     if report.jack_unavailable is not None:
         lines.append(f"real-port figures: unavailable ({report.jack_unavailable})")
     return "\n".join(lines)

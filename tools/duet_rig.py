@@ -37,6 +37,45 @@ def sleep_until(deadline: float) -> None:
             time.sleep(0)
 
 
+def wait_until(condition: Callable[[], object], timeout: float, interval: float = 0.01) -> bool:
+    """Poll `condition` until it holds or `timeout` passes; returns whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return bool(condition())
+
+
+class ClockSender:
+    """A DAW's transport: MIDI Start, then Clock (MIDI Clock) at 24 per beat from its own thread until stopped.
+    `first_tick` is when its first tick (the downbeat) was due, on the perf_counter clock."""
+
+    def __init__(self, port: OutputPort, bpm: float) -> None:
+        self.port = port
+        self.tick_seconds = 60.0 / bpm / 24
+        self.first_tick: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="clock-sender", daemon=True)
+
+    def start(self) -> "ClockSender":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        self.port.send([messages.START])
+        self.first_tick = first = time.perf_counter() + 0.01
+        tick = 0
+        while not self._stop.is_set():
+            sleep_until(first + tick * self.tick_seconds)
+            self.port.send([messages.CLOCK])
+            tick += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+
+
 class Player:
     def __init__(self, port: OutputPort, channel: int = 0) -> None:
         self.port = port

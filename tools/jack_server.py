@@ -35,6 +35,7 @@ class PrivateJackServer:
         self._process: subprocess.Popen | None = None
         self._previous: str | None = None
         self._log = tempfile.TemporaryFile(mode="w+")
+        self.killed = False
 
     @property
     def period_seconds(self) -> float:
@@ -63,6 +64,22 @@ class PrivateJackServer:
         else:
             os.environ["JACK_DEFAULT_SERVER"] = self._previous
         self._stop()
+
+    def kill(self) -> None:
+        """Stop the server at once, as a crash would (SIGKILL); JACK_DEFAULT_SERVER still names it, so a
+        server started again under its name is found by the same clients.
+
+        A killed server keeps its slot in JACK's registry of servers (8 on a machine) until a server of
+        the same name starts: whoever kills one must start it again (and stop it) in the end, or
+        `reclaim()`."""
+        self._process.kill()
+        self._process.wait()
+        self.killed = True
+
+    def reclaim(self) -> None:
+        """Start and stop a server under a killed one's name, which frees its slot in JACK's registry."""
+        with PrivateJackServer(self.name, self.rate, self.period, self.realtime):
+            pass
 
     def _stop(self) -> None:
         if self._process is None:

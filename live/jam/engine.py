@@ -31,6 +31,7 @@ from duetto.jam.intake import (BOT, MODE, PLAYER, Action, Adjust, ControlChange,
                                Set, Timing)
 from duetto.jam.modes import MODES, make_mode
 from duetto.jam.modes.base import Mode
+from duetto.jam.overrun import CUT_RELEASE_SECONDS, Overruns
 from duetto.jam.prompt import Prompt
 from duetto.jam.recording import SessionRecording
 from duetto.jam.scheduler import Scheduler
@@ -91,6 +92,8 @@ class Engine:
         self.answer_began_at = -math.inf
         self.answer_lateness: deque[float] = deque(maxlen=MEASUREMENTS)
         self.status: Status | None = None
+        self.output_trouble: str | None = None  # set by the session's output watch, shown in the status
+        self.overruns = Overruns(self._log)
         self._status_at = -math.inf
         self._roll = NoteLog()  # the duet's recent notes, for the live view's roll
         self.voice = make_voice(self.model, self.sampler, settings.limits, settings.window_tokens)
@@ -240,22 +243,31 @@ class Engine:
         self._first_note_due = None
         placement = Placement(start, grid, settings.feel, self._rng)
         struck = []
+        sounding: dict[tuple[int, int], float] = {}  # (channel, pitch) -> when its note-on is sent, until its note-off is queued
         self.composing = True
         try:
             for event in compose():
                 meant = placement.place(event)
                 at = meant - settings.latency_compensation  # sent early, to land at `meant`
+                if self.overruns.too_late(at, self._clock()):  # a shorter answer, never a late flood
+                    for (channel, pitch), began in sounding.items():
+                        self.scheduler.note_off(max(self._clock(), began + CUT_RELEASE_SECONDS), channel, pitch)
+                    return struck
                 channel = self._channel_of(event.part)
                 if event.velocity > 0:
+                    sounding[(channel, event.pitch)] = at
                     if self._first_note_due is None:
                         self._first_note_due = at
                     velocity = self.dynamics.scale(event.velocity, settings.velocity_follow)
                     self.scheduler.note_on(at, channel, event.pitch, velocity)
                     struck.append((meant, event.pitch))
                 else:
+                    sounding.pop((channel, event.pitch), None)
                     self.scheduler.note_off(at, channel, event.pitch)
         finally:
             self.composing = False
+        if struck:  # notes composed in time (an answer abandoned before its first note says nothing)
+            self.overruns.in_time()
         return struck
 
     def _channel_of(self, part: int | None) -> int:
@@ -354,7 +366,8 @@ class Engine:
             texture=settings.texture, top_p=settings.top_p, density=limits.density, swing=feel.swing,
             velocity_follow=settings.velocity_follow, response_seconds=settings.response_seconds,
             passthrough=settings.passthrough, panics=stats.panics, undos=stats.undos, rerolls=stats.rerolls,
-            answering=self.composing or self.scheduler.busy)
+            answering=self.composing or self.scheduler.busy, output_trouble=self.output_trouble,
+            overruns=self.overruns.count)
 
     def _say_tempo(self, grid: Grid | None) -> None:
         """One line whenever the tempo's source changes, or its tempo moves by a BPM or more: who sets

@@ -129,6 +129,9 @@ def add_jam_options(jam: argparse.ArgumentParser) -> list[argparse.Action]:
                          help="connect to this MIDI input instead of opening a virtual 'NAME In'"),
         jam.add_argument("--out", dest="output", default=None,
                          help="connect to this MIDI output instead of opening a virtual 'NAME Out'"),
+        jam.add_argument("--jack-wait", type=float, default=30.0, metavar="S",
+                         help="on JACK, how long to wait for a server that went away before stopping "
+                              "(default 30; with --synth the jam stops at once)"),
         jam.add_argument("--record", default=None, metavar="FILE.mid",
                          help="write both parts of the session to a two-track MIDI file when it ends"),
         jam.add_argument("--prompt", default=None, metavar="FILE.mid",

@@ -72,6 +72,7 @@ class Scheduler:
         self._closed = False
         # every scheduled event as it went out (the most recent 10,000): part of the measurement API
         self.timeline: deque[Sent] = deque(maxlen=10_000)
+        self.sent = 0  # messages the port took; with send_errors, what the session's output watch reads
         self.send_errors = 0
         self.last_error = ""
         self._thread = threading.Thread(target=self._run, name="duetto-scheduler", daemon=True)
@@ -189,6 +190,7 @@ class Scheduler:
         """Send, surviving a port that has gone away: the books stay right and the thread stays alive."""
         try:
             self._send(message)
+            self.sent += 1
         except Exception as error:  # noqa: BLE001 - any backend failure must not kill the scheduler
             self.send_errors += 1
             self.last_error = f"{type(error).__name__}: {error}"

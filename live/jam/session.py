@@ -20,12 +20,14 @@ from duetto.jam.engine import Engine
 from duetto.jam.modes import make_mode
 from duetto.jam.modes.base import Mode
 from duetto.jam.osc import OscBridge, OscPlan
+from duetto.jam.output_watch import OutputWatch
 from duetto.jam.prompt import Prompt
 from duetto.jam.recording import SessionRecording
 from duetto.jam.settings import JamSettings
 from duetto.jam.synth import FluidSynth, SynthPlan, audio_driver, program_changes
-from duetto.midi.ports.base import Backend, InputPort, OutputPort
+from duetto.midi.ports.base import Backend, OutputPort
 from duetto.midi.ports.reconnect import KeptInput, KeptOutput
+from duetto.midi.ports.server import WAIT_SECONDS, JackServerWatch
 from duetto.model.step_model import StepModel
 from duetto.music.link import LinkFollower
 
@@ -49,13 +51,14 @@ class JamSession:
     `prompt` is a piece the bot hears before the first key (duetto.jam.prompt).
     `stop_on_signals`: SIGINT and SIGTERM end `run` (the main thread's handlers, set on entering, so a
     signal never finds ports open and nobody to close them; the old ones come back on closing).
+    `jack_wait`: seconds to wait for a JACK server that went away (duetto.midi.ports.server).
     """
 
     def __init__(self, backend: Backend, model: StepModel, settings: JamSettings, *, name: str = "Duetto",
                  input: str | None = None, output: str | None = None, synth: SynthPlan | None = None,
                  record: Path | None = None, mode: Mode | None = None, view: bool = False, link: bool = False,
                  osc: OscPlan | None = None, prompt: Prompt | None = None, stop_on_signals: bool = False,
-                 log: Callable[[str], None] = say) -> None:
+                 log: Callable[[str], None] = say, jack_wait: float = WAIT_SECONDS) -> None:
         self.backend = backend
         self.name = name
         self._model, self._settings, self._mode = model, settings, mode
@@ -69,10 +72,14 @@ class JamSession:
         self.osc: OscBridge | None = None
         self._said: deque[str] = deque(maxlen=KEPT_LINES)
         self.log = self._said.append if view else log
-        self._kept: list[KeptInput | KeptOutput] = []  # ports connected by name, reopened when their program returns
+        self._kept: list[KeptInput | KeptOutput] = []  # its ports, reopened when their program or server returns
         self.engine: Engine | None = None
-        self.input: InputPort | KeptInput | None = None
+        self.input: KeptInput | None = None
         self.output: OutputPort | KeptOutput | None = None
+        self._output_watch: OutputWatch | None = None
+        # a jam with its own synth ends with the server (the synth's ports and sound went too); others wait
+        self._server = None if backend.name != "jack" else JackServerWatch(
+            self._server_gone, self.log, wait_seconds=0 if synth is not None else jack_wait)
         self.synth: FluidSynth | None = None
         self.recording = SessionRecording() if record is not None else None
         self._closed = False
@@ -91,12 +98,12 @@ class JamSession:
             self.engine = Engine(self._model, self.output, self._settings, log=self.log, recording=self.recording,
                                  mode=self._mode or make_mode(self._settings.mode), shared_beat=self.link,
                                  prompt=self._prompt)
-            if self._input_name is None:
-                self.input = self.backend.open_input(f"{self.name} In", self.engine.receive, virtual=True)
-            else:
-                self.input = KeptInput(self.backend, self._input_name, self.engine.receive,
-                                       self.engine.player_port_lost, self.log)
-                self._kept.append(self.input)
+            virtual = self._input_name is None
+            self.input = KeptInput(self.backend, f"{self.name} In" if virtual else self._input_name,
+                                   self.engine.receive, self.engine.player_port_lost, self.log, virtual=virtual)
+            self._kept.append(self.input)
+            self._output_watch = OutputWatch(self.output.name, self.engine.scheduler,
+                                             self.output if isinstance(self.output, KeptOutput) else None, self.log)
             self.engine.start()
             if self._osc_plan is not None:
                 self.osc = OscBridge(self.engine, self._osc_plan, self.log)
@@ -115,9 +122,9 @@ class JamSession:
     def _open_output(self) -> OutputPort | KeptOutput:
         if self._synth_plan is not None:
             return self._start_synth(self._synth_plan)
-        if self._output_name is None:
-            return self.backend.open_output(f"{self.name} Out", virtual=True)
-        output = KeptOutput(self.backend, self._output_name, lambda: self.engine.request("panic"), self.log)
+        virtual = self._output_name is None
+        output = KeptOutput(self.backend, f"{self.name} Out" if virtual else self._output_name,
+                            lambda: self.engine.request("panic"), self.log, virtual=virtual)
         self._kept.append(output)
         return output
 
@@ -148,11 +155,22 @@ class JamSession:
                 f"({self.backend.name}{early})")
 
     def check(self) -> None:
-        """Reconnect ports whose program came back; a FluidSynthError if the synth quit."""
-        for port in self._kept:
-            port.check()
+        """Reconnect ports whose program (or JACK server) came back, say whether notes get out; a
+        FluidSynthError if the synth quit, a ServerGone if the JACK server went and stayed away."""
+        if self._server is None or self._server.check():
+            for port in self._kept:
+                port.check()
+        self.engine.output_trouble = self._output_watch.check()
         if self.synth is not None:
             self.synth.check()
+
+    def _server_gone(self) -> None:
+        """The JACK server went away with every port: let go of them before anything is sent to one, and of
+        every note the bot plays and every key the player held."""
+        for port in self._kept:
+            port.lose()
+        self.engine.request("panic")
+        self.engine.player_port_lost()
 
     def run(self) -> None:
         """Play until stopped (a signal, with `stop_on_signals`; or, with the view, until it is quit),

@@ -89,6 +89,8 @@ class Status:
     undos: int = 0
     rerolls: int = 0
     answering: bool = False  # an answer is being composed or played
+    output_trouble: str | None = None  # why the bot's notes are not getting out (duetto.jam.output_watch)
+    overruns: int = 0  # answers cut short because composing fell behind (duetto.jam.overrun)
 
 
 def percentiles(values: list[float]) -> tuple[float, float] | None:

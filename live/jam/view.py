@@ -60,7 +60,8 @@ def describe(status: Status) -> list[str]:
     lateness = ""
     if status.mode == "call":
         lateness = f"   answer's first note after due p50/p99 {_pair(status.answer_late_ms)}"
-    return [
+    trouble = [] if status.output_trouble is None else [f"!! {status.output_trouble}"]
+    return trouble + [
         f"mode {status.mode}   key {key}   tempo {tempo}",
         f"style {status.style}   texture {status.texture}   temperature {status.temperature:.2f}   "
         f"top-p {status.top_p:.2f}   density {status.density:.2f}   answers {status.response_seconds:.1f} s",
@@ -69,7 +70,8 @@ def describe(status: Status) -> list[str]:
         f"notes in {status.notes_in}   out {status.notes_out}   answers {status.answers}   "
         f"barge-ins {status.barge_ins}   re-rolls {status.rerolls}   undos {status.undos}   panics {status.panics}   "
         f"dropped {status.dropped}   errors {status.errors}",
-        f"model step p50/p99 {_pair(status.step_ms)} on {status.provider}{lateness}",
+        f"model step p50/p99 {_pair(status.step_ms)} on {status.provider}   answers cut short {status.overruns}"
+        f"{lateness}",
     ]
 
 

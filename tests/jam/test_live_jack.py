@@ -17,7 +17,7 @@ import pytest
 
 from duetto.jam.settings import JamSettings
 from duetto.midi.files import read_midi
-from duetto.midi.ports.jack_period import jack_period_seconds
+from duetto.midi.ports.libjack import jack_period_seconds
 from duetto.models import DEFAULT_MODEL
 from duetto.music.notes import Note
 from duetto.tools.duet_rig import DuetRig

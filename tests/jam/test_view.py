@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import shlex
 import subprocess
 import sys
 import threading
@@ -29,10 +28,10 @@ from duetto.jam.settings import JamSettings
 from duetto.jam.status import NoteLog, RollNote, Status
 from duetto.jam.view import LiveView, describe
 from duetto.midi.ports import open_backend
-from duetto.models import DEFAULT_MODEL
 from duetto.music.clock import Grid
 from duetto.music.notes import Note
 from duetto.tools.duet_rig import Player, Recorder
+from duetto.tools.terminal import Tmux
 from support.processes import wait_until
 
 STATUS = Status(mode="call", tempo_source="midi clock", bpm=130.0, transport_running=True, key="D:major",
@@ -178,45 +177,6 @@ def test_keys_reach_the_engine_the_way_ccs_do(shipped_model):
 
 
 # -- a person at the keyboard: tmux ---------------------------------------------------------------------
-class Tmux:
-    """`duetto jam --view` in a tmux session on a server of the test's own (never the user's), sized like a
-    terminal; the pane stays after the command exits, its exit status written under what it printed."""
-
-    def __init__(self, name: str, *args: str, width: int = 150, height: int = 44) -> None:
-        self.socket = f"duetto-test-{os.getpid()}"
-        self.target = name.replace(" ", "-")
-        command = shlex.join([sys.executable, "-m", "duetto", "jam", "--backend", "jack", "--name", name,
-                              "--model", str(DEFAULT_MODEL), "--view", *args]) + '; echo "exit status $?"'
-        self.tmux("new-session", "-d", "-s", self.target, "-x", str(width), "-y", str(height),
-                  "-e", f"JACK_DEFAULT_SERVER={os.environ['JACK_DEFAULT_SERVER']}", command)
-        self.tmux("set-option", "-t", self.target, "remain-on-exit", "on")
-
-    def tmux(self, *args: str) -> str:
-        # the size is the terminal's, not what pytest put in COLUMNS and LINES (Textual would believe those)
-        environment = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")}
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True,
-                              env=environment).stdout
-
-    def screen(self, colours: bool = False) -> str:
-        return self.tmux("capture-pane", "-p", *(["-e"] if colours else []), "-t", self.target)
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", self.target, *keys)
-
-    def shows(self, text: str, timeout: float = 10.0) -> bool:
-        return wait_until(lambda: text in self.screen(), timeout, interval=0.1)
-
-    def exit_status(self) -> int | None:
-        """The command's exit status once it has exited (and the shell after it), else None."""
-        if self.tmux("display-message", "-p", "-t", self.target, "#{pane_dead}").strip() != "1":
-            return None
-        said = [line for line in self.screen().splitlines() if line.startswith("exit status ")]
-        return int(said[-1].split()[-1]) if said else None
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
-
-
 def test_a_person_plays_from_the_view_in_tmux(jack):
     name = f"View {os.getpid()}"
     term = Tmux(name, "--seed", "3", "--phrase-gap", "200", "--response-seconds", "6", "--bpm", "100")

@@ -2,7 +2,9 @@
 
 `duetto jam --out NAME` / `--in NAME` connect to another program's port. When that port is deleted
 mid-answer or with a key held, Duetto says so, lets go of everything, keeps running, and reconnects when
-a port of that name is created again.
+a port of that name is created again; and when it comes back between two looks at the port list (a synth
+restarting fast), which on JACK leaves a port of the right name that Duetto is no longer connected to and
+whose sends raise nothing, Duetto notices the lost connection the same way.
 """
 
 from __future__ import annotations
@@ -41,6 +43,32 @@ def test_a_synth_that_quits_and_comes_back_is_reconnected(jack):
         time.sleep(3.5)  # the first answer is over
         Player(keyboard).play(PHRASE)
         assert wait_until(lambda: second_synth.unmatched_note_ons() > 0, 5), "no answer after reconnecting"
+        keyboard.close()
+    finally:
+        code = jam.stop()
+        time.sleep(0.1)
+        synth_port.close()
+    assert code == 0, jam.lines
+    assert second_synth.unmatched_note_ons() == 0
+
+
+def test_a_synth_that_restarts_between_two_checks_is_reconnected_within_a_second(jack):
+    first_synth = Recorder()
+    synth_port = jack.open_input("Quick Synth", first_synth, virtual=True)
+    jam = start_jam("--out", "Quick Synth", "--response-seconds", "1")
+    try:
+        assert wait_until(lambda: jam.said("Ctrl-C to stop") or jam.process.poll() is not None, 30), jam.lines
+        keyboard = jack.open_output(jam.in_port)
+        time.sleep(0.2)
+        synth_port.close()  # the synth restarts faster than Duetto looks at the port list (twice a second)
+        second_synth = Recorder()
+        synth_port = jack.open_input("Quick Synth", second_synth, virtual=True)
+        restarted = time.monotonic()
+        assert wait_until(lambda: jam.said("is back; reconnected"), 5), jam.lines
+        assert time.monotonic() - restarted < 1.5, "not noticed within a second (and a check's wait)"
+        assert jam.said("'Quick Synth:Quick Synth' lost its connection") or jam.said("is gone"), jam.lines
+        Player(keyboard).play(PHRASE)
+        assert wait_until(lambda: second_synth.unmatched_note_ons() > 0, 5), "the restarted synth heard nothing"
         keyboard.close()
     finally:
         code = jam.stop()

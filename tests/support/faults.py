@@ -1,6 +1,8 @@
-"""Faults made to order: a real model that fails in the middle of an answer."""
+"""Faults made to order: a real model that fails in the middle of an answer, or that is slow."""
 
 from __future__ import annotations
+
+import time
 
 
 class FailingModel:
@@ -26,3 +28,28 @@ class FailingModel:
         self.remaining -= 1
         if self.remaining < 0:
             raise RuntimeError("injected failure")
+
+
+class SlowModel:
+    """A real model whose every step takes `seconds` longer while `slow` is set: a machine too busy for it
+    (a DAW and synths on the same cores)."""
+
+    def __init__(self, model, seconds: float) -> None:
+        self._model = model
+        self.seconds = seconds
+        self.slow = False
+
+    def step(self, token, state):
+        self._wait()
+        return self._model.step(token, state)
+
+    def run(self, feeds, state):
+        self._wait()
+        return self._model.run(feeds, state)
+
+    def _wait(self) -> None:
+        if self.slow:
+            time.sleep(self.seconds)
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)

@@ -13,6 +13,7 @@ import threading
 import time
 
 from duetto.models import DEFAULT_MODEL
+from duetto.tools.duet_rig import wait_until  # noqa: F401 - the tests' patient polling, imported from here
 
 _jam_numbers = itertools.count()
 
@@ -69,13 +70,3 @@ class JamProcess:
         for reader in self._readers:
             reader.join(timeout=2)
         return code
-
-
-def wait_until(condition, timeout: float, interval: float = 0.01) -> bool:
-    """Poll `condition` until it holds or `timeout` passes; returns whether it held."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -84,6 +85,18 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
         ["CPUExecutionProvider", "CUDAExecutionProvider"][:len(report["devices"])]
     assert report["throughput"][0]["unit"] == "notes" and report["throughput"][0]["batch_1_tokens_per_second"] > 0
     assert report["peak_rss_mb"] > 10
+    # steadiness, following MIDI Clock: with no load, then with every core kept busy by another process
+    idle, loaded = report["steadiness"]
+    assert idle["busy_processes"] == 0 and loaded["busy_processes"] == os.cpu_count()
+    for steady in (idle, loaded):
+        assert steady["phrases"] == 10 and steady["answer_late"]["n"] + steady["unanswered"] == 10
+        assert steady["unanswered"] < 10 and steady["stuck_notes"] == 0
+        assert is_summary(steady["note_timing"]) and is_summary(steady["note_spread"])
+        assert steady["grid_offset"]["n"] > 0, "the bot never followed the clock"
+        # the model falling behind is said when it happens, once and not once a note
+        cut, said = steady["answers_cut_short"], steady["lines_about_it"]
+        assert (said > 0) == (cut > 0) and said <= cut
+    assert f"| under {os.cpu_count()} busy processes: answer's first note after it was due" in result.stdout
     hearing = report["hearing"]  # 40 notes, each a key-down and a key-up, heard as the engine would
     assert hearing["key_event"]["n"] == 80 and is_summary(hearing["key_event"]) and hearing["tokens"] >= 40
     assert "| hearing a key event, 8 notes/s" in result.stdout

@@ -48,6 +48,10 @@ class LoopbackBackend:
                 raise PortError(f"loopback: no virtual input named {name!r}")
             return LoopbackOutput(name, self._inputs[name], self._lock)
 
+    def connected(self, target: str, direction: str) -> bool:
+        """A loopback connection lasts as long as its ports: a listed port is connected."""
+        return True
+
     def transport_latency(self) -> float:
         """Delivery is a function call: nothing to make up for."""
         return 0.0

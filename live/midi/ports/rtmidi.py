@@ -20,7 +20,7 @@ from typing import Iterator
 import rtmidi
 
 from duetto.midi.ports.base import PortError, Receive, match_port
-from duetto.midi.ports.jack_period import jack_period_seconds
+from duetto.midi.ports.libjack import jack_connections, jack_period_seconds, quiet_libjack
 
 APIS = {
     "alsa": rtmidi.API_LINUX_ALSA,
@@ -200,6 +200,8 @@ class RtMidiBackend:
         self.name = api_name
         self.api = APIS[api_name]
         self.own_name = own_name
+        if api_name == "jack":
+            quiet_libjack()  # Duetto says in one line what libjack would say in several
 
     @classmethod
     def select(cls, name: str = "auto", own_name: str = "Duetto") -> "RtMidiBackend":
@@ -248,6 +250,21 @@ class RtMidiBackend:
         with _quiet_stderr():  # libjack says why, loudly, when it cannot connect
             period = jack_period_seconds()
         return 0.0 if period is None else period / 2
+
+    def connected(self, target: str, direction: str) -> bool:
+        """Whether Duetto's own port of `direction` ("input" or "output") is connected to the port
+        `target`. Only JACK is asked (where a peer that restarted between two looks at the port list
+        leaves its namesake unconnected); elsewhere, and when JACK cannot say, a listed port counts as
+        connected. JACK names a second client of one name "NAME-01", so those count as ours too."""
+        if self.name != "jack":
+            return True
+        with _quiet_stderr():
+            peers = jack_connections(target)
+        if peers is None:
+            return True
+        ours = f"{self.own_name} {'Out' if direction == 'output' else 'In'}"
+        clients = (peer.split(":", 1)[0] for peer in peers)
+        return any(client == ours or client.startswith(ours + "-") for client in clients)
 
     def _check_virtual(self, virtual: bool) -> None:
         if virtual and not self.supports_virtual_ports:
