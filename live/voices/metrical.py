@@ -207,8 +207,8 @@ class MetricalVoice(RollingVoice):
                 onset_bias[0, 0] += texture_pull(kind.texture, struck_together, limits.max_polyphony)
             feeds["onset_bias"] = onset_bias
             (note, _, bar), drawn = self.model.run(feeds, state)
-            if kind.band is not None and not _in_register(note[0], kind.band):
-                (note, _, bar), drawn = self._redraw_in_register(feeds, state, note[0], kind.band)
+            if kind.band is not None and not fits_its_part(note[0], kind.band):
+                (note, _, bar), drawn = self._redraw_in_part(feeds, state, note[0], kind.band)
             state = drawn
             fields = note[0]
             struck_together = 1 if first or fields[encoding.ONSET] else struck_together + 1
@@ -223,10 +223,11 @@ class MetricalVoice(RollingVoice):
             latest = dict(latest, previous=note.astype(np.int64), previous_bar=bar.astype(np.int64))
         yield from phrase.release_all()
 
-    def _redraw_in_register(self, feeds: dict[str, np.ndarray], state: list[np.ndarray], drawn: np.ndarray,
-                            band: BandRequest) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def _redraw_in_part(self, feeds: dict[str, np.ndarray], state: list[np.ndarray], drawn: np.ndarray,
+                        band: BandRequest) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The note drawn again from the state before it, its onset and part held, its pitch from its
-        part's register alone (the first draw could only keep to the band's registers all together)."""
+        part's register alone (the first draw could only keep to the band's registers all together), and
+        a bass note leaning to the chord's root and fifth."""
         part = int(drawn[encoding.PART])
         lowest, highest = band.register(part)
         pitch = feeds["pitch_bias"].copy()
@@ -238,9 +239,13 @@ class MetricalVoice(RollingVoice):
         return self.model.run(dict(feeds, pitch_bias=pitch, forced=forced), state)
 
 
-def _in_register(fields: np.ndarray, band: BandRequest) -> bool:
-    lowest, highest = band.register(int(fields[encoding.PART]))
-    return lowest <= int(fields[encoding.PITCH]) <= highest
+def fits_its_part(fields: np.ndarray, band: BandRequest) -> bool:
+    """Whether a drawn note lies in its part's register and, for the bass over a known chord, on one of
+    the chord's notes (a bass off the chord blurs the harmony every other part leans to)."""
+    part, pitch = int(fields[encoding.PART]), int(fields[encoding.PITCH])
+    lowest, highest = band.register(part)
+    on_chord = part != BASS or band.chord is None or pitch % 12 in band.chord.pitch_classes
+    return lowest <= pitch <= highest and on_chord
 
 
 def chord_lean(chord: Chord | None) -> np.ndarray:
