@@ -48,7 +48,7 @@ class BandTake:
 
 def accompany(model: StepModel, melody: Sequence[Note], timeline: Timeline, band: BandRequest,
               first_beat: float, last_beat: float, sampler: Sampler, style: int | None = None,
-              held_chord: Callable[[float], Chord | None] | None = None, chunk_beats: float = 1.0,
+              held_chord: Callable[[float], Chord | None] | None = None, chunk_beats: float = 0.5,
               lead_beats: float = 1.0) -> BandTake:
     """The band's take from `first_beat` to `last_beat` over `melody` (on `timeline`): each chunk of
     `chunk_beats` composed from what was heard `lead_beats` chunks before it starts, leaning to the chord

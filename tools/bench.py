@@ -414,8 +414,8 @@ BAND_BEATS = 48
 
 
 def bench_band(model: StepModel, settings: BenchSettings) -> list[BandSpeed]:
-    """A three-part band accompanying a melody of eighth notes at BAND_BPM, composed a beat ahead (and half a
-    beat ahead, as with an arranger split), on one core: each chunk's composing time against its lead. Only
+    """A three-part band accompanying a melody of eighth notes at BAND_BPM, composed half a beat ahead (as
+    `jam --mode band` does) and a beat ahead, on one core: each chunk's composing time against its lead. Only
     a model that plays parts (a metrical one) has a band."""
     from duetto.jam.band import DEFAULT_PARTS, make_band
     from duetto.offline.band import accompany
@@ -430,7 +430,7 @@ def bench_band(model: StepModel, settings: BenchSettings) -> list[BandSpeed]:
                    int(72 + 12 * (degree // 7) + scale[degree % 7]), 80) for index, degree in enumerate(walk)]
     band = make_band(DEFAULT_PARTS, None, None, 0, None).request(None)
     speeds = []
-    for chunk in (1.0, 0.5):
+    for chunk in (0.5, 1.0):
         take = accompany(model, melody, timeline, band, 4.0, 4.0 + BAND_BEATS, Sampler(seed=settings.seed),
                          chunk_beats=chunk)
         lead = take.chunk_seconds

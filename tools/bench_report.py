@@ -172,8 +172,8 @@ class Machine:
 
 @dataclass
 class BandSpeed:
-    """A band composing a beat ahead (`jam --mode band`) over a melody: each chunk's composing time against
-    the lead it has, one chunk (a beat; half a beat with an arranger split) before it sounds."""
+    """A band composing just ahead (`jam --mode band`: half a beat) over a melody: each chunk's composing
+    time against the lead it has, one chunk before it sounds."""
 
     bpm: float
     parts: int

@@ -491,7 +491,7 @@ def band_table(report: dict) -> list[str]:
     if not rows:
         return []
     lines = ["", f"The band (bass, chords, line) over held-out band pieces' melodies at {BAND_BPM:.0f} BPM, coming in "
-             f"after {LISTEN_BEATS} beats and playing {PLAY_BEATS}, composed a beat ahead as live; real: the pieces' "
+             f"after {LISTEN_BEATS} beats and playing {PLAY_BEATS}, composed half a beat ahead as live; real: the pieces' "
              "own accompaniment (goals: consonance ≥ real − 0.05, beat ratio ≥ 0.9, registers in order ≥ 0.95):", "",
              "| model | style | pieces | notes (real) | consonance (real) | bass on root or fifth (real) | on grid (real) "
              "| beat ratio | registers in order | bass / chords / line notes |", "|---|---|---|---|---|---|---|---|---|---|"]

@@ -27,7 +27,7 @@ TRIADS = {(0, 4, 7): "", (0, 3, 7): "m", (0, 3, 6): "dim", (0, 4, 8): "aug"}
 # how a chord's fit to a melody is weighed: notes outside it count against it, a strong beat more
 OUTSIDE_PENALTY = 0.6
 MELODY_MEMORY = 32  # notes of the player's the heard harmony is taken from
-HARMONY_BEATS = 2.0  # with no chord held, a band follows the harmony of the melody's last two beats
+HARMONY_BEATS = 1.0  # with no chord held, a band follows the harmony of the melody's last beat
 STAY_BONUS = 0.15  # of a span's weight: a harmony that changes on every close call is restless
 FUNCTION_BONUS = {0: 0.2, 7: 0.12, 5: 0.08}  # tonic, dominant, subdominant roots: the common case
 

@@ -1,15 +1,16 @@
-"""`--mode band`: a band plays along with the player, each part on its own channel, composed a beat ahead.
+"""`--mode band`: a band plays along with the player, each part on its own channel, composed just ahead.
 
 The band is the duet (duetto.jam.modes.duet) with several parts: bass, chords and a second line by
 default (duetto.jam.band), the player heard as the melody. It comes in a beat after the player starts,
 and when the player stops it finishes its phrase and stops two bars later, as the duet does.
 
-Every part leans to a chord: with no split, the one the player's melody implied over its last two beats
-(in the key heard). With an arranger split (`--split NOTE`) the keys below it steer the band instead: the chord they spell (any
-inversion; one key alone is its major chord) is the harmony every part leans to, and it stays after the
-hand lets go, as on an arranger keyboard. Those keys are not played through nor heard as music. A chord
-struck brings the band in; while the left hand holds one, the band vamps. The band composes half a
-beat at a time then, half a beat ahead, so it follows a chord change within a beat.
+The band composes half a beat at a time, half a beat ahead, and every part leans to a chord: with no
+split, the one the player's melody implied over its last beat (in the key heard), so a change of harmony
+is followed within a beat. With an arranger split (`--split NOTE`) the keys below it steer the band
+instead: the chord they spell (any inversion; one key alone is its major chord) is the harmony every part
+leans to, and it stays after the hand lets go, as on an arranger keyboard. Those keys are not played
+through nor heard as music. A chord struck brings the band in; while the left hand holds one, the band
+vamps.
 
 With `--vamp` the band plays on when the player stops, until the player's phrase-end signal (a pedal, a
 CC or a key: `--phrase-end`) or a panic stops it; the next key brings it in again.
@@ -25,7 +26,7 @@ from duetto.jam.modes.duet import DuetMode
 from duetto.music.chords import HARMONY_BEATS, Chord, HeardMelody
 from duetto.music.notes import KeyEvent
 
-SPLIT_CHUNK_BEATS = 0.5  # with a split: a chord change is heard within a beat
+CHUNK_BEATS = 0.5  # composed half a beat ahead: a chord change (held or implied) is followed within a beat
 
 
 class BandMode(DuetMode):
@@ -42,8 +43,7 @@ class BandMode(DuetMode):
         if settings.band is None:  # switched to from another mode: the default band, apart from the player
             player = settings.input_channel if settings.input_channel is not None else 0
             self.change(("band",), make_band(DEFAULT_PARTS, None, None, player, None))
-        if settings.band.split is not None:
-            self.chunk_beats = SPLIT_CHUNK_BEATS
+        self.chunk_beats = CHUNK_BEATS
         self.vamps = settings.band.vamp
 
     def phrase_trigger(self, stamp: float) -> None:
