@@ -33,7 +33,6 @@ ROLES: dict[str, PartRole] = {
 DEFAULT_PARTS = ("bass", "chords", "line")
 
 
-
 @dataclass(frozen=True)
 class BandPart:
     name: str

@@ -77,8 +77,8 @@ def program_changes(bot_channel: int, bot_program: int, player_channels: Iterabl
     and the player's (programs and channels counted from 0). General MIDI's channel 10 keeps its drum kit."""
     band_programs = band_programs or {}
     chosen = [messages.program_change(bot_channel, bot_program)]
-    chosen += [messages.program_change(channel, program) for channel, program in sorted(band_programs.items())
-               if channel != bot_channel]
+    # a band part on the bot's channel (band mode leaves the bot's own channel unplayed) takes it over
+    chosen += [messages.program_change(channel, program) for channel, program in sorted(band_programs.items())]
     chosen += [messages.program_change(channel, player_program) for channel in sorted(set(player_channels))
                if channel not in (bot_channel, messages.DRUM_CHANNEL, *band_programs)]
     return chosen

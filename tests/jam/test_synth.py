@@ -154,6 +154,9 @@ def test_each_part_gets_its_instrument_on_its_channels_and_the_drums_keep_theirs
     band = program_changes(1, 4, range(16), 0, {2: 33, 3: 65})
     assert band[1:3] == [messages.program_change(2, 33), messages.program_change(3, 65)]
     assert sorted(message[0] & 0x0F for message in band[3:]) == [c for c in range(16) if c not in (1, 2, 3, 9)]
+    # a part on the bot's own channel (band mode leaves it to the band) gets the part's instrument, last
+    on_bots = program_changes(1, 4, [0], 0, {1: 33})
+    assert on_bots[-2:] == [messages.program_change(1, 33), messages.program_change(0, 0)]
 
 
 def test_the_sound_goes_where_the_system_listens(tmp_path):
