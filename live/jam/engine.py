@@ -30,7 +30,7 @@ from duetto.jam.intake import (BOT, MODE, PLAYER, Action, Adjust, ControlChange,
                                Set, Timing)
 from duetto.jam.modes import MODES, make_mode
 from duetto.jam.modes.base import Mode
-from duetto.jam.overrun import CUT_RELEASE_SECONDS, Overruns
+from duetto.jam.overrun import Overruns
 from duetto.jam.prompt import Prompt
 from duetto.jam.recording import SessionRecording
 from duetto.jam.scheduler import Scheduler
@@ -238,31 +238,35 @@ class Engine:
         self._first_note_due = None
         placement = Placement(start, grid, settings.feel, self._rng)
         struck = []
-        sounding: dict[int, float] = {}  # pitch -> when its note-on is sent, until its note-off is queued
+        left_out: set[int] = set()  # pitches of notes composed too late to be played, until their release
+        self.overruns.begin_answer()
         self.composing = True
         try:
+            delay = 0.0  # an answer whose first note comes too late starts late, as a whole
             for event in compose():
-                meant = placement.place(event)
+                meant = placement.place(event) + delay
                 at = meant - settings.latency_compensation  # sent early, to land at `meant`
-                if self.overruns.too_late(at, self._clock()):  # a shorter answer, never a late flood
-                    for pitch, began in sounding.items():
-                        self.scheduler.note_off(max(self._clock(), began + CUT_RELEASE_SECONDS), settings.channel,
-                                                pitch)
-                    return struck
+                if event.velocity > 0 and self.overruns.too_late(at, self._clock()):
+                    if not struck:
+                        delay = self._clock() - at
+                        meant, at = meant + delay, at + delay
+                    else:
+                        left_out.add(event.pitch)  # a shorter answer, never a late flood
+                        continue
+                if event.velocity == 0 and event.pitch in left_out:
+                    left_out.discard(event.pitch)
+                    continue
                 if event.velocity > 0:
-                    sounding[event.pitch] = at
                     if self._first_note_due is None:
                         self._first_note_due = at
                     velocity = self.dynamics.scale(event.velocity, settings.velocity_follow)
                     self.scheduler.note_on(at, settings.channel, event.pitch, velocity)
                     struck.append((meant, event.pitch))
                 else:
-                    sounding.pop(event.pitch, None)
                     self.scheduler.note_off(at, settings.channel, event.pitch)
         finally:
             self.composing = False
-        if struck:  # notes composed in time (an answer abandoned before its first note says nothing)
-            self.overruns.in_time()
+        self.overruns.end_answer(played=bool(struck))
         return struck
 
     def _sync_sampling(self) -> None:
