@@ -18,7 +18,7 @@
 7. Under load, as on a laptop running a DAW and synths: phrases answered while MIDI Clock runs into the
    bot, with every core kept busy by other processes at normal priority, against the same with none:
    how late each answer's first note comes after it was due, the bot's beat against the clock's, the
-   spread of its notes' timing, answers cut short because the model fell behind, and stuck notes.
+   spread of its notes' timing, answers that fell behind (notes left out), and stuck notes.
 
 Figures are medians, 99th percentiles and maxima. Timed assertions never appear in tests; this is where
 speed is judged.

@@ -147,7 +147,7 @@ class Steadiness:
     grid_offset: Summary  # the bot's beat against the clock's own, signed (later is positive)
     note_timing: Summary  # every note of the bot's at the client, against when it was meant to land
     note_spread: Summary  # how far each note's timing lies from their median: the spread
-    answers_cut_short: int = 0  # the model fell behind the music (duetto.jam.overrun)
+    answers_cut_short: int = 0  # answers with notes left out: the model fell behind (duetto.jam.overrun)
     lines_about_it: int = 0  # what the log said about that: one line, not one a note
     unanswered: int = 0
     stuck_notes: int = 0  # note-ons never released, counted strictly once the bot has stopped
@@ -313,7 +313,7 @@ def format_report(report: LatencyReport) -> str:
     for steady in report.steadiness:
         goal = None if jack is None or steady.answer_late.median_ms is None else \
             steady.answer_late.median_ms <= jack.period_ms + 5
-        lines.append(f"{steady.busy_processes} busy processes: answers cut short (model behind) "
+        lines.append(f"{steady.busy_processes} busy processes: answers behind (notes left out) "
                      f"{steady.answers_cut_short}, said in {steady.lines_about_it} line(s); unanswered "
                      f"{steady.unanswered}; stuck notes {steady.stuck_notes}; median answer within a period + 5 ms: "
                      f"{MISSING if goal is None else 'met' if goal else 'NOT MET'}")

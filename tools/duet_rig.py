@@ -2,7 +2,8 @@
 
 The demo, the benchmarks and the integration tests all stand in for a musician the same way: a `Player`
 sends a phrase into "Duetto In" at its written times and a `Recorder`, an independent client on "Duetto
-Out", stamps what arrives. The recorder can say whether every note-on it heard was released.
+Out", stamps what arrives. The recorder can say whether every note-on it heard was released. A
+`ClockSender` is the DAW's transport (MIDI Clock), and `wait_until` the patient polling real ports need.
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ def write_soak(path: str, report: SoakReport) -> None:
 
 
 def phrase(rng: random.Random) -> list[Note]:
-    """Sixteen sixteenths stepping through C major, the last one held a little longer."""
+    """Sixteen sixteenths stepping and leaping through two octaves of C major, at varied velocities."""
     scale, degree, notes = (0, 2, 4, 5, 7, 9, 11), rng.randrange(7), []
     gap = 1 / NOTES_PER_SECOND
     for index in range(PHRASE_NOTES):

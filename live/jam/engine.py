@@ -31,7 +31,7 @@ from duetto.jam.intake import (BOT, MODE, PLAYER, Action, Adjust, ControlChange,
                                Set, Timing)
 from duetto.jam.modes import MODES, make_mode
 from duetto.jam.modes.base import Mode
-from duetto.jam.overrun import CUT_RELEASE_SECONDS, Overruns
+from duetto.jam.overrun import Overruns
 from duetto.jam.prompt import Prompt
 from duetto.jam.recording import SessionRecording
 from duetto.jam.scheduler import Scheduler
@@ -243,31 +243,36 @@ class Engine:
         self._first_note_due = None
         placement = Placement(start, grid, settings.feel, self._rng)
         struck = []
-        sounding: dict[tuple[int, int], float] = {}  # (channel, pitch) -> when its note-on is sent, until its note-off is queued
+        left_out: set[tuple[int, int]] = set()  # (channel, pitch) of notes composed too late to be played, until their release
+        self.overruns.begin_answer()
         self.composing = True
         try:
+            delay = 0.0  # an answer whose first note comes too late starts late, as a whole
             for event in compose():
-                meant = placement.place(event)
+                meant = placement.place(event) + delay
                 at = meant - settings.latency_compensation  # sent early, to land at `meant`
-                if self.overruns.too_late(at, self._clock()):  # a shorter answer, never a late flood
-                    for (channel, pitch), began in sounding.items():
-                        self.scheduler.note_off(max(self._clock(), began + CUT_RELEASE_SECONDS), channel, pitch)
-                    return struck
                 channel = self._channel_of(event.part)
+                if event.velocity > 0 and self.overruns.too_late(at, self._clock()):
+                    if not struck:
+                        delay = self._clock() - at
+                        meant, at = meant + delay, at + delay
+                    else:
+                        left_out.add((channel, event.pitch))  # a shorter answer, never a late flood
+                        continue
+                if event.velocity == 0 and (channel, event.pitch) in left_out:
+                    left_out.discard((channel, event.pitch))
+                    continue
                 if event.velocity > 0:
-                    sounding[(channel, event.pitch)] = at
                     if self._first_note_due is None:
                         self._first_note_due = at
                     velocity = self.dynamics.scale(event.velocity, settings.velocity_follow)
                     self.scheduler.note_on(at, channel, event.pitch, velocity)
                     struck.append((meant, event.pitch))
                 else:
-                    sounding.pop((channel, event.pitch), None)
                     self.scheduler.note_off(at, channel, event.pitch)
         finally:
             self.composing = False
-        if struck:  # notes composed in time (an answer abandoned before its first note says nothing)
-            self.overruns.in_time()
+        self.overruns.end_answer(played=bool(struck))
         return struck
 
     def _channel_of(self, part: int | None) -> int:

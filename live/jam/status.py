@@ -90,7 +90,7 @@ class Status:
     rerolls: int = 0
     answering: bool = False  # an answer is being composed or played
     output_trouble: str | None = None  # why the bot's notes are not getting out (duetto.jam.output_watch)
-    overruns: int = 0  # answers cut short because composing fell behind (duetto.jam.overrun)
+    overruns: int = 0  # answers with notes left out because composing fell behind (duetto.jam.overrun)
 
 
 def percentiles(values: list[float]) -> tuple[float, float] | None:

@@ -70,7 +70,7 @@ def describe(status: Status) -> list[str]:
         f"notes in {status.notes_in}   out {status.notes_out}   answers {status.answers}   "
         f"barge-ins {status.barge_ins}   re-rolls {status.rerolls}   undos {status.undos}   panics {status.panics}   "
         f"dropped {status.dropped}   errors {status.errors}",
-        f"model step p50/p99 {_pair(status.step_ms)} on {status.provider}   answers cut short {status.overruns}"
+        f"model step p50/p99 {_pair(status.step_ms)} on {status.provider}   answers behind {status.overruns}"
         f"{lateness}",
     ]
 

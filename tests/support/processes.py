@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 from duetto.models import DEFAULT_MODEL
 from duetto.tools.duet_rig import wait_until  # noqa: F401 - the tests' patient polling, imported from here
