@@ -79,7 +79,8 @@ def test_a_bug_is_not_dressed_as_a_users_error(monkeypatch):
 def test_styles_lists_what_the_model_knows(capsys):
     assert cli.main(["styles"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[1] == "styles: auto, chorale, folk, renaissance, classical, user"
+    assert out.splitlines()[1] == ("styles: auto, chorale, folk, renaissance, classical, user, swing, blues, bossa, "
+                                   "latin, rock, ballad, waltz, country, funk, march")
     assert "textures: auto, free, line, voices, chords" in out
 
 
