@@ -137,7 +137,8 @@ def test_a_folder_too_small_to_split_builds_with_a_warning(tmp_path):
     assert "valid and test are empty: every split needs at least 1 piece" in warning
     assert "at least 3 pieces" in warning and "(found 2 pieces)" in warning
     table = [line.split() for line in result.stdout.splitlines()]
-    assert ["style", "split", "pieces", "notes", "hours", "sequences", "tokens"] in table
+    assert ["style", "split", "pieces", "notes", "hours", "sequences", "tokens", "melody", "bass", "inner",
+            "other"] in table
     assert [row[:3] for row in table if row and row[0] in ("jazz", "all")] == [
         ["jazz", "train", "2"], ["jazz", "valid", "0"], ["jazz", "test", "0"],
         ["all", "train", "2"], ["all", "valid", "0"], ["all", "test", "0"]]

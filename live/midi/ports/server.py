@@ -21,6 +21,9 @@ from duetto.errors import DuettoError
 from duetto.midi.ports.libjack import jack_running
 
 WAIT_SECONDS = 30.0  # how long a jam waits for its JACK server to come back
+# checks in a row the server must fail to answer before it counts as gone: on a loaded machine one client
+# may fail to open while the server plays on, and letting go of live ports would leave notes sounding
+MISSES_TO_GO = 2
 
 
 class ServerGone(DuettoError):
@@ -35,16 +38,19 @@ class JackServerWatch:
         self._on_gone, self._log = on_gone, log
         self._wait_seconds = wait_seconds
         self._gone_at: float | None = None
+        self._misses = 0  # checks in a row the server did not answer
 
     @property
     def up(self) -> bool:
         return self._gone_at is None
 
     def check(self) -> bool:
-        """Whether the server answers now; tells the session when that changes (main thread)."""
+        """Whether the server answers now; tells the session when that changes (main thread): gone after
+        MISSES_TO_GO checks in a row without an answer, back at the first answer."""
         running = jack_running()
+        self._misses = 0 if running else self._misses + 1
         now = time.monotonic()
-        if self.up and not running:
+        if self.up and self._misses >= MISSES_TO_GO:
             self._gone_at = now
             waiting = f", waiting {self._wait_seconds:g} s for it to come back" if self._wait_seconds else ""
             self._log(f"duetto: the JACK server went away; every note let go{waiting}")
