@@ -97,17 +97,11 @@ class LeftHand:
         self.held: set[int] = set()
         self.chord: Chord | None = None
 
-    def key(self, pitch: int, velocity: int) -> bool:
-        """A key below the split went down or up; True when the chord changed."""
-        if velocity > 0:
-            self.held.add(pitch)
-        else:
+    def key(self, pitch: int, velocity: int) -> None:
+        """A key below the split went down or up; a key going down names the chord of the keys held."""
+        if velocity == 0:
             self.held.discard(pitch)
-        if velocity == 0 or not self.held:
-            return False
+            return
+        self.held.add(pitch)
         # one key alone is its major chord, as an arranger keyboard's single-finger chords have it
-        chord = chord_of_keys(self.held) or Chord(min(self.held) % 12, "")
-        if chord == self.chord:
-            return False
-        self.chord = chord
-        return True
+        self.chord = chord_of_keys(self.held) or Chord(min(self.held) % 12, "")
