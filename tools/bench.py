@@ -534,13 +534,15 @@ def steadiness(model: StepModel, settings: BenchSettings, backend: Backend, comp
             clock.stop()
             clock.port.close()
             rig.close()
-    timing, _ = arrival_lateness(list(engine.scheduler.timeline), rig.recorder.heard, compensation)
+    heard = rig.recorder.heard
+    timing, _ = arrival_lateness(list(engine.scheduler.timeline), heard, compensation)
     middle = float(np.median(timing)) if timing else 0.0
     return Steadiness(load.count if busy else 0, settings.phrases, Summary.of(late), Summary.of(offsets),
                       Summary.of(timing), Summary.of(abs(value - middle) for value in timing),
                       answers_cut_short=engine.overruns.count,
                       lines_about_it=sum("fell behind" in line for line in lines), unanswered=missed,
-                      stuck_notes=rig.recorder.unmatched_note_ons(all_notes_off_releases=False))
+                      stuck_notes=rig.recorder.unmatched_note_ons(all_notes_off_releases=False),
+                      messages_lost_in_transport=max(0, engine.scheduler.sent - len(heard)))
 
 
 # -- the whole run ----------------------------------------------------------------------------------------

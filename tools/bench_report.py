@@ -151,6 +151,10 @@ class Steadiness:
     lines_about_it: int = 0  # what the log said about that: one line, not one a note
     unanswered: int = 0
     stuck_notes: int = 0  # note-ons never released, counted strictly once the bot has stopped
+    # every message the bot sent (its port has no other writer here) less those the client heard: a JACK
+    # server without real-time threads drops MIDI in the cycles a busy machine makes its clients miss, and
+    # a note-off lost there leaves a note sounding that the bot did release
+    messages_lost_in_transport: int = 0
 
 
 @dataclass
@@ -315,7 +319,8 @@ def format_report(report: LatencyReport) -> str:
             steady.answer_late.median_ms <= jack.period_ms + 5
         lines.append(f"{steady.busy_processes} busy processes: answers behind (notes left out) "
                      f"{steady.answers_cut_short}, said in {steady.lines_about_it} line(s); unanswered "
-                     f"{steady.unanswered}; stuck notes {steady.stuck_notes}; median answer within a period + 5 ms: "
+                     f"{steady.unanswered}; stuck notes {steady.stuck_notes}; bot messages lost in transport "
+                     f"{steady.messages_lost_in_transport}; median answer within a period + 5 ms: "
                      f"{MISSING if goal is None else 'met' if goal else 'NOT MET'}")
     if report.jack_unavailable is not None:
         lines.append(f"real-port figures: unavailable ({report.jack_unavailable})")

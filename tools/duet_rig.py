@@ -118,13 +118,27 @@ class Heard:
 class Recorder:
     """Collects everything arriving on a port, stamped on arrival; thread-safe."""
 
+    QUIET_SECONDS = 0.25  # nothing heard for this long: what was sent before has arrived
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._heard: list[Heard] = []
+        self._last_arrival = time.perf_counter()
 
     def __call__(self, message: list[int], stamp: float) -> None:
         with self._lock:
             self._heard.append(Heard(stamp, tuple(message)))
+            self._last_arrival = time.perf_counter()
+
+    def wait_quiet(self, timeout: float = 3.0) -> bool:
+        """Wait until nothing has arrived for QUIET_SECONDS (or `timeout` passes): call it before closing
+        the port a count is read from. On a loaded machine, and always on a JACK server without real-time
+        threads, the last note-offs can take tens of milliseconds to be delivered, and a port closed
+        50 ms after the sender stopped counted notes as stuck that were released (CI, issue 20)."""
+        def quiet() -> bool:
+            with self._lock:
+                return time.perf_counter() - self._last_arrival >= self.QUIET_SECONDS
+        return wait_until(quiet, timeout, interval=0.02)
 
     @property
     def heard(self) -> list[Heard]:
@@ -210,5 +224,5 @@ class DuetRig:
         """Stop the engine (releasing its notes), let the last messages arrive, close every port."""
         self.player_port.close()
         self.session.close()
-        time.sleep(0.05)
+        self.recorder.wait_quiet()
         self.listener.close()

@@ -202,7 +202,7 @@ def run_soak(minutes: float, command: str, seed: int = 0) -> SoakReport:
             term.keys("q")
             wait_until(lambda: term.exit_status() is not None, 30, interval=0.1)
             report.exit_status = term.exit_status()
-            time.sleep(0.2)
+            recorder.wait_quiet()
         finally:
             for port in ports:
                 port.close()

