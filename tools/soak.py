@@ -67,6 +67,7 @@ class SoakReport:
     stuck_notes: int = 0
     exit_status: int | None = None
     samples: list[Sample] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)  # the jam's log lines the view showed, each once: why a goal failed
 
     def _stretch(self, first: bool) -> list[Sample]:
         length = self.minutes * 60 * STRETCH_SHARE
@@ -128,6 +129,7 @@ def format_soak(report: SoakReport) -> str:
              f"{report.notes_played}, bot {report.recorded_bot_notes}/{report.bot_notes_heard}; "
              f"exit status {report.exit_status}"]
     lines += [f"goal {name}: {'met' if met else 'NOT MET'}" for name, met in report.goals().items()]
+    lines += [f"the jam said: {line}" for line in report.said]
     return "\n".join(lines)
 
 
@@ -192,7 +194,10 @@ def run_soak(minutes: float, command: str, seed: int = 0) -> SoakReport:
                 at += (PHRASE_NOTES / NOTES_PER_SECOND) + beat * rng.randint(*REST_BEATS)  # on a beat
                 while next_sample < at - 0.5:  # samples in the rest, never while playing
                     sleep_until(next_sample)
-                    shown = STEP_P99.search(term.screen())
+                    screen = term.screen()
+                    shown = STEP_P99.search(screen)
+                    report.said += [line.strip() for line in screen.splitlines()
+                                    if line.strip().startswith("duetto:") and line.strip() not in report.said]
                     report.samples.append(Sample(next_sample - began, rss_mb(pid),
                                                  float(shown.group(1)) if shown else None))
                     next_sample += SAMPLE_SECONDS

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Iterator
 
 JACK_NO_START_SERVER = 0x01  # JackOptions: never start a server just to answer a question
+JACK_SERVER_FAILED = 0x10  # JackStatus: no server to connect to (other failures come from a server that is there)
 
 
 def _libjack() -> ctypes.CDLL | None:
@@ -74,11 +75,11 @@ def quiet_libjack() -> None:
 
 
 @contextlib.contextmanager
-def _client() -> Iterator[tuple[ctypes.CDLL, int] | None]:
+def _client(status: ctypes.c_int | None = None) -> Iterator[tuple[ctypes.CDLL, int] | None]:
     """(libjack, a client of ours) on the server clients would reach now (JACK_DEFAULT_SERVER is
-    honoured), or None when no server answers or libjack is missing."""
+    honoured), or None when no server answers or libjack is missing; `status` gets JACK's reason."""
     library = _libjack()
-    status = ctypes.c_int(0)
+    status = ctypes.c_int(0) if status is None else status
     client = library and library.jack_client_open(b"Duetto ask", JACK_NO_START_SERVER, ctypes.byref(status))
     if not client:
         yield None
@@ -100,9 +101,12 @@ def jack_period_seconds() -> float | None:
 
 
 def jack_running() -> bool:
-    """Whether a JACK server answers (libjack missing counts as no)."""
-    with _client() as asked:
-        return asked is not None
+    """Whether a JACK server is there (libjack missing counts as no). A client refused by a server that is
+    there (busy on a loaded machine, its client table full) is not a server gone: only JACK's "no server to
+    connect to" is, since letting go of live ports on a false alarm cuts every connection to them."""
+    status = ctypes.c_int(0)
+    with _client(status) as asked:
+        return asked is not None or (status.value != 0 and not status.value & JACK_SERVER_FAILED)
 
 
 def jack_connections(port: str) -> list[str] | None:
