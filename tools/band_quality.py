@@ -9,6 +9,10 @@ against the piece's real accompaniment, per style.
 - beat: the share of band onsets on the sixteenth grid; goal: ≥ 0.9 × the real accompaniment's;
 - registers: the share of beats whose parts sound in order, bass below chords, chords not above the line
   (by each part's median pitch in the beat); goal: ≥ 0.95.
+
+Consonance and bass are also measured for a second take over the same melody following the real music's
+chords as an arranger's left hand holds them (`--split`), each pressed on the beat it changes: what the band
+plays when it knows the harmony, against what it plays when it must guess it from the melody heard so far.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import median
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -82,6 +86,14 @@ def chords_of(notes: Sequence[Note], timeline: Timeline, beats: int) -> list[Cho
     return fitting_chords(list(spans), key) if key is not None else []
 
 
+def held_chords(chords: Sequence[Chord], timeline: Timeline) -> Callable[[float], Chord]:
+    """The chord an arranger's left hand holds at each moment (seconds): each of `chords` (one a
+    CHORD_SPAN_BEATS span) from the beat its span begins, the last held on."""
+    def held(seconds: float) -> Chord:
+        return chords[max(0, min(len(chords) - 1, int(timeline.beats(seconds) // CHORD_SPAN_BEATS)))]
+    return held
+
+
 def consonance(band: Sequence[Note], melody: Sequence[Note]) -> float | None:
     """The share of band notes consonant with the melody note sounding at their onset (None: no such note)."""
     shares = []
@@ -120,26 +132,34 @@ def band_figures(model: StepModel, shard: Shard, band_styles: Sequence[str], per
                  temperature: float, top_p: float) -> dict:
     """Per style and overall, the band's figures and the real accompaniment's (see the module's docstring)."""
     sampler = Sampler(temperature, top_p, seed)
-    styles = model.info.styles
-    rows = []
-    for piece in band_pieces(shard, band_styles, per_style):
-        style = styles.index(piece.style) if piece.style in styles else None
-        take = accompany(model, piece.melody, piece.timeline, BAND, LISTEN_BEATS, LISTEN_BEATS + PLAY_BEATS,
-                         sampler, style)
-        window = [note for note in piece.real if note.start >= piece.timeline.seconds(LISTEN_BEATS)]
-        chords = chords_of(piece.melody + piece.real, piece.timeline, LISTEN_BEATS + PLAY_BEATS)
-        rows.append({
-            "style": piece.style, "notes": len(take.notes), "real_notes": len(window),
-            "consonance": consonance(take.notes, piece.melody), "real_consonance": consonance(window, piece.melody),
-            "bass": bass_on_root_or_fifth(take.notes, chords, piece.timeline),
-            "real_bass": bass_on_root_or_fifth(window, chords, piece.timeline),
-            "on_grid": on_grid_share([n.start for n in take.notes], piece.timeline) if take.notes else None,
-            "real_on_grid": on_grid_share([n.start for n in window], piece.timeline) if window else None,
-            "registers": registers_in_order(take.notes, piece.timeline),
-            "parts": {part: sum(n.channel == part for n in take.notes) for part in (BASS, INNER, OTHER)},
-        })
+    rows = [piece_figures(model, piece, sampler) for piece in band_pieces(shard, band_styles, per_style)]
     return {style: _summary([row for row in rows if style in ("all", row["style"])])
             for style in ["all", *sorted({row["style"] for row in rows})]}
+
+
+def piece_figures(model: StepModel, piece: BandPiece, sampler: Sampler) -> dict:
+    """One piece's figures: the band's take over its melody, the take following its chords held (split),
+    and its real accompaniment."""
+    styles = model.info.styles
+    style = styles.index(piece.style) if piece.style in styles else None
+    take = accompany(model, piece.melody, piece.timeline, BAND, LISTEN_BEATS, LISTEN_BEATS + PLAY_BEATS,
+                     sampler, style)
+    window = [note for note in piece.real if note.start >= piece.timeline.seconds(LISTEN_BEATS)]
+    chords = chords_of(piece.melody + piece.real, piece.timeline, LISTEN_BEATS + PLAY_BEATS)
+    split = accompany(model, piece.melody, piece.timeline, BAND, LISTEN_BEATS, LISTEN_BEATS + PLAY_BEATS,
+                      sampler, style, held_chord=held_chords(chords, piece.timeline)) if chords else None
+    return {
+        "style": piece.style, "notes": len(take.notes), "real_notes": len(window),
+        "consonance": consonance(take.notes, piece.melody), "real_consonance": consonance(window, piece.melody),
+        "split_consonance": consonance(split.notes, piece.melody) if split else None,
+        "bass": bass_on_root_or_fifth(take.notes, chords, piece.timeline),
+        "real_bass": bass_on_root_or_fifth(window, chords, piece.timeline),
+        "split_bass": bass_on_root_or_fifth(split.notes, chords, piece.timeline) if split else None,
+        "on_grid": on_grid_share([n.start for n in take.notes], piece.timeline) if take.notes else None,
+        "real_on_grid": on_grid_share([n.start for n in window], piece.timeline) if window else None,
+        "registers": registers_in_order(take.notes, piece.timeline),
+        "parts": {part: sum(n.channel == part for n in take.notes) for part in (BASS, INNER, OTHER)},
+    }
 
 
 def _summary(rows: list[dict]) -> dict:
@@ -151,7 +171,9 @@ def _summary(rows: list[dict]) -> dict:
     return {"pieces": len(rows), "notes": sum(row["notes"] for row in rows),
             "real_notes": sum(row["real_notes"] for row in rows),
             "consonance": mean("consonance"), "real_consonance": mean("real_consonance"),
+            "split_consonance": mean("split_consonance"),
             "bass_root_or_fifth": mean("bass"), "real_bass_root_or_fifth": mean("real_bass"),
+            "split_bass_root_or_fifth": mean("split_bass"),
             "on_grid": beat, "real_on_grid": real_beat,
             "beat_ratio": beat / real_beat if beat is not None and real_beat else None,
             "registers_in_order": mean("registers"),
