@@ -52,8 +52,8 @@ def accompany(model: StepModel, melody: Sequence[Note], timeline: Timeline, band
               lead_beats: float = 1.0) -> BandTake:
     """The band's take from `first_beat` to `last_beat` over `melody` (on `timeline`): each chunk of
     `chunk_beats` composed from what was heard `lead_beats` chunks before it starts, leaning to the chord
-    `held_chord(seconds)` holds then (an arranger's left hand), or with none given, as live, to the chord
-    the melody implied over its last HARMONY_BEATS beats."""
+    `held_chord(seconds)` holds as it starts (an arranger's left hand, followed at once), or with none
+    given, as live, to the chord the melody implied over its last HARMONY_BEATS beats before composing."""
     voice = make_voice(model, sampler, Limits(max_polyphony=BAND_POLYPHONY), WINDOW_TOKENS)
     voice.keep_time(timeline)
     order = itertools.count()
@@ -74,7 +74,9 @@ def accompany(model: StepModel, melody: Sequence[Note], timeline: Timeline, band
                     melody_heard.append(Note(seconds, seconds, pitch, velocity))
         start, end = timeline.seconds(beat), timeline.seconds(beat + chunk_beats)
         key = KeyFinder.of(melody_heard)
-        chord = held_chord(composing_at) if held_chord is not None else harmony.chord(
+        # a held chord changed under a chunk composed ahead is followed at once (duetto.jam.modes.band): the
+        # chunk sounds over the chord held as it begins
+        chord = held_chord(start) if held_chord is not None else harmony.chord(
             key, composing_at - (timeline.seconds(HARMONY_BEATS) - timeline.seconds(0.0)), composing_at)
         kind = AnswerKind(style=style, key=key, band=BandRequest(band.parts, band.registers, chord))
         began = time.perf_counter()

@@ -225,6 +225,9 @@ class Engine:
         self.scheduler.cancel()
         return True
 
+    def replan(self, keep_sounding: Callable[[int, int], bool]) -> None:
+        self.scheduler.replan(keep_sounding)
+
     def forget_answer(self) -> None:
         self.scheduler.cancel()
         self._unheard_answer.clear()

@@ -136,6 +136,28 @@ class Scheduler:
             self._condition.notify()
             return released
 
+    def replan(self, keep_sounding: Callable[[int, int], bool]) -> None:
+        """Drop the bot's notes queued and not yet begun, and release now the sounding ones for which
+        `keep_sounding(channel, pitch)` is false; the rest play out to their own release (any thread).
+        What a band does when the harmony changes under notes it composed ahead (duetto.jam.modes.band)."""
+        with self._condition:
+            if self._closed:
+                return
+            now = self._clock()
+            for channel, pitch in sorted(self._sounding):
+                if not keep_sounding(channel, pitch):
+                    self._emit(now, channel, pitch, 0)
+            kept, releasing = [], set()
+            for event in sorted(self._heap):
+                key = (event.channel, event.pitch)
+                if event.forwarded or event.safety_for is not None:
+                    kept.append(event)
+                elif not event.is_note_on and key in self._sounding and key not in releasing:
+                    releasing.add(key)  # a note playing on: its own release, the first one queued for its key
+                    kept.append(event)
+            self._heap = kept  # a sorted list is a heap
+            self._condition.notify()
+
     def panic(self) -> None:
         """Silence everything now, the player's passed-through notes too, then All Notes Off on every
         channel used; scheduling goes on afterwards."""

@@ -26,6 +26,7 @@ from support.processes import JamProcess, wait_until
 
 BPM = 120.0
 BEAT = 60.0 / BPM
+FOLLOWED = 0.1  # a new chord held is followed within this (the hand's keys settle in 20 ms)
 MELODY_NOTES = [72, 74, 76, 77, 79, 77, 76, 74, 72, 71, 72, 74, 76, 74, 72, 72]
 
 
@@ -123,6 +124,21 @@ def test_the_left_hand_below_the_split_steers_the_band_and_is_neither_played_nor
     after = [chord for start, chord in asked if start >= change + BEAT]
     assert after and all(str(chord) == "F" for chord in after), asked
     assert any(str(chord) == "C" for start, chord in asked if start < change)
+    # and the change was followed at once: what was composed ahead over C composed again over F from the
+    # moment the hand settled, the band's notes outside F let go then
+    assert any(str(chord) == "F" and change < start < change + FOLLOWED for start, chord in asked), (change, asked)
+    band_channels = {part.channel for part in settings.band.parts}
+    sounding_on: dict[tuple[int, int], float] = {}
+    for item in rig.recorder.heard:
+        note = messages.parse_note(list(item.message))
+        if note is None or note[0] not in band_channels:
+            continue
+        if note[2] > 0:
+            sounding_on[note[:2]] = item.stamp
+        elif note[:2] in sounding_on:
+            began = sounding_on.pop(note[:2])
+            if began < change and note[1] % 12 not in {5, 9, 0}:
+                assert item.stamp < change + FOLLOWED, f"{note[1]} struck over C rang on over F"
     assert rig.recorder.unmatched_note_ons() == 0
 
 

@@ -140,6 +140,26 @@ def test_cancel_releases_exactly_what_sounds_and_drops_the_rest(make_scheduler):
     assert len(port.sent) == 4
 
 
+def test_replan_drops_what_has_not_begun_lets_go_of_what_it_is_told_and_plays_the_rest_out(make_scheduler):
+    scheduler, port = make_scheduler()
+    now = perf_counter()
+    scheduler.note_on(now, 0, 60, 80)  # sounding, kept: ends at its own release
+    scheduler.note_on(now, 1, 61, 80)  # sounding, not kept: let go at once
+    scheduler.forward(2, 72, 90)  # the player's key, passed through: not the bot's to drop
+    scheduler.note_on(now + 0.15, 0, 64, 80)  # not begun: never sounds
+    scheduler.note_off(now + 0.16, 0, 60)
+    scheduler.note_off(now + 0.17, 1, 61)
+    scheduler.note_off(now + 0.18, 0, 64)
+    assert wait_until(lambda: len(port.sent) == 3)
+    scheduler.replan(lambda channel, pitch: pitch != 61)
+    assert port.messages[3:] == [off(1, 61)]
+    time.sleep(max(0.0, now + 0.18 + SETTLE - perf_counter()))
+    assert port.messages[4:] == [off(0, 60)]  # 61 let go already, 64 never struck: neither released again
+    assert not scheduler.busy
+    scheduler.note_on(perf_counter(), 0, 64, 80)  # planning goes on
+    assert wait_until(lambda: port.messages[-1] == on(0, 64, 80))
+
+
 def test_cancel_with_nothing_sounding_sends_nothing(make_scheduler):
     scheduler, port = make_scheduler()
     scheduler.note_on(perf_counter() + 10, 0, 60, 80)

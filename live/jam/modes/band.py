@@ -10,7 +10,9 @@ is followed within a beat. With an arranger split (`--split NOTE`) the keys belo
 instead: the chord they spell (any inversion; one key alone is its major chord) is the harmony every part
 leans to, and it stays after the hand lets go, as on an arranger keyboard. Those keys are not played
 through nor heard as music. A chord struck brings the band in; while the left hand holds one, the band
-vamps.
+vamps. A new chord is followed at once, as an arranger keyboard follows it: once its keys have settled
+(CHORD_SETTLE_SECONDS), the band's notes composed ahead and not yet begun are composed again over it, and
+its sounding notes outside it are let go.
 
 With `--vamp` the band plays on when the player stops, until the player's phrase-end signal (a pedal, a
 CC or a key: `--phrase-end`) or a panic stops it; the next key brings it in again.
@@ -22,11 +24,12 @@ from typing import Iterator
 
 from duetto.jam.band import DEFAULT_PARTS, LeftHand, make_band
 from duetto.jam.modes.base import Stage
-from duetto.jam.modes.duet import DuetMode
+from duetto.jam.modes.duet import LEAD_BEATS, DuetMode
 from duetto.music.chords import HARMONY_BEATS, Chord, HeardMelody
 from duetto.music.notes import KeyEvent
 
 CHUNK_BEATS = 0.5  # composed half a beat ahead: a chord change (held or implied) is followed within a beat
+CHORD_SETTLE_SECONDS = 0.02  # a hand's keys struck together land within this of each other: one chord
 
 
 class BandMode(DuetMode):
@@ -36,6 +39,7 @@ class BandMode(DuetMode):
         super().__init__()
         self.left_hand = LeftHand()
         self.melody = HeardMelody()
+        self._follow_at: float | None = None  # when to compose again over a new chord held, once it settles
 
     def begin(self, stage: Stage) -> None:
         super().begin(stage)
@@ -51,13 +55,43 @@ class BandMode(DuetMode):
         self.panicked()
 
     def steer(self, stamp: float, pitch: int, velocity: int) -> None:
+        before = self.left_hand.chord
         self.left_hand.key(pitch, velocity)
         self._keys_down = bool(self.left_hand.held)
-        if velocity > 0:
-            self._player_active_at = stamp
-            self._come_in(stamp)
-        else:
+        if velocity == 0:
             self._player_active_at = max(self._player_active_at, stamp)
+            return
+        self._player_active_at = stamp
+        if self._next_chunk is None:
+            self._come_in(stamp)
+        elif self.left_hand.chord != before:
+            self._follow_at = stamp + CHORD_SETTLE_SECONDS
+            self.wake_at = min(self.wake_at, self._follow_at)
+
+    def panicked(self) -> None:
+        super().panicked()
+        self._follow_at = None
+
+    def tick(self, now: float) -> None:
+        if self._follow_at is not None and now >= self._follow_at and self._next_chunk is not None:
+            self._follow_at = None
+            self._follow_the_new_chord(now)
+            self.wake_at = self._next_chunk - self._chunks(self._grid()).beat * LEAD_BEATS
+            if now < self.wake_at:
+                return
+        super().tick(now)
+        if self._follow_at is not None:  # a chord still settling: its turn comes before the next chunk's
+            self.wake_at = min(self.wake_at, self._follow_at)
+
+    def _follow_the_new_chord(self, now: float) -> None:
+        """The left hand changed the chord under notes composed ahead: those not begun are composed again
+        over it, from now to the next chunk; the band's sounding notes outside it are let go."""
+        stage, chord = self.stage, self.left_hand.chord
+        channels = {part.channel for part in stage.settings.band.parts}
+        stage.replan(lambda channel, pitch: channel not in channels or pitch % 12 in chord.pitch_classes)
+        until = self._next_chunk
+        if until is not None and until > now:
+            stage.perform(lambda: self.compose_chunk(until - now, now), now, self._grid())
 
     def player_note(self, stamp: float, pitch: int, velocity: int, keys_down: bool) -> None:
         self.melody.key(stamp, pitch, velocity)

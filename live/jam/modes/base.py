@@ -70,6 +70,10 @@ class Stage(Protocol):
         """The player's phrase is over: the voice hears any answer held back, and the next key-down opens
         a new phrase (and anchors the player's pulse)."""
 
+    def replan(self, keep_sounding: Callable[[int, int], bool]) -> None:
+        """Drop the bot's notes composed ahead and not yet begun; let go now of the sounding ones for which
+        `keep_sounding(channel, pitch)` is false (the rest play out)."""
+
     def silence_bot(self) -> bool:
         """Stop what the bot plays or is about to play, now; True if it had anything playing or queued."""
 
