@@ -51,6 +51,7 @@ class Band:
     parts: tuple[BandPart, ...]
     split: int | None = None
     vamp: bool = False  # play on when the player stops (band mode)
+    ports: bool = False  # each part also on a port of its own, "NAME Bass" and so on (`--band-ports`)
 
     def channel_of(self, part: int) -> int | None:
         return next((member.channel for member in self.parts if member.part == part), None)
@@ -73,6 +74,11 @@ def parse_parts(text: str) -> tuple[str, ...]:
     return names
 
 
+def port_name(session: str, part: BandPart) -> str:
+    """The port a part plays on with `--band-ports`: "Duetto Bass", "Duetto Chords", "Duetto Line"."""
+    return f"{session} {part.name.capitalize()}"
+
+
 def free_channels(count: int, taken: set[int]) -> list[int]:
     """The first `count` channels (0-15) apart from those `taken` and the drums'."""
     free = [channel for channel in range(16) if channel not in taken and channel != DRUM_CHANNEL]
@@ -80,7 +86,7 @@ def free_channels(count: int, taken: set[int]) -> list[int]:
 
 
 def make_band(names: tuple[str, ...], channels: list[int] | None, programs: list[int] | None,
-              player_channel: int, split: int | None, vamp: bool = False) -> Band:
+              player_channel: int, split: int | None, vamp: bool = False, ports: bool = False) -> Band:
     """The band of the named parts: on the channels given (0-15), else on the first ones apart from the
     player's and the drums'; with the programs given (1-128), else each part's own."""
     channels = channels or free_channels(len(names), {player_channel})
@@ -88,7 +94,7 @@ def make_band(names: tuple[str, ...], channels: list[int] | None, programs: list
     if len(channels) != len(names) or len(programs) != len(names):
         raise ValueError(f"--band names {len(names)} parts: give as many channels and programs")
     return Band(tuple(BandPart(name, ROLES[name].part, channel, ROLES[name].register, program)
-                      for name, channel, program in zip(names, channels, programs)), split, vamp)
+                      for name, channel, program in zip(names, channels, programs)), split, vamp, ports)
 
 
 class LeftHand:

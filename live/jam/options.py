@@ -150,6 +150,9 @@ def add_jam_options(jam: argparse.ArgumentParser) -> list[argparse.Action]:
         band.add_argument("--band-programs", default=None, metavar="N,N,...",
                           help="with --synth, each part's General MIDI instrument, 1-128 (default: "
                                + ", ".join(f"{name} {role.program}" for name, role in ROLES.items()) + ")"),
+        band.add_argument("--band-ports", action="store_true",
+                          help="each part also on a port of its own (NAME Bass, NAME Chords, NAME Line), for a "
+                               "DAW track or a synth each"),
         band.add_argument("--vamp", action="store_true",
                           help="the band plays on when you stop, until your phrase-end signal (see --phrase-end) "
                                "or a panic"),
@@ -301,8 +304,11 @@ def band_of(args: argparse.Namespace, mode: str, player_channel: int) -> Band | 
     if channels is not None and (len(set(channels)) != len(channels) or DRUM_CHANNEL + 1 in channels):
         raise UsageError(f"--band-channels {args.band_channels}: one channel each, and not the drums' "
                          f"({DRUM_CHANNEL + 1})")
+    if args.band_ports and (mode != "band" or getattr(args, "synth", None)):
+        raise UsageError("--band-ports gives each part of --mode band a port for other programs; "
+                         "not with --synth, which plays every part itself")
     return usage(make_band, names, None if channels is None else [number - 1 for number in channels], programs,
-                 player_channel, split, args.vamp)
+                 player_channel, split, args.vamp, args.band_ports)
 
 
 def numbers_of(option: str, text: str | None, lowest: int, highest: int) -> list[int] | None:

@@ -16,6 +16,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
+from duetto.jam.band import port_name
 from duetto.jam.engine import Engine
 from duetto.jam.modes import make_mode
 from duetto.jam.modes.base import Mode
@@ -27,6 +28,7 @@ from duetto.jam.settings import JamSettings
 from duetto.jam.synth import FluidSynth, SynthPlan, audio_driver, program_changes
 from duetto.midi.ports.base import Backend, OutputPort
 from duetto.midi.ports.reconnect import KeptInput, KeptOutput
+from duetto.midi.ports.router import ChannelRouter
 from duetto.midi.ports.server import WAIT_SECONDS, JackServerWatch
 from duetto.model.step_model import StepModel
 from duetto.music.link import LinkFollower
@@ -75,7 +77,7 @@ class JamSession:
         self._kept: list[KeptInput | KeptOutput] = []  # its ports, reopened when their program or server returns
         self.engine: Engine | None = None
         self.input: KeptInput | None = None
-        self.output: OutputPort | KeptOutput | None = None
+        self.output: OutputPort | KeptOutput | ChannelRouter | None = None
         self._output_watch: OutputWatch | None = None
         # a jam with its own synth ends with the server (the synth's ports and sound went too); others wait
         self._server = None if backend.name != "jack" else JackServerWatch(
@@ -102,8 +104,9 @@ class JamSession:
             self.input = KeptInput(self.backend, f"{self.name} In" if virtual else self._input_name,
                                    self.engine.receive, self.engine.player_port_lost, self.log, virtual=virtual)
             self._kept.append(self.input)
-            self._output_watch = OutputWatch(self.output.name, self.engine.scheduler,
-                                             self.output if isinstance(self.output, KeptOutput) else None, self.log)
+            main = self.output.main if isinstance(self.output, ChannelRouter) else self.output
+            self._output_watch = OutputWatch(main.name, self.engine.scheduler,
+                                             main if isinstance(main, KeptOutput) else None, self.log)
             self.engine.start()
             if self._osc_plan is not None:
                 self.osc = OscBridge(self.engine, self._osc_plan, self.log)
@@ -119,12 +122,20 @@ class JamSession:
     def _say_peers(self, peers: int) -> None:
         self.log(f"duetto: Link: {peers} other peer{'' if peers == 1 else 's'} in the session")
 
-    def _open_output(self) -> OutputPort | KeptOutput:
+    def _open_output(self) -> OutputPort | KeptOutput | ChannelRouter:
         if self._synth_plan is not None:
             return self._start_synth(self._synth_plan)
         virtual = self._output_name is None
-        output = KeptOutput(self.backend, f"{self.name} Out" if virtual else self._output_name,
-                            lambda: self.engine.request("panic"), self.log, virtual=virtual)
+        output = self._keep_output(f"{self.name} Out" if virtual else self._output_name, virtual)
+        band = self._settings.band
+        if band is None or not band.ports:
+            return output
+        parts = {part.channel: self._keep_output(port_name(self.name, part), virtual=True) for part in band.parts}
+        return ChannelRouter(output, parts)
+
+    def _keep_output(self, name: str, virtual: bool) -> KeptOutput:
+        """An output reopened when its program (or the JACK server) comes back; a panic when it goes."""
+        output = KeptOutput(self.backend, name, lambda: self.engine.request("panic"), self.log, virtual=virtual)
         self._kept.append(output)
         return output
 
@@ -151,7 +162,10 @@ class JamSession:
         """Where the session listens and answers, in one line."""
         early = (f", notes sent {1000 * self._settings.latency_compensation:.2f} ms early for the transport"
                  if self._settings.latency_compensation else "")
-        return (f"listening on {self.input.name!r}, answering on {self.output.name!r} "
+        band = self._settings.band
+        parts = "".join(f", {part.name} on {port_name(self.name, part)!r}" for part in band.parts) \
+            if isinstance(self.output, ChannelRouter) else ""
+        return (f"listening on {self.input.name!r}, answering on {self.output.name!r}{parts} "
                 f"({self.backend.name}{early})")
 
     def check(self) -> None:

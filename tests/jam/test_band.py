@@ -179,6 +179,50 @@ def test_jam_band_stopped_while_every_part_sounds_leaves_no_note_on_and_records_
             assert len(played[part.channel]) - 1 <= len(notes) <= len(played[part.channel])
 
 
+def test_with_band_ports_each_part_plays_on_a_port_of_its_own_and_releases_its_notes_there(jack):
+    jam = JamProcess("--mode", "band", "--band-ports", "--bpm", "120", "--seed", "4")
+    band = make_band(DEFAULT_PARTS, None, None, 0, None)
+    recorders = {name: Recorder() for name in ("Out", *(part.name.capitalize() for part in band.parts))}
+    try:
+        jam.wait_for_ports(jack)
+        assert wait_until(lambda: all(any(f"{jam.name} {name}" in port for port in jack.input_names())
+                                      for name in recorders), 10), jack.input_names()
+        listeners = [jack.open_input(f"{jam.name} {name}", recorder) for name, recorder in recorders.items()]
+        port = jack.open_output(jam.in_port)
+        try:
+            time.sleep(0.2)
+            Player(port).play([Note(i * BEAT / 2, i * BEAT / 2 + 0.2, pitch, 80) for i, pitch in enumerate(MELODY_NOTES)])
+            assert wait_until(lambda: sum(len(notes) for part in band.parts for notes in
+                                          bot_notes_by_channel(recorders[part.name.capitalize()]).values()) >= 8,
+                              5), {name: recorder.heard[:5] for name, recorder in recorders.items()}
+            jam.stop(signal.SIGTERM)
+            for recorder in recorders.values():
+                recorder.wait_quiet()
+        finally:
+            for listener in listeners:
+                listener.close()
+            port.close()
+    finally:
+        jam.stop()
+    assert jam.process.returncode == 0, jam.errors
+    assert any(f"bass on '{jam.name} Bass'" in line for line in jam.lines), jam.errors
+    # the main port carries no band note; each part's port only its own channel, every note released there
+    assert bot_notes_by_channel(recorders["Out"]) == {}
+    for part in band.parts:
+        recorder = recorders[part.name.capitalize()]
+        assert set(bot_notes_by_channel(recorder)) <= {part.channel}, part.name
+        assert recorder.unmatched_note_ons(all_notes_off_releases=False) == 0, part.name
+    assert sum(bool(bot_notes_by_channel(recorders[part.name.capitalize()])) for part in band.parts) >= 2
+
+
+def test_band_ports_are_refused_in_one_line_beside_a_synth_or_outside_band_mode():
+    for args in (["--mode", "duet", "--band-ports"], ["--mode", "band", "--band-ports", "--synth"]):
+        jam = JamProcess(*args)
+        assert jam.process.wait(timeout=60) == 1
+        lines = [line for line in jam.lines if line.strip()]
+        assert len(lines) == 1 and "--band-ports" in lines[0], jam.errors
+
+
 def test_a_vamping_band_plays_on_after_the_player_stops_until_the_phrase_end_key(jack, shipped_model, fast_switching):
     settings = band_settings()
     settings.band = make_band(DEFAULT_PARTS, None, None, 0, None, vamp=True)
