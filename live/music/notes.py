@@ -39,15 +39,17 @@ class KeyEvent:
     part: int | None = None  # the band part that plays it (duetto.music.parts); None: the bot's one part
 
 
-def notes_from_events(events: Iterable[KeyEvent]) -> Iterator[Note]:
-    """Pair key-downs with their key-ups."""
+def notes_from_events(events: Iterable[KeyEvent], keep_instant: bool = False) -> Iterator[Note]:
+    """Pair key-downs with their key-ups. A key-up at the very moment of its key-down is no note, unless
+    `keep_instant`: a recording keeps what was sent, and a scheduler that fell behind sends a late note's
+    key-down and key-up back to back."""
     pressed: dict[int, KeyEvent] = {}
     for event in events:
         if event.velocity > 0:
             pressed[event.pitch] = event
         elif event.pitch in pressed:
             down = pressed.pop(event.pitch)
-            if event.seconds > down.seconds:
+            if event.seconds > down.seconds or keep_instant:
                 yield Note(down.seconds, event.seconds, event.pitch, down.velocity)
 
 

@@ -90,3 +90,18 @@ def test_a_tempo_measured_again_within_a_second_refines_it_and_a_later_one_chang
     tempos = read_score(tmp_path / "session.mid").tempos
     assert [round(bpm, 1) for _, bpm in tempos] == [150.0, 120.0]
     assert [round(at, 1) for at, _ in tempos] == [0.0, 3.0]
+
+
+def test_a_note_sent_with_its_release_in_the_same_instant_is_recorded_and_every_key_event_kept(tmp_path):
+    # a scheduler that fell behind sends a late note's key-down and key-up back to back, at one stamp
+    recording = SessionRecording()
+    for index in range(2_000):  # a session's worth of short notes, kept compactly
+        recording.add(PLAYER, index * 0.25, 60 + index % 12, 80)
+        recording.add(PLAYER, index * 0.25 + 0.1, 60 + index % 12, 0)
+    recording.add("bot", 1.0, 72, 90, channel=1)
+    recording.add("bot", 1.0, 72, 0, channel=1)
+    assert recording.write(str(tmp_path / "session.mid"), 600.0) == 2_001
+    tracks = {track.name: track for track in mido.MidiFile(tmp_path / "session.mid").tracks[1:]}
+    bot = [message for message in tracks["Duetto"] if message.type in ("note_on", "note_off")]
+    assert [(message.type, message.note) for message in bot] == [("note_on", 72), ("note_off", 72)]
+    assert bot[1].time >= 1  # written a tick long, its release after its strike
