@@ -53,6 +53,7 @@ ROOT_PULL = 1.0  # nats added to the chord's root (and half of it to its fifth) 
 # learned from, a line plays under a tenth of the band's notes, and a line asked for should be heard
 # (measured on held-out band pieces: 2% of the band's notes without it, a third with it)
 LINE_PULL = 1.5
+BAND_GRID_TICKS = encoding.TICKS_PER_BEAT // 4  # a band's notes start on sixteenths
 
 
 def texture_pull(texture: str | None, struck_together: int, most: int) -> float:
@@ -211,6 +212,10 @@ class MetricalVoice(RollingVoice):
                     onset_bias[0, early + 1:] = UNPLAYABLE
             else:
                 onset_bias[0, 0] += texture_pull(kind.texture, struck_together, limits.max_polyphony)
+            if kind.band is not None:
+                off_grid = off_the_band_grid(tick)
+                if (onset_bias[0, ~off_grid] > UNPLAYABLE).any():  # never every onset ruled out
+                    onset_bias[0, off_grid] = UNPLAYABLE
             feeds["onset_bias"] = onset_bias
             (note, _, bar), drawn = self.model.run(feeds, state)
             if kind.band is not None and not fits_its_part(note[0], kind.band):
@@ -243,6 +248,13 @@ class MetricalVoice(RollingVoice):
         forced = np.full((1, 5), -1, dtype=np.int64)
         forced[0, [encoding.ONSET, encoding.PART]] = drawn[[encoding.ONSET, encoding.PART]]
         return self.model.run(dict(feeds, pitch_bias=pitch, forced=forced), state)
+
+
+def off_the_band_grid(tick: int) -> np.ndarray:
+    """The onsets (ticks after `tick`) that would put a band note off the sixteenth grid. MMA renders its
+    grooves with a little random timing, and a model that learned from them strays to odd 24ths of a beat;
+    a band keeps the grid, and the session's feel (swing, humanize) is laid on it as it plays."""
+    return (tick + np.arange(encoding.ONSETS)) % BAND_GRID_TICKS != 0
 
 
 def fits_its_part(fields: np.ndarray, band: BandRequest) -> bool:

@@ -91,10 +91,11 @@ def test_quick_latency_bench_writes_well_formed_json(tmp_path):
     for steady in (idle, loaded):
         assert steady["phrases"] == 10 and steady["answer_late"]["n"] + steady["unanswered"] == 10
         assert steady["unanswered"] < 10
-        # a note the bot left sounding fails; a note-off that a JACK server without real-time threads dropped
-        # in a cycle the load made a client miss (CI has no real-time threads) is the transport's, and counted
+        # a note the bot left sounding fails, unless the transport lost as many messages: JACK drops MIDI in
+        # the cycles an overloaded machine makes a client miss (without real-time threads, as in CI, at once;
+        # with them, here, under a second benchmark's load: 4 messages lost, 1 note left sounding)
         stuck, lost = steady["stuck_notes"], steady["messages_lost_in_transport"]
-        assert stuck == 0 or (not report["jack"]["realtime"] and stuck <= lost), (stuck, lost)
+        assert stuck <= lost, (stuck, lost)
         assert is_summary(steady["note_timing"]) and is_summary(steady["note_spread"])
         assert steady["grid_offset"]["n"] > 0, "the bot never followed the clock"
         # the model falling behind is said when it happens, once and not once a note
