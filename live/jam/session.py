@@ -96,7 +96,7 @@ class JamSession:
         try:
             self.output = self._open_output()
             if self._link:
-                self.link = LinkFollower(on_peers=self._say_peers)
+                self.link = LinkFollower()
             self.engine = Engine(self._model, self.output, self._settings, log=self.log, recording=self.recording,
                                  mode=self._mode or make_mode(self._settings.mode), shared_beat=self.link,
                                  prompt=self._prompt)
@@ -118,9 +118,6 @@ class JamSession:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
-
-    def _say_peers(self, peers: int) -> None:
-        self.log(f"duetto: Link: {peers} other peer{'' if peers == 1 else 's'} in the session")
 
     def _open_output(self) -> OutputPort | KeptOutput | ChannelRouter:
         if self._synth_plan is not None:
@@ -175,6 +172,9 @@ class JamSession:
             for port in self._kept:
                 port.check()
         self.engine.output_trouble = self._output_watch.check()
+        peers = None if self.link is None else self.link.peers_changed()
+        if peers is not None:
+            self.log(f"duetto: Link: {peers} other peer{'' if peers == 1 else 's'} in the session")
         if self.synth is not None:
             self.synth.check()
 

@@ -6,6 +6,11 @@ never sets the tempo or the phase, so Duetto joining a band never moves anyone's
 keep the session current; the engine thread asks for the grid when it needs one, from a snapshot of the
 session taken then, so a tempo change is followed as soon as Link has heard of it.
 
+No thread of Link's ever calls into Python: the number of peers is asked for (`peers_changed`, from the
+session's regular checks) rather than told through Link's callback. A callback running on Link's thread
+while the jam shut down was a native abort (SIGABRT) at the end of a session (issue 20); and the object is
+freed in `close`, while the interpreter is whole, not at its exit.
+
 Link counts time in microseconds of its own clock (CLOCK_MONOTONIC_RAW on Linux); the engine stamps with
 `time.perf_counter`. The offset between the two is measured at every reading, Link's clock read between two
 readings of the engine's, so the two clocks' slow drift apart never adds up.
@@ -30,19 +35,25 @@ class LinkFollower:
     """A listening peer of the Link session on this network: `grid(now)` is the session's beat grid while
     another peer is there (None while Duetto is alone, when the player's pulse or --bpm sets the beat)."""
 
-    def __init__(self, clock: Callable[[], float] = time.perf_counter,
-                 on_peers: Callable[[int], None] | None = None) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         import link  # the `link` extra: its absence is reported before any work starts (duetto.jam.options)
 
         self._clock = clock
         self._link = link.Link(UNHEARD_BPM)
-        if on_peers is not None:
-            self._link.setNumPeersCallback(on_peers)  # called on a thread of Link's own
         self._link.enabled = True
+        self._peers_told = 0
 
     @property
     def peers(self) -> int:
         return self._link.numPeers()
+
+    def peers_changed(self) -> int | None:
+        """The number of other peers when it changed since the last time this was asked, else None."""
+        peers = self._link.numPeers()
+        if peers == self._peers_told:
+            return None
+        self._peers_told = peers
+        return peers
 
     def grid(self, now: float) -> Grid | None:
         """The session's beats, with the bar line at or before `now` as the origin; the beat is measured
@@ -64,5 +75,6 @@ class LinkFollower:
         return (before + after) / 2 - micros / 1e6
 
     def close(self) -> None:
-        """Leave the session."""
+        """Leave the session and free Link's threads now (call once the engine asks for no more grids)."""
         self._link.enabled = False
+        del self._link

@@ -171,3 +171,33 @@ def test_jam_follows_a_link_peer_tempo_phase_and_change(jack, loopback_network):
         peer.close()
     assert code == 0, jam.lines
     assert recorder.unmatched_note_ons() == 0
+
+
+FOLLOWERS = """
+import sys, time
+from duetto.music.link import LinkFollower
+for round in range(int(sys.argv[1])):
+    follower = LinkFollower()
+    deadline = time.monotonic() + 5
+    while follower.peers_changed() != 1:
+        assert time.monotonic() < deadline, f"round {round}: the peer was not found"
+        time.sleep(0.01)
+    assert follower.grid(time.perf_counter()) is not None
+    if round % 2:
+        follower.close()  # the other half are left to the interpreter's exit
+print("done", flush=True)
+"""
+
+
+def test_link_followers_joining_and_leaving_a_session_never_crash_the_process(loopback_network):
+    """Followers opened and closed (or left open at exit) while a peer plays: the process exits cleanly.
+    A jam once ended in SIGABRT at its stop with Link on: no thread of Link's may call into Python."""
+    pytest.importorskip("link", reason="the link extra (LinkPython-extern) is not installed")
+    peer = Peer(loopback_network)
+    try:
+        result = subprocess.run([*loopback_network, sys.executable, "-c", FOLLOWERS, "12"], capture_output=True,
+                                text=True, timeout=120)
+    finally:
+        peer.close()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "done"
