@@ -6,7 +6,7 @@ Start, 0xFB Continue, 0xFC Stop, 0xF2 Song Position Pointer) and the player's on
 arrival. `grid()` answers with a `Grid`: a beat length and the time of one beat, from the best source
 there is now. Clock ticks arrive with transport jitter (up to a JACK period), so tempo and phase are a
 least-squares line through the last bar of ticks rather than the latest interval, fitted again without
-the ticks that were held up on the way.
+the ticks that were held up on the way; ticks let through in a burst after a stall are left out of it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ CLOCK_WINDOW_TICKS = 4 * TICKS_PER_BEAT  # a line through a bar of ticks: jitter
 OUTLIER_SPREADS = 4  # a tick further from the line than this many median deviations was held up on the way
 JITTER_FLOOR_SECONDS = 0.0005  # the least spread assumed: exact ticks must not make every tick an outlier
 CLOCK_SILENCE_SECONDS = 0.5  # ticks further apart than this (below 5 BPM) mean the clock stopped
+FASTEST_CLOCK_BPM = 400.0  # a line through the ticks faster than this is not a tempo but a burst of late ticks
+# ticks this close together (half a tick at FASTEST_CLOCK_BPM) were delivered in a burst, the ticks a stalled
+# sender or machine held back let through at once: they tell the time they were let through, not their own
+BURST_SECONDS = 0.5 * 60.0 / FASTEST_CLOCK_BPM / TICKS_PER_BEAT
 SOURCE_CLOCK, SOURCE_PLAYER, SOURCE_BPM, SOURCE_NONE = "midi clock", "player", "--bpm", "none"
 
 # tempo from the player's onsets
@@ -108,19 +112,24 @@ class _ClockFollower:
         self.serial += 1
 
     def grid(self, now: float) -> Grid | None:
-        if len(self.ticks) < TICKS_PER_BEAT // 2 or now - self.ticks[-1][1] > CLOCK_SILENCE_SECONDS:
+        if not self.ticks or now - self.ticks[-1][1] > CLOCK_SILENCE_SECONDS:
             return None
-        line = _fit_line(list(self.ticks))
+        stamps = [stamp for _, stamp in self.ticks]
+        gaps = [math.inf, *(later - earlier for earlier, later in zip(stamps, stamps[1:])), math.inf]
+        ticks = [tick for index, tick in enumerate(self.ticks) if min(gaps[index], gaps[index + 1]) >= BURST_SECONDS]
+        line = _fit_line(ticks) if len(ticks) >= TICKS_PER_BEAT // 2 else None
         if line is None:
             return None
         # ticks held up on the way (a busy sender, a busy machine) lie above the line and pull it late:
         # fit again without those further from it than the ticks' own spread allows
         tick_seconds, at_zero = line
-        residuals = [stamp - (at_zero + serial * tick_seconds) for serial, stamp in self.ticks]
+        residuals = [stamp - (at_zero + serial * tick_seconds) for serial, stamp in ticks]
         middle = sorted(residuals)[len(residuals) // 2]
         spread = max(JITTER_FLOOR_SECONDS, sorted(abs(r - middle) for r in residuals)[len(residuals) // 2])
-        kept = [tick for tick, r in zip(self.ticks, residuals) if abs(r - middle) <= OUTLIER_SPREADS * spread]
+        kept = [tick for tick, r in zip(ticks, residuals) if abs(r - middle) <= OUTLIER_SPREADS * spread]
         tick_seconds, at_zero = _fit_line(kept) or line
+        if tick_seconds * TICKS_PER_BEAT < 60.0 / FASTEST_CLOCK_BPM:
+            return None
         return Grid(tick_seconds * TICKS_PER_BEAT, at_zero + self.beat_serial * tick_seconds, SOURCE_CLOCK)
 
 

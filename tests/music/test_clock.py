@@ -106,3 +106,21 @@ def test_no_tempo_without_clock_pulse_or_bpm():
     for stamp in (1.0, 1.37, 2.9):  # three scattered notes are no pulse
         tracker.player_onset(stamp, starts_phrase=stamp == 1.0)
     assert tracker.grid(3.0) is None
+
+
+@pytest.mark.parametrize("stall", [0.3, 0.6])
+def test_a_clock_stalled_then_sent_in_a_burst_never_gives_an_absurd_tempo(stall):
+    # a sender (or a machine) starved for `stall` seconds delivers the ticks it owes at once, then plays on:
+    # seen in the hour's soak, under load, as "tempo 366165.0 BPM from midi clock"
+    tracker = TempoTracker()
+    tracker.timing_message([START], 99.99)
+    stalled_from, tempos = 100.0 + 60 * TICK, []
+    for index in range(400):
+        due = 100.0 + index * TICK
+        stamp = stalled_from + stall + 0.00005 * (index - 60) if stalled_from <= due < stalled_from + stall else due
+        tracker.timing_message([CLOCK], stamp)
+        grid = tracker.grid(stamp)
+        if grid is not None and grid.source == SOURCE_CLOCK:
+            tempos.append(grid.bpm)
+    assert all(abs(bpm - BPM) < 0.1 * BPM for bpm in tempos), (min(tempos), max(tempos))
+    assert tracker.grid(100.0 + 399 * TICK).bpm == pytest.approx(BPM, abs=0.5)  # and it is followed again
