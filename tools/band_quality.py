@@ -28,7 +28,7 @@ from duetto.encodings import metrical
 from duetto.jam.band import DEFAULT_PARTS, make_band
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
-from duetto.music.chords import Chord, fitting_chords
+from duetto.music.chords import CONSONANT_INTERVALS, Chord, fitting_chords
 from duetto.music.key import KeyFinder
 from duetto.music.notes import Note
 from duetto.music.parts import BASS, INNER, MELODY, OTHER
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 BAND_BPM = 120.0  # the held-out pieces are played at this tempo (their rendered tempos vary by style)
 LISTEN_BEATS = 4  # the band comes in after a bar of the melody
 PLAY_BEATS = 16
-CONSONANT = {0, 3, 4, 5, 7, 8, 9}  # interval classes in semitones
 CHORD_SPAN_BEATS = 2
 BAND = make_band(DEFAULT_PARTS, None, None, 0, None).request(None)  # `jam --mode band`'s default band
 
@@ -100,7 +99,7 @@ def consonance(band: Sequence[Note], melody: Sequence[Note]) -> float | None:
     for note in band:
         sounding = [m for m in melody if m.start <= note.start < m.end]
         if sounding:
-            shares.append((sounding[-1].pitch - note.pitch) % 12 in CONSONANT)
+            shares.append((sounding[-1].pitch - note.pitch) % 12 in CONSONANT_INTERVALS)
     return float(np.mean(shares)) if shares else None
 
 

@@ -30,6 +30,9 @@ MELODY_MEMORY = 32  # notes of the player's the heard harmony is taken from
 HARMONY_BEATS = 1.0  # with no chord held, a band follows the harmony of the melody's last beat
 STAY_BONUS = 0.15  # of a span's weight: a harmony that changes on every close call is restless
 FUNCTION_BONUS = {0: 0.2, 7: 0.12, 5: 0.08}  # tonic, dominant, subdominant roots: the common case
+# intervals, in semitones within an octave, that sound at rest: unison, thirds, fourth, fifth, sixths (seconds,
+# the tritone and sevenths rub)
+CONSONANT_INTERVALS = frozenset({0, 3, 4, 5, 7, 8, 9})
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,9 @@ from duetto.model.rolling_state import RollingState, RollingVoice
 from duetto.model.sampler import Sampler
 from duetto.model.step_model import StepModel
 from duetto.music.clock import FASTEST_BPM, SLOWEST_BPM
-from duetto.music.chords import Chord
+from duetto.music.chords import CONSONANT_INTERVALS, Chord
 from duetto.music.notes import CHORD_SECONDS, KeyEvent, Note
-from duetto.music.parts import BASS, OTHER, part_roles
+from duetto.music.parts import BASS, MELODY, OTHER, part_roles
 from duetto.music.texture import TEXTURES
 from duetto.music.timeline import Timeline
 from duetto.voices.base import AnswerKind, BandRequest
@@ -48,6 +48,9 @@ UNPLAYABLE = -1e9
 TEXTURE_PULL = 3.0  # nats added to striking with the last note while a moment is thinner than its texture asks
 CHORD_NOTES = 3  # the notes struck together that a "chords" texture leans to
 CHORD_TONE_PULL = 2.0  # nats taken from a band note outside the chord it leans to (held, or the melody's)
+# nats taken from a band note that would rub (a second, the tritone, a seventh) against a melody note held as
+# it is composed: an accompanist keeps off the note the tune holds (a lean: a passing rub still passes)
+MELODY_CLASH_PULL = 4.0
 ROOT_PULL = 1.0  # nats added to the chord's root (and half of it to its fifth) for a bass note drawn again
 # nats added to the odds of the second line's part when a band asks for one: in the band music the model
 # learned from, a line plays under a tenth of the band's notes, and a line asked for should be heard
@@ -118,6 +121,10 @@ class MetricalVoice(RollingVoice):
                 self.rolling.step(self.latest)
             self.latest = feeds
 
+    def _melody_held(self) -> set[int]:
+        """The pitches of the melody's notes sounding now: heard struck as the melody, not yet let go."""
+        return {pitch for _, pitch, _, release, part in self.pending if release is None and part == MELODY}
+
     def _read(self, note: Note, writer: encoding.NoteWriter, recent: deque[Note], part: int | None
               ) -> dict[str, np.ndarray]:
         """The inputs of the step that reads `note` (its part as given, else judged among the `recent`
@@ -160,7 +167,7 @@ class MetricalVoice(RollingVoice):
         pitch = key_lean(kind, encoding.PITCHES)
         pitch[~playable_pitches(limits, encoding.PITCHES)] = UNPLAYABLE
         if kind.band is not None:
-            pitch += chord_lean(kind.band.chord)
+            pitch += chord_lean(kind.band.chord) + melody_lean(self._melody_held())
             lowest, highest = min(low for low, _ in kind.band.registers), max(high for _, high in kind.band.registers)
             pitch[:lowest], pitch[highest + 1:] = UNPLAYABLE, UNPLAYABLE
             biases["part_bias"][0] = UNPLAYABLE
@@ -273,6 +280,17 @@ def chord_lean(chord: Chord | None) -> np.ndarray:
     if chord is not None:
         outside = [pitch for pitch in range(encoding.PITCHES) if pitch % 12 not in chord.pitch_classes]
         lean[outside] = -CHORD_TONE_PULL
+    return lean
+
+
+def melody_lean(held: set[int]) -> np.ndarray:
+    """What the melody's held notes add to the band's pitch logits: a note that would rub against one of
+    them is taken MELODY_CLASH_PULL nats."""
+    lean = np.zeros(encoding.PITCHES, dtype=np.float32)
+    pitches = np.arange(encoding.PITCHES)
+    for pitch in held:
+        rubs = ~np.isin((pitch - pitches) % 12, list(CONSONANT_INTERVALS))
+        lean[rubs] -= MELODY_CLASH_PULL
     return lean
 
 

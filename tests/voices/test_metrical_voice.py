@@ -91,3 +91,31 @@ def test_a_note_still_held_is_heard_and_an_answer_to_silence_opens_on_a_bar_line
     voice.hear(2.0, 64, 90)  # held while the answer is asked for
     assert onsets(list(voice.answer(2.0, start=2.5)))
     assert voice.latest is None, "a held note waits for its release before it is heard for good"
+
+
+def rub_share(model, pull: float, monkeypatch) -> float:
+    """The share of band notes a second, tritone or seventh from the melody note held while they are drawn."""
+    from duetto.jam.band import DEFAULT_PARTS, make_band
+    from duetto.music.chords import CONSONANT_INTERVALS
+    from duetto.music.parts import MELODY
+    from duetto.voices import metrical as metrical_voice
+
+    monkeypatch.setattr(metrical_voice, "MELODY_CLASH_PULL", pull)
+    band = make_band(DEFAULT_PARTS, None, None, 0, None).request(None)
+    rubs, notes = 0, 0
+    for seed in range(16):
+        voice = make_voice(model, Sampler(seed=seed), Limits(max_polyphony=8))
+        voice.keep_time(Timeline.steady(120.0))
+        voice.hear(0.0, 72, 90, MELODY)  # the tune holds C5 all through the band's two bars
+        for event in voice.answer(4.0, start=0.5, kind=AnswerKind(band=band)):
+            if event.velocity > 0:
+                notes += 1
+                rubs += (72 - event.pitch) % 12 not in CONSONANT_INTERVALS
+    assert notes > 20
+    return rubs / notes
+
+
+def test_a_band_keeps_off_the_notes_that_rub_against_the_melody_note_held(model, monkeypatch):
+    leaning, free = rub_share(model, 4.0, monkeypatch), rub_share(model, 0.0, monkeypatch)
+    print(f"rubbing: {free:.2f} free, {leaning:.2f} leaning")
+    assert free > 0.25 and leaning < 0.1, (free, leaning)
