@@ -32,7 +32,9 @@ def answer(rig: DuetRig) -> None:
 def test_a_model_behind_the_music_leaves_late_notes_out_and_says_so_once(shipped_model):
     model = SlowModel(shipped_model, seconds=0.4)  # a step longer than the gap and than a note's time
     lines: list[str] = []
-    rig = DuetRig(open_backend("loopback"), model, JamSettings(seed=1, phrase_gap=0.2, response_seconds=2.0),
+    # a second's answer: a slow model still composes every note of it (0.4 s each), and the default of 12-04 late
+    # plays ten or more a second, so a longer answer took longer to compose than the test waits
+    rig = DuetRig(open_backend("loopback"), model, JamSettings(seed=1, phrase_gap=0.2, response_seconds=1.0),
                   log=lines.append)
     try:
         model.slow = True
