@@ -542,7 +542,7 @@ def steadiness(model: StepModel, settings: BenchSettings, backend: Backend, comp
                       answers_cut_short=engine.overruns.count,
                       lines_about_it=sum("fell behind" in line for line in lines), unanswered=missed,
                       stuck_notes=rig.recorder.unmatched_note_ons(all_notes_off_releases=False),
-                      messages_lost_in_transport=max(0, engine.scheduler.sent - len(heard)))
+                      messages_lost_in_transport=rig.messages_lost_in_transport())
 
 
 # -- the whole run ----------------------------------------------------------------------------------------

@@ -220,6 +220,11 @@ class DuetRig:
             time.sleep(0.005)
         return False
 
+    def messages_lost_in_transport(self) -> int:
+        """The bot's messages the recorder never heard: what the transport dropped (JACK loses the MIDI of a
+        cycle a loaded client misses), told apart from a note the bot itself left sounding."""
+        return max(0, self.engine.scheduler.sent - len(self.recorder.heard))
+
     def close(self) -> None:
         """Stop the engine (releasing its notes), let the last messages arrive, close every port."""
         self.player_port.close()

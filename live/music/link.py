@@ -43,10 +43,6 @@ class LinkFollower:
         self._link.enabled = True
         self._peers_told = 0
 
-    @property
-    def peers(self) -> int:
-        return self._link.numPeers()
-
     def peers_changed(self) -> int | None:
         """The number of other peers when it changed since the last time this was asked, else None."""
         peers = self._link.numPeers()

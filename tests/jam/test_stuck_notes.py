@@ -67,7 +67,7 @@ def run_in_process_case(jack, model, rng: random.Random) -> tuple[str, int, int]
         bench.close()
         if fault != "peer":
             synth_port.close()
-    return fault, bench.recorder.unmatched_note_ons(), max(0, bench.engine.scheduler.sent - len(bench.recorder.heard))
+    return fault, bench.recorder.unmatched_note_ons(), bench.messages_lost_in_transport()
 
 
 def test_randomized_in_process_faults_leave_no_note_sounding(jack, shipped_model, long_form, fast_switching):
