@@ -24,7 +24,7 @@ from duetto.model.step_model import StepModel
 from duetto.music.chords import HARMONY_BEATS, Chord, HeardMelody
 from duetto.music.clock import fitting_timeline
 from duetto.music.key import KeyFinder
-from duetto.music.notes import Note
+from duetto.music.notes import SETTLE_SECONDS, KeyEvent, Note, notes_from_events
 from duetto.music.parts import MELODY, part_roles
 from duetto.music.timeline import Timeline
 from duetto.voices.base import AnswerKind, BandRequest
@@ -32,6 +32,7 @@ from duetto.voices.limits import Limits
 
 if TYPE_CHECKING:
     from duetto.jam.band import Band
+    from duetto.voices.metrical import MetricalVoice
 
 BAND_POLYPHONY = 8  # a bass note, a four-note chord, a line and a note of overlap
 MELODY_CHANNEL, MELODY_PROGRAM = 0, 0  # the melody of `generate --band`: channel 1, Acoustic Grand Piano
@@ -43,6 +44,7 @@ class BandTake:
 
     notes: list[Note] = field(default_factory=list)
     compose_seconds: list[float] = field(default_factory=list)
+    follow_seconds: list[float] = field(default_factory=list)  # voicing again after each melody note struck
     chunk_seconds: float = 0.0  # the time a chunk has to be composed in: the lead, live
 
 
@@ -53,48 +55,113 @@ def accompany(model: StepModel, melody: Sequence[Note], timeline: Timeline, band
     """The band's take from `first_beat` to `last_beat` over `melody` (on `timeline`): each chunk of
     `chunk_beats` composed from what was heard `lead_beats` chunks before it starts, leaning to the chord
     `held_chord(seconds)` holds as it starts (an arranger's left hand, followed at once), or with none
-    given, as live, to the chord the melody implied over its last HARMONY_BEATS beats before composing."""
+    given, as live, to the chord the melody implied over its last HARMONY_BEATS beats before composing.
+    As live, each melody note struck while the band plays is followed once it settles: the band's notes
+    composed ahead and not yet begun are voiced again, hearing it (duetto.jam.modes.band)."""
     voice = make_voice(model, sampler, Limits(max_polyphony=BAND_POLYPHONY), WINDOW_TOKENS)
     voice.keep_time(timeline)
-    order = itertools.count()
-    heard: list[tuple[float, int, int, int, int]] = []  # (seconds, order, pitch, velocity, part): a heap
-    for note in melody:
-        heapq.heappush(heard, (note.start, next(order), note.pitch, note.velocity, MELODY))
-        heapq.heappush(heard, (note.end, next(order), note.pitch, 0, MELODY))
-    take, melody_heard, harmony = BandTake(), [], HeardMelody()
+    take, performance = BandTake(), _Performance(voice, melody)
+    harmony_span = timeline.seconds(HARMONY_BEATS) - timeline.seconds(0.0)
+
+    def kind_at(moment: float, chord_at: float) -> AnswerKind:
+        """What the band plays as, judged at `moment`: a held chord is the one held at `chord_at`."""
+        key = KeyFinder.of(performance.melody_heard)
+        chord = held_chord(chord_at) if held_chord is not None else performance.harmony.chord(
+            key, moment - harmony_span, moment)
+        return AnswerKind(style=style, key=key, band=BandRequest(band.parts, band.registers, chord))
+
+    follows = iter(sorted(note.start + SETTLE_SECONDS for note in melody))
+    follow = next(follows, math.inf)
     beat = first_beat
-    while beat < last_beat:
-        composing_at = timeline.seconds(beat - lead_beats * chunk_beats)
-        while heard and heard[0][0] < composing_at:
-            seconds, _, pitch, velocity, part = heapq.heappop(heard)
-            voice.hear(seconds, pitch, velocity, part)
-            if part == MELODY:
-                harmony.key(seconds, pitch, velocity)
-                if velocity > 0:
-                    melody_heard.append(Note(seconds, seconds, pitch, velocity))
-        start, end = timeline.seconds(beat), timeline.seconds(beat + chunk_beats)
-        key = KeyFinder.of(melody_heard)
+    while True:
+        composing_at = timeline.seconds(beat - lead_beats * chunk_beats) if beat < last_beat else math.inf
+        while follow < composing_at:  # a melody note struck (and settled) before the next chunk is composed
+            performance.hear_until(follow)
+            planned = performance.take_back_not_begun()
+            if planned:
+                began = time.perf_counter()
+                performance.plan(voice.revoice(planned, kind_at(follow, follow)))
+                take.follow_seconds.append(time.perf_counter() - began)
+            follow = next(follows, math.inf)
+        if beat >= last_beat:
+            break
+        performance.hear_until(composing_at)
         # a held chord changed under a chunk composed ahead is followed at once (duetto.jam.modes.band): the
         # chunk sounds over the chord held as it begins
-        chord = held_chord(start) if held_chord is not None else harmony.chord(
-            key, composing_at - (timeline.seconds(HARMONY_BEATS) - timeline.seconds(0.0)), composing_at)
-        kind = AnswerKind(style=style, key=key, band=BandRequest(band.parts, band.registers, chord))
+        start, end = timeline.seconds(beat), timeline.seconds(beat + chunk_beats)
         began = time.perf_counter()
-        events = list(voice.answer(end - start, kind=kind, start=start))
+        events = list(voice.answer(end - start, kind=kind_at(composing_at, start), start=start))
         take.compose_seconds.append(time.perf_counter() - began)
-        struck: dict[int, tuple[float, int, int]] = {}
-        for event in events:
-            at = start + event.seconds
-            heapq.heappush(heard, (at, next(order), event.pitch, event.velocity, event.part))
-            if event.velocity > 0:
-                struck[event.pitch] = (at, event.velocity, event.part)
-            elif event.pitch in struck:
-                onset, velocity, part = struck.pop(event.pitch)
-                take.notes.append(Note(onset, at, event.pitch, velocity, part))
+        performance.plan(_notes_of(events, start))
         beat += chunk_beats
+    take.notes = performance.band_notes()
     take.chunk_seconds = timeline.seconds(lead_beats * chunk_beats) - timeline.seconds(0.0)
-    take.notes.sort()
     return take
+
+
+def _notes_of(events: Sequence[KeyEvent], start: float) -> list[Note]:
+    """The band's notes of key events from `start`, each note's channel its part."""
+    return [Note(start + note.start, start + note.end, note.pitch, note.velocity, note.channel)
+            for note in notes_from_events(events)]
+
+
+TUNE, BAND_STRIKES, BAND_RELEASES = range(3)  # at one moment, heard in this order
+
+
+class _Performance:
+    """The music as it unfolds: the melody given and the band's notes as planned, heard by the voice in
+    time order up to a moment. The band's notes not yet begun can be taken back (to be voiced again)."""
+
+    def __init__(self, voice: MetricalVoice, melody: Sequence[Note]) -> None:
+        self.voice = voice
+        self._order = itertools.count()
+        self._melody: list[tuple[float, int, int, int]] = []  # a heap: (seconds, order, pitch, velocity)
+        for note in melody:
+            heapq.heappush(self._melody, (note.start, next(self._order), note.pitch, note.velocity))
+            heapq.heappush(self._melody, (note.end, next(self._order), note.pitch, 0))
+        self._planned: list[Note] = []  # the band's notes not yet begun, in onset order
+        self._sounding: list[Note] = []  # begun, not yet released
+        self._played: list[Note] = []  # begun (sounding or released)
+        self.melody_heard: list[Note] = []
+        self.harmony = HeardMelody()
+
+    def plan(self, notes: Sequence[Note]) -> None:
+        self._planned = sorted([*self._planned, *notes])
+
+    def take_back_not_begun(self) -> list[Note]:
+        planned, self._planned = self._planned, []
+        return planned
+
+    def hear_until(self, moment: float) -> None:
+        """Every key event before `moment` reaches the voice (and the melody's its harmony), in time order."""
+        while True:
+            due = [(self._melody[0][0], TUNE)] if self._melody else []
+            if self._planned:
+                due.append((self._planned[0].start, BAND_STRIKES))
+            if self._sounding:
+                due.append((min(note.end for note in self._sounding), BAND_RELEASES))
+            if not due or min(due)[0] >= moment:
+                return
+            seconds, which = min(due)
+            if which == TUNE:
+                _, _, pitch, velocity = heapq.heappop(self._melody)
+                self.voice.hear(seconds, pitch, velocity, MELODY)
+                self.harmony.key(seconds, pitch, velocity)
+                if velocity > 0:
+                    self.melody_heard.append(Note(seconds, seconds, pitch, velocity))
+            elif which == BAND_STRIKES:
+                note = self._planned.pop(0)
+                self.voice.hear(seconds, note.pitch, note.velocity, note.channel)
+                self._sounding.append(note)
+                self._played.append(note)
+            else:
+                note = min(self._sounding, key=lambda sounding: sounding.end)
+                self._sounding.remove(note)
+                self.voice.hear(seconds, note.pitch, 0, note.channel)
+
+    def band_notes(self) -> list[Note]:
+        """The band's notes: those begun, and those still planned."""
+        return sorted([*self._played, *self._planned])
 
 
 LISTEN_BEATS = 4  # the band comes in after a bar of the melody, as live it comes in after the player

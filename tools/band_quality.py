@@ -6,7 +6,9 @@ against the piece's real accompaniment, per style.
   consonance (unison, third, fourth, fifth, sixth, octave); goal: the real accompaniment's share - 0.05;
 - bass: the share of bass notes on the root or fifth of the chord of their half bar (the chord of the key
   that best fits all the real parts there, duetto.music.chords.fitting_chords), real bass alongside;
-- beat: the share of band onsets on the sixteenth grid; goal: ≥ 0.9 × the real accompaniment's;
+- beat: the share of band onsets on the sixteenth grid; goal: ≥ 0.9 × the real accompaniment's; and on
+  the beats themselves, against the real accompaniment's (a band that marks the beat as a real one does,
+  not one that strikes a sixteenth after each melody note);
 - registers: the share of beats whose parts sound in order, bass below chords, chords not above the line
   (by each part's median pitch in the beat); goal: ≥ 0.95.
 
@@ -156,6 +158,8 @@ def piece_figures(model: StepModel, piece: BandPiece, sampler: Sampler) -> dict:
         "split_bass": bass_on_root_or_fifth(split.notes, chords, piece.timeline) if split else None,
         "on_grid": on_grid_share([n.start for n in take.notes], piece.timeline) if take.notes else None,
         "real_on_grid": on_grid_share([n.start for n in window], piece.timeline) if window else None,
+        "on_beats": on_grid_share([n.start for n in take.notes], piece.timeline, 1) if take.notes else None,
+        "real_on_beats": on_grid_share([n.start for n in window], piece.timeline, 1) if window else None,
         "registers": registers_in_order(take.notes, piece.timeline),
         "parts": {part: sum(n.channel == part for n in take.notes) for part in (BASS, INNER, OTHER)},
     }
@@ -175,6 +179,7 @@ def _summary(rows: list[dict]) -> dict:
             "split_bass_root_or_fifth": mean("split_bass"),
             "on_grid": beat, "real_on_grid": real_beat,
             "beat_ratio": beat / real_beat if beat is not None and real_beat else None,
+            "on_beats": mean("on_beats"), "real_on_beats": mean("real_on_beats"),
             "registers_in_order": mean("registers"),
             "part_notes": {name: sum(row["parts"][part] for row in rows)
                            for name, part in (("bass", BASS), ("chords", INNER), ("line", OTHER))}}

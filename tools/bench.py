@@ -436,7 +436,7 @@ def bench_band(model: StepModel, settings: BenchSettings) -> list[BandSpeed]:
         lead = take.chunk_seconds
         speeds.append(BandSpeed(BAND_BPM, len(band.parts), chunk, Summary.of(take.compose_seconds), lead * 1000,
                                 float(np.mean([seconds <= lead for seconds in take.compose_seconds])),
-                                len(take.notes) / len(take.compose_seconds)))
+                                len(take.notes) / len(take.compose_seconds), Summary.of(take.follow_seconds)))
     return speeds
 
 

@@ -177,7 +177,8 @@ class Machine:
 @dataclass
 class BandSpeed:
     """A band composing just ahead (`jam --mode band`: half a beat) over a melody: each chunk's composing
-    time against the lead it has, one chunk before it sounds."""
+    time against the lead it has, one chunk before it sounds; and how long voicing its planned notes again
+    after each melody note takes (the notes due meanwhile go out as they were)."""
 
     bpm: float
     parts: int
@@ -186,6 +187,7 @@ class BandSpeed:
     lead_ms: float
     in_time_share: float  # chunks composed within their lead
     notes_per_chunk: float
+    follow: Summary = field(default_factory=Summary)
 
 
 @dataclass
@@ -285,6 +287,8 @@ def format_report(report: LatencyReport) -> str:
         row(f"a band of {band.parts} composing {band.chunk_beats:g} beat ahead at {band.bpm:.0f} BPM "
             f"({band.notes_per_chunk:.1f} notes each)", band.compose,
             f"{100 * band.in_time_share:.1f}% within the {band.lead_ms:.0f} ms lead")
+        if band.follow.n:
+            row("the same band voicing its planned notes again after each melody note", band.follow)
     lines.append("")
     for throughput in report.throughput:
         single, batched = (figure(value, ",.0f") for value in (throughput.batch_1_tokens_per_second,

@@ -496,8 +496,8 @@ def band_table(report: dict) -> list[str]:
              "holds them, each pressed on its beat (goals: consonance ≥ real − 0.05, beat ratio ≥ 0.9, registers "
              "in order ≥ 0.95):", "",
              "| model | style | pieces | notes (real) | consonance (real) [split] | bass on root or fifth (real) [split] "
-             "| on grid (real) | beat ratio | registers in order | bass / chords / line notes |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| on grid (real) | beat ratio | on beats (real) | registers in order | bass / chords / line notes |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for model, style, band in rows:
         parts = band["part_notes"]
         lines.append(f"| {Path(model).name} | {style} | {band['pieces']} | {band['notes']} ({band['real_notes']}) | "
@@ -506,5 +506,5 @@ def band_table(report: dict) -> list[str]:
                      f"{number(band['bass_root_or_fifth'])} ({number(band['real_bass_root_or_fifth'])}) "
                      f"[{number(band['split_bass_root_or_fifth'])}] | "
                      f"{number(band['on_grid'])} ({number(band['real_on_grid'])}) | {number(band['beat_ratio'])} | "
-                     f"{number(band['registers_in_order'])} | {parts['bass']} / {parts['chords']} / {parts['line']} |")
+                     f"{number(band['on_beats'])} ({number(band['real_on_beats'])}) | {number(band['registers_in_order'])} | {parts['bass']} / {parts['chords']} / {parts['line']} |")
     return lines

@@ -45,7 +45,7 @@ from duetto.model.step_model import StepModel
 from duetto.music.clock import SOURCE_CLOCK, BeatSource, Grid, TempoTracker
 from duetto.music.groove import Dynamics, Placement
 from duetto.music.key import Key, KeyFinder
-from duetto.music.notes import KeyEvent
+from duetto.music.notes import KeyEvent, Note
 from duetto.music.parts import MELODY
 from duetto.music.timeline import Timeline
 from duetto.voices.base import AnswerKind, BandRequest
@@ -202,11 +202,27 @@ class Engine:
     def compose(self, seconds: float, should_stop: Callable[[], bool], texture: str | None = None,
                 start: float | None = None, band: BandRequest | None = None) -> Iterator[KeyEvent]:
         self._tell_voice_the_time()
-        kind = self.answer_kind(texture)
-        if band is not None:  # the parts set the texture and the registers, not the player's phrase
-            kind = dataclasses.replace(kind, band=band, texture=None, register=None, pace=None)
+        kind = self.answer_kind(texture) if band is None else self._band_kind(band)
         return self.voice.answer(seconds, should_stop=should_stop, kind=kind,
                                  start=None if start is None else start - self._voice_origin)
+
+    def _band_kind(self, band: BandRequest) -> AnswerKind:
+        """What a band is asked to play as: its parts set the texture and the registers, not the player's
+        phrase."""
+        return dataclasses.replace(self.answer_kind(None), band=band, texture=None, register=None, pace=None)
+
+    def revoice(self, band: BandRequest) -> int:
+        planned = [note for note in self.scheduler.plan()
+                   if note.end is not None and self.settings.band.part_of_channel(note.channel) is not None]
+        if not planned or not getattr(self.voice, "plays_band", False):
+            return 0
+        self._tell_voice_the_time()
+        shift = self.settings.latency_compensation - self._voice_origin  # sent early; the voice's seconds
+        notes = [Note(note.start + shift, note.end + shift, note.pitch, note.velocity,
+                      self.settings.band.part_of_channel(note.channel)) for note in planned]
+        voiced = self.voice.revoice(notes, self._band_kind(band))
+        return self.scheduler.repitch({(before.start, before.channel, before.pitch): after.pitch
+                                       for before, after in zip(planned, voiced) if after.pitch != before.pitch})
 
     def _tell_voice_the_time(self) -> None:
         """The grid as the voice counts time (from the session's origin), for a voice that plays in beats."""
@@ -360,7 +376,7 @@ class Engine:
                 self.recording.transport_started(started - self._origin)
         settings, limits, feel = self.settings, self.settings.limits, self.settings.feel
         plan = tuple(RollNote(start, end, pitch, self._lane_of(channel))
-                     for start, end, pitch, channel in self.scheduler.plan())
+                     for start, end, pitch, channel, _ in self.scheduler.plan())
         self.status = Status(
             mode=self.mode.name, tempo_source=grid.source if grid else "none",
             bpm=grid.bpm if grid else None, transport_running=self.tempo.transport_running,

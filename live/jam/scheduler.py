@@ -54,6 +54,16 @@ class Sent(NamedTuple):
     message: tuple[int, ...] | None  # what went out; None when a release found nothing left to release
 
 
+class Planned(NamedTuple):
+    """One of the bot's notes queued and not yet begun."""
+
+    start: float
+    end: float | None  # None: no release queued for it yet
+    pitch: int
+    channel: int
+    velocity: int
+
+
 class Scheduler:
     def __init__(self, send: Send, clock: Callable[[], float] = time.perf_counter,
                  on_sent: SentListener | None = None, max_note_seconds: float = 8.0) -> None:
@@ -101,22 +111,43 @@ class Scheduler:
             heapq.heappush(self._heap, event)
             self._condition.notify()
 
-    def plan(self) -> list[tuple[float, float | None, int, int]]:
-        """The bot's notes queued and not yet begun, as (start, end or None, pitch, channel), in order
-        (any thread): what the live view shows ahead of time."""
+    def plan(self) -> list[Planned]:
+        """The bot's notes queued and not yet begun, in order (any thread): what the live view shows ahead
+        of time, and what a band voices again when the tune moves (`repitch`)."""
         with self._condition:
-            queued = [event for event in self._heap if event.safety_for is None and not event.forwarded]
-        planned, open_at = [], {}
-        for event in sorted(queued):
+            return [Planned(on.at, None if off is None else off.at, on.pitch, on.channel, on.velocity)
+                    for on, off in self._queued_notes()]
+
+    def repitch(self, pitches: dict[tuple[float, int, int], int]) -> int:
+        """Move the bot's queued notes named by (start, channel, pitch), as `plan` lists them, to new
+        pitches, their releases with them; a note begun meanwhile stays as it is (any thread). Returns how
+        many moved."""
+        with self._condition:
+            safety = {event.safety_for: event for event in self._heap if event.safety_for is not None}
+            moved = 0
+            for on, off in self._queued_notes():
+                pitch = pitches.get((on.at, on.channel, on.pitch))
+                if pitch is not None:
+                    for event in (on, off, safety.get(on.sequence)):
+                        if event is not None:
+                            event.pitch = pitch  # not part of the queue's order: the heap stays a heap
+                    moved += 1
+            return moved
+
+    def _queued_notes(self) -> list[tuple[_Event, _Event | None]]:
+        """The bot's queued note-ons in order, each with the first release queued after it for its key
+        (None if none is). Called with the lock held."""
+        queued = sorted(event for event in self._heap if event.safety_for is None and not event.forwarded)
+        notes, open_on = [], {}
+        for event in queued:
             key = (event.channel, event.pitch)
             if event.is_note_on:
-                open_at[key] = len(planned)
-                planned.append((event.at, None, event.pitch, event.channel))
-            elif key in open_at:
-                index = open_at.pop(key)
-                start, _, pitch, channel = planned[index]
-                planned[index] = (start, event.at, pitch, channel)
-        return planned
+                open_on[key] = len(notes)
+                notes.append((event, None))
+            elif key in open_on:
+                index = open_on.pop(key)
+                notes[index] = (notes[index][0], event)
+        return notes
 
     @property
     def busy(self) -> bool:

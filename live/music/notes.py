@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 CHORD_SECONDS = 0.05  # strikes closer than this are one moment: a chord, a flam, a rolled chord's start
+# a hand's keys struck together land within this of each other: a band follows a new chord or melody note
+# once it has settled, having heard the whole chord and not its first key, and still at once to the ear
+SETTLE_SECONDS = 0.02
 
 
 @dataclass(frozen=True, order=True)
@@ -40,9 +43,9 @@ class KeyEvent:
 
 
 def notes_from_events(events: Iterable[KeyEvent], keep_instant: bool = False) -> Iterator[Note]:
-    """Pair key-downs with their key-ups. A key-up at the very moment of its key-down is no note, unless
-    `keep_instant`: a recording keeps what was sent, and a scheduler that fell behind sends a late note's
-    key-down and key-up back to back."""
+    """Pair key-downs with their key-ups (a band's note on the channel named by its part). A key-up at the
+    very moment of its key-down is no note, unless `keep_instant`: a recording keeps what was sent, and a
+    scheduler that fell behind sends a late note's key-down and key-up back to back."""
     pressed: dict[int, KeyEvent] = {}
     for event in events:
         if event.velocity > 0:
@@ -50,7 +53,7 @@ def notes_from_events(events: Iterable[KeyEvent], keep_instant: bool = False) ->
         elif event.pitch in pressed:
             down = pressed.pop(event.pitch)
             if event.seconds > down.seconds or keep_instant:
-                yield Note(down.seconds, event.seconds, event.pitch, down.velocity)
+                yield Note(down.seconds, event.seconds, event.pitch, down.velocity, down.part or 0)
 
 
 def transpose(notes: Iterable[Note], semitones: int) -> list[Note]:

@@ -141,6 +141,16 @@ class MetricalVoice(RollingVoice):
         """An answer of `seconds` from `start` (the voice's seconds; default: the first beat after the
         latest moment heard, so an answer placed on a beat later stays on the grid).
         Notes still held are heard first, on a copy of the state, as long as they have lasted."""
+        latest, writer, state, room = self._all_heard()
+        timeline = self._timeline()
+        begin = timeline.seconds(math.ceil(timeline.beats(self.latest_heard) - 1e-9)) if start is None else start
+        return self._play(latest, writer.previous_start, state, room, begin, seconds, kind or AnswerKind(),
+                          trim_leading_silence, should_stop)
+
+    def _all_heard(self) -> tuple[dict[str, np.ndarray] | None, encoding.NoteWriter, list[np.ndarray], int | None]:
+        """A copy of the state that has heard every note, those still held too (as long as they have
+        lasted), but the latest, whose step inputs are returned to be read next; the writer that placed
+        them; the cache's room left (None: no bound)."""
         _, state = self.rolling.snapshot()
         writer = encoding.NoteWriter(self.writer.timeline)
         writer.previous_start = self.writer.previous_start
@@ -154,10 +164,44 @@ class MetricalVoice(RollingVoice):
                 _, state = self.model.run(latest, state)
                 room = None if room is None else room - 1
             latest = feeds
-        timeline = self._timeline()
-        begin = timeline.seconds(math.ceil(timeline.beats(self.latest_heard) - 1e-9)) if start is None else start
-        return self._play(latest, writer.previous_start, state, room, begin, seconds, kind or AnswerKind(),
-                          trim_leading_silence, should_stop)
+        return latest, writer, state, room
+
+    def revoice(self, notes: list[Note], kind: AnswerKind) -> list[Note]:
+        """A band's notes composed ahead (each note's channel its part), their pitches drawn again from
+        everything heard since: when, how long, how loud and which part each plays stay as they were.
+
+        An accompanist who hears the tune strike a note keeps its rhythm going and changes the notes that
+        would rub against it; composing those notes again from scratch moved them too (a sixteenth behind
+        the tune's notes, where the model's notes struck with them could no longer go)."""
+        latest, writer, state, room = self._all_heard()
+        if latest is None or kind.band is None:
+            return list(notes)
+        writer.timeline = self._timeline()
+        style = 0 if kind.style is None else 1 + kind.style
+        biases = self._biases(answer_limits(self.limits, kind), kind)
+        fixed = dict(style=np.array([style]), texture=np.array([0]),
+                     temperature=np.array([max(self.sampler.temperature, 1e-3)], dtype=np.float32),
+                     top_p=np.array([self.sampler.top_p], dtype=np.float32))
+        revoiced = []
+        for index, note in enumerate(notes):
+            if room is not None and room <= 1:
+                return revoiced + list(notes[index:])  # no room left to draw in: the rest as composed
+            fields, _, _, _ = writer.row(note, note.channel)
+            forced = np.array([fields], dtype=np.int64)
+            forced[0, encoding.PITCH] = -1
+            pitch = biases["pitch_bias"].copy()
+            lowest, highest = kind.band.register(note.channel)
+            pitch[0, :lowest], pitch[0, highest + 1:] = UNPLAYABLE, UNPLAYABLE
+            if note.channel == BASS and kind.band.chord is not None:
+                pitch[0] += bass_lean(kind.band.chord)
+            pitch[0, [other.pitch for other in revoiced if other.start == note.start]] = UNPLAYABLE  # one key, one note
+            feeds = dict(latest, **fixed, **dict(biases, pitch_bias=pitch), forced=forced,
+                         uniforms=self.sampler.rng.random((1, 5), dtype=np.float32))
+            (drawn, _, bar), state = self.model.run(feeds, state)
+            room = None if room is None else room - 1
+            revoiced.append(Note(note.start, note.end, int(drawn[0][encoding.PITCH]), note.velocity, note.channel))
+            latest = dict(latest, previous=drawn.astype(np.int64), previous_bar=bar.astype(np.int64))
+        return revoiced
 
     def _biases(self, limits: Limits, kind: AnswerKind) -> dict[str, np.ndarray]:
         """What the answer's limits and kind add to each field's logits: pitches outside the register or

@@ -160,6 +160,23 @@ def test_replan_drops_what_has_not_begun_lets_go_of_what_it_is_told_and_plays_th
     assert wait_until(lambda: port.messages[-1] == on(0, 64, 80))
 
 
+def test_repitch_moves_notes_not_begun_with_their_releases_and_leaves_the_rest(make_scheduler):
+    scheduler, port = make_scheduler()
+    now = perf_counter()
+    scheduler.note_on(now, 0, 60, 80)  # sounding by the time of the move: stays as it is
+    scheduler.note_on(now + 0.15, 0, 64, 70)
+    scheduler.note_on(now + 0.15, 1, 64, 70)  # same key on another channel: not named, not moved
+    scheduler.note_off(now + 0.16, 0, 60)
+    scheduler.note_off(now + 0.2, 0, 64)
+    scheduler.note_off(now + 0.2, 1, 64)
+    assert wait_until(lambda: len(port.sent) == 1)
+    assert scheduler.repitch({(now, 0, 60): 62, (now + 0.15, 0, 64): 65}) == 1  # 60 has begun
+    assert [(note.pitch, note.channel) for note in scheduler.plan()] == [(65, 0), (64, 1)]
+    time.sleep(max(0.0, now + 0.2 + SETTLE - perf_counter()))
+    assert port.messages == [on(0, 60, 80), on(0, 65, 70), on(1, 64, 70), off(0, 60), off(0, 65), off(1, 64)]
+    assert not scheduler.busy
+
+
 def test_cancel_with_nothing_sounding_sends_nothing(make_scheduler):
     scheduler, port = make_scheduler()
     scheduler.note_on(perf_counter() + 10, 0, 60, 80)

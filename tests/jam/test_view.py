@@ -261,7 +261,7 @@ def test_the_plan_is_what_the_scheduler_holds_and_has_not_begun():
         scheduler.note_off(later + 0.5, 0, 60)
         scheduler.note_on(later + 1.0, 0, 64, 80)  # its release not yet queued
         scheduler.forward(0, 48, 90)  # the player's, passed through: not the bot's plan
-        assert scheduler.plan() == [(later, later + 0.5, 60, 0), (later + 1.0, None, 64, 0)]
+        assert scheduler.plan() == [(later, later + 0.5, 60, 0, 80), (later + 1.0, None, 64, 0, 80)]
         scheduler.cancel()
         assert scheduler.plan() == []
     finally:

@@ -71,7 +71,8 @@ def test_the_shipped_band_accompanies_a_melody_from_what_it_heard_and_from_held_
     figures = piece_figures(shipped_model, piece, Sampler(seed=0))
     assert figures["notes"] > 0 and sum(figures["parts"].values()) == figures["notes"]
     assert figures["real_consonance"] == 1.0 and figures["real_bass"] == 1.0  # the chords fit the tune
-    for key in ("consonance", "split_consonance", "bass", "split_bass", "on_grid", "registers"):
+    assert figures["real_on_beats"] == 1.0  # the real bass and chords strike on beats only
+    for key in ("consonance", "split_consonance", "bass", "split_bass", "on_grid", "on_beats", "registers"):
         assert figures[key] is not None and 0.0 <= figures[key] <= 1.0, key
     # bass and chords play (a line comes in less often), above chance with the harmony known: a third of
     # random pitch classes would be root or fifth, 7 of 12 consonant

@@ -119,3 +119,30 @@ def test_a_band_keeps_off_the_notes_that_rub_against_the_melody_note_held(model,
     leaning, free = rub_share(model, 4.0, monkeypatch), rub_share(model, 0.0, monkeypatch)
     print(f"rubbing: {free:.2f} free, {leaning:.2f} leaning")
     assert free > 0.25 and leaning < 0.1, (free, leaning)
+
+
+def test_revoicing_keeps_the_band_notes_rhythm_and_parts_and_moves_their_pitches_off_the_tune(model):
+    from duetto.jam.band import DEFAULT_PARTS, make_band
+    from duetto.music.chords import CONSONANT_INTERVALS
+    from duetto.music.notes import Note
+    from duetto.music.parts import BASS, INNER, MELODY
+
+    band = make_band(DEFAULT_PARTS, None, None, 0, None).request(None)
+    planned = [Note(1.0, 1.5, 43, 70, BASS), Note(1.0, 1.25, 60, 64, INNER), Note(1.0, 1.25, 61, 64, INNER),
+               Note(1.25, 1.5, 66, 64, INNER), Note(1.5, 2.5, 38, 70, BASS), Note(1.75, 2.0, 59, 64, INNER)]
+    rubs = notes = 0
+    for seed in range(12):
+        voice = make_voice(model, Sampler(seed=seed), Limits(max_polyphony=8))
+        voice.keep_time(Timeline.steady(120.0))
+        played(voice, 0.5, count=4)
+        voice.hear(0.9, 72, 90, MELODY)  # the tune strikes C5 after the notes were planned, and holds it
+        voiced = voice.revoice(planned, AnswerKind(band=band))
+        assert [(n.start, n.end, n.velocity, n.channel) for n in voiced] == \
+            [(n.start, n.end, n.velocity, n.channel) for n in planned]
+        for note in voiced:
+            low, high = band.register(note.channel)
+            assert low <= note.pitch <= high
+            notes += 1
+            rubs += (72 - note.pitch) % 12 not in CONSONANT_INTERVALS
+        assert len({n.pitch for n in voiced if n.start == 1.0 and n.channel == INNER}) == 2, "one key, one note"
+    assert rubs / notes < 0.1, rubs / notes  # as planned: 4 of the 6 rub against C

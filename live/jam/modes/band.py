@@ -11,8 +11,13 @@ instead: the chord they spell (any inversion; one key alone is its major chord) 
 leans to, and it stays after the hand lets go, as on an arranger keyboard. Those keys are not played
 through nor heard as music. A chord struck brings the band in; while the left hand holds one, the band
 vamps. A new chord is followed at once, as an arranger keyboard follows it: once its keys have settled
-(CHORD_SETTLE_SECONDS), the band's notes composed ahead and not yet begun are composed again over it, and
+(SETTLE_SECONDS), the band's notes composed ahead and not yet begun are composed again over it, and
 its sounding notes outside it are let go.
+
+Each melody note is followed too, once it settles: the band's notes composed ahead (before that note was
+heard) and not yet begun are voiced again, their rhythm kept, so that they keep off the note the tune
+holds (duetto.voices.metrical's melody lean), as an accompanist's do. (Composing them again from scratch
+moved them too: the band then struck a sixteenth behind the tune.)
 
 With `--vamp` the band plays on when the player stops, until the player's phrase-end signal (a pedal, a
 CC or a key: `--phrase-end`) or a panic stops it; the next key brings it in again.
@@ -26,10 +31,9 @@ from duetto.jam.band import DEFAULT_PARTS, LeftHand, make_band
 from duetto.jam.modes.base import Stage
 from duetto.jam.modes.duet import LEAD_BEATS, DuetMode
 from duetto.music.chords import HARMONY_BEATS, Chord, HeardMelody
-from duetto.music.notes import KeyEvent
+from duetto.music.notes import SETTLE_SECONDS, KeyEvent
 
 CHUNK_BEATS = 0.5  # composed half a beat ahead: a chord change (held or implied) is followed within a beat
-CHORD_SETTLE_SECONDS = 0.02  # a hand's keys struck together land within this of each other: one chord
 
 
 class BandMode(DuetMode):
@@ -39,7 +43,8 @@ class BandMode(DuetMode):
         super().__init__()
         self.left_hand = LeftHand()
         self.melody = HeardMelody()
-        self._follow_at: float | None = None  # when to compose again over a new chord held, once it settles
+        self._follow_at: float | None = None  # when to compose again over a new chord or melody note, settled
+        self._chord_changed = False  # what is followed then is a new chord (its sounding misfits let go)
 
     def begin(self, stage: Stage) -> None:
         super().begin(stage)
@@ -65,28 +70,37 @@ class BandMode(DuetMode):
         if self._next_chunk is None:
             self._come_in(stamp)
         elif self.left_hand.chord != before:
-            self._follow_at = stamp + CHORD_SETTLE_SECONDS
-            self.wake_at = min(self.wake_at, self._follow_at)
+            self._chord_changed = True
+            self._follow(stamp)
+
+    def _follow(self, stamp: float) -> None:
+        """Follow what was struck at `stamp` (a new chord, a melody note) once it has settled."""
+        self._follow_at = stamp + SETTLE_SECONDS  # a chord's later keys put it off: the whole chord is heard
+        self.wake_at = min(self.wake_at, self._follow_at)
 
     def panicked(self) -> None:
         super().panicked()
-        self._follow_at = None
+        self._follow_at, self._chord_changed = None, False
 
     def tick(self, now: float) -> None:
         if self._follow_at is not None and now >= self._follow_at and self._next_chunk is not None:
             self._follow_at = None
-            self._follow_the_new_chord(now)
+            if self._chord_changed:
+                self._compose_again(now)
+            else:
+                self.stage.revoice(self.stage.settings.band.request(self.chord()))
             self.wake_at = self._next_chunk - self._chunks(self._grid()).beat * LEAD_BEATS
             if now < self.wake_at:
                 return
         super().tick(now)
-        if self._follow_at is not None:  # a chord still settling: its turn comes before the next chunk's
+        if self._follow_at is not None:  # a chord or note still settling: its turn comes before the next chunk's
             self.wake_at = min(self.wake_at, self._follow_at)
 
-    def _follow_the_new_chord(self, now: float) -> None:
+    def _compose_again(self, now: float) -> None:
         """The left hand changed the chord under notes composed ahead: those not begun are composed again
         over it, from now to the next chunk; the band's sounding notes outside it are let go."""
         stage, chord = self.stage, self.left_hand.chord
+        self._chord_changed = False
         channels = {part.channel for part in stage.settings.band.parts}
         stage.replan(lambda channel, pitch: channel not in channels or pitch % 12 in chord.pitch_classes)
         until = self._next_chunk
@@ -95,6 +109,8 @@ class BandMode(DuetMode):
 
     def player_note(self, stamp: float, pitch: int, velocity: int, keys_down: bool) -> None:
         self.melody.key(stamp, pitch, velocity)
+        if velocity > 0 and self._next_chunk is not None:
+            self._follow(stamp)
         super().player_note(stamp, pitch, velocity, keys_down or bool(self.left_hand.held))
 
     def chord(self) -> Chord | None:

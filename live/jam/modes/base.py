@@ -70,6 +70,10 @@ class Stage(Protocol):
         """The player's phrase is over: the voice hears any answer held back, and the next key-down opens
         a new phrase (and anchors the player's pulse)."""
 
+    def revoice(self, band: BandRequest) -> int:
+        """Voice the band's notes composed ahead and not yet begun again, from all the voice has heard
+        since (their times, lengths and parts kept: duetto.voices.metrical); returns how many changed."""
+
     def replan(self, keep_sounding: Callable[[int, int], bool]) -> None:
         """Drop the bot's notes composed ahead and not yet begun; let go now of the sounding ones for which
         `keep_sounding(channel, pitch)` is false (the rest play out)."""
