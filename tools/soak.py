@@ -43,6 +43,7 @@ SAMPLE_SECONDS = 5.0  # how often memory and the view's step figure are read
 STRETCH_SHARE = 1 / 6  # the first and last stretch compared: ten minutes of an hour
 RSS_GROWTH_GOAL_MB = 5.0
 STEP_P99 = re.compile(r"model step p50/p99 [\d.]+ / ([\d.]+) ms")
+NOTES_IN = re.compile(r"notes in (\d+)")
 NAME = "Soak"
 
 
@@ -61,6 +62,7 @@ class SoakReport:
     jack_period_ms: float
     phrases: int = 0
     notes_played: int = 0
+    notes_received: int | None = None  # the player's notes that reached the jam, as its view counts them
     bot_notes_heard: int = 0
     recorded_player_notes: int = 0
     recorded_bot_notes: int = 0
@@ -97,7 +99,10 @@ class SoakReport:
 
     @property
     def recording_complete(self) -> bool:
-        return (self.recorded_player_notes == self.notes_played > 0
+        """Every note the jam received from the player and every note the recorder heard it play is in the
+        recording. (A note JACK drops between the player and the jam, when a client misses a cycle, never
+        reached it: it is counted apart, as lost in transport.)"""
+        return (self.notes_received is not None and self.recorded_player_notes == self.notes_received > 0
                 and self.recorded_bot_notes == self.bot_notes_heard > 0)
 
     def goals(self) -> dict[str, bool]:
@@ -120,13 +125,14 @@ def format_soak(report: SoakReport) -> str:
     lines = [f"duetto bench soak — {report.date}, {report.minutes:g} min, JACK period {report.jack_period_ms:.2f} ms, "
              f"{len(report.samples)} samples",
              f"player: {report.phrases} phrases, {report.notes_played} notes at {NOTES_PER_SECOND:g} notes/s "
-             f"following MIDI Clock at {BPM:g} BPM; bot: {report.bot_notes_heard} notes heard",
+             f"following MIDI Clock at {BPM:g} BPM, {report.notes_received} of them received by the jam "
+             f"(the rest lost in transport); bot: {report.bot_notes_heard} notes heard",
              f"RSS: {mb(report.rss_start_mb)} warmed up, {mb(report.rss_end_mb)} at the end, "
              f"growth {mb(report.rss_growth_mb, '+')}",
              f"model step p99 (view): first stretch {ms(report.step_p99_ms(first=True))}, "
              f"last stretch {ms(report.step_p99_ms(first=False))}",
              f"stuck notes: {report.stuck_notes}; recording: player {report.recorded_player_notes}/"
-             f"{report.notes_played}, bot {report.recorded_bot_notes}/{report.bot_notes_heard}; "
+             f"{report.notes_received}, bot {report.recorded_bot_notes}/{report.bot_notes_heard}; "
              f"exit status {report.exit_status}"]
     lines += [f"goal {name}: {'met' if met else 'NOT MET'}" for name, met in report.goals().items()]
     lines += [f"the jam said: {line}" for line in report.said]
@@ -203,6 +209,8 @@ def run_soak(minutes: float, command: str, seed: int = 0) -> SoakReport:
                     next_sample += SAMPLE_SECONDS
                 sleep_until(at - 0.05)
             time.sleep(5.0)  # the last answer plays out
+            received = NOTES_IN.search(term.screen())
+            report.notes_received = int(received.group(1)) if received else None
             clock.stop()
             term.keys("q")
             wait_until(lambda: term.exit_status() is not None, 30, interval=0.1)
