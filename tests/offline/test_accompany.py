@@ -33,4 +33,4 @@ def test_band_notes_begun_under_a_melody_note_struck_after_they_were_composed_ke
                 rubs += (held[0].pitch - note.pitch) % 12 not in CONSONANT_INTERVALS
     print(f"\n{rubs} of {notes} band notes begun under a melody note rub against it")
     assert notes > 100
-    assert rubs / notes < 0.16  # measured 0.10 (51 of 497); never voiced again: 0.25 (122 of 482)
+    assert rubs / notes < 0.16  # measured 0.09 (45 of 514); never voiced again: 0.25 (122 of 482)
