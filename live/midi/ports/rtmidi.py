@@ -68,6 +68,25 @@ def _probe(api_name: str) -> str | None:
     return None
 
 
+# time for JACK's process thread to leave a port it had begun a cycle with: a few periods, and then some
+CLOSE_SETTLE_SECONDS = 0.02
+
+
+def _free(midi: rtmidi.MidiIn | rtmidi.MidiOut) -> None:
+    """Close an rtmidi port and free it and its client, letting the MIDI system's thread leave it first.
+
+    RtMidi's JACK process callback (in C++) looks whether its port is open and then uses it and, for an
+    output, the ring buffer of messages waiting to go out. Freeing the object unregisters the port and
+    frees that buffer at once, before it closes the client that runs the callback: a callback that had
+    just looked read freed memory, a native crash now and then when ports closed under traffic (issue
+    20). Once the port is closed, every cycle that begins sees it so and does nothing; the cycle already
+    under way ends within a period (a few milliseconds at most), so the object is freed after that.
+    """
+    midi.close_port()
+    time.sleep(CLOSE_SETTLE_SECONDS)
+    midi.delete()  # ends its client on the MIDI system now, not whenever it is collected
+
+
 def _open(midi, name: str, own_name: str, virtual: bool, available: list[str], direction: str) -> str:
     """Open a virtual port called `name`, or connect a port called `own_name` to the available port `name`
     names; returns the name of the port opened or connected to."""
@@ -155,7 +174,7 @@ class RtMidiInput:
                 except Exception:  # one message a receiver chokes on must not deafen the port for good
                     traceback.print_exc()
         finally:
-            midi.delete()  # ends its client on the MIDI system now, not whenever it is collected
+            _free(midi)
 
     def close(self) -> None:
         """Stop delivery and free the port; returns once both are done (at once on the port's thread,
@@ -187,7 +206,7 @@ class RtMidiOutput:
     def close(self) -> None:
         with self._lock:
             if self._midi is not None:
-                self._midi.delete()  # ends its client on the MIDI system now, not whenever it is collected
+                _free(self._midi)
                 self._midi = None
 
 
