@@ -212,14 +212,14 @@ class Engine:
         return dataclasses.replace(self.answer_kind(None), band=band, texture=None, register=None, pace=None)
 
     def revoice(self, band: BandRequest) -> int:
-        planned = [note for note in self.scheduler.plan()
-                   if note.end is not None and self.settings.band.part_of_channel(note.channel) is not None]
+        parts = {member.channel: member.part for member in self.settings.band.parts}
+        planned = [note for note in self.scheduler.plan() if note.end is not None and note.channel in parts]
         if not planned or not getattr(self.voice, "plays_band", False):
             return 0
         self._tell_voice_the_time()
         shift = self.settings.latency_compensation - self._voice_origin  # sent early; the voice's seconds
-        notes = [Note(note.start + shift, note.end + shift, note.pitch, note.velocity,
-                      self.settings.band.part_of_channel(note.channel)) for note in planned]
+        notes = [Note(note.start + shift, note.end + shift, note.pitch, note.velocity, parts[note.channel])
+                 for note in planned]
         voiced = self.voice.revoice(notes, self._band_kind(band))
         return self.scheduler.repitch({(before.start, before.channel, before.pitch): after.pitch
                                        for before, after in zip(planned, voiced) if after.pitch != before.pitch})

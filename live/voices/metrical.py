@@ -180,11 +180,7 @@ class MetricalVoice(RollingVoice):
         if latest is None or kind.band is None:
             return list(notes)
         writer.timeline = self._timeline()
-        style = 0 if kind.style is None else 1 + kind.style
-        biases = self._biases(answer_limits(self.limits, kind), kind)
-        fixed = dict(style=np.array([style]), texture=np.array([0]),
-                     temperature=np.array([max(self.sampler.temperature, 1e-3)], dtype=np.float32),
-                     top_p=np.array([self.sampler.top_p], dtype=np.float32))
+        fixed, biases = self._fixed_inputs(kind), self._biases(answer_limits(self.limits, kind), kind)
         revoiced = []
         for index, note in enumerate(notes):
             if room is not None and room <= 1:
@@ -192,11 +188,7 @@ class MetricalVoice(RollingVoice):
             fields, _, _, _ = writer.row(note, note.channel)
             forced = np.array([fields], dtype=np.int64)
             forced[0, encoding.PITCH] = -1
-            pitch = biases["pitch_bias"].copy()
-            lowest, highest = kind.band.register(note.channel)
-            pitch[0, :lowest], pitch[0, highest + 1:] = UNPLAYABLE, UNPLAYABLE
-            if note.channel == BASS and kind.band.chord is not None:
-                pitch[0] += bass_lean(kind.band.chord)
+            pitch = part_pitch_bias(biases["pitch_bias"], note.channel, kind.band)
             pitch[0, [other.pitch for other in revoiced if other.start == note.start]] = UNPLAYABLE  # one key, one note
             feeds = dict(latest, **fixed, **dict(biases, pitch_bias=pitch), forced=forced,
                          uniforms=self.sampler.rng.random((1, 5), dtype=np.float32))
@@ -205,6 +197,14 @@ class MetricalVoice(RollingVoice):
             revoiced.append(Note(note.start, note.end, int(drawn[0][encoding.PITCH]), note.velocity, note.channel))
             latest = dict(latest, previous=drawn.astype(np.int64), previous_bar=bar.astype(np.int64))
         return revoiced
+
+    def _fixed_inputs(self, kind: AnswerKind) -> dict[str, np.ndarray]:
+        """The step inputs that stay the same through an answer: its style and texture, and sampling's
+        temperature and top-p."""
+        return dict(style=np.array([0 if kind.style is None else 1 + kind.style]),
+                    texture=np.array([0 if kind.texture is None else 1 + TEXTURES.index(kind.texture)]),
+                    temperature=np.array([max(self.sampler.temperature, 1e-3)], dtype=np.float32),
+                    top_p=np.array([self.sampler.top_p], dtype=np.float32))
 
     def _biases(self, limits: Limits, kind: AnswerKind) -> dict[str, np.ndarray]:
         """What the answer's limits and kind add to each field's logits: pitches outside the register or
@@ -245,18 +245,13 @@ class MetricalVoice(RollingVoice):
         length = int(latest["bar_length"][0])
         if begin_tick - tick >= encoding.ONSETS:  # a long rest: shortened by whole bars, as in training
             tick += (begin_tick - tick - encoding.ONSETS) // length * length + length
-        style = 0 if kind.style is None else 1 + kind.style
-        texture = 0 if kind.texture is None else 1 + TEXTURES.index(kind.texture)
-        biases = self._biases(limits, kind)
-        temperature = np.array([max(self.sampler.temperature, 1e-3)], dtype=np.float32)
-        top_p = np.array([self.sampler.top_p], dtype=np.float32)
+        fixed, biases = self._fixed_inputs(kind), self._biases(limits, kind)
         rng = self.sampler.rng
         first, struck_together = True, 0  # notes struck on the latest onset so far
         for _ in range(1 << 30 if room is None else room):
             if should_stop():
                 return
-            feeds = dict(latest, style=np.array([style]), texture=np.array([texture]), temperature=temperature, top_p=top_p,
-                         forced=np.full((1, 5), -1, dtype=np.int64),
+            feeds = dict(latest, **fixed, forced=np.full((1, 5), -1, dtype=np.int64),
                          uniforms=rng.random((1, 5), dtype=np.float32), **biases)
             onset_bias = biases["onset_bias"].copy()
             if first:  # the first note lands at the answer's start (the first tick from it), or after it
@@ -293,15 +288,21 @@ class MetricalVoice(RollingVoice):
         """The note drawn again from the state before it, its onset and part held, its pitch from its
         part's register alone (the first draw could only keep to the band's registers all together), and
         a bass note leaning to the chord's root and fifth."""
-        part = int(drawn[encoding.PART])
-        lowest, highest = band.register(part)
-        pitch = feeds["pitch_bias"].copy()
-        pitch[0, :lowest], pitch[0, highest + 1:] = UNPLAYABLE, UNPLAYABLE
-        if part == BASS and band.chord is not None:
-            pitch[0] += bass_lean(band.chord)
+        pitch = part_pitch_bias(feeds["pitch_bias"], int(drawn[encoding.PART]), band)
         forced = np.full((1, 5), -1, dtype=np.int64)
         forced[0, [encoding.ONSET, encoding.PART]] = drawn[[encoding.ONSET, encoding.PART]]
         return self.model.run(dict(feeds, pitch_bias=pitch, forced=forced), state)
+
+
+def part_pitch_bias(pitch_bias: np.ndarray, part: int, band: BandRequest) -> np.ndarray:
+    """The pitch logits' bias for a note of a known part: the band's, kept to that part's register, and
+    for a bass note over a known chord leaning to its root and fifth."""
+    pitch = pitch_bias.copy()
+    lowest, highest = band.register(part)
+    pitch[0, :lowest], pitch[0, highest + 1:] = UNPLAYABLE, UNPLAYABLE
+    if part == BASS and band.chord is not None:
+        pitch[0] += bass_lean(band.chord)
+    return pitch
 
 
 def off_the_band_grid(tick: int) -> np.ndarray:
