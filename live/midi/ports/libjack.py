@@ -1,5 +1,5 @@
 """What rtmidi does not tell about the running JACK server, asked of libjack itself: its period, who is
-connected to a port, and whether it is there at all.
+connected to a port, and whether it is there at all; and connecting ports rtmidi did not open.
 
 JACK moves MIDI between clients once per period. A message an rtmidi client sends waits for the start
 of the next period, so each trip from one client to another takes between nothing and one period: half
@@ -46,6 +46,7 @@ def _libjack() -> ctypes.CDLL | None:
     library.jack_port_by_name.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     library.jack_port_get_all_connections.restype = ctypes.POINTER(ctypes.c_char_p)
     library.jack_port_get_all_connections.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    library.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
     library.jack_free.argtypes = [ctypes.c_void_p]
     library.jack_client_close.argtypes = [ctypes.c_void_p]
     return library
@@ -130,3 +131,16 @@ def jack_connections(port: str) -> list[str] | None:
             return found
         finally:
             library.jack_free(names)
+
+
+def jack_connect(connections: list[tuple[str, str]]) -> None:
+    """Connect each (output port, input port) by full name, where JACK will; one that is there already,
+    or whose ports have gone, is left as it is (a port that did open again says so where it is used)."""
+    if not connections:
+        return
+    with _client() as asked:
+        if asked is None:
+            return
+        library, client = asked
+        for source, destination in connections:
+            library.jack_connect(client, source.encode(), destination.encode())

@@ -15,12 +15,12 @@ import sys
 import threading
 import time
 import traceback
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import rtmidi
 
 from duetto.midi.ports.base import PortError, Receive, match_port
-from duetto.midi.ports.libjack import jack_connections, jack_period_seconds, quiet_libjack
+from duetto.midi.ports.libjack import jack_connect, jack_connections, jack_period_seconds, quiet_libjack
 
 APIS = {
     "alsa": rtmidi.API_LINUX_ALSA,
@@ -70,6 +70,12 @@ def _probe(api_name: str) -> str | None:
 
 # time for JACK's process thread to leave a port it had begun a cycle with: a few periods, and then some
 CLOSE_SETTLE_SECONDS = 0.02
+# A JACK port just opened is tried with this byte (MIDI's undefined system real-time status, which every
+# receiver ignores) before it is handed out; see RtMidiBackend._passes.
+PROBE = 0xFD
+PROBE_SECONDS = 1.0  # a running client passes it within a period or two; a loaded machine takes longer
+PROBE_EVERY = 0.01  # sent again this often: a new connection carries messages from the next cycle on
+OPEN_TRIES = 3  # a port that passes nothing is closed and opened again, this many opens in all
 
 
 def _free(midi: rtmidi.MidiIn | rtmidi.MidiOut) -> None:
@@ -87,14 +93,16 @@ def _free(midi: rtmidi.MidiIn | rtmidi.MidiOut) -> None:
     midi.delete()  # ends its client on the MIDI system now, not whenever it is collected
 
 
-def _open(midi, name: str, own_name: str, virtual: bool, available: list[str], direction: str) -> str:
-    """Open a virtual port called `name`, or connect a port called `own_name` to the available port `name`
-    names; returns the name of the port opened or connected to."""
+def _open(midi, name: str, own_name: str, virtual: bool, direction: str) -> str:
+    """Open a virtual port called `name`, or connect a port called `own_name` to the port `name` names
+    (see `match_port`) among those the rtmidi object lists itself: a port opened or closed meanwhile by
+    another program shifts no index. Returns the name of the port opened or connected to."""
     if virtual:
         midi.open_virtual_port(name)
         return name
-    match = match_port(name, available, direction)
-    midi.open_port(available.index(match), name=own_name)
+    ports = midi.get_ports()
+    match = match_port(name, ports, direction)
+    midi.open_port(ports.index(match), name=own_name)
     return match
 
 
@@ -146,16 +154,16 @@ class RtMidiInput:
     POLL_SECONDS = 0.0005  # an empty queue is looked at again this soon: at most this much added latency
     QUEUE_LIMIT = 16_384  # messages queued while the thread waits for the GIL: 0.8 s of a 20k msg/s flood
 
-    def __init__(self, api: int, name: str, own_name: str, callback: Receive, virtual: bool,
-                 available: list[str]) -> None:
+    def __init__(self, api: int, name: str, own_name: str, callback: Receive, virtual: bool) -> None:
         midi = rtmidi.MidiIn(api, name=name if virtual else own_name, queue_size_limit=self.QUEUE_LIMIT)
         try:
             midi.ignore_types(sysex=True, timing=False, active_sense=True)  # MIDI Clock must come through
-            self.name = _open(midi, name, own_name, virtual, available, "input")
+            self.name = _open(midi, name, own_name, virtual, "input")
         except BaseException:
             midi.delete()  # rtmidi never frees an object left to the collector: its JACK client would stay
             raise
         self._stop = threading.Event()
+        self.probed = threading.Event()  # a probe byte came through (and was kept from the callback)
         self._thread = threading.Thread(target=self._deliver, args=(midi, callback), daemon=True,
                                         name=f"MIDI in {self.name}")
         self._thread.start()
@@ -168,6 +176,9 @@ class RtMidiInput:
                 event = midi.get_message()
                 if event is None:
                     time.sleep(self.POLL_SECONDS)
+                    continue
+                if event[0] == [PROBE]:
+                    self.probed.set()
                     continue
                 try:
                     callback(event[0], stamps.stamp(event[1], time.perf_counter()))
@@ -188,10 +199,10 @@ class RtMidiOutput:
     """An output any thread may send on and any thread close: one lock keeps a send from ever reaching
     the rtmidi object while, or after, it is freed."""
 
-    def __init__(self, api: int, name: str, own_name: str, virtual: bool, available: list[str]) -> None:
+    def __init__(self, api: int, name: str, own_name: str, virtual: bool) -> None:
         self._midi: rtmidi.MidiOut | None = rtmidi.MidiOut(api, name=name if virtual else own_name)
         try:
-            self.name = _open(self._midi, name, own_name, virtual, available, "output")
+            self.name = _open(self._midi, name, own_name, virtual, "output")
         except BaseException:
             self._midi.delete()  # rtmidi never frees an object left to the collector: its client would stay
             raise
@@ -208,6 +219,9 @@ class RtMidiOutput:
             if self._midi is not None:
                 _free(self._midi)
                 self._midi = None
+
+
+Port = TypeVar("Port", RtMidiInput, RtMidiOutput)
 
 
 class RtMidiBackend:
@@ -292,16 +306,96 @@ class RtMidiBackend:
 
     def open_input(self, name: str, callback: Receive, virtual: bool = False) -> RtMidiInput:
         self._check_virtual(virtual)
-        available = [] if virtual else self.input_names()
-        try:
-            return RtMidiInput(self.api, name, f"{self.own_name} In", callback, virtual, available)
-        except (rtmidi.SystemError, rtmidi.InvalidPortError, RuntimeError) as error:
-            raise PortError(f"cannot open MIDI input {name!r} on {self.name}: {error}") from None
+        own = name if virtual else f"{self.own_name} In"
+        return self._open_passing("input", name, own, lambda: RtMidiInput(self.api, name, own, callback, virtual))
 
     def open_output(self, name: str, virtual: bool = False) -> RtMidiOutput:
         self._check_virtual(virtual)
-        available = [] if virtual else self.output_names()
+        own = name if virtual else f"{self.own_name} Out"
+        return self._open_passing("output", name, own, lambda: RtMidiOutput(self.api, name, own, virtual))
+
+    def _open_passing(self, direction: str, name: str, own: str, make: Callable[[], Port]) -> Port:
+        """The port `make` opens, called `own`; on JACK, opened again until it passes MIDI (`_passes`)."""
+        if self.name != "jack":
+            return self._make(direction, name, make)
+        peers: list[str] = []  # what others had connected to a port opened asleep: connected again
+        for _ in range(OPEN_TRIES):
+            # a short-lived client that sends into a new input, or listens to a new output
+            with _quiet_stderr():
+                try:
+                    probe = (rtmidi.MidiOut if direction == "input" else rtmidi.MidiIn)(self.api, name="Duetto check")
+                except (rtmidi.SystemError, RuntimeError) as error:
+                    raise PortError(f"cannot open MIDI {direction} {name!r} on {self.name}: {error}") from None
+            try:
+                before = probe.get_ports()
+                port = self._make(direction, name, make)
+                full = self._find(probe, before, own)
+                if full is not None:
+                    jack_connect([(peer, full) if direction == "input" else (full, peer) for peer in peers])
+                if full is None or self._passes(port, probe, full):
+                    return port
+            finally:
+                _free(probe)
+            with _quiet_stderr():
+                peers = [peer for peer in jack_connections(full) or [] if not peer.startswith("Duetto check")]
+            port.close()  # which clears the stale handle it slept on: the next client given its number wakes
+        raise PortError(f"MIDI {direction} {name!r}: JACK never ran its client ({OPEN_TRIES} tries)")
+
+    def _make(self, direction: str, name: str, make: Callable[[], Port]) -> Port:
         try:
-            return RtMidiOutput(self.api, name, f"{self.own_name} Out", virtual, available)
+            return make()
         except (rtmidi.SystemError, rtmidi.InvalidPortError, RuntimeError) as error:
-            raise PortError(f"cannot open MIDI output {name!r} on {self.name}: {error}") from None
+            raise PortError(f"cannot open MIDI {direction} {name!r} on {self.name}: {error}") from None
+
+    @staticmethod
+    def _find(probe: rtmidi.MidiIn | rtmidi.MidiOut, before: list[str], own: str) -> str | None:
+        """The full name ("client:port") of Duetto's new port called `own`, absent from the listing
+        `before`, as the `probe` client lists it now; None where that can't be told (another program's
+        port of that name appeared too, or JACK did not answer)."""
+        try:
+            listed = probe.get_ports()
+        except (rtmidi.SystemError, RuntimeError):
+            return None
+        known = set(before)
+        ours = [full for full in listed if full not in known and full.split(":", 1)[-1] == own]
+        return ours[0] if len(ours) == 1 else None
+
+    @staticmethod
+    def _passes(port: RtMidiInput | RtMidiOutput, probe: rtmidi.MidiIn | rtmidi.MidiOut, full: str) -> bool:
+        """Whether a probe byte sent through Duetto's new JACK `port` (listed as `full`) reaches the
+        `probe` client, or from it the port.
+
+        libjack (jack2 1.9.x, the copy python-rtmidi bundles too) keeps one table of wake-up handles per
+        process, by client number. A client that comes and goes while another client of the process is
+        being opened can leave its handle there (jack2 issue 721); the next client of the process given
+        its number waits on the departed one's handle, which nobody signals, and its process thread
+        sleeps in its first cycle for good: the port is listed and connected, and passes nothing. It
+        was a band part silent from its first note, one start in ten on a loaded machine where another
+        program listed ports as Duetto opened its own. Closing the port clears the handle, so a port
+        that passes nothing is opened again, and what others connected to it meanwhile is connected to
+        the new one. The probe (PROBE, ignored by receivers) goes through a short-lived client of its
+        own; an input keeps it from its callback.
+        """
+        into_input = isinstance(port, RtMidiInput)
+        try:
+            listed = probe.get_ports()
+            if full not in listed:
+                return True  # gone already: the port checks of whoever opened it will say so
+            probe.open_port(listed.index(full), name="check")
+            if not into_input:
+                probe.ignore_types(sysex=True, timing=True, active_sense=True)
+            give_up = time.monotonic() + PROBE_SECONDS
+            while time.monotonic() < give_up:
+                if into_input:
+                    probe.send_message([PROBE])
+                    if port.probed.wait(PROBE_EVERY):
+                        return True
+                    continue
+                port.send([PROBE])
+                time.sleep(PROBE_EVERY)
+                while (event := probe.get_message()) is not None:
+                    if event[0] == [PROBE]:
+                        return True
+            return False
+        except (rtmidi.SystemError, rtmidi.InvalidPortError, RuntimeError):
+            return True  # JACK busy: the port checks of whoever opened it will say if it is not there
