@@ -73,9 +73,9 @@ CLOSE_SETTLE_SECONDS = 0.02
 # A JACK port just opened is tried with this byte (MIDI's undefined system real-time status, which every
 # receiver ignores) before it is handed out; see RtMidiBackend._passes.
 PROBE = 0xFD
-PROBE_SECONDS = 1.0  # a running client passes it within a period or two; a loaded machine takes longer
+PROBE_SECONDS = 0.5  # a running client passes it within a period or two; a loaded machine takes longer
 PROBE_EVERY = 0.01  # sent again this often: a new connection carries messages from the next cycle on
-OPEN_TRIES = 3  # a port that passes nothing is closed and opened again, this many opens in all
+OPEN_TRIES = 4  # a port that passes nothing is closed and opened again, this many opens in all
 
 
 def _free(midi: rtmidi.MidiIn | rtmidi.MidiOut) -> None:
@@ -320,19 +320,15 @@ class RtMidiBackend:
             return self._make(direction, name, make)
         peers: list[str] = []  # what others had connected to a port opened asleep: connected again
         for _ in range(OPEN_TRIES):
-            # a short-lived client that sends into a new input, or listens to a new output
-            with _quiet_stderr():
-                try:
-                    probe = (rtmidi.MidiOut if direction == "input" else rtmidi.MidiIn)(self.api, name="Duetto check")
-                except (rtmidi.SystemError, RuntimeError) as error:
-                    raise PortError(f"cannot open MIDI {direction} {name!r} on {self.name}: {error}") from None
+            probe = self._probe_client(direction, name)  # sends into a new input, or listens to a new output
             try:
                 before = probe.get_ports()
                 port = self._make(direction, name, make)
                 full = self._find(probe, before, own)
-                if full is not None:
-                    jack_connect([(peer, full) if direction == "input" else (full, peer) for peer in peers])
-                if full is None or self._passes(port, probe, full):
+                if full is None:
+                    return port
+                jack_connect([(peer, full) if direction == "input" else (full, peer) for peer in peers])
+                if self._passes(port, probe, full) or self._passes_second_probe(port, direction, name, full):
                     return port
             finally:
                 _free(probe)
@@ -340,6 +336,22 @@ class RtMidiBackend:
                 peers = [peer for peer in jack_connections(full) or [] if not peer.startswith("Duetto check")]
             port.close()  # which clears the stale handle it slept on: the next client given its number wakes
         raise PortError(f"MIDI {direction} {name!r}: JACK never ran its client ({OPEN_TRIES} tries)")
+
+    def _probe_client(self, direction: str, name: str) -> rtmidi.MidiIn | rtmidi.MidiOut:
+        with _quiet_stderr():
+            try:
+                return (rtmidi.MidiOut if direction == "input" else rtmidi.MidiIn)(self.api, name="Duetto check")
+            except (rtmidi.SystemError, RuntimeError) as error:
+                raise PortError(f"cannot open MIDI {direction} {name!r} on {self.name}: {error}") from None
+
+    def _passes_second_probe(self, port: Port, direction: str, name: str, full: str) -> bool:
+        """Whether the port passes a second probe client's byte: the first probe may be the client asleep
+        (it is opened while the first still holds its number, so it is given another)."""
+        probe = self._probe_client(direction, name)
+        try:
+            return self._passes(port, probe, full)
+        finally:
+            _free(probe)
 
     def _make(self, direction: str, name: str, make: Callable[[], Port]) -> Port:
         try:
@@ -374,7 +386,8 @@ class RtMidiBackend:
         program listed ports as Duetto opened its own. Closing the port clears the handle, so a port
         that passes nothing is opened again, and what others connected to it meanwhile is connected to
         the new one. The probe (PROBE, ignored by receivers) goes through a short-lived client of its
-        own; an input keeps it from its callback.
+        own, which may itself be the one asleep: a port is only judged asleep when a second probe client
+        fails too. An input keeps the probe from its callback.
         """
         into_input = isinstance(port, RtMidiInput)
         try:
