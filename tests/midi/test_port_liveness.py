@@ -42,6 +42,13 @@ def asleep_output(monkeypatch, how_many: int, when_opened=lambda port: None) -> 
     return opened
 
 
+def heard_alone(send, heard: list[list[int]]) -> bool:
+    """Whether NOTE, sent with `send`, is heard, and nothing else is (no probe byte either)."""
+    send(NOTE)
+    wait_until(lambda: heard, 2)
+    return heard == [NOTE]
+
+
 def test_an_output_that_passes_nothing_is_opened_again_and_the_next_one_plays(jack, monkeypatch):
     heard: list[list[int]] = []
     synth = jack.open_input("Liveness Synth", lambda message, stamp: heard.append(message), virtual=True)
@@ -50,9 +57,7 @@ def test_an_output_that_passes_nothing_is_opened_again_and_the_next_one_plays(ja
         output = jack.open_output("Liveness Synth")
         try:
             assert len(opened) == 2 and opened[-1] is output
-            output.send(NOTE)
-            assert wait_until(lambda: heard, 2)
-            assert heard == [NOTE]  # the probes that came through were kept from the callback
+            assert heard_alone(output.send, heard)  # the probes that came through kept from the callback
         finally:
             output.close()
     finally:
@@ -73,9 +78,7 @@ def test_what_others_connected_to_a_port_opened_asleep_is_connected_to_the_one_o
         monkeypatch.undo()
         try:
             assert len(opened) == 2
-            output.send(NOTE)
-            assert wait_until(lambda: heard, 2), "the ear was left connected to the port closed"
-            assert heard == [NOTE]
+            assert heard_alone(output.send, heard), "the ear was left connected to the port closed"
         finally:
             output.close()
     finally:
@@ -110,9 +113,7 @@ def test_an_input_that_hears_nothing_is_opened_again_and_the_next_one_hears(jack
         listener = jack.open_input("Liveness Keys", lambda message, stamp: heard.append(message))
         try:
             assert len(opened) == 2
-            keys.send(NOTE)
-            assert wait_until(lambda: heard, 2)
-            assert heard == [NOTE]
+            assert heard_alone(keys.send, heard)
         finally:
             listener.close()
     finally:

@@ -73,6 +73,7 @@ CLOSE_SETTLE_SECONDS = 0.02
 # A JACK port just opened is tried with this byte (MIDI's undefined system real-time status, which every
 # receiver ignores) before it is handed out; see RtMidiBackend._passes.
 PROBE = 0xFD
+PROBE_CLIENT = "Duetto check"  # the short-lived client that sends or listens for it
 PROBE_SECONDS = 0.5  # a running client passes it within a period or two; a loaded machine takes longer
 PROBE_EVERY = 0.01  # sent again this often: a new connection carries messages from the next cycle on
 OPEN_TRIES = 4  # a port that passes nothing is closed and opened again, this many opens in all
@@ -321,6 +322,7 @@ class RtMidiBackend:
         peers: list[str] = []  # what others had connected to a port opened asleep: connected again
         for _ in range(OPEN_TRIES):
             probe = self._probe_client(direction, name)  # sends into a new input, or listens to a new output
+            port = None
             try:
                 before = probe.get_ports()
                 port = self._make(direction, name, make)
@@ -330,17 +332,21 @@ class RtMidiBackend:
                 jack_connect([(peer, full) if direction == "input" else (full, peer) for peer in peers])
                 if self._passes(port, probe, full) or self._passes_second_probe(port, direction, name, full):
                     return port
+            except BaseException:
+                if port is not None:
+                    port.close()  # never left open, unreturned, when the probe itself fails
+                raise
             finally:
                 _free(probe)
             with _quiet_stderr():
-                peers = [peer for peer in jack_connections(full) or [] if not peer.startswith("Duetto check")]
+                peers = [peer for peer in jack_connections(full) or [] if not peer.startswith(PROBE_CLIENT)]
             port.close()  # which clears the stale handle it slept on: the next client given its number wakes
         raise PortError(f"MIDI {direction} {name!r}: JACK never ran its client ({OPEN_TRIES} tries)")
 
     def _probe_client(self, direction: str, name: str) -> rtmidi.MidiIn | rtmidi.MidiOut:
         with _quiet_stderr():
             try:
-                return (rtmidi.MidiOut if direction == "input" else rtmidi.MidiIn)(self.api, name="Duetto check")
+                return (rtmidi.MidiOut if direction == "input" else rtmidi.MidiIn)(self.api, name=PROBE_CLIENT)
             except (rtmidi.SystemError, RuntimeError) as error:
                 raise PortError(f"cannot open MIDI {direction} {name!r} on {self.name}: {error}") from None
 
