@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from duetto.encodings.events import key_events
@@ -115,6 +115,12 @@ class Heard:
     message: tuple[int, ...]
 
 
+@dataclass
+class KeyTally:
+    left_sounding: list[tuple[float, int, int]] = field(default_factory=list)  # (arrival, channel, pitch)
+    releases_of_nothing: int = 0
+
+
 class Recorder:
     """Collects everything arriving on a port, stamped on arrival; thread-safe."""
 
@@ -166,19 +172,26 @@ class Recorder:
     def unmatched_note_ons(self, all_notes_off_releases: bool = True) -> int:
         """Note-ons never followed by a note-off (or, unless told otherwise, All Notes Off on their channel;
         a strict count asks every note-on for its own note-off)."""
-        sounding: dict[tuple[int, int], int] = {}
+        return len(self.key_tally(all_notes_off_releases).left_sounding)
+
+    def key_tally(self, all_notes_off_releases: bool = True) -> KeyTally:
+        """Which note-ons were never released, and how many note-offs came for no key sounding (the sign of
+        a note-on lost on the way, where a stuck note is the sign of a lost note-off)."""
+        tally, sounding = KeyTally(), {}  # (channel, pitch) -> the arrival stamps of its note-ons not yet released
         for item in self.heard:
             note, control = messages.parse_note(list(item.message)), messages.parse_control(list(item.message))
             if note is not None and note[2] > 0:
-                sounding[note[:2]] = sounding.get(note[:2], 0) + 1
-            elif note is not None and note[:2] in sounding:
-                sounding[note[:2]] -= 1
-                if not sounding[note[:2]]:
-                    del sounding[note[:2]]
+                sounding.setdefault(note[:2], []).append(item.stamp)
+            elif note is not None and sounding.get(note[:2]):
+                sounding[note[:2]].pop()
+            elif note is not None:
+                tally.releases_of_nothing += 1
             elif control is not None and control[1] == messages.ALL_NOTES_OFF and all_notes_off_releases:
                 for key in [key for key in sounding if key[0] == control[0]]:
                     del sounding[key]
-        return sum(sounding.values())
+        tally.left_sounding = sorted((stamp, channel, pitch) for (channel, pitch), stamps in sounding.items()
+                                     for stamp in stamps)
+        return tally
 
     def count(self, status: int, data1: int | None = None) -> int:
         return sum(1 for item in self.heard if item.message[0] == status

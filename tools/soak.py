@@ -67,6 +67,9 @@ class SoakReport:
     recorded_player_notes: int = 0
     recorded_bot_notes: int = 0
     stuck_notes: int = 0
+    stuck: list[tuple[float, int, int]] = field(default_factory=list)  # (seconds since the player began, channel, pitch)
+    releases_of_nothing: int = 0  # note-offs the recorder heard for no key sounding: a note-on lost on the way
+    seconds_played: float = 0.0  # from the player's start to the jam's exit
     exit_status: int | None = None
     samples: list[Sample] = field(default_factory=list)
     said: list[str] = field(default_factory=list)  # the jam's log lines the view showed, each once: why a goal failed
@@ -134,6 +137,10 @@ def format_soak(report: SoakReport) -> str:
              f"stuck notes: {report.stuck_notes}; recording: player {report.recorded_player_notes}/"
              f"{report.notes_received}, bot {report.recorded_bot_notes}/{report.bot_notes_heard}; "
              f"exit status {report.exit_status}"]
+    lines += [f"stuck: channel {channel + 1} pitch {pitch}, struck {at:.1f} s in ({report.seconds_played - at:.1f} s "
+              f"before the end)" for at, channel, pitch in report.stuck]
+    if report.releases_of_nothing:
+        lines.append(f"note-offs heard for no note sounding (a note-on lost on the way): {report.releases_of_nothing}")
     lines += [f"goal {name}: {'met' if met else 'NOT MET'}" for name, met in report.goals().items()]
     lines += [f"the jam said: {line}" for line in report.said]
     return "\n".join(lines)
@@ -215,12 +222,15 @@ def run_soak(minutes: float, command: str, seed: int = 0) -> SoakReport:
             term.keys("q")
             wait_until(lambda: term.exit_status() is not None, 30, interval=0.1)
             report.exit_status = term.exit_status()
+            report.seconds_played = time.perf_counter() - began
             recorder.wait_quiet()
         finally:
             for port in ports:
                 port.close()
             term.close()
-        report.stuck_notes = recorder.unmatched_note_ons(all_notes_off_releases=False)
+        tally = recorder.key_tally(all_notes_off_releases=False)
+        report.stuck_notes, report.releases_of_nothing = len(tally.left_sounding), tally.releases_of_nothing
+        report.stuck = [(stamp - began, channel, pitch) for stamp, channel, pitch in tally.left_sounding]
         report.bot_notes_heard = sum(1 for item in recorder.heard
                                      if item.message[0] & 0xF0 == 0x90 and item.message[2] > 0)
         if record.is_file():

@@ -15,9 +15,15 @@ engine puts that start on a beat when it knows the grid), else at it or after it
 its time is up.
 
 A band (`AnswerKind.band`) plays several parts in one stream of notes: the model draws each note's part
-with the rest of it, kept to the band's parts, and a note drawn outside its part's register is drawn again
-with that part (and onset) held, from that register alone. The player's notes are heard as the melody,
-the band's own with the parts that played them.
+with the rest of it, and a note drawn outside its part's register is drawn again with that part (and onset)
+held, from that register alone. The player's notes are heard as the melody, the band's own with the parts
+that played them. The model draws a note's onset before its part, so its onsets are those of the whole
+texture, the tune's among them: a band kept to its own parts took the tune's onsets too (twice the notes of
+real accompaniment, off the beat). So the band draws every part, and a note of a part it does not play
+(the tune it expects, above all) is imagined: it stays in the answer's state and time, is never played, and
+is forgotten when the answer ends, for the tune the player really plays is heard instead. So is the beat
+before a band's answer: composed just ahead, the band has not heard what the player plays there, and taking
+it for silence told the model the music had stopped; it imagines that beat, and plays from its start on.
 """
 
 from __future__ import annotations
@@ -47,10 +53,11 @@ FOUR_FOUR = encoding.meter_index((4, 4))
 UNPLAYABLE = -1e9
 TEXTURE_PULL = 3.0  # nats added to striking with the last note while a moment is thinner than its texture asks
 CHORD_NOTES = 3  # the notes struck together that a "chords" texture leans to
-# nats taken from a band note outside the chord it leans to (held, or the melody's): on 60 held-out band
-# pieces, 2 nats gave consonance with the melody 0.77 [0.82 with the chords held], bass on root or fifth 0.54
-# [0.72]; 4 nats 0.77 [0.83], 0.57 [0.79]; 6 nats (20 pieces) no better than 4
-CHORD_TONE_PULL = 4.0
+# nats taken from a band note outside the chord it leans to (held, or the melody's). On 60 held-out band
+# pieces, with the band imagining the tune (docs/quality.md, 2026-12-05), consonance with the melody [with the
+# chords held] over seeds 0 and 1: 4 nats 0.760, 0.762 [0.828, 0.834]; 8 nats 0.766, 0.773 [0.842, 0.852].
+# At 8 a note outside the chord is all but ruled out; a band with no chord to lean to still passes freely
+CHORD_TONE_PULL = 8.0
 # nats taken from a band note that would rub (a second, the tritone, a seventh) against a melody note held as
 # it is composed: an accompanist keeps off the note the tune holds (a lean: a passing rub still passes)
 MELODY_CLASH_PULL = 4.0
@@ -60,6 +67,7 @@ ROOT_PULL = 1.0  # nats added to the chord's root (and half of it to its fifth) 
 # (measured on held-out band pieces: 2% of the band's notes without it, a third with it)
 LINE_PULL = 1.5
 BAND_GRID_TICKS = encoding.TICKS_PER_BEAT // 4  # a band's notes start on sixteenths
+BAND_ENTRY_BEATS = 4  # a band none of whose parts was heard for this long comes in, striking at once
 
 
 def texture_pull(texture: str | None, struck_together: int, most: int) -> float:
@@ -83,6 +91,7 @@ class MetricalVoice(RollingVoice):
         self.pending: deque[list] = deque()  # [onset, pitch, velocity, release or None, part], in onset order
         self.recent: deque[Note] = deque(maxlen=ROLE_MEMORY)
         self.latest_heard = 0.0
+        self.band_struck: float | None = None  # when a band part was last heard striking a note
         self.writer = encoding.NoteWriter(Timeline())
         self.latest: dict[str, np.ndarray] | None = None  # the last note heard, not yet in the state
         self.rolling = RollingState(model, encoding.step_inputs(encoding.START_FIELDS, 0, FOUR_FOUR,
@@ -114,6 +123,8 @@ class MetricalVoice(RollingVoice):
             if note[1] == pitch and note[3] is None:
                 note[3] = seconds
         if velocity > 0:
+            if part not in (None, MELODY):
+                self.band_struck = seconds
             if not self.pending or seconds - self.pending[-1][0] >= CHORD_SECONDS:
                 self.touch.onset(seconds)
             self.pending.append([seconds, pitch, velocity, None, part])
@@ -143,12 +154,19 @@ class MetricalVoice(RollingVoice):
                start: float | None = None) -> Iterator[KeyEvent]:
         """An answer of `seconds` from `start` (the voice's seconds; default: the first beat after the
         latest moment heard, so an answer placed on a beat later stays on the grid).
-        Notes still held are heard first, on a copy of the state, as long as they have lasted."""
+        Notes still held are heard first, on a copy of the state, as long as they have lasted.
+        A band's answer is a stretch of music already going (half a beat of it, composed just ahead): its
+        first note falls where the model draws it, not forced onto the stretch's start (which struck a
+        note on every half beat, off the beat as often as on it), unless the band is coming in (none of its
+        parts heard for a bar): hearing the tune alone, the model took the music for a tune alone and could
+        leave the band out for bars."""
         latest, writer, state, room = self._all_heard()
         timeline = self._timeline()
         begin = timeline.seconds(math.ceil(timeline.beats(self.latest_heard) - 1e-9)) if start is None else start
-        return self._play(latest, writer.previous_start, state, room, begin, seconds, kind or AnswerKind(),
-                          trim_leading_silence, should_stop)
+        kind = kind or AnswerKind()
+        at_once = trim_leading_silence if kind.band is None else (
+            self.band_struck is None or timeline.beats(begin) - timeline.beats(self.band_struck) >= BAND_ENTRY_BEATS)
+        return self._play(latest, writer.previous_start, state, room, begin, seconds, kind, at_once, should_stop)
 
     def _all_heard(self) -> tuple[dict[str, np.ndarray] | None, encoding.NoteWriter, list[np.ndarray], int | None]:
         """A copy of the state that has heard every note, those still held too (as long as they have
@@ -217,8 +235,6 @@ class MetricalVoice(RollingVoice):
             pitch += chord_lean(kind.band.chord) + melody_lean(self._melody_held())
             lowest, highest = min(low for low, _ in kind.band.registers), max(high for _, high in kind.band.registers)
             pitch[:lowest], pitch[highest + 1:] = UNPLAYABLE, UNPLAYABLE
-            biases["part_bias"][0] = UNPLAYABLE
-            biases["part_bias"][0, list(kind.band.parts)] = 0.0
             if OTHER in kind.band.parts:
                 biases["part_bias"][0, OTHER] = LINE_PULL
         biases["pitch_bias"][0] = pitch
@@ -256,9 +272,13 @@ class MetricalVoice(RollingVoice):
             onset_bias = biases["onset_bias"].copy()
             if first:  # the first note lands at the answer's start (the first tick from it), or after it
                 early = max(0, min(encoding.ONSETS - 1, begin_tick - tick))
+                if kind.band is not None and not at_once:  # or in the beat before it, unheard: imagined
+                    early = max(0, early - encoding.TICKS_PER_BEAT)
                 onset_bias[0, :early] = UNPLAYABLE
                 if at_once:
                     onset_bias[0, early + 1:] = UNPLAYABLE
+                    if kind.band is not None:  # a band coming in strikes
+                        feeds["part_bias"] = band_parts_only(biases["part_bias"], kind.band)
             else:
                 onset_bias[0, 0] += texture_pull(kind.texture, struck_together, limits.max_polyphony)
             if kind.band is not None:
@@ -267,20 +287,24 @@ class MetricalVoice(RollingVoice):
                     onset_bias[0, off_grid] = UNPLAYABLE
             feeds["onset_bias"] = onset_bias
             (note, _, bar), drawn = self.model.run(feeds, state)
-            if kind.band is not None and not fits_its_part(note[0], kind.band):
-                (note, _, bar), drawn = self._redraw_in_part(feeds, state, note[0], kind.band)
-            state = drawn
-            fields = note[0]
-            struck_together = 1 if first or fields[encoding.ONSET] else struck_together + 1
-            tick += int(fields[encoding.ONSET])
+            struck_together = 1 if first or note[0, encoding.ONSET] else struck_together + 1
+            tick += int(note[0, encoding.ONSET])
             at = timeline.seconds(tick / encoding.TICKS_PER_BEAT) - begin
             if at >= seconds or not phrase.fits(at):
                 break
             first = False
+            part = None if kind.band is None else int(note[0, encoding.PART])
+            imagined = part is not None and (at < 0 or part not in kind.band.parts)
+            if part is not None and not imagined and not fits_its_part(note[0], kind.band):
+                (note, _, bar), drawn = self._redraw_in_part(feeds, state, note[0], kind.band)
+            state = drawn
+            fields = note[0]
+            latest = dict(latest, previous=note.astype(np.int64), previous_bar=bar.astype(np.int64))
+            if imagined:  # see the module's docstring
+                continue
             duration = encoding.DURATION_TICKS[fields[encoding.DURATION]] * tick_seconds
             yield from phrase.strike(at, int(fields[encoding.PITCH]), encoding.bin_velocity(int(fields[encoding.VELOCITY])),
-                                     duration, None if kind.band is None else int(fields[encoding.PART]))
-            latest = dict(latest, previous=note.astype(np.int64), previous_bar=bar.astype(np.int64))
+                                     duration, part)
         yield from phrase.release_all()
 
     def _redraw_in_part(self, feeds: dict[str, np.ndarray], state: list[np.ndarray], drawn: np.ndarray,
@@ -305,6 +329,13 @@ def part_pitch_bias(pitch_bias: np.ndarray, part: int, band: BandRequest) -> np.
     return pitch
 
 
+def band_parts_only(part_bias: np.ndarray, band: BandRequest) -> np.ndarray:
+    """The part logits' bias with every part the band does not play ruled out."""
+    only = np.full_like(part_bias, UNPLAYABLE)
+    only[0, list(band.parts)] = part_bias[0, list(band.parts)]
+    return only
+
+
 def off_the_band_grid(tick: int) -> np.ndarray:
     """The onsets (ticks after `tick`) that would put a band note off the sixteenth grid. MMA renders its
     grooves with a little random timing, and a model that learned from them strays to odd 24ths of a beat;
@@ -314,7 +345,8 @@ def off_the_band_grid(tick: int) -> np.ndarray:
 
 def fits_its_part(fields: np.ndarray, band: BandRequest) -> bool:
     """Whether a drawn note lies in its part's register and, for the bass over a known chord, on one of
-    the chord's notes (a bass off the chord blurs the harmony every other part leans to)."""
+    the chord's notes (a bass off the chord blurs the harmony every other part leans to). A note of a part
+    the band does not play is imagined and never asked."""
     part, pitch = int(fields[encoding.PART]), int(fields[encoding.PITCH])
     lowest, highest = band.register(part)
     on_chord = part != BASS or band.chord is None or pitch % 12 in band.chord.pitch_classes

@@ -90,7 +90,7 @@ def test_band_notes_begun_under_a_melody_note_keep_off_it_though_composed_before
     rig = DuetRig(jack, shipped_model, band_settings(), name="Band")
     try:
         # held notes struck a beat and a half apart, on and between the band's half-beat chunks
-        pitches = [72, 78, 71, 76, 70, 73, 77, 74] * 2
+        pitches = [72, 78, 71, 76, 70, 73, 77, 74] * 4  # enough band notes to judge: the band strikes less often than the tune
         rig.player.play([Note(1.5 * BEAT * i, 1.5 * BEAT * i + BEAT, pitch, 80) for i, pitch in enumerate(pitches)])
         rig.recorder.wait_quiet()
     finally:
@@ -111,7 +111,7 @@ def test_band_notes_begun_under_a_melody_note_keep_off_it_though_composed_before
             notes += 1
             rubs += any((tune - pitch) % 12 not in CONSONANT_INTERVALS for tune in held)
     print(f"\n{rubs} of {notes} band notes begun under a melody note rub against it")
-    assert notes >= 40
+    assert notes >= 20  # 26 to 82 in five runs
     assert rubs / notes < 0.12  # measured 0.04 (3 of 74); never voiced again: 0.20 (18 of 92)
 
 
