@@ -128,7 +128,8 @@ def test_jam_stopped_mid_answer_releases_every_note_then_sends_all_notes_off(jac
         jam.wait_for_ports(jack)
 
         def until_the_answer_sounds(recorder: Recorder, last_release: float) -> None:
-            assert wait_until(lambda: recorder.first_note_on(since=last_release) is not None, 5), "no answer"
+            assert wait_until(lambda: recorder.first_note_on(since=last_release) is not None, 5), \
+                f"no answer: {jam.state}"
 
         recorder, errors = play_and_stop(jack, jam, stop_signal, until_the_answer_sounds)
     finally:

@@ -5,12 +5,13 @@ libjack can leave a new client asleep for good (jack2 issue 721; duetto.midi.por
 on a loaded machine, not on demand, so here a port that passes nothing is made by putting the first
 port opened to sleep the same way (its sends go nowhere, or its deliveries never come), and the backend
 must open it again; ports that never pass are refused in one line. The probe byte itself must never
-reach a receiver's callback.
+reach a receiver's callback. A JACK too busy to make a client is asked again before Duetto gives up.
 """
 
 from __future__ import annotations
 
 import pytest
+import rtmidi
 
 from duetto.midi.ports.base import PortError
 from duetto.midi.ports.libjack import jack_connect
@@ -125,3 +126,41 @@ def test_a_port_that_passes_is_opened_once(jack, monkeypatch):
     output = jack.open_output("Liveness Awake", virtual=True)
     output.close()
     assert len(opened) == 1
+
+
+def refused_inputs(monkeypatch, how_many: int) -> list[str]:
+    """Inputs from now on, JACK refusing the first `how_many` (as a busy server does); each refusal noted."""
+    refusals: list[str] = []
+    init = RtMidiInput.__init__
+
+    def opening(port, *args, **kwargs):
+        if len(refusals) < how_many:
+            refusals.append(args[1])
+            raise rtmidi.SystemError("MidiInJack::openVirtualPort: JACK error creating virtual port")
+        init(port, *args, **kwargs)
+
+    monkeypatch.setattr(RtMidiInput, "__init__", opening)
+    return refusals
+
+
+def test_a_port_jack_refuses_once_is_asked_for_again_and_hears(jack, monkeypatch):
+    refusals = refused_inputs(monkeypatch, how_many=1)
+    heard: list[list[int]] = []
+    listener = jack.open_input("Liveness Busy", lambda message, stamp: heard.append(message), virtual=True)
+    try:
+        keys = jack.open_output("Liveness Busy")
+        try:
+            assert refusals == ["Liveness Busy"]
+            assert heard_alone(keys.send, heard)
+        finally:
+            keys.close()
+    finally:
+        listener.close()
+
+
+def test_a_port_jack_always_refuses_is_refused_in_one_line(jack, monkeypatch):
+    refusals = refused_inputs(monkeypatch, how_many=OPEN_TRIES)
+    with pytest.raises(PortError) as refused:
+        jack.open_input("Liveness Refused", lambda message, stamp: None, virtual=True)
+    assert len(refusals) == OPEN_TRIES
+    assert "\n" not in str(refused.value) and "JACK error creating virtual port" in str(refused.value)

@@ -20,7 +20,8 @@ from typing import Callable, Iterator, TypeVar
 import rtmidi
 
 from duetto.midi.ports.base import PortError, Receive, match_port
-from duetto.midi.ports.libjack import jack_connect, jack_connections, jack_period_seconds, quiet_libjack
+from duetto.midi.ports.libjack import (jack_connect, jack_connections, jack_midi_ports, jack_period_seconds,
+                                       quiet_libjack)
 
 APIS = {
     "alsa": rtmidi.API_LINUX_ALSA,
@@ -77,6 +78,26 @@ PROBE_CLIENT = "Duetto check"  # the short-lived client that sends or listens fo
 PROBE_SECONDS = 0.5  # a running client passes it within a period or two; a loaded machine takes longer
 PROBE_EVERY = 0.01  # sent again this often: a new connection carries messages from the next cycle on
 OPEN_TRIES = 4  # a port that passes nothing is closed and opened again, this many opens in all
+REFUSED_PAUSE_SECONDS = 0.25  # a JACK too busy to make a client (a loaded machine) is asked again after this
+
+Opened = TypeVar("Opened")
+
+
+class _Refused(PortError):
+    """The MIDI system would not make a client or port this time (on JACK: a server busy on a loaded
+    machine, or still removing the client of the same name just closed)."""
+
+
+def _patiently(open_once: Callable[[], Opened]) -> Opened:
+    """What `open_once` opens; on JACK a refusal is asked again, OPEN_TRIES times in all, the last refusal
+    raised. (Seen under load: a jam's input found asleep, closed and opened again, and JACK refusing
+    the new client, "JACK error creating virtual port": a jam that did not start.)"""
+    for _ in range(OPEN_TRIES - 1):
+        try:
+            return open_once()
+        except _Refused:
+            time.sleep(REFUSED_PAUSE_SECONDS)
+    return open_once()
 
 
 def _free(midi: rtmidi.MidiIn | rtmidi.MidiOut) -> None:
@@ -256,8 +277,15 @@ class RtMidiBackend:
         return self.name != "windows"
 
     def _list(self, midi_class) -> list[str]:
-        """Port names, through a short-lived client; a MIDI system that will not make one (JACK busy or
-        gone) is a PortError, like every other failure of the ports."""
+        """Port names. On JACK through the process's one question client (duetto.midi.ports.libjack: a
+        client opened for each look is what leaves JACK's wake-up handles stale); elsewhere, or where
+        libjack cannot answer, through a short-lived client of rtmidi's. A MIDI system that will not make
+        one (JACK busy or gone) is a PortError, like every other failure of the ports."""
+        if self.name == "jack":
+            with _quiet_stderr():
+                listed = jack_midi_ports("input" if midi_class is rtmidi.MidiOut else "output")
+            if listed is not None:
+                return listed
         with _quiet_stderr():
             try:
                 probe = midi_class(self.api, name="Duetto list")
@@ -321,11 +349,11 @@ class RtMidiBackend:
             return self._make(direction, name, make)
         peers: list[str] = []  # what others had connected to a port opened asleep: connected again
         for _ in range(OPEN_TRIES):
-            probe = self._probe_client(direction, name)  # sends into a new input, or listens to a new output
+            probe = _patiently(lambda: self._probe_client(direction, name))  # sends into it, or listens to it
             port = None
             try:
                 before = probe.get_ports()
-                port = self._make(direction, name, make)
+                port = _patiently(lambda: self._make(direction, name, make))
                 full = self._find(probe, before, own)
                 if full is None:
                     return port
@@ -348,12 +376,12 @@ class RtMidiBackend:
             try:
                 return (rtmidi.MidiOut if direction == "input" else rtmidi.MidiIn)(self.api, name=PROBE_CLIENT)
             except (rtmidi.SystemError, RuntimeError) as error:
-                raise PortError(f"cannot open MIDI {direction} {name!r} on {self.name}: {error}") from None
+                raise _Refused(f"cannot open MIDI {direction} {name!r} on {self.name}: {error}") from None
 
     def _passes_second_probe(self, port: Port, direction: str, name: str, full: str) -> bool:
         """Whether the port passes a second probe client's byte: the first probe may be the client asleep
         (it is opened while the first still holds its number, so it is given another)."""
-        probe = self._probe_client(direction, name)
+        probe = _patiently(lambda: self._probe_client(direction, name))
         try:
             return self._passes(port, probe, full)
         finally:
@@ -363,7 +391,7 @@ class RtMidiBackend:
         try:
             return make()
         except (rtmidi.SystemError, rtmidi.InvalidPortError, RuntimeError) as error:
-            raise PortError(f"cannot open MIDI {direction} {name!r} on {self.name}: {error}") from None
+            raise _Refused(f"cannot open MIDI {direction} {name!r} on {self.name}: {error}") from None
 
     @staticmethod
     def _find(probe: rtmidi.MidiIn | rtmidi.MidiOut, before: list[str], own: str) -> str | None:
