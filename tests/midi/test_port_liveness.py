@@ -10,6 +10,8 @@ reach a receiver's callback. A JACK too busy to make a client is asked again bef
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import pytest
 import rtmidi
 
@@ -146,16 +148,10 @@ def refused_inputs(monkeypatch, how_many: int) -> list[str]:
 def test_a_port_jack_refuses_once_is_asked_for_again_and_hears(jack, monkeypatch):
     refusals = refused_inputs(monkeypatch, how_many=1)
     heard: list[list[int]] = []
-    listener = jack.open_input("Liveness Busy", lambda message, stamp: heard.append(message), virtual=True)
-    try:
-        keys = jack.open_output("Liveness Busy")
-        try:
-            assert refusals == ["Liveness Busy"]
-            assert heard_alone(keys.send, heard)
-        finally:
-            keys.close()
-    finally:
-        listener.close()
+    with closing(jack.open_input("Liveness Busy", lambda message, stamp: heard.append(message), virtual=True)), \
+            closing(jack.open_output("Liveness Busy")) as keys:
+        assert refusals == ["Liveness Busy"]
+        assert heard_alone(keys.send, heard)
 
 
 def test_a_port_jack_always_refuses_is_refused_in_one_line(jack, monkeypatch):

@@ -101,13 +101,14 @@ class _Asker:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.library = _libjack()
+        self.library: ctypes.CDLL | None = None  # loaded at the first question: importing Duetto loads no libjack
         self.client: int | None = None
         self.server: str | None = None  # JACK_DEFAULT_SERVER as it was when the client opened
 
     def answering(self, status: ctypes.c_int) -> int | None:
         """The kept client if the server still answers it, else a new one; None when none opens (`status`
         then gets JACK's reason). Called with the lock held."""
+        self.library = self.library or _libjack()
         if self.library is None:
             return None
         server = os.environ.get("JACK_DEFAULT_SERVER")
@@ -129,8 +130,7 @@ class _Asker:
         return True
 
 
-_asker: _Asker | None = None
-_asker_made = threading.Lock()
+_ASKER = _Asker()
 
 
 @contextlib.contextmanager
@@ -138,14 +138,9 @@ def _client(status: ctypes.c_int | None = None) -> Iterator[tuple[ctypes.CDLL, i
     """(libjack, the process's question client) on the server clients would reach now (JACK_DEFAULT_SERVER
     is honoured), held for one question; None when no server answers or libjack is missing, and then
     `status` gets JACK's reason."""
-    global _asker
-    with _asker_made:
-        if _asker is None:
-            _asker = _Asker()
-    asker = _asker
-    with asker.lock:
-        client = asker.answering(ctypes.c_int(0) if status is None else status)
-        yield None if client is None else (asker.library, client)
+    with _ASKER.lock:
+        client = _ASKER.answering(ctypes.c_int(0) if status is None else status)
+        yield None if client is None else (_ASKER.library, client)
 
 
 def jack_period_seconds() -> float | None:
