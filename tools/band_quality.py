@@ -6,6 +6,8 @@ against the piece's real accompaniment, per style.
   consonance (unison, third, fourth, fifth, sixth, octave); goal: the real accompaniment's share - 0.05;
 - bass: the share of bass notes on the root or fifth of the chord of their half bar (the chord of the key
   that best fits all the real parts there, duetto.music.chords.fitting_chords), real bass alongside;
+- together: the share of pairs of band notes sounding together that are consonant, the real accompaniment's
+  alongside (the parts agreeing with each other, not only with the tune);
 - beat: the share of band onsets on the sixteenth grid; goal: ≥ 0.9 × the real accompaniment's; and on
   the beats themselves, against the real accompaniment's (a band that marks the beat as a real one does,
   not one that strikes a sixteenth after each melody note);
@@ -105,6 +107,17 @@ def consonance(band: Sequence[Note], melody: Sequence[Note]) -> float | None:
     return float(np.mean(shares)) if shares else None
 
 
+def consonance_together(band: Sequence[Note]) -> float | None:
+    """The share of pairs of band notes sounding together (one struck while the other sounds, at another
+    pitch) whose interval is a consonance (None: no such pair)."""
+    shares = []
+    for note in band:
+        for other in band:
+            if other is not note and other.start <= note.start < other.end and other.pitch != note.pitch:
+                shares.append((other.pitch - note.pitch) % 12 in CONSONANT_INTERVALS)
+    return float(np.mean(shares)) if shares else None
+
+
 def bass_on_root_or_fifth(band: Sequence[Note], chords: Sequence[Chord], timeline: Timeline) -> float | None:
     shares = []
     for note in band:
@@ -153,6 +166,7 @@ def piece_figures(model: StepModel, piece: BandPiece, sampler: Sampler) -> dict:
         "style": piece.style, "notes": len(take.notes), "real_notes": len(window),
         "consonance": consonance(take.notes, piece.melody), "real_consonance": consonance(window, piece.melody),
         "split_consonance": consonance(split.notes, piece.melody) if split else None,
+        "together": consonance_together(take.notes), "real_together": consonance_together(window),
         "bass": bass_on_root_or_fifth(take.notes, chords, piece.timeline),
         "real_bass": bass_on_root_or_fifth(window, chords, piece.timeline),
         "split_bass": bass_on_root_or_fifth(split.notes, chords, piece.timeline) if split else None,
@@ -175,6 +189,7 @@ def _summary(rows: list[dict]) -> dict:
             "real_notes": sum(row["real_notes"] for row in rows),
             "consonance": mean("consonance"), "real_consonance": mean("real_consonance"),
             "split_consonance": mean("split_consonance"),
+            "consonance_together": mean("together"), "real_consonance_together": mean("real_together"),
             "bass_root_or_fifth": mean("bass"), "real_bass_root_or_fifth": mean("real_bass"),
             "split_bass_root_or_fifth": mean("split_bass"),
             "on_grid": beat, "real_on_grid": real_beat,

@@ -428,7 +428,7 @@ def format_quality(report: dict) -> str:
              f"{report['seconds']:.0f} s after a {report['prompt_seconds']:.0f} s prompt (seed {report['seed']})", "",
              "| model | family | test NLL | bits/note | train min | PC entropy | in scale | notes/s | polyphony "
              "| IOI overlap | longest copy (mean / max) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def stats(generation: dict) -> str:
         return (f"{number(generation['pitch_class_entropy'], 2)} | {number(generation['scale_consistency'], 3)} | "
@@ -493,16 +493,18 @@ def band_table(report: dict) -> list[str]:
     lines = ["", f"The band (bass, chords, line) over held-out band pieces' melodies at {BAND_BPM:.0f} BPM, coming in "
              f"after {LISTEN_BEATS} beats and playing {PLAY_BEATS}, composed half a beat ahead as live; real: the pieces' "
              "own accompaniment; split: a second take following the real chords held as an arranger's left hand "
-             "holds them, each pressed on its beat (goals: consonance ≥ real − 0.05, beat ratio ≥ 0.9, registers "
+             "holds them, each pressed on its beat; parts together: the pairs of band notes sounding together that "
+             "are consonant (goals: consonance ≥ real − 0.05, beat ratio ≥ 0.9, registers "
              "in order ≥ 0.95):", "",
-             "| model | style | pieces | notes (real) | consonance (real) [split] | bass on root or fifth (real) [split] "
-             "| on grid (real) | beat ratio | on beats (real) | registers in order | bass / chords / line notes |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | style | pieces | notes (real) | consonance (real) [split] | parts together (real) "
+             "| bass on root or fifth (real) [split] | on grid (real) | beat ratio | on beats (real) | registers in order | bass / chords / line notes |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for model, style, band in rows:
         parts = band["part_notes"]
         lines.append(f"| {Path(model).name} | {style} | {band['pieces']} | {band['notes']} ({band['real_notes']}) | "
                      f"{number(band['consonance'])} ({number(band['real_consonance'])}) "
                      f"[{number(band['split_consonance'])}] | "
+                     f"{number(band['consonance_together'])} ({number(band['real_consonance_together'])}) | "
                      f"{number(band['bass_root_or_fifth'])} ({number(band['real_bass_root_or_fifth'])}) "
                      f"[{number(band['split_bass_root_or_fifth'])}] | "
                      f"{number(band['on_grid'])} ({number(band['real_on_grid'])}) | {number(band['beat_ratio'])} | "

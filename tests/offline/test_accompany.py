@@ -61,3 +61,39 @@ def test_the_band_comes_in_at_once_and_marks_the_beat_under_a_busy_tune(shipped_
                 on_beats += sum(sixteenth % 4 == 0 for sixteenth in sixteenths)
     print(f"\nunder running eighths, {on_beats} of the band's {onsets} onsets on the beat")
     assert on_beats / onsets > 0.35
+
+
+ODE_TO_JOY = [64, 64, 65, 67, 67, 65, 64, 62, 60, 60, 62, 64, 64, 62, 62, 60]  # in C, a note a beat
+
+
+def struck_with_the_tune_consonance(model, pull: float, monkeypatch) -> tuple[float, int]:
+    """Over a stepwise tune a note a beat, the share of the band's notes struck with a tune note (which the
+    band composing ahead cannot have heard) that are consonant with it, and how many there were."""
+    from duetto.voices import metrical as metrical_voice
+
+    monkeypatch.setattr(metrical_voice, "TUNE_STEP_PULL", pull)
+    timeline = Timeline.steady(120.0)
+    melody = [Note(BEAT * index, BEAT * (index + 0.9), pitch + 12, 90)
+              for index, pitch in enumerate(ODE_TO_JOY * 2)]
+    band = make_band(DEFAULT_PARTS, None, None, 0, None).request(None)
+    consonant = notes = 0
+    for seed in range(3):
+        for note in accompany(model, melody, timeline, band, 4.0, 30.0, Sampler(seed=seed)).notes:
+            struck_with = [tune for tune in melody if abs(tune.start - note.start) < 1e-6]
+            if struck_with:
+                notes += 1
+                consonant += (struck_with[0].pitch - note.pitch) % 12 in CONSONANT_INTERVALS
+    return consonant / notes, notes
+
+
+def test_band_notes_struck_with_an_unheard_tune_note_keep_off_the_notes_a_step_from_the_last(shipped_model,
+                                                                                              monkeypatch):
+    """Most band notes strike with a tune note the band has not heard; leaning off the pitch classes a
+    step from the tune's last note (where a tune most often goes next) makes them consonant far more often."""
+    from duetto.voices.metrical import TUNE_STEP_PULL
+
+    leaning, counted = struck_with_the_tune_consonance(shipped_model, TUNE_STEP_PULL, monkeypatch)
+    free, _ = struck_with_the_tune_consonance(shipped_model, 0.0, monkeypatch)
+    print(f"\nband notes struck with the tune, consonant: {free:.2f} free, {leaning:.2f} leaning ({counted} notes)")
+    assert counted > 100
+    assert leaning > free + 0.05, (free, leaning)

@@ -11,7 +11,8 @@ from duetto.music.notes import Note
 from duetto.music.parts import BASS, INNER, MELODY, OTHER
 from duetto.music.timeline import Timeline
 from duetto.tools.band_quality import (LISTEN_BEATS, PLAY_BEATS, BandPiece, bass_on_root_or_fifth, chords_of,
-                                       consonance, held_chords, piece_figures, registers_in_order)
+                                       consonance, consonance_together, held_chords, piece_figures,
+                                       registers_in_order)
 
 TIMELINE = Timeline.steady(120.0)  # half a second a beat
 C, G = Chord(0, ""), Chord(7, "")
@@ -29,6 +30,17 @@ def test_consonance_sets_each_band_note_against_the_melody_note_sounding_at_its_
             beat_note(6, 61, INNER)]  # no melody sounds: not counted
     assert consonance(band, melody) == pytest.approx(2 / 3)
     assert consonance([beat_note(6, 60, BASS)], melody) is None
+
+
+def test_the_parts_together_count_each_pair_of_band_notes_sounding_at_once_from_both_ends():
+    band = [beat_note(0, 36, BASS, 2),  # C2 under E3 (consonant) and, from beat 1, under D3 (dissonant)
+            beat_note(0, 52, INNER),
+            beat_note(1, 50, INNER),
+            beat_note(4, 61, OTHER)]  # sounds alone: not counted
+    # pairs seen from each note struck while another sounds: E3 against C2, C2 against E3 (both at beat
+    # 0), D3 against C2 (C2 sounding since beat 0): 2 of 3 consonant
+    assert consonance_together(band) == pytest.approx(2 / 3)
+    assert consonance_together([beat_note(0, 60, INNER), beat_note(0, 60, BASS)]) is None  # a unison doubling
 
 
 def test_the_bass_is_on_root_or_fifth_of_its_half_bars_chord_and_only_the_bass_counts():
@@ -72,7 +84,7 @@ def test_the_shipped_band_accompanies_a_melody_from_what_it_heard_and_from_held_
     assert figures["notes"] > 0 and sum(figures["parts"].values()) == figures["notes"]
     assert figures["real_consonance"] == 1.0 and figures["real_bass"] == 1.0  # the chords fit the tune
     assert figures["real_on_beats"] == 1.0  # the real bass and chords strike on beats only
-    for key in ("consonance", "split_consonance", "bass", "split_bass", "on_grid", "on_beats", "registers"):
+    for key in ("consonance", "split_consonance", "together", "real_together", "bass", "split_bass", "on_grid", "on_beats", "registers"):
         assert figures[key] is not None and 0.0 <= figures[key] <= 1.0, key
     # bass and chords play (a line comes in less often), above chance with the harmony known: a third of
     # random pitch classes would be root or fifth, 7 of 12 consonant

@@ -101,6 +101,7 @@ def rub_share(model, pull: float, monkeypatch) -> float:
     from duetto.voices import metrical as metrical_voice
 
     monkeypatch.setattr(metrical_voice, "MELODY_CLASH_PULL", pull)
+    monkeypatch.setattr(metrical_voice, "TUNE_STEP_PULL", 0.0)  # the lean off the tune's next note: its own test
     band = make_band(DEFAULT_PARTS, None, None, 0, None).request(None)
     rubs, notes = 0, 0
     for seed in range(16):
@@ -119,6 +120,36 @@ def test_a_band_keeps_off_the_notes_that_rub_against_the_melody_note_held(model,
     leaning, free = rub_share(model, 4.0, monkeypatch), rub_share(model, 0.0, monkeypatch)
     print(f"rubbing: {free:.2f} free, {leaning:.2f} leaning")
     assert free > 0.25 and leaning < 0.1, (free, leaning)
+
+
+def step_share(model, pull: float, monkeypatch) -> float:
+    """The share of band notes a semitone or a whole tone from the tune's last note, no longer held."""
+    from duetto.jam.band import DEFAULT_PARTS, make_band
+    from duetto.music.parts import MELODY
+    from duetto.voices import metrical as metrical_voice
+
+    monkeypatch.setattr(metrical_voice, "TUNE_STEP_PULL", pull)
+    band = make_band(DEFAULT_PARTS, None, None, 0, None).request(None)
+    steps, notes = 0, 0
+    for seed in range(16):
+        voice = make_voice(model, Sampler(seed=seed), Limits(max_polyphony=8))
+        voice.keep_time(Timeline.steady(120.0))
+        voice.hear(0.0, 72, 90, MELODY)  # the tune strikes C5 and lets it go before the band plays
+        voice.hear(0.4, 72, 0, MELODY)
+        for event in voice.answer(4.0, start=0.5, kind=AnswerKind(band=band)):
+            if event.velocity > 0:
+                notes += 1
+                steps += (event.pitch - 72) % 12 in (1, 2, 10, 11)
+    assert notes > 20
+    return steps / notes
+
+
+def test_a_band_keeps_off_the_notes_a_step_from_the_tunes_last_note(model, monkeypatch):
+    from duetto.voices.metrical import TUNE_STEP_PULL
+
+    leaning, free = step_share(model, TUNE_STEP_PULL, monkeypatch), step_share(model, 0.0, monkeypatch)
+    print(f"a step from the tune: {free:.2f} free, {leaning:.2f} leaning")
+    assert free > 0.2 and leaning < 0.05, (free, leaning)
 
 
 def test_revoicing_keeps_the_band_notes_rhythm_and_parts_and_moves_their_pitches_off_the_tune(model):
