@@ -23,6 +23,7 @@ from duetto.music.groove import Feel
 from duetto.music.notes import Note
 from duetto.music.parts import MELODY
 from duetto.tools.duet_rig import DuetRig, Player, Recorder
+from support.material import ODE_TO_JOY, tune_a_note_a_beat
 from support.processes import JamProcess, wait_until
 
 BPM = 120.0
@@ -113,6 +114,47 @@ def test_band_notes_begun_under_a_melody_note_keep_off_it_though_composed_before
     print(f"\n{rubs} of {notes} band notes begun under a melody note rub against it")
     assert notes >= 20  # 26 to 82 in five runs
     assert rubs / notes < 0.12  # measured 0.04 (3 of 74); never voiced again: 0.20 (18 of 92)
+
+
+STRUCK_WITH = 0.04  # a band note struck this close to a melody note is struck with it
+
+
+def struck_with_the_tune(jack, model, pull: float, monkeypatch) -> tuple[int, int]:
+    """Over a stepwise tune a note a beat, played on the jam's beat: how many band notes struck with a tune
+    note (which the band, composing ahead, has not heard) are consonant with it, and how many there are."""
+    from duetto.voices import metrical as metrical_voice
+
+    monkeypatch.setattr(metrical_voice, "TUNE_STEP_PULL", pull)
+    rig = DuetRig(jack, model, band_settings(), name="Band")
+    try:
+        rig.player.play(tune_a_note_a_beat(ODE_TO_JOY, BEAT))
+        rig.recorder.wait_quiet()
+    finally:
+        rig.close()
+    tune, band = [], []  # (when heard, pitch) of each note-on: the melody passed through, the band's
+    for item in rig.recorder.heard:
+        note = messages.parse_note(list(item.message))
+        if note is not None and note[2] > 0:
+            (tune if note[0] == 0 else band).append((item.stamp, note[1]))
+    consonant = counted = 0
+    for stamp, pitch in band:
+        with_it = [melody for struck, melody in tune if abs(struck - stamp) < STRUCK_WITH]
+        if with_it:
+            counted += 1
+            consonant += (with_it[0] - pitch) % 12 in CONSONANT_INTERVALS
+    return consonant, counted
+
+
+def test_band_notes_struck_with_an_unheard_tune_note_keep_off_the_notes_a_step_from_its_last(
+        jack, shipped_model, fast_switching, monkeypatch):
+    """The live counterpart of tests/offline/test_accompany.py's: the band keeps out of the tune's way."""
+    from duetto.voices.metrical import TUNE_STEP_PULL
+
+    leaning = struck_with_the_tune(jack, shipped_model, TUNE_STEP_PULL, monkeypatch)
+    free = struck_with_the_tune(jack, shipped_model, 0.0, monkeypatch)
+    print(f"\nband notes struck with the tune, consonant: {free[0]} of {free[1]} free, {leaning[0]} of {leaning[1]} leaning")
+    assert leaning[1] >= 15 and free[1] >= 15
+    assert leaning[0] / leaning[1] > free[0] / free[1] + 0.05
 
 
 def test_the_left_hand_below_the_split_steers_the_band_and_is_neither_played_nor_heard(

@@ -10,6 +10,7 @@ from duetto.music.chords import CONSONANT_INTERVALS
 from duetto.music.notes import SETTLE_SECONDS, Note
 from duetto.music.timeline import Timeline
 from duetto.offline.band import accompany
+from support.material import ODE_TO_JOY, tune_a_note_a_beat
 
 BEAT = 0.5  # 120 BPM
 
@@ -63,9 +64,6 @@ def test_the_band_comes_in_at_once_and_marks_the_beat_under_a_busy_tune(shipped_
     assert on_beats / onsets > 0.35
 
 
-ODE_TO_JOY = [64, 64, 65, 67, 67, 65, 64, 62, 60, 60, 62, 64, 64, 62, 62, 60]  # in C, a note a beat
-
-
 def struck_with_the_tune_consonance(model, pull: float, monkeypatch) -> tuple[float, int]:
     """Over a stepwise tune a note a beat, the share of the band's notes struck with a tune note (which the
     band composing ahead cannot have heard) that are consonant with it, and how many there were."""
@@ -73,8 +71,7 @@ def struck_with_the_tune_consonance(model, pull: float, monkeypatch) -> tuple[fl
 
     monkeypatch.setattr(metrical_voice, "TUNE_STEP_PULL", pull)
     timeline = Timeline.steady(120.0)
-    melody = [Note(BEAT * index, BEAT * (index + 0.9), pitch + 12, 90)
-              for index, pitch in enumerate(ODE_TO_JOY * 2)]
+    melody = tune_a_note_a_beat(ODE_TO_JOY, BEAT)
     band = make_band(DEFAULT_PARTS, None, None, 0, None).request(None)
     consonant = notes = 0
     for seed in range(3):

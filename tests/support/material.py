@@ -11,6 +11,12 @@ from duetto.music.key import SCALES
 from duetto.music.notes import Note
 
 MAJOR = SCALES["major"]
+ODE_TO_JOY = [76, 76, 77, 79, 79, 77, 76, 74, 72, 72, 74, 76, 76, 74, 74, 72]  # in C, a note a beat: a stepwise tune
+
+
+def tune_a_note_a_beat(pitches: list[int], beat: float, times: int = 2) -> list[Note]:
+    """`pitches` played `times` over, a note a beat (of `beat` seconds) from 0, each held nine tenths of it."""
+    return [Note(beat * index, beat * (index + 0.9), pitch, 90) for index, pitch in enumerate(pitches * times)]
 
 
 def write_tunes(folder: Path, count: int = 24) -> None:
