@@ -80,7 +80,10 @@ ROOT_PULL = 1.0  # nats added to the chord's root (and half of it to its fifth) 
 # learned from, a line plays under a tenth of the band's notes, and a line asked for should be heard
 # (measured on held-out band pieces: 2% of the band's notes without it, a third with it)
 LINE_PULL = 1.5
-BAND_GRID_TICKS = encoding.TICKS_PER_BEAT // 4  # a band's notes start on sixteenths
+BAND_GRID_TICKS = encoding.TICKS_PER_BEAT // 4
+PITCH_CLASSES = np.arange(encoding.PITCHES) % 12  # the pitch class of each pitch the model draws
+# [a, b]: whether pitch classes a and b sound consonant together (the same either way round)
+CONSONANT_CLASSES = np.isin((np.arange(12)[None, :] - np.arange(12)[:, None]) % 12, list(CONSONANT_INTERVALS))  # a band's notes start on sixteenths
 BAND_ENTRY_BEATS = 4  # a band none of whose parts was heard for this long comes in, striking at once
 
 
@@ -385,10 +388,8 @@ def melody_lean(held: set[int]) -> np.ndarray:
     """What the melody's held notes add to the band's pitch logits: a note that would rub against one of
     them is taken MELODY_CLASH_PULL nats."""
     lean = np.zeros(encoding.PITCHES, dtype=np.float32)
-    pitches = np.arange(encoding.PITCHES)
     for pitch in held:
-        rubs = ~np.isin((pitch - pitches) % 12, list(CONSONANT_INTERVALS))
-        lean[rubs] -= MELODY_CLASH_PULL
+        lean[~CONSONANT_CLASSES[pitch % 12][PITCH_CLASSES]] -= MELODY_CLASH_PULL
     return lean
 
 
@@ -397,11 +398,8 @@ def tune_lean(last: int | None, key: Key | None) -> np.ndarray:
     log of its chance of sounding consonant with that note (nothing before the tune has struck one)."""
     if last is None:
         return np.zeros(encoding.PITCHES, dtype=np.float32)
-    chances = next_pitch_classes(last, key)
-    classes = np.arange(12)
-    consonant = np.isin((classes[None, :] - classes[:, None]) % 12, list(CONSONANT_INTERVALS))  # [tune, band]
-    safe = chances @ consonant  # each band pitch class's chance of sounding consonant with the next note
-    return (TUNE_STEP_PULL * np.log(np.maximum(safe, 1e-3)))[np.arange(encoding.PITCHES) % 12].astype(np.float32)
+    safe = next_pitch_classes(last, key) @ CONSONANT_CLASSES  # each class's chance of consonance with it
+    return (TUNE_STEP_PULL * np.log(np.maximum(safe, 1e-3)))[PITCH_CLASSES].astype(np.float32)
 
 
 def bass_lean(chord: Chord) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Band mode over real JACK ports: the band's parts each on their own channel and in their own register,
-composed on the beat from the player heard as the melody; an arranger split whose left hand steers the
+composed on the beat from the player heard as the melody, keeping out of the way of tune notes struck
+with theirs (which they cannot have heard); an arranger split whose left hand steers the
 band's chord (never played through, never heard as music) and is followed within a beat; a vamping band
 that plays on until the phrase-end key; and `duetto jam --mode band` stopped by a signal with every part
 sounding leaves no note on and records each part."""
